@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install what diskless and its tests need on a Debian/Ubuntu machine: a Rust toolchain
+# (rustup, when cargo is missing or too old) and the system tools the tests compare against
+# or boot with. Idempotent; uses sudo when not root.
+set -euo pipefail
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+PKGS=(
+  ca-certificates curl gcc pkg-config
+  rpm createrepo-c cpio pigz libarchive-tools    # real RPMs, repodata, archive readers
+  python3-dnf dnf                                  # the dnf oracle (repoquery, resolution)
+)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+fi

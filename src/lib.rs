@@ -1,0 +1,22 @@
+//! diskless: build rootless, bit-reproducible boot images for diskless (PXE-booted)
+//! RHEL-family clusters.
+//!
+//! The pipeline, one module per stage:
+//! `profile` (what the admin asked for) -> `repo` (what the repositories offer) ->
+//! `solve` (which packages, pure) -> `lock` (pinned on disk) -> `fetch` (RPMs, verified) ->
+//! `rootfs` (the image tree, in memory, contents on disk) -> `emit` (initramfs, tftp tree,
+//! configs, OCI image, manifest).
+//!
+//! `package` holds the package record that flows from `repo` through `solve` into `lock`.
+
+pub mod emit;
+pub mod fetch;
+pub mod lock;
+pub mod package;
+pub mod profile;
+pub mod repo;
+pub mod rootfs;
+pub mod solve;
+
+/// The tool's version, recorded in manifests and lockfiles.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,1 @@
+//! The profile: what the admin asked for, read from TOML and validated.
