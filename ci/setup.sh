@@ -10,6 +10,11 @@ PKGS=(
   ca-certificates curl gcc pkg-config
   rpm createrepo-c cpio pigz libarchive-tools    # real RPMs, repodata, archive readers
   python3-dnf dnf                                  # the dnf oracle (repoquery, resolution)
+  qemu-system-x86 ovmf                             # real PXE boots (BIOS and UEFI)
+  linux-image-amd64 busybox-static pxelinux syslinux-common grub-efi-amd64-bin shim-signed
+  isc-dhcp-server xinetd tftpd-hpa dnsmasq kea-dhcp4-server iproute2   # generated configs, real daemons
+  skopeo umoci docker-registry                      # OCI layout readers and a local registry
+  faketime disorderfs                              # reproducibility harness
 )
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
