@@ -7,6 +7,7 @@
 //! Debian packages (fixture_repo.rs), served over HTTP on 127.0.0.1. The image's init prints
 //! a marker line with values from the profile and the owner of a non-root owned file.
 
+mod daemons;
 mod fixture_repo;
 mod handmade;
 mod http;
@@ -192,4 +193,57 @@ fn handmade_tree_boots_uefi() {
         ),
         &work,
     );
+}
+
+/// The hand-assembled tree boots over ISC dhcpd and xinetd/in.tftpd on a tap device, with
+/// configs in the recipe's shape (harness check for the real-daemon tests).
+#[test]
+fn handmade_tree_boots_over_real_daemons() {
+    let Some(env) = env() else { return };
+    if !is_root() {
+        eprintln!("skipped: needs root (`rpm --root`, network namespace, tap)");
+        return;
+    }
+    let work = env.work.join("handmade-real");
+    let marker = nonce("handmade");
+    let tftp = handmade::tree(&env.repo, &work, IMAGE, HOSTNAME, &marker, "gzip", CMDLINE)
+        .expect("assembling the hand-made tree");
+    let conf = work.join("dhcpd.conf");
+    fs_err::write(
+        &conf,
+        "default-lease-time 600; max-lease-time 7200; authoritative;\n\
+         option arch code 93 = unsigned integer 16;\n\
+         subnet 192.168.77.0 netmask 255.255.255.0 {\n\
+           range 192.168.77.100 192.168.77.150;\n\
+           next-server 192.168.77.1;\n\
+           if option arch = 00:07 or option arch = 00:09 { filename \"efi/bootx64.efi\"; }\n\
+           else { filename \"pxelinux/pxelinux.0\"; }\n\
+         }\n",
+    )
+    .unwrap();
+    let xinetd_d = work.join("xinetd.d");
+    fs_err::create_dir_all(&xinetd_d).unwrap();
+    fs_err::write(
+        xinetd_d.join("tftp"),
+        format!(
+            "service tftp\n{{\n  socket_type = dgram\n  protocol = udp\n  wait = yes\n  user = root\n  \
+             server = /usr/sbin/in.tftpd\n  server_args = -s {}\n  disable = no\n}}\n",
+            tftp.display()
+        ),
+    )
+    .unwrap();
+    let mut ns = daemons::Netns::new("192.168.77.1", 24).expect("network namespace");
+    daemons::start_dhcpd(&mut ns, &conf, &work).expect("dhcpd");
+    daemons::start_xinetd(&mut ns, &xinetd_d, &work).expect("xinetd");
+    for fw in [Firmware::Bios, Firmware::Uefi] {
+        let net = Network::Tap {
+            netns_pid: ns.pid(),
+            ifname: daemons::TAP.into(),
+            mac: "52:54:00:12:34:56".into(),
+        };
+        let name = format!("handmade-real-{fw:?}").to_lowercase();
+        if let Err(e) = qemu::boot(&spec(&name, fw, net, &marker), &work) {
+            panic!("{e}\n{}", ns.logs());
+        }
+    }
 }
