@@ -9,6 +9,7 @@
 mod digest;
 mod error;
 mod model;
+mod network;
 mod repofile;
 mod schema;
 mod validate;

@@ -389,11 +389,12 @@ pub(crate) fn build(
     }
 
     // Files, dirs, symlinks: one owner per image path.
-    let mut claimed: BTreeMap<String, String> = BTreeMap::new();
+    let mut claimed: BTreeMap<String, (String, Loc)> = BTreeMap::new();
     let mut claim = |p: &str, what: String, loc: Loc| -> Result<(), Diagnostic> {
-        if let Some(prev) = claimed.insert(p.to_string(), what) {
+        if let Some((prev, _)) = claimed.get(p) {
             return Err(loc.err(format!("`{p}` is already set by `{prev}`")));
         }
+        claimed.insert(p.to_string(), (what, loc));
         Ok(())
     };
     let mut files = Vec::new();
@@ -606,6 +607,20 @@ pub(crate) fn build(
         });
     }
     let network = Network { style, interfaces };
+    for itf in &network.interfaces {
+        let p = network.file_path(itf);
+        if let Some((what, loc)) = claimed.get(&p) {
+            return Err(loc
+                .err(format!(
+                    "`{what}` writes `{p}`, which `[network]` generates for interface `{}`",
+                    itf.name
+                ))
+                .with_hint(
+                    "configure the interface either in `[network]` or with a `[[file]]`, not both",
+                )
+                .into());
+        }
+    }
 
     // [pxe]
     let rx = raw.pxe;
