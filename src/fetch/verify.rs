@@ -397,3 +397,79 @@ fn check_payload_digest(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fx() -> Option<PathBuf> {
+        std::env::var_os("DISKLESS_FIXTURES").map(PathBuf::from)
+    }
+
+    fn ring(fx: &Path, keys: &[&str]) -> Keyring {
+        let mut r = Keyring::new();
+        for k in keys {
+            let p = fx.join(k);
+            r.add_armored(&std::fs::read(&p).unwrap(), &p.display().to_string()).unwrap();
+        }
+        r
+    }
+
+    /// Signed packages from the fixtures verify with the key rpmkeys 4.18 verified them with
+    /// (derived/sigcheck-rpmkeys-4.18.tsv).
+    #[test]
+    fn fixture_signatures_verify_with_their_keys() {
+        let Some(fx) = fx() else { return };
+        let cases: &[(&str, &str)] = &[
+            (
+                "rpm-rs/tests/assets/RPMS/v4/signed/rpm-basic-with-ed25519-2.3.4-5.el9.noarch.rpm",
+                "rpm-rs/tests/assets/signing_keys/v4/rpm-testkey-v4-ed25519.asc",
+            ),
+            (
+                "rpm-rs/tests/assets/RPMS/v4/signed/rpm-basic-with-rsa4096-2.3.4-5.el9.noarch.rpm",
+                "rpm-rs/tests/assets/signing_keys/v4/rpm-testkey-v4-rsa4096.asc",
+            ),
+            (
+                "cavaliergopher-rpm/testdata/centos-release-7-2.1511.el7.centos.2.10.x86_64.rpm",
+                "distribution-gpg-keys/keys/centos/RPM-GPG-KEY-CentOS-7",
+            ),
+            (
+                "cavaliergopher-rpm/testdata/centos-release-6-0.el6.centos.5.x86_64.rpm",
+                "distribution-gpg-keys/keys/centos/RPM-GPG-KEY-CentOS-6",
+            ),
+            (
+                "rpm-rs-history/test_assets/rpm-sign-4.15.1-1.fc31.x86_64.rpm",
+                "distribution-gpg-keys/keys/fedora/RPM-GPG-KEY-fedora-31-primary",
+            ),
+            (
+                "go-rpmutils-history/testdata/crypto-policies-20210617-1.gitc776d3e.el8.noarch.rpm",
+                "distribution-gpg-keys/keys/redhat/RPM-GPG-KEY-redhat8-release",
+            ),
+            (
+                "rpmlint/test/binary/mc-4.8.21-2.1.x86_64.rpm",
+                "distribution-gpg-keys/keys/opensuse/RPM-GPG-KEY-openSUSE",
+            ),
+        ];
+        for (rpm, key) in cases {
+            let r = ring(&fx, &[key]);
+            verify_rpm(&fx.join(rpm), rpm, "r", Some(&r), true).unwrap_or_else(|e| panic!("{rpm}: {e:?}"));
+        }
+    }
+
+    #[test]
+    fn fixture_broken_packages_are_rejected() {
+        let Some(fx) = fx() else { return };
+        let dir = "libzypp/zypp/tests/zypp/data/RpmPkgSigCheck";
+        let e = verify_rpm(&fx.join(dir).join("unsigned_broken.rpm"), "u", "r", None, true).unwrap_err();
+        assert!(matches!(e, VerifyError::PayloadDigest { .. }), "{e}");
+        let e = verify_rpm(&fx.join(dir).join("unsigned_broken_header.rpm"), "u", "r", None, true).unwrap_err();
+        assert!(matches!(e, VerifyError::HeaderDigest { .. }), "{e}");
+        verify_rpm(&fx.join(dir).join("unsigned.rpm"), "u", "r", None, true).unwrap();
+        // Signed by a key the repository does not name.
+        let r = ring(&fx, &["distribution-gpg-keys/keys/centos/RPM-GPG-KEY-CentOS-7"]);
+        let e = verify_rpm(&fx.join(dir).join("signed.rpm"), "s", "r", Some(&r), true).unwrap_err();
+        assert!(matches!(&e, VerifyError::UnknownKey { key_id, .. } if key_id.ends_with("bb65a216")), "{e}");
+        let e = verify_rpm(&fx.join(dir).join("unsigned.rpm"), "u", "r", Some(&r), true).unwrap_err();
+        assert!(matches!(e, VerifyError::Unsigned { .. }), "{e}");
+    }
+}
