@@ -410,7 +410,8 @@ mod tests {
         let mut r = Keyring::new();
         for k in keys {
             let p = fx.join(k);
-            r.add_armored(&std::fs::read(&p).unwrap(), &p.display().to_string()).unwrap();
+            r.add_armored(&std::fs::read(&p).unwrap(), &p.display().to_string())
+                .unwrap();
         }
         r
     }
@@ -452,7 +453,8 @@ mod tests {
         ];
         for (rpm, key) in cases {
             let r = ring(&fx, &[key]);
-            verify_rpm(&fx.join(rpm), rpm, "r", Some(&r), true).unwrap_or_else(|e| panic!("{rpm}: {e:?}"));
+            verify_rpm(&fx.join(rpm), rpm, "r", Some(&r), true)
+                .unwrap_or_else(|e| panic!("{rpm}: {e:?}"));
         }
     }
 
@@ -460,16 +462,37 @@ mod tests {
     fn fixture_broken_packages_are_rejected() {
         let Some(fx) = fx() else { return };
         let dir = "libzypp/zypp/tests/zypp/data/RpmPkgSigCheck";
-        let e = verify_rpm(&fx.join(dir).join("unsigned_broken.rpm"), "u", "r", None, true).unwrap_err();
+        let e = verify_rpm(
+            &fx.join(dir).join("unsigned_broken.rpm"),
+            "u",
+            "r",
+            None,
+            true,
+        )
+        .unwrap_err();
         assert!(matches!(e, VerifyError::PayloadDigest { .. }), "{e}");
-        let e = verify_rpm(&fx.join(dir).join("unsigned_broken_header.rpm"), "u", "r", None, true).unwrap_err();
+        let e = verify_rpm(
+            &fx.join(dir).join("unsigned_broken_header.rpm"),
+            "u",
+            "r",
+            None,
+            true,
+        )
+        .unwrap_err();
         assert!(matches!(e, VerifyError::HeaderDigest { .. }), "{e}");
         verify_rpm(&fx.join(dir).join("unsigned.rpm"), "u", "r", None, true).unwrap();
         // Signed by a key the repository does not name.
-        let r = ring(&fx, &["distribution-gpg-keys/keys/centos/RPM-GPG-KEY-CentOS-7"]);
+        let r = ring(
+            &fx,
+            &["distribution-gpg-keys/keys/centos/RPM-GPG-KEY-CentOS-7"],
+        );
         let e = verify_rpm(&fx.join(dir).join("signed.rpm"), "s", "r", Some(&r), true).unwrap_err();
-        assert!(matches!(&e, VerifyError::UnknownKey { key_id, .. } if key_id.ends_with("bb65a216")), "{e}");
-        let e = verify_rpm(&fx.join(dir).join("unsigned.rpm"), "u", "r", Some(&r), true).unwrap_err();
+        assert!(
+            matches!(&e, VerifyError::UnknownKey { key_id, .. } if key_id.ends_with("bb65a216")),
+            "{e}"
+        );
+        let e =
+            verify_rpm(&fx.join(dir).join("unsigned.rpm"), "u", "r", Some(&r), true).unwrap_err();
         assert!(matches!(e, VerifyError::Unsigned { .. }), "{e}");
     }
 }

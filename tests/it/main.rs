@@ -1,5 +1,5 @@
 //! Integration tests: one binary, one module per area.
 
+mod fetch;
 mod support;
 mod workflows;
-mod fetch;
