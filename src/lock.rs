@@ -61,7 +61,10 @@ impl LockedPackage {
     /// `name-[epoch:]version-release.arch`.
     pub fn nevra(&self) -> String {
         if self.epoch == 0 {
-            format!("{}-{}-{}.{}", self.name, self.version, self.release, self.arch)
+            format!(
+                "{}-{}-{}.{}",
+                self.name, self.version, self.release, self.arch
+            )
         } else {
             format!(
                 "{}-{}:{}-{}.{}",

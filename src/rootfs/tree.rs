@@ -33,7 +33,8 @@ mod hex_bytes {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let s = String::deserialize(d)?;
         let v = hex::decode(&s).map_err(D::Error::custom)?;
-        v.try_into().map_err(|_| D::Error::custom("expected 32 bytes"))
+        v.try_into()
+            .map_err(|_| D::Error::custom("expected 32 bytes"))
     }
 }
 

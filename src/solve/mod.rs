@@ -89,5 +89,7 @@ pub fn solve(
     request: &Request,
 ) -> Result<Solution, SolveError> {
     let _ = (packages, files, request);
-    Err(SolveError::Unsolvable { problems: vec!["the solver is not implemented yet".into()] })
+    Err(SolveError::Unsolvable {
+        problems: vec!["the solver is not implemented yet".into()],
+    })
 }
