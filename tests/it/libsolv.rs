@@ -132,7 +132,9 @@ fn compare_sets(packages: &[Package], req: &Request, want: &BTreeSet<String>, pr
         Ok(_) if problem => Status::Fail("expected a problem, got a solution".into()),
         Ok(sol) => {
             let got: BTreeSet<String> = sol.packages.iter().map(|&i| label(&packages[i])).collect();
-            if &got == want {
+            if got.len() != sol.packages.len() {
+                Status::Fail(format!("a package chosen twice: {got:?}"))
+            } else if &got == want {
                 Status::Pass
             } else {
                 let missing: Vec<_> = want.difference(&got).collect();
