@@ -4,3 +4,5 @@ mod fetch;
 mod support;
 mod workflows;
 mod repo;
+mod libsolv;
+mod bazeldnf;
