@@ -29,7 +29,7 @@ const CMDLINE: &str = "console=ttyS0,115200 panic=-1";
 
 /// Shared by every test of the process: the fixture repo, its HTTP server, a work folder.
 struct Env {
-    _tmp: tempfile::TempDir,
+    _tmp: Option<tempfile::TempDir>,
     work: PathBuf,
     repo: FixtureRepo,
     server: http::Server,
@@ -73,8 +73,16 @@ fn env() -> Option<&'static Env> {
             .tempdir()
             .expect("temp dir");
         let work = tmp.path().to_owned();
+        eprintln!("boot tests work in {}", work.display());
         let repo = fixture_repo::build(&work.join("repo")).expect("building the fixture repo");
         let server = http::serve(&repo.dir).expect("starting the HTTP server");
+        // DISKLESS_BOOT_KEEP=1 keeps the work folder (trees, serial logs) for a look after.
+        let tmp = if std::env::var_os("DISKLESS_BOOT_KEEP").is_some() {
+            let _ = tmp.keep();
+            None
+        } else {
+            Some(tmp)
+        };
         Env {
             _tmp: tmp,
             work,
