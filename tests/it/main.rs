@@ -2,3 +2,4 @@
 
 mod support;
 mod repo;
+mod repoquery;
