@@ -31,8 +31,17 @@ pub struct RepoqueryArgs {
 }
 
 pub fn run(args: RepoqueryArgs, g: &GlobalArgs) -> anyhow::Result<()> {
-    let _ = (&args, g);
-    anyhow::bail!("`diskless repoquery` needs the profile reader, which is not merged yet")
+    let profile = super::profile::load(&args.profile)?;
+    let sources: Vec<Source> = profile.repos.iter().map(Source::from).collect();
+    if sources.is_empty() {
+        return Err(super::hint::hint(
+            anyhow::anyhow!("Profile `{}` enables no repositories", args.profile.display()),
+            "add a `[[repo]]` table or `repo_files = [...]` to the profile",
+        ));
+    }
+    let modules = ModuleSelection::from(&profile);
+    let stdout = std::io::stdout();
+    run_with_sources(&sources, modules, &args, g, &mut stdout.lock())
 }
 
 /// The command once the profile's repositories are known: load them (in parallel, the

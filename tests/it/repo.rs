@@ -167,10 +167,10 @@ fn createrepo_c_repos_load_in_every_compression() {
         let pool = repo::Pool::new(vec![data], &Default::default());
         let owners = pool.file_owners("/usr/share/foo/data.txt").unwrap();
         assert_eq!(owners.iter().map(|&i| pool.package(i).name.as_str()).collect::<Vec<_>>(), ["foo"]);
-        let sh = pool.whatprovides(&repo::evr::parse_capability("/bin/sh"));
+        let sh = pool.whatprovides(&repo::capability::parse_capability("/bin/sh"));
         assert_eq!(sh.iter().map(|&i| pool.package(i).name.as_str()).collect::<Vec<_>>(), ["bar"]);
-        assert_eq!(pool.whatprovides(&repo::evr::parse_capability("bar >= 1.0")).len(), 1);
-        assert!(pool.whatprovides(&repo::evr::parse_capability("bar > 1.0")).is_empty());
+        assert_eq!(pool.whatprovides(&repo::capability::parse_capability("bar >= 1.0")).len(), 1);
+        assert!(pool.whatprovides(&repo::capability::parse_capability("bar > 1.0")).is_empty());
     }
 }
 
@@ -216,12 +216,8 @@ fn mirrors_are_tried_in_order_when_files_are_missing() {
     let empty = t.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let server = serve(&empty);
-    let src = Source {
-        id: "m".into(),
-        baseurls: vec![server.base.clone(), file_url(&dir)],
-        priority: 99,
-        cost: 1000,
-    };
+    let mut src = Source::new("m", server.base.clone());
+    src.baseurls.push(file_url(&dir));
     let data = repo::load(&src, &options(&t.path().join("cache"))).unwrap();
     assert_eq!(data.baseurl, file_url(&dir));
 }
