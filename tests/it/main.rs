@@ -4,5 +4,6 @@ mod fetch;
 mod support;
 mod workflows;
 mod repo;
+mod repoquery;
 mod libsolv;
 mod bazeldnf;
