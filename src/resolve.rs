@@ -40,7 +40,9 @@ pub enum ResolveError {
         #[source]
         source: RepoError,
     },
-    #[error("Repository `{repo}` has only a mirrorlist/metalink; resolving needs a baseurl until mirror support lands here")]
+    #[error(
+        "Repository `{repo}` has only a mirrorlist/metalink; resolving needs a baseurl until mirror support lands here"
+    )]
     NoBaseurl { repo: String },
     #[error("The profile enables no repositories")]
     NoRepos,
@@ -64,14 +66,11 @@ pub struct Resolved {
 /// The repository source (mirrors in order, priority, cost) for one profile repository.
 pub fn source_of(repo: &RepoConfig) -> Result<repo::Source, ResolveError> {
     if repo.baseurl.is_empty() {
-        return Err(ResolveError::NoBaseurl { repo: repo.id.clone() });
+        return Err(ResolveError::NoBaseurl {
+            repo: repo.id.clone(),
+        });
     }
-    Ok(repo::Source {
-        id: repo.id.clone(),
-        baseurls: repo.baseurl.clone(),
-        priority: repo.priority as i32,
-        cost: repo.cost as i32,
-    })
+    Ok(repo::Source::from(repo))
 }
 
 /// Load every enabled repository of the profile and pool them, module filtering on.
@@ -89,21 +88,14 @@ pub fn load_pool(profile: &Profile, options: &LoadOptions) -> Result<Pool, Resol
         })?;
         repos.push(data);
     }
-    let selection = ModuleSelection {
-        enabled: profile
-            .packages
-            .modules
-            .iter()
-            .filter_map(|m| {
-                // `name:stream` or `name:stream/profile`: the profile part does not filter.
-                let m = m.split('/').next().unwrap_or(m);
-                let (n, s) = m.split_once(':')?;
-                Some((n.to_owned(), s.to_owned()))
-            })
-            .collect(),
-        platform: profile.image.release_major().map(|m| format!("el{m}")),
-    };
-    Ok(Pool::new(repos, &PoolOptions { modular_filtering: true, modules: selection }))
+    let selection = ModuleSelection::from(profile);
+    Ok(Pool::new(
+        repos,
+        &PoolOptions {
+            modular_filtering: true,
+            modules: selection,
+        },
+    ))
 }
 
 /// Expand `@group` specs through the repositories' comps (mandatory + default packages,
@@ -120,19 +112,22 @@ fn expand_groups(pool: &Pool, specs: &[String]) -> Result<Vec<String>, ResolveEr
             .iter()
             .flat_map(|r| r.groups.iter())
             .find(|grp| grp.matches(g))
-            .ok_or_else(|| ResolveError::NoGroup { group: g.to_owned() })?;
+            .ok_or_else(|| ResolveError::NoGroup {
+                group: g.to_owned(),
+            })?;
         out.extend(group.install_set().map(str::to_owned));
     }
     Ok(out)
 }
 
-fn request_for(profile: &Profile, pool: &Pool, install: &[String], weak: bool) -> Result<Request, ResolveError> {
-    let mut exclude = profile.packages.exclude.clone();
-    // A repository's excludepkgs hide names everywhere here (dnf hides them per repository;
-    // profiles rarely need the difference, and the lock records the repository chosen).
-    for r in &profile.repos {
-        exclude.extend(r.excludepkgs.iter().cloned());
-    }
+fn request_for(
+    profile: &Profile,
+    pool: &Pool,
+    install: &[String],
+    weak: bool,
+) -> Result<Request, ResolveError> {
+    let exclude = profile.packages.exclude.clone();
+    // Per-repository excludepkgs/includepkgs are applied by the pool (repo::Source).
     Ok(Request {
         install: expand_groups(pool, install)?,
         exclude,
@@ -141,8 +136,16 @@ fn request_for(profile: &Profile, pool: &Pool, install: &[String], weak: bool) -
         weak_deps: weak,
         install_only: INSTALL_ONLY.iter().map(|s| s.to_string()).collect(),
         install_only_limit: profile.packages.install_only_limit.unwrap_or(1),
-        repo_priority: profile.repos.iter().map(|r| (r.id.clone(), r.priority as i32)).collect(),
-        repo_cost: profile.repos.iter().map(|r| (r.id.clone(), r.cost as i32)).collect(),
+        repo_priority: profile
+            .repos
+            .iter()
+            .map(|r| (r.id.clone(), r.priority as i32))
+            .collect(),
+        repo_cost: profile
+            .repos
+            .iter()
+            .map(|r| (r.id.clone(), r.cost as i32))
+            .collect(),
     })
 }
 
@@ -170,7 +173,12 @@ impl<'a> View<'a> {
             to_pool.push(id);
             packages.push(p.clone());
         }
-        View { pool, packages, to_pool, from_pool }
+        View {
+            pool,
+            packages,
+            to_pool,
+            from_pool,
+        }
     }
 
     fn solve(&self, request: &Request) -> Result<Solution, SolveError> {
@@ -197,7 +205,11 @@ impl<'a> View<'a> {
 
 impl FileProviders for View<'_> {
     fn providers(&self, path: &str) -> Vec<PkgId> {
-        self.pool.providers(path).into_iter().filter_map(|id| self.from_pool[id]).collect()
+        self.pool
+            .providers(path)
+            .into_iter()
+            .filter_map(|id| self.from_pool[id])
+            .collect()
     }
 }
 
@@ -211,13 +223,21 @@ pub fn resolve(
     update: &[String],
 ) -> Result<Resolved, ResolveError> {
     let pool = load_pool(profile, options)?;
-    let solve_set = |set: &'static str, specs: &[String], weak: bool, locked: Option<&[LockedPackage]>| {
+    let solve_set = |set: &'static str,
+                     specs: &[String],
+                     weak: bool,
+                     locked: Option<&[LockedPackage]>| {
         let request = request_for(profile, &pool, specs, weak)?;
         let pins: BTreeMap<_, _> = locked
             .unwrap_or_default()
             .iter()
             .filter(|p| !update.iter().any(|u| solve::glob_match(u, &p.name)))
-            .map(|p| ((p.name.clone(), p.arch.clone()), (p.epoch, p.version.clone(), p.release.clone())))
+            .map(|p| {
+                (
+                    (p.name.clone(), p.arch.clone()),
+                    (p.epoch, p.version.clone(), p.release.clone()),
+                )
+            })
             .collect();
         if !pins.is_empty() {
             match View::new(&pool, &pins).solve(&request) {
@@ -241,7 +261,12 @@ pub fn resolve(
         None
     } else {
         // Boot loaders are files for the tftp tree, not an installed system: no weak deps.
-        Some(solve_set("boot", &profile.boot.packages, false, previous.map(|l| l.boot_packages.as_slice()))?)
+        Some(solve_set(
+            "boot",
+            &profile.boot.packages,
+            false,
+            previous.map(|l| l.boot_packages.as_slice()),
+        )?)
     };
     Ok(Resolved { pool, image, boot })
 }
@@ -265,14 +290,23 @@ fn locked(pool: &Pool, id: PkgId) -> LockedPackage {
 impl Resolved {
     /// The lockfile for this resolution.
     pub fn lockfile(&self, profile: &Profile) -> Lockfile {
-        let packages: Vec<_> = self.image.packages.iter().map(|&id| locked(&self.pool, id)).collect();
+        let packages: Vec<_> = self
+            .image
+            .packages
+            .iter()
+            .map(|&id| locked(&self.pool, id))
+            .collect();
         let boot_packages: Vec<_> = self
             .boot
             .iter()
             .flat_map(|s| s.packages.iter())
             .map(|&id| locked(&self.pool, id))
             .collect();
-        let used: BTreeSet<&str> = packages.iter().chain(&boot_packages).map(|p| p.repo.as_str()).collect();
+        let used: BTreeSet<&str> = packages
+            .iter()
+            .chain(&boot_packages)
+            .map(|p| p.repo.as_str())
+            .collect();
         let repos = self
             .pool
             .repos()
@@ -299,7 +333,11 @@ impl Resolved {
     /// The chain that pulled `name` in: from the package back to the request, one line a link.
     pub fn why(&self, name: &str) -> Option<Vec<String>> {
         for sol in std::iter::once(&self.image).chain(self.boot.iter()) {
-            let Some(&start) = sol.packages.iter().find(|&&id| self.pool.package(id).name == name) else {
+            let Some(&start) = sol
+                .packages
+                .iter()
+                .find(|&&id| self.pool.package(id).name == name)
+            else {
                 continue;
             };
             let mut lines = Vec::new();
@@ -313,11 +351,17 @@ impl Resolved {
                         break;
                     }
                     Some(Reason::Required { by, dep }) => {
-                        lines.push(format!("{nevra} provides `{dep}`, required by {}", self.pool.package(*by).nevra()));
+                        lines.push(format!(
+                            "{nevra} provides `{dep}`, required by {}",
+                            self.pool.package(*by).nevra()
+                        ));
                         cur = *by;
                     }
                     Some(Reason::Recommended { by, dep }) => {
-                        lines.push(format!("{nevra} provides `{dep}`, recommended by {}", self.pool.package(*by).nevra()));
+                        lines.push(format!(
+                            "{nevra} provides `{dep}`, recommended by {}",
+                            self.pool.package(*by).nevra()
+                        ));
                         cur = *by;
                     }
                     None => {

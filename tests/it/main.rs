@@ -1,9 +1,9 @@
 //! Integration tests: one binary, one module per area.
 
+mod bazeldnf;
 mod fetch;
-mod support;
-mod workflows;
+mod libsolv;
 mod repo;
 mod repoquery;
-mod libsolv;
-mod bazeldnf;
+mod support;
+mod workflows;
