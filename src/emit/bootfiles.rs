@@ -123,12 +123,21 @@ fn read_one(
         source,
     };
     let mut reader = rpm::PackageReader::open(rpm_path).map_err(err)?;
-    let nevra = reader
-        .metadata
-        .get_nevra()
-        .map_err(err)?
-        .nevra()
-        .to_string();
+    let m = &reader.metadata;
+    // Printed as dnf and the lock print it: the epoch only when it is not 0.
+    let epoch = m.get_epoch().unwrap_or(0);
+    let nevra = format!(
+        "{}-{}{}-{}.{}",
+        m.get_name().map_err(err)?,
+        if epoch == 0 {
+            String::new()
+        } else {
+            format!("{epoch}:")
+        },
+        m.get_version().map_err(err)?,
+        m.get_release().map_err(err)?,
+        m.get_arch().map_err(err)?
+    );
     // Hardlinked files carry content only on one link: remember content by digest.
     let mut wanted: Vec<(String, &'static str, u8, Option<String>)> = Vec::new();
     let mut by_digest: BTreeMap<String, Vec<u8>> = BTreeMap::new();
