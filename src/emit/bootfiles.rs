@@ -74,9 +74,9 @@ fn classify(path: &str) -> Option<(&'static str, u8)> {
     None
 }
 
-/// Read the boot loader files out of `rpms`. Missing pxelinux files are an error; the
-/// UEFI files are optional (BIOS-only trees are valid).
-pub fn read(rpms: &[PathBuf]) -> Result<BootFiles, BootFilesError> {
+/// Read the boot loader files out of `rpms`. Missing pxelinux files are an error when
+/// `bios` is set; the UEFI files are optional (BIOS-only trees are valid).
+pub fn read(rpms: &[PathBuf], bios: bool) -> Result<BootFiles, BootFilesError> {
     // role -> (priority, origin, data)
     let mut found: BTreeMap<&'static str, (u8, BootFile)> = BTreeMap::new();
     let mut sorted: Vec<&PathBuf> = rpms.iter().collect();
@@ -95,7 +95,7 @@ pub fn read(rpms: &[PathBuf]) -> Result<BootFiles, BootFilesError> {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    for f in PXELINUX_FILES {
+    for f in PXELINUX_FILES.iter().filter(|_| bios) {
         match found.remove(f) {
             Some((_, b)) => {
                 files.pxelinux.insert(f.to_string(), b);

@@ -356,23 +356,38 @@ fn settings() -> EmitSettings {
     s.hosts = vec![
         Host {
             name: "node01".into(),
+            hostname: Some("node01.cluster.example".into()),
             mac: "52:54:00:12:34:01".into(),
             ip: "10.1.0.11".parse().unwrap(),
             image: Some("compute".into()),
+            cmdline: Some("rd.shell".into()),
         },
         Host {
             name: "node02".into(),
+            hostname: None,
             mac: "52:54:00:12:34:02".into(),
             ip: "10.1.0.12".parse().unwrap(),
             image: None,
+            cmdline: None,
         },
         Host {
             name: "login01".into(),
+            hostname: None,
             mac: "52:54:00:12:34:03".into(),
             ip: "10.1.0.13".parse().unwrap(),
             image: Some("login".into()),
+            cmdline: None,
         },
     ];
+    s.menu.extra_entries = vec![diskless::emit::settings::ExtraEntry {
+        id: "compute-debug".into(),
+        label: "Compute node (debug shell)".into(),
+        image: Some("compute".into()),
+        cmdline: "console=ttyS0 rd.break".into(),
+    }];
+    s.oci
+        .annotations
+        .insert("org.example.cluster".into(), "hpc-a".into());
     s.oci.source = Some("https://example.invalid/cluster/profiles".into());
     s.oci.revision = Some("0123456789abcdef".into());
     s.oci.version = Some("1.0".into());
@@ -665,6 +680,23 @@ fn tftp_tree_layout_and_menus() {
     let menu = fs_err::read_to_string(out.join("tftpboot/pxelinux/pxelinux.cfg/default")).unwrap();
     assert!(menu.contains("LABEL compute\n  MENU LABEL Compute node\n  MENU DEFAULT\n  KERNEL images/compute/vmlinuz\n  APPEND initrd=images/compute/initramfs.img console=ttyS0 quiet\n"), "{menu}");
     assert!(menu.contains("LABEL login\n"), "{menu}");
+    assert!(menu.contains("LABEL compute-debug\n  MENU LABEL Compute node (debug shell)\n  KERNEL images/compute/vmlinuz\n  APPEND initrd=images/compute/initramfs.img console=ttyS0 rd.break\n"), "{menu}");
+    let node01 =
+        fs_err::read_to_string(out.join("tftpboot/pxelinux/pxelinux.cfg/01-52-54-00-12-34-01"))
+            .unwrap();
+    assert!(
+        node01
+            .contains("APPEND initrd=images/compute/initramfs.img console=ttyS0 quiet rd.shell\n"),
+        "{node01}"
+    );
+    let grub01 =
+        fs_err::read_to_string(out.join("tftpboot/efi/grub.cfg-01-52-54-00-12-34-01")).unwrap();
+    assert!(
+        grub01.contains("linux /pxelinux/images/compute/vmlinuz console=ttyS0 quiet rd.shell\n"),
+        "{grub01}"
+    );
+    let dhcpd = fs_err::read_to_string(out.join("config/dhcpd.conf")).unwrap();
+    assert!(dhcpd.contains("host node01 {\n  hardware ethernet 52:54:00:12:34:01;\n  fixed-address 10.1.0.11;\n  option host-name \"node01.cluster.example\";\n}"), "{dhcpd}");
     assert!(menu.contains("LOCALBOOT 0"), "{menu}");
     let host =
         fs_err::read_to_string(out.join("tftpboot/pxelinux/pxelinux.cfg/01-52-54-00-12-34-03"))

@@ -1,9 +1,9 @@
 //! Integration tests: one binary, one module per area.
 
+mod bazeldnf;
 mod emit;
 mod fetch;
+mod libsolv;
+mod repo;
 mod support;
 mod workflows;
-mod repo;
-mod libsolv;
-mod bazeldnf;
