@@ -3,3 +3,7 @@
 mod fetch;
 mod support;
 mod workflows;
+mod repo;
+mod repoquery;
+mod libsolv;
+mod bazeldnf;
