@@ -482,7 +482,7 @@ fn fetch_downloads_verifies_and_second_fetch_makes_no_requests() {
 
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 4),
         &Silent,
     )
@@ -757,7 +757,7 @@ fn corrupt_cache_entries_are_detected_and_fetched_again() {
     let repo = env.repo(&["m1"]);
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -768,7 +768,7 @@ fn corrupt_cache_entries_are_detected_and_fetched_again() {
     std::fs::write(&entry, &p.bytes[..100]).unwrap();
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -800,7 +800,7 @@ fn offline_names_every_missing_package() {
     let repo = env.repo(&["m1"]);
     fetch_lock(
         &lock_of("test", &env.server.url("m1"), &pkgs[..1]),
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -808,7 +808,7 @@ fn offline_names_every_missing_package() {
     let lock = lock_of("test", &env.server.url("m1"), &pkgs);
     let mut opts = quick_opts(&env.cache(), 2);
     opts.offline = true;
-    let err = fetch_lock(&lock, &[repo.clone()], &opts, &Silent).unwrap_err();
+    let err = fetch_lock(&lock, std::slice::from_ref(&repo), &opts, &Silent).unwrap_err();
     assert_eq!(
         err.to_string(),
         "Offline, and 2 locked packages are not in the cache: `miss-a-1.0-1.noarch`, `miss-b-1.0-1.noarch`"
@@ -876,7 +876,7 @@ fn duplicate_files_and_non_sha256_locks() {
     let repo = env.repo(&["m1"]);
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 3),
         &Silent,
     )
@@ -1044,7 +1044,7 @@ fn file_urls_and_missing_keys() {
     };
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )

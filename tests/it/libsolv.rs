@@ -20,11 +20,11 @@
 //! libsolv reports a problem. For `recommendations/recommended_*` the `recommended` line is
 //! also checked by solving again with weak dependencies on.
 
-use testcase::{Expected, Job, Solve, Testcase};
 use diskless::package::Package;
 use diskless::solve::{self, NoFileLists, Request, SolveError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use testcase::{Expected, Job, Solve, Testcase};
 
 pub mod check;
 pub mod testcase;
@@ -81,8 +81,11 @@ fn job_spec(job: &Job) -> Result<String, String> {
 pub fn request_for(tc: &Testcase, s: &Solve) -> Result<Request, String> {
     let installed = tc.installed();
     if !installed.is_empty() {
-        let verbs: BTreeSet<String> =
-            s.jobs.iter().map(|j| format!("{} {}", j.verb, j.selector)).collect();
+        let verbs: BTreeSet<String> = s
+            .jobs
+            .iter()
+            .map(|j| format!("{} {}", j.verb, j.selector))
+            .collect();
         return Err(format!(
             "installed system of {} packages ({}): upgrades/erasures of installed packages",
             installed.len(),
@@ -121,9 +124,16 @@ pub fn compare(packages: &[Package], req: &Request, want: &Expected) -> Status {
     compare_sets(packages, req, &want.install, !want.problems.is_empty())
 }
 
-fn compare_sets(packages: &[Package], req: &Request, want: &BTreeSet<String>, problem: bool) -> Status {
+fn compare_sets(
+    packages: &[Package],
+    req: &Request,
+    want: &BTreeSet<String>,
+    problem: bool,
+) -> Status {
     match solve::solve(packages, &NoFileLists, req) {
-        Err(SolveError::Unsolvable { problems }) if problems.iter().any(|p| p == STUB) => Status::Pending,
+        Err(SolveError::Unsolvable { problems }) if problems.iter().any(|p| p == STUB) => {
+            Status::Pending
+        }
         Err(e) if problem => {
             let _ = e;
             Status::Pass
@@ -151,7 +161,8 @@ fn tiered_cases(root: &Path) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split('|').map(str::trim).collect();
-            (f.len() > 3 && (f[1] == "T1" || f[1] == "T2")).then(|| (f[1].to_string(), f[2].to_string()))
+            (f.len() > 3 && (f[1] == "T1" || f[1] == "T2"))
+                .then(|| (f[1].to_string(), f[2].to_string()))
         })
         .collect()
 }
@@ -164,7 +175,9 @@ fn run_testevr(tc: &Testcase) -> Vec<(String, Status)> {
     let mut packages = tc.available();
     packages.extend(system.iter().cloned());
     for (n, s) in tc.solves.iter().enumerate() {
-        let (Some(job), Some(want)) = (s.jobs.first(), &s.expected) else { continue };
+        let (Some(job), Some(want)) = (s.jobs.first(), &s.expected) else {
+            continue;
+        };
         let erased: BTreeSet<String> = want
             .other
             .iter()
@@ -182,8 +195,11 @@ fn run_testevr(tc: &Testcase) -> Vec<(String, Status)> {
             };
             let conflict = erased.contains(&a.nevra());
             let c = packages.iter().find(|p| p.name == job.arg).unwrap();
-            let want: BTreeSet<String> =
-                if conflict { BTreeSet::new() } else { [label(c), label(a)].into_iter().collect() };
+            let want: BTreeSet<String> = if conflict {
+                BTreeSet::new()
+            } else {
+                [label(c), label(a)].into_iter().collect()
+            };
             match compare_sets(&packages, &req, &want, conflict) {
                 Status::Pass => {}
                 Status::Pending => pending = true,
@@ -198,7 +214,10 @@ fn run_testevr(tc: &Testcase) -> Vec<(String, Status)> {
         } else {
             Status::Fail(fails.join("; "))
         };
-        out.push((format!("#{} {} x {} pairs", n + 1, job.arg, system.len()), status));
+        out.push((
+            format!("#{} {} x {} pairs", n + 1, job.arg, system.len()),
+            status,
+        ));
     }
     out
 }
@@ -219,13 +238,23 @@ pub fn run_all(fx: &Path) -> Vec<(String, String, String, Status)> {
         for (n, s) in tc.solves.iter().enumerate() {
             let label = format!("#{}", n + 1);
             let Some(want) = &s.expected else {
-                rows.push((case.clone(), tier.clone(), label, Status::NotApplicable("no result".into())));
+                rows.push((
+                    case.clone(),
+                    tier.clone(),
+                    label,
+                    Status::NotApplicable("no result".into()),
+                ));
                 continue;
             };
             let req = match request_for(&tc, s) {
                 Ok(r) => r,
                 Err(why) => {
-                    rows.push((case.clone(), tier.clone(), label, Status::NotApplicable(why)));
+                    rows.push((
+                        case.clone(),
+                        tier.clone(),
+                        label,
+                        Status::NotApplicable(why),
+                    ));
                     continue;
                 }
             };
@@ -250,7 +279,12 @@ pub fn run_all(fx: &Path) -> Vec<(String, String, String, Status)> {
                 let mut wwant = want.install.clone();
                 wwant.extend(recommended);
                 let st = compare_sets(&packages, &wreq, &wwant, false);
-                rows.push((case.clone(), tier.clone(), format!("{label} weak_deps=true (derived)"), st));
+                rows.push((
+                    case.clone(),
+                    tier.clone(),
+                    format!("{label} weak_deps=true (derived)"),
+                    st,
+                ));
             }
         }
     }
@@ -283,13 +317,27 @@ pub fn print_table(title: &str, rows: &[(String, String, String, Status)]) {
 
 #[test]
 fn libsolv_t1_t2_testcases() {
-    let Some(fx) = crate::fixtures_or_skip!() else { return };
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
     let rows = run_all(&fx);
     print_table("libsolv T1/T2 testcases through diskless::solve", &rows);
-    let fails: Vec<_> = rows.iter().filter(|r| matches!(r.3, Status::Fail(_))).collect();
-    assert!(fails.is_empty(), "{} libsolv solves differ (table above)", fails.len());
+    let fails: Vec<_> = rows
+        .iter()
+        .filter(|r| matches!(r.3, Status::Fail(_)))
+        .collect();
+    assert!(
+        fails.is_empty(),
+        "{} libsolv solves differ (table above)",
+        fails.len()
+    );
     // Every applicable case must really have run (or be pending on the solver).
-    assert!(rows.iter().filter(|r| !matches!(r.3, Status::NotApplicable(_))).count() >= 20);
+    assert!(
+        rows.iter()
+            .filter(|r| !matches!(r.3, Status::NotApplicable(_)))
+            .count()
+            >= 20
+    );
 }
 
 /// The reader itself: every T1/T2 case parses, and the applicable ones' expected sets are
@@ -297,19 +345,25 @@ fn libsolv_t1_t2_testcases() {
 /// reader's dependency translation against libsolv's answers).
 #[test]
 fn libsolv_expected_sets_pass_the_checker() {
-    let Some(fx) = crate::fixtures_or_skip!() else { return };
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
     let base = fx.join("libsolv/test/testcases");
     let mut checked = 0;
     for (_, case) in tiered_cases(&fx) {
         let tc = testcase::read(&base.join(&case)).unwrap_or_else(|e| panic!("{case}: {e}"));
         let packages = tc.available();
         for s in &tc.solves {
-            let (Some(want), Ok(_)) = (&s.expected, request_for(&tc, s)) else { continue };
+            let (Some(want), Ok(_)) = (&s.expected, request_for(&tc, s)) else {
+                continue;
+            };
             if !want.problems.is_empty() {
                 continue;
             }
-            let set: Vec<&Package> =
-                packages.iter().filter(|p| want.install.contains(&label(p))).collect();
+            let set: Vec<&Package> = packages
+                .iter()
+                .filter(|p| want.install.contains(&label(p)))
+                .collect();
             assert_eq!(set.len(), want.install.len(), "{case}: {:?}", want.install);
             let rep = check::check_set(&set, &[], &|_| Vec::new());
             assert!(rep.is_clean(), "{case}: {rep:?}");

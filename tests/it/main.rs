@@ -1,8 +1,13 @@
 //! Integration tests: one binary, one module per area.
 
+mod bazeldnf;
 mod fetch;
+mod libsolv;
+mod repo;
+mod repoquery;
+mod emit;
+mod fetch;
+mod libsolv;
+mod repo;
 mod support;
 mod workflows;
-mod repo;
-mod libsolv;
-mod bazeldnf;
