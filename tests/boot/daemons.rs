@@ -200,12 +200,13 @@ pub fn start_xinetd(ns: &mut Netns, service_dir: &Path, work: &Path) -> Result<(
 }
 
 /// dnsmasq in the foreground on `conf`; the flags only keep it in the foreground and put
-/// its pid and log file in the work folder.
+/// its pid, lease and log files in the work folder (not the host's /var/lib/misc).
 pub fn start_dnsmasq(ns: &mut Netns, conf: &Path, work: &Path) -> Result<()> {
-    let (c, p, l) = (
+    let (c, p, l, leases) = (
         conf.display().to_string(),
         work.join("dnsmasq.pid").display().to_string(),
         work.join("dnsmasq.events").display().to_string(),
+        work.join("dnsmasq.leases").display().to_string(),
     );
     ns.daemon(
         "dnsmasq",
@@ -215,6 +216,7 @@ pub fn start_dnsmasq(ns: &mut Netns, conf: &Path, work: &Path) -> Result<()> {
             &format!("--conf-file={c}"),
             &format!("--pid-file={p}"),
             &format!("--log-facility={l}"),
+            &format!("--dhcp-leasefile={leases}"),
             "--log-dhcp",
         ],
         &work.join("dnsmasq.log"),

@@ -74,7 +74,13 @@ fn env() -> Option<&'static Env> {
             .expect("temp dir");
         let work = tmp.path().to_owned();
         eprintln!("boot tests work in {}", work.display());
+        let start = std::time::Instant::now();
         let repo = fixture_repo::build(&work.join("repo")).expect("building the fixture repo");
+        eprintln!(
+            "fixture repo: {} RPMs in {:.1} s",
+            repo.rpms.len(),
+            start.elapsed().as_secs_f64()
+        );
         let server = http::serve(&repo.dir).expect("starting the HTTP server");
         // DISKLESS_BOOT_KEEP=1 keeps the work folder (trees, serial logs) for a look after.
         let tmp = if std::env::var_os("DISKLESS_BOOT_KEEP").is_some() {
