@@ -118,6 +118,11 @@ impl Netns {
         Ok(())
     }
 
+    /// Show `path` (a log file a daemon writes itself) in [`Netns::logs`] too.
+    pub fn watch_log(&mut self, name: &str, path: &Path) {
+        self.logs.push((name.to_owned(), path.to_owned()));
+    }
+
     /// The daemons' logs, for failure messages and for checking what they served.
     pub fn logs(&self) -> String {
         let mut s = String::new();
@@ -196,7 +201,9 @@ pub fn start_xinetd(ns: &mut Netns, service_dir: &Path, work: &Path) -> Result<(
             &m,
         ],
         &work.join("xinetd.log"),
-    )
+    )?;
+    ns.watch_log("xinetd filelog", &work.join("xinetd.filelog"));
+    Ok(())
 }
 
 /// dnsmasq in the foreground on `conf`; the flags only keep it in the foreground and put
@@ -220,5 +227,7 @@ pub fn start_dnsmasq(ns: &mut Netns, conf: &Path, work: &Path) -> Result<()> {
             "--log-dhcp",
         ],
         &work.join("dnsmasq.log"),
-    )
+    )?;
+    ns.watch_log("dnsmasq log facility", &work.join("dnsmasq.events"));
+    Ok(())
 }
