@@ -251,7 +251,7 @@ fn draft(st: &SourceText, s: Section) -> Result<RepoDraft, Diagnostic> {
             k if IGNORED.contains(&k) => {}
             k => {
                 let key_loc = Loc::at(st, e.line, 1, k.chars().count(), field.clone());
-                let mut err = key_loc.err(format!("Unknown key `{k}` in `[{}]`", s.id));
+                let mut err = key_loc.err_plain(format!("Unknown key `{k}` in `[{}]`", s.id));
                 err.hint = Some(
                     match did_you_mean(k, KNOWN.iter().chain(IGNORED).copied()) {
                         Some(m) => format!("did you mean `{m}`?"),

@@ -49,7 +49,17 @@ impl Loc {
             text,
         }
     }
+    /// An error about this value; the message is prefixed with the field's name.
     pub fn err(&self, message: impl Into<String>) -> Diagnostic {
+        let message = message.into();
+        if self.field.is_empty() {
+            return self.err_plain(message);
+        }
+        self.err_plain(format!("`{}`: {message}", self.field))
+    }
+
+    /// An error whose message already names the field.
+    pub fn err_plain(&self, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             file: self.file.clone(),
             line: self.line,
@@ -230,7 +240,7 @@ pub(crate) fn build(
         if let Some(first) = seen.get(&d.id) {
             return Err(d
                 .id_loc
-                .err(format!("Repository `{}` is defined twice", d.id))
+                .err_plain(format!("Repository `{}` is defined twice", d.id))
                 .with_hint(format!(
                     "the first definition is at {}:{}",
                     first.file.display(),
