@@ -2,7 +2,7 @@
 //! (snapshot-tested, temp paths filtered); `diskless profile check` prints a summary or JSON.
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use diskless::profile::{self, Compression, FileData, NetworkStyle};
+use diskless::profile::{self, Compression, NetworkStyle};
 use std::path::{Path, PathBuf};
 
 fn repo_root() -> PathBuf {
@@ -102,6 +102,7 @@ fn examples_together_use_every_section() {
         "services",
         "system",
         "network",
+        "dnf",
         "pxe",
         "dhcp",
         "host",
@@ -171,18 +172,19 @@ fn default_profile_is_the_recipe() {
     let paths: Vec<&str> = p.files.iter().map(|f| f.path.as_str()).collect();
     for f in [
         "/etc/sysconfig/network",
-        "/etc/dnf/dnf.conf",
         "/etc/puppet/puppet.conf",
         "/etc/rc.d/rc.local",
     ] {
         assert!(paths.contains(&f), "{f}");
     }
-    let dnf = p
-        .files
-        .iter()
-        .find(|f| f.path == "/etc/dnf/dnf.conf")
-        .unwrap();
-    assert!(matches!(&dnf.data, FileData::Content(c) if c.contains("diskspacecheck=0")));
+    assert_eq!(p.dnf["diskspacecheck"], "0");
+    assert!(p.empty_machine_id);
+    let fstab = p.fstab_entries();
+    assert_eq!(fstab.len(), 1, "the NFS line is a comment");
+    assert_eq!(
+        (fstab[0].file.as_str(), fstab[0].vfstype.as_str()),
+        ("/tmp", "tmpfs")
+    );
     assert_eq!(
         p.services.enable,
         ["sshd.service", "NetworkManager.service"]
