@@ -4,6 +4,10 @@
 //! reported at `file:line:column`. Substitution and checks happen in `validate`, shared with
 //! inline `[[repo]]` tables.
 
+// Errors here are a one-shot cold path (the first one ends the load), and a `Diagnostic` carries
+// everything needed to show it; boxing every intermediate `Result` would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use super::error::{Diagnostic, SourceText, did_you_mean};
 use super::model::RepoSource;
 use super::validate::{Loc, RepoDraft};

@@ -591,3 +591,42 @@ fn sketch_keys_keep_working() {
     assert_eq!(p.users[0].name, "puppet");
     assert_eq!(p.oci.name.as_deref(), Some("ghcr.io/example/diskless-tftp"));
 }
+
+#[test]
+fn error_no_repository() {
+    snap!(
+        "no_repository",
+        "[image]\nname = \"t\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n[packages]\ninstall = [\"bash\"]\n"
+    );
+}
+
+#[test]
+fn error_builtin_variable_redefined() {
+    snap!("builtin_variable", with("\n[vars]\nreleasever = \"8\"\n"));
+}
+
+#[test]
+fn error_file_without_content() {
+    snap!(
+        "file_without_content",
+        with("\n[[file]]\npath = \"/etc/motd\"\nmode = \"0644\"\n")
+    );
+}
+
+#[test]
+fn error_file_collides_with_network() {
+    snap!(
+        "file_collides_with_network",
+        with(
+            "\n[[file]]\npath = \"/etc/NetworkManager/system-connections/eth0.nmconnection\"\ncontent = \"x\"\n\n[[network.interface]]\nname = \"eth0\"\n"
+        )
+    );
+}
+
+#[test]
+fn error_service_in_two_lists() {
+    snap!(
+        "service_two_lists",
+        with("\n[services]\nenable = [\"sshd\"]\nmask = [\"sshd.service\"]\n")
+    );
+}
