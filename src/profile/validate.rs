@@ -49,7 +49,17 @@ impl Loc {
             text,
         }
     }
+    /// An error about this value; the message is prefixed with the field's name.
     pub fn err(&self, message: impl Into<String>) -> Diagnostic {
+        let message = message.into();
+        if self.field.is_empty() {
+            return self.err_plain(message);
+        }
+        self.err_plain(format!("`{}`: {message}", self.field))
+    }
+
+    /// An error whose message already names the field.
+    pub fn err_plain(&self, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             file: self.file.clone(),
             line: self.line,
@@ -89,6 +99,7 @@ pub(crate) struct RepoDraft {
     pub includepkgs: Vec<String>,
     pub module_hotfixes: Option<bool>,
     pub skip_if_unavailable: Option<bool>,
+    pub proxy: Option<(String, Loc)>,
 }
 
 impl RepoDraft {
@@ -116,6 +127,7 @@ impl RepoDraft {
             includepkgs: Vec::new(),
             module_hotfixes: None,
             skip_if_unavailable: None,
+            proxy: None,
         }
     }
 }
@@ -230,7 +242,7 @@ pub(crate) fn build(
         if let Some(first) = seen.get(&d.id) {
             return Err(d
                 .id_loc
-                .err(format!("Repository `{}` is defined twice", d.id))
+                .err_plain(format!("Repository `{}` is defined twice", d.id))
                 .with_hint(format!(
                     "the first definition is at {}:{}",
                     first.file.display(),
@@ -604,6 +616,7 @@ pub(crate) fn build(
             name: itf.name.into_inner(),
             method,
             mtu: itf.mtu,
+            onboot: itf.onboot.unwrap_or(true),
         });
     }
     let network = Network { style, interfaces };
@@ -741,6 +754,7 @@ pub(crate) fn build(
                 router,
                 range,
                 lease_time: d.lease_time,
+                interface: d.interface,
             })
         }
     };
@@ -828,6 +842,22 @@ pub(crate) fn build(
         });
     }
 
+    // [dnf]: dnf.conf [main] options.
+    let mut dnf = BTreeMap::new();
+    for (k, v) in raw.dnf {
+        if k.is_empty()
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(cx
+                .loc(v.span(), format!("dnf.{k}"))
+                .err(format!("`{k}` is not a dnf.conf option name"))
+                .into());
+        }
+        dnf.insert(k, v.into_inner().0);
+    }
+
     // [oci]
     if let Some(n) = &raw.oci.name {
         check_oci_name(n.get_ref()).map_err(|e| cx.loc(n.span(), "oci.name").err(e))?;
@@ -862,6 +892,8 @@ pub(crate) fn build(
         services,
         hostname: sys.hostname.map(Spanned::into_inner),
         fstab: sys.fstab.into_iter().map(Spanned::into_inner).collect(),
+        empty_machine_id: sys.empty_machine_id.unwrap_or(true),
+        dnf,
         network,
         pxe,
         dhcp,
@@ -958,6 +990,7 @@ fn inline_repo(cx: &Cx, r: Spanned<RawRepo>, index: usize) -> Result<RepoDraft, 
     d.includepkgs = r.includepkgs.map(|v| v.0).unwrap_or_default();
     d.module_hotfixes = r.module_hotfixes;
     d.skip_if_unavailable = r.skip_if_unavailable;
+    d.proxy = one(r.proxy, "proxy");
     Ok(d)
 }
 
@@ -1148,6 +1181,23 @@ fn finish_repo(d: RepoDraft, vars: &BTreeMap<String, String>) -> Result<RepoConf
         includepkgs: d.includepkgs,
         module_hotfixes: d.module_hotfixes.unwrap_or(false),
         skip_if_unavailable: d.skip_if_unavailable.unwrap_or(false),
+        proxy: match &d.proxy {
+            None => None,
+            Some((p, _)) if p == "_none_" => Some(p.clone()),
+            Some((p, loc)) => {
+                let s = sub(p, loc)?;
+                match url::Url::parse(&s) {
+                    Ok(u) if ["http", "https", "socks5", "socks5h"].contains(&u.scheme()) => {
+                        Some(s)
+                    }
+                    _ => {
+                        return Err(loc.err(format!(
+                            "`{s}` is not a proxy URL (expected `http://host:port`, or `_none_`)"
+                        )));
+                    }
+                }
+            }
+        },
         source: d.source,
         id: d.id,
     })

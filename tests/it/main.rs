@@ -8,4 +8,5 @@ mod lock;
 mod repo;
 mod repoquery;
 mod support;
+mod profile;
 mod workflows;
