@@ -66,7 +66,11 @@ pub fn run_with_sources(
         );
     }
     let q = Query { specs: args.names.clone(), whatprovides: args.whatprovides.clone() };
-    let ids = query::run(&pool, &q).context("Cannot answer the query")?;
+    let ids = query::run(&pool, &q).map_err(|e| {
+        let err = anyhow::Error::new(e).context("Cannot answer the query");
+        // Only file-path queries read filelists.xml, so that is what failed.
+        super::hint::hint(err, "a file path in `--whatprovides` needs every repository's filelists.xml; query a capability instead, or fix the repository")
+    })?;
     if args.json {
         let records = query::records(&pool, &ids)?;
         serde_json::to_writer_pretty(&mut *out, &records)?;
