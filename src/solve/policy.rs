@@ -6,7 +6,7 @@
 //! 1. a package whose name equals the capability (dnf installs `foo` for `Requires: foo`
 //!    even when others provide `foo` too);
 //! 2. the best repository priority (libsolv prunes to the highest priority first);
-//! 3. a name that is not obsoleted by another candidate;
+//! 3. the requirer's arch class (an i686 package's `Requires: glibc` wants glibc.i686);
 //! 4. the shorter name, then the name in byte order: a deterministic stand-in for
 //!    libsolv's final tie-break (which depends on the order repositories were loaded).
 
@@ -18,6 +18,7 @@ use resolvo::{DenseIndex, NameId};
 pub fn order_provider_names(
     p: &Provider<'_>,
     cap: Option<&str>,
+    class: u16,
     providers: &[PkgId],
 ) -> Vec<NameId> {
     // (name id, best provider of that name)
@@ -35,6 +36,7 @@ pub fn order_provider_names(
         named(&pb.name)
             .cmp(&named(&pa.name))
             .then_with(|| ix.priority[a].cmp(&ix.priority[b]))
+            .then_with(|| (ix.arch_class[b] == class).cmp(&(ix.arch_class[a] == class)))
             .then_with(|| ix.arch_class[a].cmp(&ix.arch_class[b]))
             .then_with(|| pa.name.len().cmp(&pb.name.len()))
             .then_with(|| pa.name.cmp(&pb.name))

@@ -268,10 +268,10 @@ impl<'a> Provider<'a> {
     }
 
     /// The version sets (one per provider name, in policy order) of a predicate.
-    pub fn pred_vsets(&self, pred: PredId, cap: Option<&str>) -> Vec<VersionSetId> {
+    pub fn pred_vsets(&self, pred: PredId, cap: Option<&str>, class: u16) -> Vec<VersionSetId> {
         let p = self.pred(pred);
         let providers = self.pred_providers(&p);
-        let names = policy::order_provider_names(self, cap, &providers);
+        let names = policy::order_provider_names(self, cap, class, &providers);
         names
             .into_iter()
             .map(|n| self.vset(n, Pred::Match(pred)))
@@ -324,7 +324,9 @@ impl<'a> Provider<'a> {
                 let (a, b) = (self.formula(then)?, self.formula(cond)?);
                 let mut parts = vec![Formula::Or(vec![negate(&b), a])];
                 if let Some(c) = otherwise {
-                    parts.push(Formula::Or(vec![b, self.formula(c)?]));
+                    // `else` needs `not b`, which resolvo cannot require: `b or c` is the
+                    // same formula, with `c` tried first.
+                    parts.push(Formula::Or(vec![self.formula(c)?, b]));
                 }
                 Formula::And(parts)
             }
@@ -382,13 +384,14 @@ impl<'a> Provider<'a> {
         cons: &mut Vec<VersionSetId>,
     ) -> Result<(), String> {
         let clauses = cnf(f)?;
+        let class = owner.map(|o| self.ix.arch_class[o]).unwrap_or(0);
         for clause in clauses {
             let mut union: Vec<VersionSetId> = Vec::new();
             let mut negatives: Vec<PredId> = Vec::new();
             for lit in &clause {
                 if lit.positive {
                     let p = self.pred(lit.pred);
-                    for vs in self.pred_vsets(lit.pred, Self::cap_name(&p)) {
+                    for vs in self.pred_vsets(lit.pred, Self::cap_name(&p), class) {
                         if !union.contains(&vs) {
                             union.push(vs);
                         }
@@ -402,7 +405,7 @@ impl<'a> Provider<'a> {
             let mut cond_parts: Vec<ConditionId> = Vec::new();
             let mut always = false;
             for &n in &negatives {
-                let vsets = self.pred_vsets(n, None);
+                let vsets = self.pred_vsets(n, None, class);
                 if vsets.is_empty() {
                     always = true;
                     break;
@@ -422,7 +425,7 @@ impl<'a> Provider<'a> {
                 let n = negatives[0];
                 let p = self.pred(n);
                 let providers = self.pred_providers(&p);
-                let names = policy::order_provider_names(self, None, &providers);
+                let names = policy::order_provider_names(self, None, class, &providers);
                 for name in names {
                     let pred = match owner {
                         Some(o) => Pred::NotMatchOrSelf(n, o),

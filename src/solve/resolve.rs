@@ -150,7 +150,7 @@ fn holds(p: &Provider<'_>, chosen: &[PkgId], f: &Formula) -> bool {
 }
 
 /// The best package to satisfy the first satisfiable positive atom of `f` (not chosen yet).
-fn best_for(p: &Provider<'_>, f: &Formula) -> Option<PkgId> {
+fn best_for(p: &Provider<'_>, f: &Formula, class: u16) -> Option<PkgId> {
     match f {
         Formula::Lit(l) if l.positive => {
             let pred = p.pred(l.pred);
@@ -159,14 +159,14 @@ fn best_for(p: &Provider<'_>, f: &Formula) -> Option<PkgId> {
                 super::provider::PkgPred::Dep(d) => Some(d.name.as_str()),
                 _ => None,
             };
-            let names = super::policy::order_provider_names(p, cap, &providers);
+            let names = super::policy::order_provider_names(p, cap, class, &providers);
             let first = *names.first()?;
             providers
                 .into_iter()
                 .find(|&id| p.pkg_name[id] == Some(first))
         }
         Formula::Lit(_) => None,
-        Formula::And(v) | Formula::Or(v) => v.iter().find_map(|x| best_for(p, x)),
+        Formula::And(v) | Formula::Or(v) => v.iter().find_map(|x| best_for(p, x, class)),
     }
 }
 
@@ -188,7 +188,7 @@ fn weak_candidates(
             if holds(p, chosen, &f) {
                 continue;
             }
-            if let Some(best) = best_for(p, &f)
+            if let Some(best) = best_for(p, &f, ix.arch_class[c])
                 && tried.insert(best)
             {
                 new.push(best);
