@@ -187,8 +187,7 @@ impl<'a> Index<'a> {
             return true;
         }
         if dep.name.starts_with('/') && dep.op.is_none() {
-            return p.files.contains(&dep.name)
-                || self.lazy_files(&dep.name).contains(&id);
+            return p.files.contains(&dep.name) || self.lazy_files(&dep.name).contains(&id);
         }
         false
     }
