@@ -184,11 +184,19 @@ mod tests {
         let d = Dependency {
             name: "glibc".into(),
             op: Some(Op::Ge),
-            evr: Some(DepEvr { epoch: None, version: "2.34".into(), release: None }),
+            evr: Some(DepEvr {
+                epoch: None,
+                version: "2.34".into(),
+                release: None,
+            }),
             pre: false,
         };
         assert_eq!(d.to_string(), "glibc >= 2.34");
-        let e = Evr { epoch: 2, version: "1.0".into(), release: "3.el9".into() };
+        let e = Evr {
+            epoch: 2,
+            version: "1.0".into(),
+            release: "3.el9".into(),
+        };
         assert_eq!(e.to_string(), "2:1.0-3.el9");
     }
 }

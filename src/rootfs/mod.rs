@@ -4,6 +4,390 @@
 //! The tree lives in memory as metadata ([`tree::Tree`]); file contents live in a
 //! content-addressed store on disk ([`store::Store`]) so that a 2 GB image does not need
 //! 2 GB of RAM. `emit` reads both.
+//!
+//! [`assemble`] runs the stage: read every header, order the packages as rpm would
+//! ([`order`]), stream each payload into the tree ([`extract`], with [`paths`] and
+//! [`conflicts`]), declare the accounts the packages ask for ([`users`]), apply the
+//! profile's customisations ([`custom`]), map owner names to ids through the image's own
+//! /etc/passwd and /etc/group, and report every scriptlet that was not run ([`scriptlets`]).
+//! Nothing is executed from the packages, nothing is chowned on the host, and nothing is
+//! written outside the content store.
 
+pub mod conflicts;
+pub mod cpio;
+pub mod custom;
+pub mod extract;
+pub mod glob;
+pub mod header;
+pub mod listing;
+pub mod order;
+pub mod password;
+pub mod paths;
+pub mod scriptlets;
+pub mod shell;
 pub mod store;
 pub mod tree;
+pub mod users;
+
+use extract::{Filters, Image, Owner, Skipped};
+use header::PkgHeader;
+use std::path::PathBuf;
+use store::Store;
+use tree::{Entry, EntryKind, Tree};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("Cannot read the RPM header of `{path}`")]
+    Header {
+        path: String,
+        #[source]
+        source: rpm::Error,
+    },
+    #[error(transparent)]
+    HeaderFields(#[from] header::HeaderError),
+    #[error("Cannot read the payload of `{package}`")]
+    Payload {
+        package: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Unsafe path in `{package}`")]
+    Path {
+        package: String,
+        #[source]
+        source: paths::PathError,
+    },
+    #[error("File conflict on `{path}` between `{first}` and `{second}` ({reason})")]
+    Conflict {
+        path: String,
+        first: String,
+        second: String,
+        reason: &'static str,
+    },
+    #[error("Payload entry `{name}` of `{package}` is not in its header")]
+    UnknownPayloadEntry { package: String, name: String },
+    #[error("Malformed package `{package}`: {reason}")]
+    Malformed { package: String, reason: String },
+    #[error(
+        "Contents of `{path}` in `{package}` do not match its header digest (expected sha256:{expected}, got sha256:{actual})"
+    )]
+    DigestMismatch {
+        package: String,
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("Hardlink `{path}` in `{package}` rejected: {reason}")]
+    BadHardlink {
+        package: String,
+        path: String,
+        reason: &'static str,
+    },
+    #[error("Cannot declare the accounts of {origin}")]
+    Users {
+        origin: String,
+        #[source]
+        source: users::UsersError,
+    },
+    #[error(
+        "`{path}` in `{package}` is owned by user `{user}`, which no source defines (setup's /etc/passwd, the profile, sysusers.d, user() provides, %pre useradd)"
+    )]
+    UnknownUser {
+        package: String,
+        path: String,
+        user: String,
+    },
+    #[error(
+        "`{path}` in `{package}` is owned by group `{group}`, which no source defines (setup's /etc/group, the profile, sysusers.d, group() provides, %pre groupadd)"
+    )]
+    UnknownGroup {
+        package: String,
+        path: String,
+        group: String,
+    },
+    #[error("Cannot write to the content store")]
+    Store(#[source] std::io::Error),
+    #[error(transparent)]
+    Password(#[from] password::PasswordError),
+    #[error("Customisation `{what}` failed: {reason}")]
+    Custom { what: String, reason: String },
+}
+
+/// Where the root password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootPassword {
+    /// A crypt(3) hash, used as is.
+    Hash(String),
+    /// A file holding the plain password (first line); hashed with a derived salt.
+    File(PathBuf),
+}
+
+/// Everything assembly needs from the profile.
+#[derive(Debug, Clone, Default)]
+pub struct AssembleConfig {
+    pub filters: Filters,
+    /// Profile groups (name, fixed gid), created before any package's.
+    pub groups: Vec<(String, Option<u32>)>,
+    /// Profile users, created after the profile groups.
+    pub users: Vec<users::NewUser>,
+    pub root_password: Option<RootPassword>,
+    /// Stable identity for the derived password salt (the profile's name).
+    pub password_seed: String,
+    pub custom: custom::Customisations,
+    /// mtime of generated files and implied directories; also the shadow "last change" day.
+    pub source_date_epoch: Option<u64>,
+}
+
+/// The assembled root filesystem and what was done to get it.
+#[derive(Debug, Clone)]
+pub struct Assembled {
+    pub tree: Tree,
+    pub report: scriptlets::Report,
+    /// NEVRAs in install order.
+    pub packages_installed: Vec<String>,
+    pub users: Vec<users::User>,
+    pub groups: Vec<users::Group>,
+    pub skipped: Skipped,
+    /// Things done that the user should know about (e.g. /etc/initrd-release removed).
+    pub notes: Vec<String>,
+}
+
+/// Read the headers of `rpms` (no payload).
+pub fn read_headers(rpms: &[PathBuf]) -> Result<Vec<PkgHeader>, RootfsError> {
+    rpms.iter()
+        .map(|p| {
+            let path = p.display().to_string();
+            let meta = rpm::PackageMetadata::open(p).map_err(|source| RootfsError::Header {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(PkgHeader::from_metadata(&meta, &path)?)
+        })
+        .collect()
+}
+
+const INITRD_RELEASE: &str = "/etc/initrd-release";
+
+/// Read a small file of the tree (following nothing: the path must be the file).
+fn tree_file(tree: &Tree, store: &Store, path: &str) -> Result<Option<String>, RootfsError> {
+    match tree.get(path).map(|e| &e.kind) {
+        Some(EntryKind::File { digest, .. }) => {
+            let bytes = store.read(digest).map_err(RootfsError::Store)?;
+            Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Put generated contents at `path`, keeping the metadata of a shipped entry if there is one.
+fn put_generated(
+    image: &mut Image<'_>,
+    path: &str,
+    text: &str,
+    mode: u32,
+) -> Result<(), RootfsError> {
+    let (digest, size) = image
+        .store
+        .put_bytes(text.as_bytes())
+        .map_err(RootfsError::Store)?;
+    let kind = EntryKind::File {
+        digest,
+        size,
+        link_group: None,
+    };
+    if let Some(e) = image.tree.entries.get_mut(path) {
+        if matches!(e.kind, EntryKind::File { .. }) {
+            e.kind = kind;
+            return Ok(());
+        }
+    }
+    let entry = Entry {
+        kind,
+        mode,
+        uid: 0,
+        gid: 0,
+        mtime: image.implied_mtime,
+        owner_package: None,
+        caps: None,
+    };
+    image.tree.remove(path);
+    image.install("(generated)", path, entry, Owner::root())?;
+    Ok(())
+}
+
+/// Assemble the root filesystem from `rpms` (any order) into a tree, with contents in `store`.
+pub fn assemble(
+    rpms: &[PathBuf],
+    cfg: &AssembleConfig,
+    store: &Store,
+) -> Result<Assembled, RootfsError> {
+    let headers = read_headers(rpms)?;
+    let order = order::install_order(&headers);
+    let sde = cfg.source_date_epoch.unwrap_or(0);
+    let mut image = Image::new(store, sde);
+    let mut notes = Vec::new();
+
+    for &i in &order {
+        image.extract(&rpms[i], &headers[i], &cfg.filters)?;
+    }
+
+    if let Some(e) = image.tree.remove(INITRD_RELEASE) {
+        image.owners.remove(INITRD_RELEASE);
+        notes.push(format!(
+            "removed {INITRD_RELEASE} (shipped by {}): systemd would treat the image as an initrd",
+            e.owner_package.unwrap_or_else(|| "?".into())
+        ));
+    }
+
+    // Accounts.
+    let shipped = |p: &str| tree_file(&image.tree, store, p);
+    let (sp, sg, ss, sgs) = (
+        shipped("/etc/passwd")?,
+        shipped("/etc/group")?,
+        shipped("/etc/shadow")?,
+        shipped("/etc/gshadow")?,
+    );
+    let users_err = |origin: &str| {
+        let origin = origin.to_string();
+        move |source| RootfsError::Users {
+            origin: origin.clone(),
+            source,
+        }
+    };
+    let mut db =
+        users::UserDb::from_files(sp.as_deref(), sg.as_deref(), ss.as_deref(), sgs.as_deref())
+            .map_err(users_err("the shipped account files"))?;
+    db.lastchg = cfg.source_date_epoch.map(|t| t / 86400);
+    for (name, gid) in &cfg.groups {
+        db.add_group(name, *gid, "profile")
+            .map_err(users_err("the profile"))?;
+    }
+    for u in &cfg.users {
+        db.add_user(u, "profile")
+            .map_err(users_err("the profile"))?;
+    }
+    for &i in &order {
+        let h = &headers[i];
+        let nevra = h.nevra();
+        for d in &h.provides {
+            let kind = if d.name.starts_with("group(") {
+                "g"
+            } else if d.name.starts_with("user(") {
+                "u"
+            } else {
+                continue;
+            };
+            let Some(name) = d
+                .name
+                .split_once('(')
+                .and_then(|(_, r)| r.strip_suffix(')'))
+            else {
+                continue;
+            };
+            let line = users::decode_provide(&d.version)
+                .filter(|l| l.starts_with(kind))
+                .unwrap_or_else(|| format!("{kind} {name} -"));
+            db.apply_sysusers_line(&line, &format!("{nevra} provides"))
+                .map_err(users_err(&format!("`{nevra}` ({})", d.name)))?;
+        }
+        for s in h.scripts.iter().filter(|s| {
+            matches!(
+                s.kind,
+                header::ScriptKind::Pre | header::ScriptKind::Pretrans
+            )
+        }) {
+            let interp = s.prog.first().map(String::as_str).unwrap_or("/bin/sh");
+            if interp == "<lua>" {
+                continue;
+            }
+            for c in shell::commands(&s.body) {
+                db.apply_command(&c, &format!("{nevra} {}", s.kind.as_str()))
+                    .map_err(users_err(&format!("`{nevra}` {}", s.kind.as_str())))?;
+            }
+        }
+        let sysusers: Vec<String> = h
+            .files
+            .iter()
+            .filter(|f| {
+                f.path.starts_with("/usr/lib/sysusers.d/")
+                    && f.path.ends_with(".conf")
+                    && !f.is_ghost()
+            })
+            .map(|f| f.path.clone())
+            .collect();
+        for p in sysusers {
+            if let Some(text) = tree_file(&image.tree, store, &p)? {
+                db.apply_sysusers(&text, &format!("{nevra} {p}"))
+                    .map_err(users_err(&format!("`{p}` in `{nevra}`")))?;
+            }
+        }
+    }
+
+    custom::apply(&mut image, &cfg.custom, &db, &mut notes)?;
+
+    match &cfg.root_password {
+        Some(RootPassword::Hash(h)) => {
+            password::check_hash(h)?;
+            db.set_password("root", h);
+        }
+        Some(RootPassword::File(p)) => {
+            let text = fs_err::read_to_string(p).map_err(|e| RootfsError::Custom {
+                what: "root password file".into(),
+                reason: e.to_string(),
+            })?;
+            let line = text.lines().next().unwrap_or("");
+            db.set_password("root", &password::hash_password(line, &cfg.password_seed)?);
+        }
+        None => {}
+    }
+
+    let generated = [
+        ("/etc/passwd", db.passwd_text(), 0o644, &sp),
+        ("/etc/group", db.group_text(), 0o644, &sg),
+        ("/etc/shadow", db.shadow_text(), 0o000, &ss),
+        ("/etc/gshadow", db.gshadow_text(), 0o000, &sgs),
+    ];
+    let any_accounts = !db.users.is_empty() || !db.groups.is_empty();
+    for (path, text, mode, shipped) in generated {
+        let changed = shipped.as_deref() != Some(text.as_str());
+        if any_accounts && changed {
+            put_generated(&mut image, path, &text, mode)?;
+        }
+    }
+
+    // Owner names -> ids, through the image's own account files.
+    let Image {
+        mut tree,
+        owners,
+        skipped,
+        ..
+    } = image;
+    for (path, entry) in tree.entries.iter_mut() {
+        let Some(o) = owners.get(path) else { continue };
+        let package = entry
+            .owner_package
+            .clone()
+            .unwrap_or_else(|| "(generated)".into());
+        entry.uid = db.uid(&o.user).ok_or_else(|| RootfsError::UnknownUser {
+            package: package.clone(),
+            path: path.clone(),
+            user: o.user.clone(),
+        })?;
+        entry.gid = db.gid(&o.group).ok_or_else(|| RootfsError::UnknownGroup {
+            package,
+            path: path.clone(),
+            group: o.group.clone(),
+        })?;
+    }
+
+    let ordered: Vec<&PkgHeader> = order.iter().map(|&i| &headers[i]).collect();
+    Ok(Assembled {
+        tree,
+        report: scriptlets::report(&ordered),
+        packages_installed: ordered.iter().map(|h| h.nevra()).collect(),
+        users: db.users.clone(),
+        groups: db.groups.clone(),
+        skipped,
+        notes,
+    })
+}

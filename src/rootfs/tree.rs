@@ -33,7 +33,8 @@ mod hex_bytes {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let s = String::deserialize(d)?;
         let v = hex::decode(&s).map_err(D::Error::custom)?;
-        v.try_into().map_err(|_| D::Error::custom("expected 32 bytes"))
+        v.try_into()
+            .map_err(|_| D::Error::custom("expected 32 bytes"))
     }
 }
 
@@ -83,4 +84,73 @@ pub struct Entry {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tree {
     pub entries: BTreeMap<String, Entry>,
+}
+
+impl EntryKind {
+    /// The short type name used in listings (`dir`, `file`, `symlink`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EntryKind::Dir => "dir",
+            EntryKind::File { .. } => "file",
+            EntryKind::Symlink { .. } => "symlink",
+            EntryKind::CharDev { .. } => "chardev",
+            EntryKind::BlockDev { .. } => "blockdev",
+            EntryKind::Fifo => "fifo",
+            EntryKind::Socket => "socket",
+        }
+    }
+}
+
+impl Tree {
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        self.entries.get(path)
+    }
+
+    pub fn insert(&mut self, path: impl Into<String>, entry: Entry) -> Option<Entry> {
+        self.entries.insert(path.into(), entry)
+    }
+
+    pub fn remove(&mut self, path: &str) -> Option<Entry> {
+        self.entries.remove(path)
+    }
+
+    /// Paths strictly below `dir` (in sorted order), e.g. to remove a directory's contents.
+    pub fn descendants<'a>(
+        &'a self,
+        dir: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+        let prefix = if dir == "/" {
+            "/".to_string()
+        } else {
+            format!("{dir}/")
+        };
+        self.entries
+            .range(prefix.clone()..)
+            .take_while(move |(p, _)| p.starts_with(&prefix))
+    }
+
+    /// The number of regular files and their total size (hardlinked contents counted once).
+    pub fn file_stats(&self) -> (usize, u64) {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut total = 0;
+        let mut files = 0;
+        for e in self.entries.values() {
+            if let EntryKind::File {
+                digest,
+                size,
+                link_group,
+            } = &e.kind
+            {
+                files += 1;
+                let first = match link_group {
+                    Some(g) => seen.insert((Some(*g), *digest)),
+                    None => true,
+                };
+                if first {
+                    total += size;
+                }
+            }
+        }
+        (files, total)
+    }
 }

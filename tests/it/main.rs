@@ -1,5 +1,8 @@
 //! Integration tests: one binary, one module per area.
 
+mod fetch;
 mod support;
+mod workflows;
+mod repo;
 mod libsolv;
 mod bazeldnf;

@@ -1,0 +1,676 @@
+//! The profile's customisations, applied to the tree after every package is in:
+//! removals (globs) first, then directories, files, symlinks, systemd units
+//! (enabled/disabled/masked as the symlinks `systemctl` would create), the default target,
+//! hostname, an empty /etc/machine-id (so systemd applies presets at every boot), fstab
+//! entries, network configuration (NetworkManager keyfiles for EL9, ifcfg files for
+//! EL7/8), dnf/yum `[main]` options, and the `/init -> sbin/init` symlink an initramfs needs.
+//!
+//! Everything here is data: files come as bytes, owners as names (checked against the
+//! image's accounts), modes as numbers; nothing is read from or written to the host.
+
+use super::RootfsError;
+use super::extract::{Image, Owner};
+use super::paths;
+use super::tree::{Entry, EntryKind};
+use super::users::UserDb;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    pub path: String,
+    pub contents: Vec<u8>,
+    pub mode: u32,
+    pub user: String,
+    pub group: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirSpec {
+    pub path: String,
+    pub mode: u32,
+    pub user: String,
+    pub group: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FstabEntry {
+    pub spec: String,
+    pub file: String,
+    pub vfstype: String,
+    pub options: String,
+    pub freq: u32,
+    pub passno: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Interface {
+    pub name: String,
+    /// `None` = DHCP; else `address/prefix`.
+    pub address: Option<String>,
+    pub gateway: Option<String>,
+    pub dns: Vec<String>,
+    /// Bring the interface up at boot (ifcfg ONBOOT, keyfile autoconnect).
+    pub onboot: bool,
+}
+
+/// How to write network configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetworkStyle {
+    /// NetworkManager keyfiles (EL9).
+    #[default]
+    Keyfile,
+    /// /etc/sysconfig/network-scripts/ifcfg-* (EL7, EL8).
+    Ifcfg,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customisations {
+    pub remove: Vec<String>,
+    pub dirs: Vec<DirSpec>,
+    pub files: Vec<FileSpec>,
+    /// (path, target)
+    pub symlinks: Vec<(String, String)>,
+    pub enable: Vec<String>,
+    pub disable: Vec<String>,
+    pub mask: Vec<String>,
+    pub default_target: Option<String>,
+    pub hostname: Option<String>,
+    pub empty_machine_id: bool,
+    pub fstab: Vec<FstabEntry>,
+    pub network: Vec<Interface>,
+    pub network_style: NetworkStyle,
+    /// `[main]` options for /etc/dnf/dnf.conf (and /etc/yum.conf when it is a file).
+    pub dnf_main: Vec<(String, String)>,
+    /// `/init -> sbin/init`, needed when the tree becomes an initramfs.
+    pub init_symlink: bool,
+}
+
+impl Default for Customisations {
+    fn default() -> Self {
+        Customisations {
+            remove: Vec::new(),
+            dirs: Vec::new(),
+            files: Vec::new(),
+            symlinks: Vec::new(),
+            enable: Vec::new(),
+            disable: Vec::new(),
+            mask: Vec::new(),
+            default_target: None,
+            hostname: None,
+            empty_machine_id: true,
+            fstab: Vec::new(),
+            network: Vec::new(),
+            network_style: NetworkStyle::Keyfile,
+            dnf_main: Vec::new(),
+            init_symlink: true,
+        }
+    }
+}
+
+fn err(what: impl Into<String>, reason: impl Into<String>) -> RootfsError {
+    RootfsError::Custom {
+        what: what.into(),
+        reason: reason.into(),
+    }
+}
+
+const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+const ETC_UNITS: &str = "/etc/systemd/system";
+
+struct Ctx<'a, 'b> {
+    image: &'a mut Image<'b>,
+    db: &'a UserDb,
+}
+
+impl Ctx<'_, '_> {
+    fn check_owner(&self, what: &str, user: &str, group: &str) -> Result<(), RootfsError> {
+        if self.db.uid(user).is_none() {
+            return Err(err(
+                what,
+                format!("user `{user}` is not defined in the image"),
+            ));
+        }
+        if self.db.gid(group).is_none() {
+            return Err(err(
+                what,
+                format!("group `{group}` is not defined in the image"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn resolved(&self, path: &str) -> Result<String, RootfsError> {
+        let p = paths::check_package_path(path).map_err(|e| err(path, e.to_string()))?;
+        paths::resolve(&self.image.tree, &p, false).map_err(|e| err(path, e.to_string()))
+    }
+
+    /// Replace whatever is at `path` (not a directory with contents) with `entry`.
+    fn put(
+        &mut self,
+        what: &str,
+        path: &str,
+        entry: Entry,
+        owner: Owner,
+    ) -> Result<(), RootfsError> {
+        let resolved = self.resolved(path)?;
+        if let Some(old) = self.image.tree.get(&resolved) {
+            if old.kind == EntryKind::Dir && entry.kind == EntryKind::Dir {
+                // Keep the directory, take the new metadata.
+            } else if old.kind == EntryKind::Dir
+                && self.image.tree.descendants(&resolved).next().is_some()
+            {
+                return Err(err(
+                    what,
+                    format!("`{resolved}` is a directory that is not empty"),
+                ));
+            }
+            self.image.tree.remove(&resolved);
+            self.image.owners.remove(&resolved);
+        }
+        self.image.install("(profile)", &resolved, entry, owner)?;
+        Ok(())
+    }
+
+    fn meta(&self, kind: EntryKind, mode: u32) -> Entry {
+        Entry {
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: self.image.implied_mtime,
+            owner_package: None,
+            caps: None,
+        }
+    }
+
+    fn write(
+        &mut self,
+        what: &str,
+        path: &str,
+        bytes: &[u8],
+        mode: u32,
+        user: &str,
+        group: &str,
+    ) -> Result<(), RootfsError> {
+        self.check_owner(what, user, group)?;
+        let (digest, size) = self
+            .image
+            .store
+            .put_bytes(bytes)
+            .map_err(RootfsError::Store)?;
+        let e = self.meta(
+            EntryKind::File {
+                digest,
+                size,
+                link_group: None,
+            },
+            mode,
+        );
+        self.put(
+            what,
+            path,
+            e,
+            Owner {
+                user: user.into(),
+                group: group.into(),
+                color: 0,
+            },
+        )
+    }
+
+    fn symlink(&mut self, what: &str, path: &str, target: &str) -> Result<(), RootfsError> {
+        let e = self.meta(
+            EntryKind::Symlink {
+                target: target.into(),
+            },
+            0o777,
+        );
+        self.put(what, path, e, Owner::root())
+    }
+
+    fn read(&self, path: &str) -> Result<Option<String>, RootfsError> {
+        let resolved = self.resolved(path)?;
+        match self.image.tree.get(&resolved).map(|e| &e.kind) {
+            Some(EntryKind::File { digest, .. }) => {
+                let b = self.image.store.read(digest).map_err(RootfsError::Store)?;
+                Ok(Some(String::from_utf8_lossy(&b).into_owned()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Find a unit's file: `(path in the image, contents)`.
+    fn unit(&self, unit: &str) -> Result<Option<(String, String)>, RootfsError> {
+        // Template instances (`getty@tty1.service`) use the template's file.
+        let file = match unit.split_once('@') {
+            Some((pre, rest)) if !rest.starts_with('.') => {
+                let suffix = rest.rsplit_once('.').map(|(_, s)| s).unwrap_or("service");
+                format!("{pre}@.{suffix}")
+            }
+            _ => unit.to_string(),
+        };
+        for dir in UNIT_DIRS {
+            let p = format!("{dir}/{file}");
+            if let Some(text) = self.read(&p)? {
+                // Report the canonical /usr/lib path, as systemctl writes it.
+                let p = p
+                    .replace("/lib/systemd/system/", "/usr/lib/systemd/system/")
+                    .replace("/usr/usr/", "/usr/");
+                return Ok(Some((p, text)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn enable(&mut self, unit: &str, seen: &mut Vec<String>) -> Result<(), RootfsError> {
+        if seen.iter().any(|u| u == unit) {
+            return Ok(());
+        }
+        seen.push(unit.to_string());
+        let what = format!("enable {unit}");
+        let Some((file, text)) = self.unit(unit)? else {
+            return Err(err(what, "no such unit file in the image"));
+        };
+        let install = install_section(&text);
+        let instance_name = match unit.split_once('@') {
+            Some((pre, rest)) if rest.starts_with('.') => {
+                match install.get("DefaultInstance").and_then(|v| v.first()) {
+                    Some(i) => format!("{pre}@{i}{rest}"),
+                    None => {
+                        return Err(err(
+                            what,
+                            "a template unit needs an instance or DefaultInstance=",
+                        ));
+                    }
+                }
+            }
+            _ => unit.to_string(),
+        };
+        let mut made = false;
+        for (key, suffix) in [
+            ("WantedBy", "wants"),
+            ("RequiredBy", "requires"),
+            ("UpheldBy", "upholds"),
+        ] {
+            for target in install.get(key).into_iter().flatten() {
+                self.symlink(
+                    &what,
+                    &format!("{ETC_UNITS}/{target}.{suffix}/{instance_name}"),
+                    &file,
+                )?;
+                made = true;
+            }
+        }
+        for alias in install.get("Alias").into_iter().flatten() {
+            self.symlink(&what, &format!("{ETC_UNITS}/{alias}"), &file)?;
+            made = true;
+        }
+        for also in install
+            .get("Also")
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            self.enable(&also, seen)?;
+            made = true;
+        }
+        if !made {
+            return Err(err(
+                what,
+                format!("`{file}` has no [Install] section to enable it with"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn disable(&mut self, unit: &str) {
+        let dir = ETC_UNITS.to_string();
+        let doomed: Vec<String> = self
+            .image
+            .tree
+            .descendants(&dir)
+            .filter(|(p, e)| {
+                matches!(&e.kind, EntryKind::Symlink { target } if target.rsplit('/').next() == Some(unit))
+                    || (p.rsplit('/').next() == Some(unit) && matches!(e.kind, EntryKind::Symlink { .. }))
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in doomed {
+            self.image.tree.remove(&p);
+            self.image.owners.remove(&p);
+        }
+    }
+}
+
+/// The `[Install]` section of a unit file: key -> values (space-separated lists joined).
+fn install_section(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut inside = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == "[Install]";
+            continue;
+        }
+        if !inside || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            let vals = out.entry(k.trim().to_string()).or_default();
+            if v.trim().is_empty() {
+                vals.clear();
+            }
+            vals.extend(v.split_whitespace().map(str::to_string));
+        }
+    }
+    out
+}
+
+/// Set `key=value` in the `[main]` section of an ini file's text.
+pub fn set_ini_main(text: &str, key: &str, value: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_main = false;
+    let mut done = false;
+    let mut saw_main = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            if in_main && !done {
+                out.push(format!("{key}={value}"));
+                done = true;
+            }
+            in_main = t == "[main]";
+            saw_main |= in_main;
+        } else if in_main && !done && t.split_once('=').map(|(k, _)| k.trim()) == Some(key) {
+            out.push(format!("{key}={value}"));
+            done = true;
+            continue;
+        }
+        out.push(line.to_string());
+    }
+    if !done {
+        if !saw_main {
+            out.push("[main]".into());
+        }
+        out.push(format!("{key}={value}"));
+    }
+    out.join("\n") + "\n"
+}
+
+fn keyfile(i: &Interface) -> String {
+    let mut s = format!(
+        "[connection]\nid={0}\ntype=ethernet\ninterface-name={0}\n",
+        i.name
+    );
+    if !i.onboot {
+        s.push_str("autoconnect=false\n");
+    }
+    s.push_str("\n[ethernet]\n\n[ipv4]\n");
+    match &i.address {
+        None => s.push_str("method=auto\n"),
+        Some(a) => {
+            s.push_str(&format!("address1={a}"));
+            if let Some(g) = &i.gateway {
+                s.push_str(&format!(",{g}"));
+            }
+            s.push_str("\nmethod=manual\n");
+        }
+    }
+    if !i.dns.is_empty() {
+        s.push_str(&format!("dns={};\n", i.dns.join(";")));
+    }
+    s.push_str("\n[ipv6]\naddr-gen-mode=eui64\nmethod=ignore\n");
+    s
+}
+
+fn ifcfg(i: &Interface) -> String {
+    let mut s = format!(
+        "DEVICE={}\nTYPE=Ethernet\nONBOOT={}\n",
+        i.name,
+        if i.onboot { "yes" } else { "no" }
+    );
+    match &i.address {
+        None => s.push_str("BOOTPROTO=dhcp\n"),
+        Some(a) => {
+            s.push_str("BOOTPROTO=none\n");
+            let (ip, prefix) = a.split_once('/').unwrap_or((a, "24"));
+            s.push_str(&format!("IPADDR={ip}\nPREFIX={prefix}\n"));
+            if let Some(g) = &i.gateway {
+                s.push_str(&format!("GATEWAY={g}\n"));
+            }
+        }
+    }
+    for (n, d) in i.dns.iter().enumerate() {
+        s.push_str(&format!("DNS{}={d}\n", n + 1));
+    }
+    s
+}
+
+/// Apply `c` to the image. `db` holds the image's accounts for owner checks.
+pub fn apply(
+    image: &mut Image<'_>,
+    c: &Customisations,
+    db: &UserDb,
+    notes: &mut Vec<String>,
+) -> Result<(), RootfsError> {
+    let mut x = Ctx { image, db };
+
+    for pattern in &c.remove {
+        let doomed: Vec<String> = x
+            .image
+            .tree
+            .entries
+            .keys()
+            .filter(|p| *p != "/" && super::glob::matches_or_below(pattern, p))
+            .cloned()
+            .collect();
+        if doomed.is_empty() {
+            notes.push(format!("remove `{pattern}` matched nothing"));
+        }
+        for p in doomed {
+            x.image.tree.remove(&p);
+            x.image.owners.remove(&p);
+        }
+    }
+    for d in &c.dirs {
+        let what = format!("directory {}", d.path);
+        x.check_owner(&what, &d.user, &d.group)?;
+        let e = x.meta(EntryKind::Dir, d.mode & 0o7777);
+        x.put(
+            &what,
+            &d.path,
+            e,
+            Owner {
+                user: d.user.clone(),
+                group: d.group.clone(),
+                color: 0,
+            },
+        )?;
+    }
+    for f in &c.files {
+        x.write(
+            &format!("file {}", f.path),
+            &f.path,
+            &f.contents,
+            f.mode & 0o7777,
+            &f.user,
+            &f.group,
+        )?;
+    }
+    for (path, target) in &c.symlinks {
+        x.symlink(&format!("symlink {path}"), path, target)?;
+    }
+    let mut seen = Vec::new();
+    for u in &c.enable {
+        x.enable(u, &mut seen)?;
+    }
+    for u in &c.disable {
+        x.disable(u);
+    }
+    for u in &c.mask {
+        x.disable(u);
+        x.symlink(
+            &format!("mask {u}"),
+            &format!("{ETC_UNITS}/{u}"),
+            "/dev/null",
+        )?;
+    }
+    if let Some(t) = &c.default_target {
+        let what = format!("default target {t}");
+        let Some((file, _)) = x.unit(t)? else {
+            return Err(err(what, "no such unit file in the image"));
+        };
+        x.symlink(&what, &format!("{ETC_UNITS}/default.target"), &file)?;
+    }
+    if let Some(h) = &c.hostname {
+        x.write(
+            "hostname",
+            "/etc/hostname",
+            format!("{h}\n").as_bytes(),
+            0o644,
+            "root",
+            "root",
+        )?;
+    }
+    if c.empty_machine_id {
+        x.write("machine-id", "/etc/machine-id", b"", 0o444, "root", "root")?;
+    }
+    if !c.fstab.is_empty() {
+        let mut text = x.read("/etc/fstab")?.unwrap_or_default();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        for e in &c.fstab {
+            text.push_str(&format!(
+                "{} {} {} {} {} {}\n",
+                e.spec, e.file, e.vfstype, e.options, e.freq, e.passno
+            ));
+        }
+        x.write(
+            "fstab",
+            "/etc/fstab",
+            text.as_bytes(),
+            0o644,
+            "root",
+            "root",
+        )?;
+    }
+    for i in &c.network {
+        match c.network_style {
+            NetworkStyle::Keyfile => x.write(
+                &format!("network {}", i.name),
+                &format!(
+                    "/etc/NetworkManager/system-connections/{}.nmconnection",
+                    i.name
+                ),
+                keyfile(i).as_bytes(),
+                0o600,
+                "root",
+                "root",
+            )?,
+            NetworkStyle::Ifcfg => x.write(
+                &format!("network {}", i.name),
+                &format!("/etc/sysconfig/network-scripts/ifcfg-{}", i.name),
+                ifcfg(i).as_bytes(),
+                0o644,
+                "root",
+                "root",
+            )?,
+        }
+    }
+    if !c.network.is_empty() && c.network_style == NetworkStyle::Ifcfg {
+        let mut text = x.read("/etc/sysconfig/network")?.unwrap_or_default();
+        if !text.lines().any(|l| l.starts_with("NETWORKING=")) {
+            text.push_str("NETWORKING=yes\n");
+        }
+        x.write(
+            "network",
+            "/etc/sysconfig/network",
+            text.as_bytes(),
+            0o644,
+            "root",
+            "root",
+        )?;
+    }
+    if !c.dnf_main.is_empty() {
+        for conf in ["/etc/dnf/dnf.conf", "/etc/yum.conf"] {
+            let resolved = x.resolved(conf)?;
+            let is_file = matches!(
+                x.image.tree.get(&resolved).map(|e| &e.kind),
+                Some(EntryKind::File { .. })
+            );
+            if !is_file && conf == "/etc/yum.conf" {
+                continue; // EL8/9: a symlink to dnf.conf, already edited.
+            }
+            let mut text = x.read(conf)?.unwrap_or_default();
+            for (k, v) in &c.dnf_main {
+                text = set_ini_main(&text, k, v);
+            }
+            x.write(
+                "dnf/yum configuration",
+                conf,
+                text.as_bytes(),
+                0o644,
+                "root",
+                "root",
+            )?;
+        }
+    }
+    if c.init_symlink && x.image.tree.get("/init").is_none() {
+        x.symlink("/init", "/init", "sbin/init")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_sections() {
+        let s = install_section(
+            "[Unit]\nWantedBy=no\n[Install]\nWantedBy=multi-user.target graphical.target\nAlias=sshd2.service\n",
+        );
+        assert_eq!(s["WantedBy"], vec!["multi-user.target", "graphical.target"]);
+        assert_eq!(s["Alias"], vec!["sshd2.service"]);
+    }
+
+    #[test]
+    fn ini_main() {
+        assert_eq!(
+            set_ini_main("[main]\ngpgcheck=1\n", "diskspacecheck", "0"),
+            "[main]\ngpgcheck=1\ndiskspacecheck=0\n"
+        );
+        assert_eq!(
+            set_ini_main("[main]\ndiskspacecheck=1\n[x]\n", "diskspacecheck", "0"),
+            "[main]\ndiskspacecheck=0\n[x]\n"
+        );
+        assert_eq!(set_ini_main("", "a", "b"), "[main]\na=b\n");
+    }
+
+    #[test]
+    fn network_files() {
+        let i = Interface {
+            name: "eth0".into(),
+            onboot: true,
+            ..Default::default()
+        };
+        assert!(ifcfg(&i).contains("BOOTPROTO=dhcp\n"));
+        assert!(keyfile(&i).contains("interface-name=eth0\n"));
+        let s = Interface {
+            address: Some("10.0.0.5/16".into()),
+            gateway: Some("10.0.0.1".into()),
+            dns: vec!["10.0.0.2".into()],
+            ..i
+        };
+        assert!(
+            ifcfg(&s).contains("IPADDR=10.0.0.5\nPREFIX=16\nGATEWAY=10.0.0.1\nDNS1=10.0.0.2\n")
+        );
+        assert!(
+            keyfile(&s).contains("address1=10.0.0.5/16,10.0.0.1\nmethod=manual\ndns=10.0.0.2;\n")
+        );
+    }
+}
