@@ -25,7 +25,6 @@ fn nevra_of(s: &str) -> String {
 }
 
 struct Case {
-    name: String,
     requires: Vec<String>,
     installs: BTreeSet<String>,
 }
@@ -44,7 +43,6 @@ fn json_cases(dir: &Path) -> BTreeMap<String, Case> {
             };
             let name = c["name"].as_str().unwrap().to_string();
             let case = Case {
-                name: name.clone(),
                 requires: strs("requires"),
                 installs: strs("installs").iter().map(|s| nevra_of(s)).collect(),
             };
