@@ -223,6 +223,16 @@ pub fn resolve(
     update: &[String],
 ) -> Result<Resolved, ResolveError> {
     let pool = load_pool(profile, options)?;
+    resolve_in(profile, pool, previous, update)
+}
+
+/// [`resolve`] on an already loaded pool (tests and benchmarks load it once).
+pub fn resolve_in(
+    profile: &Profile,
+    pool: Pool,
+    previous: Option<&Lockfile>,
+    update: &[String],
+) -> Result<Resolved, ResolveError> {
     let solve_set = |set: &'static str,
                      specs: &[String],
                      weak: bool,
