@@ -70,6 +70,31 @@ impl FetchRepo {
     }
 }
 
+impl From<&crate::profile::RepoConfig> for FetchRepo {
+    fn from(r: &crate::profile::RepoConfig) -> FetchRepo {
+        FetchRepo {
+            id: r.id.clone(),
+            baseurls: r.baseurl.clone(),
+            mirrorlist: r.mirrorlist.clone(),
+            metalink: r.metalink.clone(),
+            gpgcheck: r.gpgcheck,
+            gpgkeys: r.gpgkey.clone(),
+            tls: TlsConfig {
+                ca_cert: r.sslcacert.clone(),
+                client_cert: r.sslclientcert.clone(),
+                client_key: r.sslclientkey.clone(),
+                verify: r.sslverify,
+            },
+            proxy: None,
+        }
+    }
+}
+
+/// The repositories of a profile, as fetch takes them.
+pub fn repos_of(profile: &crate::profile::Profile) -> Vec<FetchRepo> {
+    profile.repos.iter().map(FetchRepo::from).collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
     pub cache_dir: PathBuf,
@@ -264,35 +289,32 @@ fn fetch_small(t: &Transport, url: &str, policy: &RetryPolicy) -> Result<Vec<u8>
     }
 }
 
-fn load_keys(
+/// The keys a repository's `gpgkey` names: `file://` URLs and plain paths are read from disk,
+/// `http(s)://` URLs downloaded with `t` (none when offline). Also what `repo_gpgcheck`
+/// needs to check `repomd.xml.asc` ([`Keyring::verify_detached`]).
+pub fn load_keyring(
     repo: &FetchRepo,
     t: Option<&Transport>,
     policy: &RetryPolicy,
 ) -> Result<Keyring, RepoError> {
     if repo.gpgkeys.is_empty() {
-        return Err(VerifyError::NoKeys {
-            repo: repo.id.clone(),
-        }
-        .into());
+        return Err(VerifyError::NoKeys { repo: repo.id.clone() }.into());
     }
+    let key_err = |k: &str, reason: String| VerifyError::Key { key: k.to_string(), reason };
     let mut ring = Keyring::new();
     for k in &repo.gpgkeys {
-        let data = if k.contains("://") {
-            match t {
-                Some(t) => fetch_small(t, k, policy)?,
-                None => {
-                    return Err(VerifyError::Key {
-                        key: k.clone(),
-                        reason: "cannot be downloaded (offline)".into(),
-                    }
-                    .into());
-                }
-            }
+        let local = if k.starts_with("file:") {
+            let u = Url::parse(k).map_err(|e| key_err(k, e.to_string()))?;
+            Some(u.to_file_path().map_err(|()| key_err(k, "not a local file URL".into()))?)
+        } else if k.contains("://") {
+            None
         } else {
-            std::fs::read(k).map_err(|e| VerifyError::Key {
-                key: k.clone(),
-                reason: e.to_string(),
-            })?
+            Some(PathBuf::from(k))
+        };
+        let data = match (local, t) {
+            (Some(path), _) => std::fs::read(&path).map_err(|e| key_err(k, e.to_string()))?,
+            (None, Some(t)) => fetch_small(t, k, policy)?,
+            (None, None) => return Err(key_err(k, "cannot be downloaded (offline)".into()).into()),
         };
         ring.add_armored(&data, k)?;
     }
@@ -352,7 +374,7 @@ pub fn fetch_lock(
             repo: repo.id.clone(),
             source,
         };
-        let transport = if opts.offline && repo.gpgkeys.iter().all(|k| !k.contains("://")) {
+        let transport = if opts.offline {
             None
         } else {
             Some(
@@ -362,7 +384,7 @@ pub fn fetch_lock(
         };
         let keys = if opts.verify_signatures && repo.gpgcheck {
             Some(
-                load_keys(
+                load_keyring(
                     repo,
                     if opts.offline {
                         None

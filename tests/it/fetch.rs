@@ -482,7 +482,7 @@ fn fetch_downloads_verifies_and_second_fetch_makes_no_requests() {
 
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 4),
         &Silent,
     )
@@ -757,7 +757,7 @@ fn corrupt_cache_entries_are_detected_and_fetched_again() {
     let repo = env.repo(&["m1"]);
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -768,7 +768,7 @@ fn corrupt_cache_entries_are_detected_and_fetched_again() {
     std::fs::write(&entry, &p.bytes[..100]).unwrap();
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -800,7 +800,7 @@ fn offline_names_every_missing_package() {
     let repo = env.repo(&["m1"]);
     fetch_lock(
         &lock_of("test", &env.server.url("m1"), &pkgs[..1]),
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -808,7 +808,7 @@ fn offline_names_every_missing_package() {
     let lock = lock_of("test", &env.server.url("m1"), &pkgs);
     let mut opts = quick_opts(&env.cache(), 2);
     opts.offline = true;
-    let err = fetch_lock(&lock, &[repo.clone()], &opts, &Silent).unwrap_err();
+    let err = fetch_lock(&lock, std::slice::from_ref(&repo), &opts, &Silent).unwrap_err();
     assert_eq!(
         err.to_string(),
         "Offline, and 2 locked packages are not in the cache: `miss-a-1.0-1.noarch`, `miss-b-1.0-1.noarch`"
@@ -876,7 +876,7 @@ fn duplicate_files_and_non_sha256_locks() {
     let repo = env.repo(&["m1"]);
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 3),
         &Silent,
     )
@@ -1044,7 +1044,7 @@ fn file_urls_and_missing_keys() {
     };
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -1070,4 +1070,94 @@ fn file_urls_and_missing_keys() {
         "{}",
         chain(&err)
     );
+}
+
+/// A profile naming the test server as its repository, with `<profile>.lock` pinning `pkgs`.
+fn write_profile(env: &Env, name: &str, pkgs: &[TestPkg], gpgcheck: bool) -> PathBuf {
+    let profile = env.tmp.path().join(format!("{name}.toml"));
+    std::fs::write(
+        &profile,
+        format!(
+            "[image]\nname = \"{name}\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n\
+             [[repo]]\nid = \"test\"\nbaseurl = \"{}\"\ngpgkey = \"{}\"\ngpgcheck = {gpgcheck}\n\n\
+             [packages]\ninstall = [\"bash\"]\n",
+            env.server.url("m1"),
+            url::Url::from_file_path(env.key_file()).unwrap()
+        ),
+    )
+    .unwrap();
+    let p = diskless::profile::load(&profile).unwrap();
+    let mut lock = lock_of("test", &env.server.url("m1"), pkgs);
+    lock.profile_digest = p.resolution_digest();
+    lock.write(&diskless::lock::path_for_profile(&profile)).unwrap();
+    profile
+}
+
+fn diskless_cmd(env: &Env) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("diskless").unwrap();
+    c.arg("--cache-dir").arg(env.cache()).env_remove("DISKLESS_CACHE_DIR").env("NO_PROXY", "127.0.0.1");
+    c
+}
+
+#[test]
+fn cli_fetch_then_fetch_again_offline_then_gc() {
+    let env = Env::new();
+    let pkgs: Vec<TestPkg> = (0..4).map(|i| TestPkg::new(&format!("cli{i}"), 30_000, Some(&env.key))).collect();
+    env.serve("m1", &pkgs);
+    let profile = write_profile(&env, "cli", &pkgs, true);
+
+    let out = diskless_cmd(&env).args(["fetch", "--jobs", "3"]).arg(&profile).assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("Fetching 4 packages"), "{stderr}");
+    assert!(stderr.contains("4 of 4 packages ready (4 downloaded, 0 cached)"), "{stderr}");
+    assert!(out.get_output().stdout.is_empty(), "stdout carries data only");
+    assert_eq!(env.server.rpm_hits(), 4);
+
+    // Again, and offline: zero package requests.
+    let out = diskless_cmd(&env).args(["--offline", "fetch"]).arg(&profile).assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("4 of 4 packages ready (0 downloaded, 4 cached)"), "{stderr}");
+    diskless_cmd(&env).args(["-q", "fetch"]).arg(&profile).assert().success().stderr("");
+    assert_eq!(env.server.rpm_hits(), 4);
+
+    // gc with a lock that keeps two of the four.
+    let small = write_profile(&env, "small", &pkgs[..2], true);
+    diskless_cmd(&env).args(["cache", "gc"]).arg(diskless::lock::path_for_profile(&small)).assert().success();
+    assert_cache_holds(&env.cache(), &[&pkgs[0], &pkgs[1]]);
+
+    // Offline with packages missing: one error naming both, and a hint.
+    let out = diskless_cmd(&env).args(["--offline", "fetch"]).arg(&profile).assert().code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("error: Offline, and 2 locked packages are not in the cache: `cli2-1.0-1.noarch`, `cli3-1.0-1.noarch`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: run once without `--offline`"), "{stderr}");
+}
+
+#[test]
+fn cli_fetch_refuses_a_foreign_signature_and_a_stale_lock() {
+    let env = Env::new();
+    let other = gen_key(4, "intruder <x@example.org>");
+    let pkgs = vec![TestPkg::new("intruder", 20_000, Some(&other))];
+    env.serve("m1", &pkgs);
+    let profile = write_profile(&env, "foreign", &pkgs, true);
+    let out = diskless_cmd(&env).args(["fetch"]).arg(&profile).assert().code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("error: Cannot fetch `intruder-1.0-1.noarch`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("Caused by: `intruder-1.0-1.noarch` is signed with key {}", other.key_id)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: add the repository's signing key"), "{stderr}");
+    assert_eq!(files_under(&env.cache()), Vec::<PathBuf>::new());
+
+    // The profile changes (gpgcheck off is a resolution input? either way the lock is
+    // checked): a lock made for other inputs is refused with a hint.
+    let mut lock = diskless::lock::Lockfile::read(&diskless::lock::path_for_profile(&profile)).unwrap();
+    lock.profile_digest = "0".repeat(64);
+    lock.write(&diskless::lock::path_for_profile(&profile)).unwrap();
+    let out = diskless_cmd(&env).args(["fetch"]).arg(&profile).assert().code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("hint: run `diskless lock"), "{stderr}");
 }

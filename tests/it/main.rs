@@ -1,9 +1,12 @@
 //! Integration tests: one binary, one module per area.
 
+mod bazeldnf;
+mod emit;
 mod fetch;
+mod libsolv;
+mod lock;
+mod repo;
+mod repoquery;
 mod support;
 mod profile;
 mod workflows;
-mod repo;
-mod libsolv;
-mod bazeldnf;
