@@ -6,3 +6,4 @@ mod workflows;
 mod repo;
 mod libsolv;
 mod bazeldnf;
+mod resolve_cs9;
