@@ -10,3 +10,4 @@ mod repoquery;
 mod support;
 mod profile;
 mod workflows;
+mod resolve_cs9;
