@@ -298,14 +298,23 @@ pub fn load_keyring(
     policy: &RetryPolicy,
 ) -> Result<Keyring, RepoError> {
     if repo.gpgkeys.is_empty() {
-        return Err(VerifyError::NoKeys { repo: repo.id.clone() }.into());
+        return Err(VerifyError::NoKeys {
+            repo: repo.id.clone(),
+        }
+        .into());
     }
-    let key_err = |k: &str, reason: String| VerifyError::Key { key: k.to_string(), reason };
+    let key_err = |k: &str, reason: String| VerifyError::Key {
+        key: k.to_string(),
+        reason,
+    };
     let mut ring = Keyring::new();
     for k in &repo.gpgkeys {
         let local = if k.starts_with("file:") {
             let u = Url::parse(k).map_err(|e| key_err(k, e.to_string()))?;
-            Some(u.to_file_path().map_err(|()| key_err(k, "not a local file URL".into()))?)
+            Some(
+                u.to_file_path()
+                    .map_err(|()| key_err(k, "not a local file URL".into()))?,
+            )
         } else if k.contains("://") {
             None
         } else {

@@ -1089,50 +1089,89 @@ fn write_profile(env: &Env, name: &str, pkgs: &[TestPkg], gpgcheck: bool) -> Pat
     let p = diskless::profile::load(&profile).unwrap();
     let mut lock = lock_of("test", &env.server.url("m1"), pkgs);
     lock.profile_digest = p.resolution_digest();
-    lock.write(&diskless::lock::path_for_profile(&profile)).unwrap();
+    lock.write(&diskless::lock::path_for_profile(&profile))
+        .unwrap();
     profile
 }
 
 fn diskless_cmd(env: &Env) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("diskless").unwrap();
-    c.arg("--cache-dir").arg(env.cache()).env_remove("DISKLESS_CACHE_DIR").env("NO_PROXY", "127.0.0.1");
+    c.arg("--cache-dir")
+        .arg(env.cache())
+        .env_remove("DISKLESS_CACHE_DIR")
+        .env("NO_PROXY", "127.0.0.1");
     c
 }
 
 #[test]
 fn cli_fetch_then_fetch_again_offline_then_gc() {
     let env = Env::new();
-    let pkgs: Vec<TestPkg> = (0..4).map(|i| TestPkg::new(&format!("cli{i}"), 30_000, Some(&env.key))).collect();
+    let pkgs: Vec<TestPkg> = (0..4)
+        .map(|i| TestPkg::new(&format!("cli{i}"), 30_000, Some(&env.key)))
+        .collect();
     env.serve("m1", &pkgs);
     let profile = write_profile(&env, "cli", &pkgs, true);
 
-    let out = diskless_cmd(&env).args(["fetch", "--jobs", "3"]).arg(&profile).assert().success();
+    let out = diskless_cmd(&env)
+        .args(["fetch", "--jobs", "3"])
+        .arg(&profile)
+        .assert()
+        .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("Fetching 4 packages"), "{stderr}");
-    assert!(stderr.contains("4 of 4 packages ready (4 downloaded, 0 cached)"), "{stderr}");
-    assert!(out.get_output().stdout.is_empty(), "stdout carries data only");
+    assert!(
+        stderr.contains("4 of 4 packages ready (4 downloaded, 0 cached)"),
+        "{stderr}"
+    );
+    assert!(
+        out.get_output().stdout.is_empty(),
+        "stdout carries data only"
+    );
     assert_eq!(env.server.rpm_hits(), 4);
 
     // Again, and offline: zero package requests.
-    let out = diskless_cmd(&env).args(["--offline", "fetch"]).arg(&profile).assert().success();
+    let out = diskless_cmd(&env)
+        .args(["--offline", "fetch"])
+        .arg(&profile)
+        .assert()
+        .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("4 of 4 packages ready (0 downloaded, 4 cached)"), "{stderr}");
-    diskless_cmd(&env).args(["-q", "fetch"]).arg(&profile).assert().success().stderr("");
+    assert!(
+        stderr.contains("4 of 4 packages ready (0 downloaded, 4 cached)"),
+        "{stderr}"
+    );
+    diskless_cmd(&env)
+        .args(["-q", "fetch"])
+        .arg(&profile)
+        .assert()
+        .success()
+        .stderr("");
     assert_eq!(env.server.rpm_hits(), 4);
 
     // gc with a lock that keeps two of the four.
     let small = write_profile(&env, "small", &pkgs[..2], true);
-    diskless_cmd(&env).args(["cache", "gc"]).arg(diskless::lock::path_for_profile(&small)).assert().success();
+    diskless_cmd(&env)
+        .args(["cache", "gc"])
+        .arg(diskless::lock::path_for_profile(&small))
+        .assert()
+        .success();
     assert_cache_holds(&env.cache(), &[&pkgs[0], &pkgs[1]]);
 
     // Offline with packages missing: one error naming both, and a hint.
-    let out = diskless_cmd(&env).args(["--offline", "fetch"]).arg(&profile).assert().code(1);
+    let out = diskless_cmd(&env)
+        .args(["--offline", "fetch"])
+        .arg(&profile)
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
         stderr.contains("error: Offline, and 2 locked packages are not in the cache: `cli2-1.0-1.noarch`, `cli3-1.0-1.noarch`"),
         "{stderr}"
     );
-    assert!(stderr.contains("hint: run once without `--offline`"), "{stderr}");
+    assert!(
+        stderr.contains("hint: run once without `--offline`"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -1142,22 +1181,41 @@ fn cli_fetch_refuses_a_foreign_signature_and_a_stale_lock() {
     let pkgs = vec![TestPkg::new("intruder", 20_000, Some(&other))];
     env.serve("m1", &pkgs);
     let profile = write_profile(&env, "foreign", &pkgs, true);
-    let out = diskless_cmd(&env).args(["fetch"]).arg(&profile).assert().code(1);
+    let out = diskless_cmd(&env)
+        .args(["fetch"])
+        .arg(&profile)
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("error: Cannot fetch `intruder-1.0-1.noarch`"), "{stderr}");
     assert!(
-        stderr.contains(&format!("Caused by: `intruder-1.0-1.noarch` is signed with key {}", other.key_id)),
+        stderr.contains("error: Cannot fetch `intruder-1.0-1.noarch`"),
         "{stderr}"
     );
-    assert!(stderr.contains("hint: add the repository's signing key"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "Caused by: `intruder-1.0-1.noarch` is signed with key {}",
+            other.key_id
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: add the repository's signing key"),
+        "{stderr}"
+    );
     assert_eq!(files_under(&env.cache()), Vec::<PathBuf>::new());
 
     // The profile changes (gpgcheck off is a resolution input? either way the lock is
     // checked): a lock made for other inputs is refused with a hint.
-    let mut lock = diskless::lock::Lockfile::read(&diskless::lock::path_for_profile(&profile)).unwrap();
+    let mut lock =
+        diskless::lock::Lockfile::read(&diskless::lock::path_for_profile(&profile)).unwrap();
     lock.profile_digest = "0".repeat(64);
-    lock.write(&diskless::lock::path_for_profile(&profile)).unwrap();
-    let out = diskless_cmd(&env).args(["fetch"]).arg(&profile).assert().code(1);
+    lock.write(&diskless::lock::path_for_profile(&profile))
+        .unwrap();
+    let out = diskless_cmd(&env)
+        .args(["fetch"])
+        .arg(&profile)
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("hint: run `diskless lock"), "{stderr}");
 }
