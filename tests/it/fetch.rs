@@ -1219,3 +1219,184 @@ fn cli_fetch_refuses_a_foreign_signature_and_a_stale_lock() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("hint: run `diskless lock"), "{stderr}");
 }
+
+#[test]
+fn mirrorlist_and_metalink_mirrors_are_tried_after_the_locked_base() {
+    let env = Env::new();
+    let p = TestPkg::new("mirrored", 20_000, Some(&env.key));
+    let q = TestPkg::new("metalinked", 20_000, Some(&env.key));
+    // m1 (the locked base URL) has nothing; m2 has both; m3 is listed first by the metalink
+    // but lacks the files.
+    env.serve("m2", &[p.clone(), q.clone()]);
+    env.server.put(
+        "/mirrorlist",
+        format!(
+            "# mirrors\n{}\n{}\n",
+            env.server.url("m1"),
+            env.server.url("m2")
+        )
+        .as_bytes(),
+    );
+    let metalink = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/"><files><file name="repomd.xml">
+<size>5</size><verification><hash type="sha256">{}</hash></verification>
+<resources>
+<url protocol="http" preference="50">{}repodata/repomd.xml</url>
+<url protocol="http" preference="100">{}repodata/repomd.xml</url>
+</resources></file></files></metalink>"#,
+        hex::encode(sha2::Sha256::digest(b"hello")),
+        env.server.url("m2"),
+        env.server.url("m3")
+    );
+    env.server.put("/metalink", metalink.as_bytes());
+
+    let with_mirrorlist = FetchRepo {
+        baseurls: vec![],
+        mirrorlist: Some(format!(
+            "{}/mirrorlist",
+            env.server.url("").trim_end_matches('/')
+        )),
+        ..env.repo(&[])
+    };
+    let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&p));
+    let got = fetch_lock(
+        &lock,
+        &[with_mirrorlist],
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    check_fetched(&got, &[&p]);
+    assert_eq!(
+        (
+            env.server.hits(&p.path("m1")),
+            env.server.hits(&p.path("m2"))
+        ),
+        (1, 1)
+    );
+    assert_eq!(env.server.hits("/mirrorlist"), 1);
+
+    let with_metalink = FetchRepo {
+        baseurls: vec![],
+        metalink: Some(format!(
+            "{}/metalink",
+            env.server.url("").trim_end_matches('/')
+        )),
+        ..env.repo(&[])
+    };
+    let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&q));
+    let got = fetch_lock(
+        &lock,
+        &[with_metalink],
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    check_fetched(&got, &[&q]);
+    assert_eq!(
+        [q.path("m1"), q.path("m3"), q.path("m2")].map(|x| env.server.hits(&x)),
+        [1, 1, 1],
+        "locked base, then the metalink's mirrors by preference"
+    );
+    // A cached package never asks for the mirror list.
+    let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&q));
+    let repo = FetchRepo {
+        metalink: Some(format!(
+            "{}/metalink",
+            env.server.url("").trim_end_matches('/')
+        )),
+        ..env.repo(&[])
+    };
+    fetch_lock(&lock, &[repo], &quick_opts(&env.cache(), 1), &Silent).unwrap();
+    assert_eq!(env.server.hits("/metalink"), 1);
+}
+
+#[test]
+fn repomd_detached_signatures_check_against_the_repository_keys() {
+    use pgp::composed::{Deserializable, DetachedSignature, SignedSecretKey};
+    use rand::SeedableRng;
+    let env = Env::new();
+    // The same key as `env.key`: same seed.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let params = pgp::composed::SecretKeyParamsBuilder::default()
+        .key_type(pgp::composed::KeyType::Ed25519Legacy)
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id("diskless test <test@example.org>".into())
+        .created_at(pgp::types::Timestamp::from_secs(1_700_000_000))
+        .build()
+        .unwrap();
+    let sk: SignedSecretKey = params.generate(&mut rng).unwrap();
+    let repomd = b"<repomd>...</repomd>\n";
+    let sig = DetachedSignature::sign_binary_data(
+        &mut rng,
+        &sk.primary_key,
+        &pgp::types::Password::empty(),
+        pgp::crypto::hash::HashAlgorithm::Sha256,
+        &repomd[..],
+    )
+    .unwrap();
+    let asc = sig.to_armored_string(None.into()).unwrap();
+    assert!(DetachedSignature::from_string(&asc).is_ok());
+
+    let repo = env.repo(&["m1"]);
+    let ring = diskless::fetch::load_keyring(&repo, None, &RetryPolicy::default()).unwrap();
+    ring.verify_detached(repomd, asc.as_bytes(), "repomd.xml.asc")
+        .unwrap();
+    let err = ring
+        .verify_detached(
+            b"<repomd>changed</repomd>\n",
+            asc.as_bytes(),
+            "repomd.xml.asc",
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("signed by key {}", env.key.key_id)),
+        "{err}"
+    );
+
+    let other = gen_key(5, "other <o@example.org>");
+    let kf = env.tmp.path().join("other.asc");
+    std::fs::write(&kf, &other.public_asc).unwrap();
+    let ring =
+        diskless::fetch::load_keyring(&signed_repo("x", &[], &kf), None, &RetryPolicy::default())
+            .unwrap();
+    let err = ring
+        .verify_detached(repomd, asc.as_bytes(), "repomd.xml.asc")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("known keys: {}", other.key_id)),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_processes_racing_on_one_cache_both_succeed() {
+    let env = Env::new();
+    let pkgs: Vec<TestPkg> = (0..6)
+        .map(|i| TestPkg::new(&format!("proc{i}"), 150_000, Some(&env.key)))
+        .collect();
+    env.serve("m1", &pkgs);
+    env.server.throttle(Duration::from_millis(2));
+    let profile = write_profile(&env, "race", &pkgs, true);
+    let bin = assert_cmd::cargo::cargo_bin("diskless");
+    let spawn = || {
+        std::process::Command::new(&bin)
+            .arg("--cache-dir")
+            .arg(env.cache())
+            .args(["-q", "fetch", "--jobs", "3"])
+            .arg(&profile)
+            .env("NO_PROXY", "127.0.0.1")
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    let refs: Vec<&TestPkg> = pkgs.iter().collect();
+    assert_cache_holds(&env.cache(), &refs);
+    assert!(env.server.rpm_hits() >= 6);
+}
