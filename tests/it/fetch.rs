@@ -1400,3 +1400,251 @@ fn two_processes_racing_on_one_cache_both_succeed() {
     assert_cache_holds(&env.cache(), &refs);
     assert!(env.server.rpm_hits() >= 6);
 }
+
+/// Kills the child process when dropped.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+fn make_pki(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=diskless test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ];
+    ca.extend(ec);
+    ca.extend([
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(dir, &ca);
+    for (name, ext) in [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let pem = format!("{name}.pem");
+        let extf = format!("{name}.ext");
+        std::fs::write(dir.join(&extf), ext).unwrap();
+        let mut req = vec!["req", "-new", "-subj"];
+        let subj = format!("/CN={name}");
+        req.push(&subj);
+        req.extend(["-keyout", &key, "-out", &csr]);
+        req.extend(ec);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &extf,
+                "-out",
+                &pem,
+            ],
+        );
+    }
+}
+
+/// The Red Hat CDN case: an https repository that demands a client certificate, trusted
+/// through the repository's own CA (`sslcacert`, `sslclientcert`, `sslclientkey`). The server
+/// is `openssl s_server -WWW` (HTTP/1.0 without Content-Length: the lock's size is the check).
+#[test]
+fn https_with_client_certificate_and_private_ca() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no openssl");
+        return;
+    }
+    let env = Env::new();
+    let pki = env.tmp.path().join("pki");
+    let www = env.tmp.path().join("www");
+    std::fs::create_dir_all(&pki).unwrap();
+    std::fs::create_dir_all(www.join("repo/Packages")).unwrap();
+    make_pki(&pki);
+    let p = TestPkg::new("cdn", 30_000, Some(&env.key));
+    std::fs::write(www.join("repo/Packages").join(p.file()), &p.bytes).unwrap();
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-WWW", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(pki.join("server.pem"))
+        .arg("-key")
+        .arg(pki.join("server.key"))
+        .arg("-CAfile")
+        .arg(pki.join("ca.pem"))
+        .args(["-Verify", "1"])
+        .current_dir(&www)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = ChildGuard(server);
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let base = format!("https://127.0.0.1:{port}/repo/");
+    let lock = lock_of("cdn", &base, std::slice::from_ref(&p));
+    let full = FetchRepo {
+        tls: diskless::fetch::TlsConfig {
+            ca_cert: Some(pki.join("ca.pem")),
+            client_cert: Some(pki.join("client.pem")),
+            client_key: Some(pki.join("client.key")),
+            verify: true,
+        },
+        ..signed_repo("cdn", &[base.clone()], &env.key_file())
+    };
+    let got = fetch_lock(
+        &lock,
+        std::slice::from_ref(&full),
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    check_fetched(&got, &[&p]);
+
+    // Without the client certificate the server refuses the handshake; without the CA the
+    // server is not trusted. Either way: a clear error and nothing in the cache.
+    let fresh = env.tmp.path().join("cache2");
+    for (tls, cause) in [
+        (
+            diskless::fetch::TlsConfig {
+                client_cert: None,
+                client_key: None,
+                ..full.tls.clone()
+            },
+            "CertificateRequired",
+        ),
+        (
+            diskless::fetch::TlsConfig {
+                ca_cert: None,
+                ..full.tls.clone()
+            },
+            "UnknownIssuer",
+        ),
+    ] {
+        let repo = FetchRepo {
+            tls,
+            ..full.clone()
+        };
+        let err = fetch_lock(&lock, &[repo], &quick_opts(&fresh, 1), &Silent).unwrap_err();
+        let msg = chain(&err);
+        assert!(
+            msg.contains(&format!("{base}Packages/{}", p.file())),
+            "{msg}"
+        );
+        assert!(msg.contains(cause), "{msg}");
+        assert_eq!(files_under(&fresh), Vec::<PathBuf>::new(), "{msg}");
+    }
+}
+
+/// `http_proxy` from the environment is used: the repository host does not even resolve,
+/// only the proxy (the test server, answering absolute-form requests) knows it.
+#[test]
+fn http_proxy_from_the_environment() {
+    let env = Env::new();
+    let p = TestPkg::new("proxied", 20_000, Some(&env.key));
+    let base = "http://repo.diskless.invalid/m1/";
+    env.server
+        .put(&format!("{base}Packages/{}", p.file()), &p.bytes);
+    let profile = env.tmp.path().join("proxy.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "[image]\nname = \"proxy\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n\
+             [[repo]]\nid = \"test\"\nbaseurl = \"{base}\"\ngpgkey = \"{}\"\n\n\
+             [packages]\ninstall = [\"bash\"]\n",
+            url::Url::from_file_path(env.key_file()).unwrap()
+        ),
+    )
+    .unwrap();
+    let prof = diskless::profile::load(&profile).unwrap();
+    let mut lock = lock_of("test", base, std::slice::from_ref(&p));
+    lock.profile_digest = prof.resolution_digest();
+    lock.write(&diskless::lock::path_for_profile(&profile))
+        .unwrap();
+
+    let proxy = env.server.url("").trim_end_matches('/').to_string();
+    let mut cmd = assert_cmd::Command::cargo_bin("diskless").unwrap();
+    cmd.arg("--cache-dir")
+        .arg(env.cache())
+        .args(["-q", "fetch"])
+        .arg(&profile);
+    for v in [
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.env("http_proxy", &proxy)
+        .env("HTTP_PROXY", &proxy)
+        .assert()
+        .success();
+    assert_eq!(env.server.hits(&format!("{base}Packages/{}", p.file())), 1);
+    assert_cache_holds(&env.cache(), &[&p]);
+}
