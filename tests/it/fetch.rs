@@ -1118,7 +1118,10 @@ fn cli_fetch_then_fetch_again_offline_then_gc() {
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("Fetching 4 packages"), "{stderr}");
+    assert!(
+        stderr.contains("Fetching 4 packages (142.1 KiB)"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("4 of 4 packages ready (4 downloaded, 0 cached)"),
         "{stderr}"
@@ -1172,6 +1175,31 @@ fn cli_fetch_then_fetch_again_offline_then_gc() {
         stderr.contains("hint: run once without `--offline`"),
         "{stderr}"
     );
+    snapshot("cli_offline_missing", &env, &stderr);
+}
+
+/// Snapshot CLI output with the temp dir and the server port filtered out.
+fn snapshot(name: &str, env: &Env, text: &str) {
+    let tmp = regex_escape(&env.tmp.path().display().to_string());
+    insta::with_settings!({filters => vec![
+        (tmp.as_str(), "[TMP]"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"in \d+\.\d s \([^)]*\)", "in [TIME] ([RATE])"),
+    ]}, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
 }
 
 #[test]
@@ -1203,6 +1231,7 @@ fn cli_fetch_refuses_a_foreign_signature_and_a_stale_lock() {
         "{stderr}"
     );
     assert_eq!(files_under(&env.cache()), Vec::<PathBuf>::new());
+    snapshot("cli_foreign_signature", &env, &stderr);
 
     // The profile changes (gpgcheck off is a resolution input? either way the lock is
     // checked): a lock made for other inputs is refused with a hint.
