@@ -586,15 +586,26 @@ fn fetch_one(
             // Cheap: the header only, unless --verify-cache asks for the payload too. The
             // keys may have changed since the entry was stored, so the signature is
             // checked on every use.
-            verify::verify_rpm(
+            match verify::verify_rpm(
                 &path,
                 &nevra,
                 &ctx.repo.id,
                 ctx.keys.as_ref(),
                 opts.verify_cache,
-            )?;
-            reporter.on_cached(&nevra, pkg.size);
-            return Ok(fetched(path, sha, true));
+            ) {
+                Ok(()) => {
+                    reporter.on_cached(&nevra, pkg.size);
+                    return Ok(fetched(path, sha, true));
+                }
+                // Facts about the package, not damage to the entry: a download would give
+                // the same bytes.
+                Err(e @ (VerifyError::UnknownKey { .. } | VerifyError::Unsigned { .. })) => {
+                    return Err(e.into());
+                }
+                // A digest or signature that no longer matches means the entry changed
+                // after it was verified and stored: fetch it again (and verify it fully).
+                Err(e) => tracing::warn!("{e}"),
+            }
         }
         tracing::warn!(
             "cache entry `{}` of `{nevra}` is corrupt: downloading it again",

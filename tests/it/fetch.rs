@@ -777,7 +777,24 @@ fn corrupt_cache_entries_are_detected_and_fetched_again() {
     assert_eq!(env.server.rpm_hits(), 2);
     assert_cache_holds(&env.cache(), &[&p]);
 
-    // Same size, one bit flipped: `--verify-cache` re-hashes and catches it.
+    // Same size, one letter of the header changed: the header digest, checked on every use,
+    // catches it.
+    let mut bad = p.bytes.clone();
+    let at = find(&bad, b"The corrupt test package").unwrap();
+    bad[at] = b'X';
+    std::fs::write(&entry, &bad).unwrap();
+    let got = fetch_lock(
+        &lock,
+        std::slice::from_ref(&repo),
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    assert!(!got[0].from_cache);
+    assert_eq!(env.server.rpm_hits(), 3);
+    assert_cache_holds(&env.cache(), &[&p]);
+
+    // Same size, one payload bit flipped: only `--verify-cache` (re-hash) catches it.
     let mut bad = p.bytes.clone();
     bad[5000] ^= 1;
     std::fs::write(&entry, &bad).unwrap();
@@ -785,7 +802,7 @@ fn corrupt_cache_entries_are_detected_and_fetched_again() {
     opts.verify_cache = true;
     let got = fetch_lock(&lock, &[repo], &opts, &Silent).unwrap();
     assert!(!got[0].from_cache);
-    assert_eq!(env.server.rpm_hits(), 3);
+    assert_eq!(env.server.rpm_hits(), 4);
     assert_cache_holds(&env.cache(), &[&p]);
 }
 
