@@ -269,7 +269,8 @@ impl Reporter for LineReporter {
             *s = Some(Instant::now());
         }
         eprintln!(
-            "Fetching {total_pkgs} packages ({})",
+            "Fetching {total_pkgs} package{} ({})",
+            if total_pkgs == 1 { "" } else { "s" },
             human_bytes(total_bytes)
         );
     }
