@@ -52,14 +52,23 @@ pub fn run(args: FetchArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The lock next to `profile` and the profile's repositories as fetch sees them.
+/// The lock next to `profile` and the profile's repositories as fetch sees them. The lock
+/// must be fresh: the packages of a stale lock may not be what the profile asks for.
 pub fn load_inputs(
     profile: &std::path::Path,
 ) -> anyhow::Result<(diskless::lock::Lockfile, Vec<fetch::FetchRepo>)> {
+    use super::hint::HintExt;
+    use diskless::lock::{LockError, Lockfile};
+    let p = diskless::profile::load(profile)?;
     let path = diskless::lock::path_for_profile(profile);
-    let _lock = diskless::lock::Lockfile::read(&path)?;
-    // Replaced by the conversion from `profile::RepoConfig` once the profile module is merged.
-    anyhow::bail!("`diskless fetch` needs the profile module (not merged yet)")
+    let lock = match Lockfile::read_fresh(&path, &p.resolution_digest()) {
+        Ok(l) => l,
+        Err(e @ (LockError::Missing { .. } | LockError::Stale { .. })) => {
+            return Err(e).hint(format!("run `diskless lock {}` first", profile.display()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((lock, fetch::repos_of(&p)))
 }
 
 /// [`fetch::fetch_lock`] with `hint:` lines for the errors a user can fix.
@@ -260,7 +269,8 @@ impl Reporter for LineReporter {
             *s = Some(Instant::now());
         }
         eprintln!(
-            "Fetching {total_pkgs} packages ({})",
+            "Fetching {total_pkgs} package{} ({})",
+            if total_pkgs == 1 { "" } else { "s" },
             human_bytes(total_bytes)
         );
     }

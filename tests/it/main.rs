@@ -1,13 +1,13 @@
 //! Integration tests: one binary, one module per area.
 
 mod bazeldnf;
-mod fetch;
-mod libsolv;
-mod repo;
-mod repoquery;
 mod emit;
 mod fetch;
 mod libsolv;
+mod lock;
 mod repo;
+mod repoquery;
 mod support;
+mod profile;
 mod workflows;
+mod resolve_cs9;
