@@ -29,7 +29,6 @@ const CMDLINE: &str = "console=ttyS0,115200 panic=-1";
 
 /// Shared by every test of the process: the fixture repo, its HTTP server, a work folder.
 struct Env {
-    _tmp: Option<tempfile::TempDir>,
     work: PathBuf,
     repo: FixtureRepo,
     server: http::Server,
@@ -68,11 +67,7 @@ fn env() -> Option<&'static Env> {
     }
     static ENV: OnceLock<Env> = OnceLock::new();
     Some(ENV.get_or_init(|| {
-        let tmp = tempfile::Builder::new()
-            .prefix("diskless-boot-")
-            .tempdir()
-            .expect("temp dir");
-        let work = tmp.path().to_owned();
+        let work = work_dir().expect("creating the work folder");
         eprintln!("boot tests work in {}", work.display());
         let start = std::time::Instant::now();
         let repo = fixture_repo::build(&work.join("repo")).expect("building the fixture repo");
@@ -82,20 +77,33 @@ fn env() -> Option<&'static Env> {
             start.elapsed().as_secs_f64()
         );
         let server = http::serve(&repo.dir).expect("starting the HTTP server");
-        // DISKLESS_BOOT_KEEP=1 keeps the work folder (trees, serial logs) for a look after.
-        let tmp = if std::env::var_os("DISKLESS_BOOT_KEEP").is_some() {
-            let _ = tmp.keep();
-            None
-        } else {
-            Some(tmp)
-        };
-        Env {
-            _tmp: tmp,
-            work,
-            repo,
-            server,
-        }
+        Env { work, repo, server }
     }))
+}
+
+/// `<tmp>/diskless-boot-<pid>`, world-readable (the unprivileged build, in.tftpd and
+/// dnsmasq read it). A static is never dropped, so instead of deleting it at exit, each run
+/// removes the folders of runs whose process is gone; the last run's folder stays for a
+/// look at its trees and serial logs.
+fn work_dir() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = std::env::temp_dir();
+    for e in std::fs::read_dir(&tmp)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("diskless-boot-")
+            && pid.chars().all(|c| c.is_ascii_digit())
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let work = tmp.join(format!("diskless-boot-{}", std::process::id()));
+    if work.exists() {
+        std::fs::remove_dir_all(&work)?;
+    }
+    std::fs::create_dir(&work)?;
+    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o755))?;
+    Ok(work)
 }
 
 /// A marker value unique to this run, so a stale tree or log cannot pass.
