@@ -347,11 +347,13 @@ pub fn assemble(
         ("/etc/shadow", db.shadow_text(), 0o000, &ss),
         ("/etc/gshadow", db.gshadow_text(), 0o000, &sgs),
     ];
-    let any_accounts = !db.users.is_empty() || !db.groups.is_empty();
-    for (path, text, mode, shipped) in generated {
-        let changed = shipped.as_deref() != Some(text.as_str());
-        if any_accounts && changed {
-            put_generated(&mut image, path, &text, mode)?;
+    // Shipped account files stay untouched (as rpm leaves them) unless something was
+    // declared on top; then all four are written, with a shadow line for every user.
+    if db.changed {
+        for (path, text, mode, shipped) in generated {
+            if shipped.as_deref() != Some(text.as_str()) {
+                put_generated(&mut image, path, &text, mode)?;
+            }
         }
     }
 
