@@ -28,3 +28,8 @@ if ! command -v cargo >/dev/null 2>&1; then
   # shellcheck disable=SC1091
   . "$HOME/.cargo/env"
 fi
+
+# GitHub's workflow schema checker (the tests validate ci/ and .github/ against it; offline).
+if ! command -v check-jsonschema >/dev/null 2>&1; then
+  python3 -m pip install -q check-jsonschema 2>/dev/null || pip install -q check-jsonschema
+fi

@@ -24,7 +24,10 @@ impl std::error::Error for Hinted {
 
 /// Attach a hint to an error.
 pub fn hint(err: impl Into<anyhow::Error>, hint: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Hinted { hint: hint.into(), inner: err.into() })
+    anyhow::Error::new(Hinted {
+        hint: hint.into(),
+        inner: err.into(),
+    })
 }
 
 /// `result.hint("run `diskless lock`")`.

@@ -12,8 +12,12 @@ pub fn init(verbose: u8, quiet: u8) {
         _ => "trace",
     };
     // RUST_LOG wins when set, for debugging one module.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("diskless={level},{}", if verbose >= 3 { "debug" } else { "warn" })));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "diskless={level},{}",
+            if verbose >= 3 { "debug" } else { "warn" }
+        ))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

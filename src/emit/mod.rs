@@ -1,3 +1,648 @@
 //! Emit: the deployable artifacts from an assembled tree: the cpio newc initramfs,
 //! the kernel, the pxelinux/GRUB tftp tree, boot-service configs, the OCI image,
 //! SHA256SUMS and the build manifest.
+//!
+//! [`emit`] writes everything into a temporary directory that the caller renames into
+//! `--out` once it is complete. The output directory:
+//!
+//! ```text
+//! tftpboot/                      the tree to serve (tftp root)
+//!   pxelinux/pxelinux.0 ldlinux.c32 vesamenu.c32 libcom32.c32 libutil.c32
+//!   pxelinux/pxelinux.cfg/default, 01-<mac>
+//!   pxelinux/images/<name>/vmlinuz, initramfs.img
+//!   efi/bootx64.efi [mmx64.efi grubx64.efi] grub.cfg
+//! config/                        dhcpd.conf kea-dhcp4.conf dnsmasq.conf dnsmasq-proxy.conf
+//!                                xinetd.d/tftp systemd/tftp.{service,socket}.d/diskless.conf
+//! oci/                           OCI image layout of tftpboot/ + config/
+//! image.oci.tar                  the same as an oci-archive
+//! manifest.json SHA256SUMS
+//! ```
+//!
+//! Every byte is a function of the inputs: sorted paths, mtimes = SOURCE_DATE_EPOCH, modes
+//! set explicitly (0644 files, 0755 directories, whatever the umask), no host names or
+//! paths, compression independent of thread count.
+
+pub mod bootfiles;
+pub mod cjson;
+pub mod compress;
+pub mod cpio;
+pub mod dhcpd;
+pub mod diff;
+pub mod dnsmasq;
+pub mod from_profile;
+pub mod grub;
+pub mod kea;
+pub mod kernel;
+pub mod manifest;
+pub mod network;
+pub mod oci;
+pub mod pxe;
+pub mod settings;
+pub mod sums;
+pub mod tarball;
+pub mod xinetd;
+
+use crate::lock::Lockfile;
+use crate::rootfs::store::Store;
+use crate::rootfs::tree::{EntryKind, Tree};
+use serde_json::{Value, json};
+use settings::EmitSettings;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use tarball::{TarEntry, TarKind};
+
+/// The largest compressed initramfs we accept: x86 kernels load the initrd below
+/// `initrd_addr_max` (2 GiB), and pxelinux cannot place a larger one either.
+pub const MAX_INITRAMFS_BYTES: u64 = (2 << 30) - 1;
+pub const TFTP_DIR: &str = "tftpboot";
+pub const CONFIG_DIR: &str = "config";
+pub const OCI_DIR: &str = "oci";
+pub const OCI_ARCHIVE: &str = "image.oci.tar";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error(transparent)]
+    Cpio(#[from] cpio::CpioError),
+    #[error(transparent)]
+    Kernel(#[from] kernel::KernelError),
+    #[error(transparent)]
+    BootFiles(#[from] bootfiles::BootFilesError),
+    #[error(transparent)]
+    Network(#[from] network::NetworkError),
+    #[error(transparent)]
+    Oci(#[from] oci::OciError),
+    #[error(transparent)]
+    Sums(#[from] sums::SumsError),
+    #[error("Cannot write `{path}`")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "The initramfs of image `{image}` is {size} bytes compressed; the kernel and pxelinux load at most {limit} bytes. Largest packages: {largest}"
+    )]
+    InitramfsTooLarge {
+        image: String,
+        size: u64,
+        limit: u64,
+        largest: String,
+    },
+    #[error(
+        "Image name `{name}` must be letters, digits, `.`, `_` or `-` (it becomes a directory and a menu label)"
+    )]
+    BadImageName { name: String },
+    #[error("Two images are named `{name}`")]
+    DuplicateImage { name: String },
+    #[error("The menu's default `{name}` is not an entry of this build (nor `local`)")]
+    UnknownDefault { name: String },
+    #[error("Menu entry `{id}` boots image `{image}`, which this build does not make")]
+    EntryImage { id: String, image: String },
+    #[error("Two menu entries have the id `{id}`")]
+    DuplicateEntry { id: String },
+    #[error("No image to emit")]
+    NoImages,
+}
+
+/// One image of the build: its tree and how it is booted.
+#[derive(Debug, Clone)]
+pub struct ImageInput<'a> {
+    pub name: String,
+    /// The menu label (default: the name).
+    pub label: Option<String>,
+    pub cmdline: String,
+    /// Which kernel when the tree holds several.
+    pub kernel_version: Option<String>,
+    pub tree: &'a Tree,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmitInputs<'a> {
+    pub images: Vec<ImageInput<'a>>,
+    pub store: &'a Store,
+    pub lock: &'a Lockfile,
+    /// `sha256:<hex>` of the lockfile's bytes.
+    pub lock_digest: String,
+    pub profile_name: String,
+    pub profile_digest: String,
+    /// The boot packages' RPM files (the lock's `boot_package`s, from the cache).
+    pub boot_rpms: Vec<PathBuf>,
+    pub source_date_epoch: u64,
+    /// `env` or `lock` (see [`source_date_epoch`]).
+    pub source_date_epoch_from: String,
+    /// rootfs's scriptlet report, recorded as is.
+    pub scriptlets: Value,
+    pub settings: EmitSettings,
+}
+
+/// What was written, for the caller to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifacts {
+    /// Every file (relative path) and its sha256 hex, as in SHA256SUMS.
+    pub files: BTreeMap<String, String>,
+    pub oci: oci::OciImage,
+    pub warnings: Vec<String>,
+}
+
+/// SOURCE_DATE_EPOCH per reproducible-builds.org: the environment variable wins; otherwise
+/// the newest build time among the locked packages (never the clock). Returns the value
+/// and where it came from, for the manifest.
+pub fn source_date_epoch(lock: &Lockfile) -> (u64, &'static str) {
+    if let Some(v) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return (v, "env");
+    }
+    let newest = lock
+        .packages
+        .iter()
+        .chain(&lock.boot_packages)
+        .map(|p| p.build_time)
+        .max()
+        .unwrap_or(0);
+    (newest, "lock")
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> EmitError + '_ {
+    move |source| EmitError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The directories and files emit writes get fixed modes, whatever the umask.
+fn set_mode(path: &Path, mode: u32) -> Result<(), EmitError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_err(path))
+}
+
+fn mkdirs(root: &Path, rel: &str) -> Result<PathBuf, EmitError> {
+    let mut p = root.to_path_buf();
+    for c in rel.split('/').filter(|c| !c.is_empty()) {
+        p.push(c);
+        if !p.is_dir() {
+            fs_err::create_dir(&p).map_err(io_err(&p))?;
+            set_mode(&p, 0o755)?;
+        }
+    }
+    Ok(p)
+}
+
+/// Which OCI layer a file of the tftp tree belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum LayerClass {
+    BootLoaders,
+    Image(usize),
+    Configs,
+}
+
+struct Writer<'p> {
+    out: &'p Path,
+    /// (path relative to out, layer)
+    files: Vec<(String, LayerClass)>,
+}
+
+impl Writer<'_> {
+    fn write(&mut self, rel: &str, data: &[u8], class: LayerClass) -> Result<(), EmitError> {
+        let (dir, _) = rel.rsplit_once('/').unwrap_or(("", rel));
+        mkdirs(self.out, dir)?;
+        let p = self.out.join(rel);
+        fs_err::write(&p, data).map_err(io_err(&p))?;
+        set_mode(&p, 0o644)?;
+        self.files.push((rel.to_string(), class));
+        Ok(())
+    }
+}
+
+fn largest_packages(tree: &Tree, n: usize) -> Vec<(String, u64)> {
+    let mut by_pkg: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in tree.entries.values() {
+        if let EntryKind::File { size, .. } = e.kind {
+            *by_pkg
+                .entry(e.owner_package.as_deref().unwrap_or("(generated)"))
+                .or_default() += size;
+        }
+    }
+    let mut v: Vec<(String, u64)> = by_pkg
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(n);
+    v
+}
+
+fn fmt_largest(v: &[(String, u64)]) -> String {
+    v.iter()
+        .map(|(p, s)| format!("{p} ({:.1} MiB)", *s as f64 / 1048576.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn valid_image_name(n: &str) -> bool {
+    !n.is_empty()
+        && n != "."
+        && n != ".."
+        && n != pxe::LOCAL
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The menu: one entry per image, then the extra entries; ids unique, default known.
+fn menu_entries(inputs: &EmitInputs<'_>) -> Result<Vec<pxe::MenuEntry>, EmitError> {
+    let menu = &inputs.settings.menu;
+    let mut entries: Vec<pxe::MenuEntry> = inputs
+        .images
+        .iter()
+        .map(|i| pxe::MenuEntry {
+            id: i.name.clone(),
+            label: i.label.clone().unwrap_or_else(|| i.name.clone()),
+            image: i.name.clone(),
+            cmdline: i.cmdline.clone(),
+        })
+        .collect();
+    for x in &menu.extra_entries {
+        let image = x
+            .image
+            .clone()
+            .or_else(|| inputs.images.first().map(|i| i.name.clone()))
+            .unwrap_or_default();
+        if !inputs.images.iter().any(|i| i.name == image) {
+            return Err(EmitError::EntryImage {
+                id: x.id.clone(),
+                image,
+            });
+        }
+        if !valid_image_name(&x.id) {
+            return Err(EmitError::BadImageName { name: x.id.clone() });
+        }
+        entries.push(pxe::MenuEntry {
+            id: x.id.clone(),
+            label: x.label.clone(),
+            image,
+            cmdline: x.cmdline.clone(),
+        });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &entries {
+        if !seen.insert(e.id.as_str()) {
+            return Err(EmitError::DuplicateEntry { id: e.id.clone() });
+        }
+    }
+    let known = |id: &str| id == pxe::LOCAL && menu.local_boot || seen.contains(id);
+    if let Some(d) = &menu.default
+        && !known(d)
+    {
+        return Err(EmitError::UnknownDefault { name: d.clone() });
+    }
+    for h in &inputs.settings.hosts {
+        if let Some(img) = &h.image
+            && !known(img)
+        {
+            return Err(EmitError::Network(network::NetworkError::UnknownImage {
+                host: h.name.clone(),
+                image: img.clone(),
+            }));
+        }
+    }
+    Ok(entries)
+}
+
+/// Write every artifact into `out_tmp` (created if missing, expected empty).
+pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitError> {
+    let s = &inputs.settings;
+    let sde = inputs.source_date_epoch;
+    if inputs.images.is_empty() {
+        return Err(EmitError::NoImages);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for img in &inputs.images {
+        if !valid_image_name(&img.name) {
+            return Err(EmitError::BadImageName {
+                name: img.name.clone(),
+            });
+        }
+        if names.contains(&img.name) {
+            return Err(EmitError::DuplicateImage {
+                name: img.name.clone(),
+            });
+        }
+        names.push(img.name.clone());
+    }
+    network::validate(s.dhcp.as_ref(), &s.hosts)?;
+    menu_entries(inputs)?;
+    for img in &inputs.images {
+        cpio::check_sizes(img.tree)?;
+    }
+    let kernels: Vec<kernel::Kernel> = inputs
+        .images
+        .iter()
+        .map(|i| kernel::find(&i.name, i.tree, i.kernel_version.as_deref()))
+        .collect::<Result<_, _>>()?;
+    let boot = bootfiles::read(&inputs.boot_rpms, s.menu.bios)?;
+
+    fs_err::create_dir_all(out_tmp).map_err(io_err(out_tmp))?;
+    set_mode(out_tmp, 0o755)?;
+    let mut w = Writer {
+        out: out_tmp,
+        files: Vec::new(),
+    };
+    let mut warnings = Vec::new();
+    let comment = format!(
+        "Generated by diskless {}; do not edit (rebuild instead).",
+        crate::VERSION
+    );
+    let lay = &s.layout;
+    let t = |rel: &str| format!("{TFTP_DIR}/{rel}");
+    let mut boot_origins: BTreeMap<String, String> = BTreeMap::new();
+
+    // Boot loaders.
+    for (name, f) in &boot.pxelinux {
+        let rel = t(&format!("{}/{name}", lay.pxelinux_dir));
+        w.write(&rel, &f.data, LayerClass::BootLoaders)?;
+        boot_origins.insert(rel, f.origin.clone());
+    }
+    let efi_first = match (&boot.shim, &boot.grub) {
+        _ if !s.menu.uefi => None,
+        (Some(shim), _) => Some(shim),
+        (None, Some(grub)) => Some(grub),
+        (None, None) => None,
+    };
+    if let Some(first) = efi_first {
+        let rel = t(&lay.efi_boot_file());
+        w.write(&rel, &first.data, LayerClass::BootLoaders)?;
+        boot_origins.insert(rel, first.origin.clone());
+        if boot.shim.is_some() {
+            // shim loads grubx64.efi (and mmx64.efi) from its own directory.
+            for (name, f) in [("grubx64.efi", &boot.grub), ("mmx64.efi", &boot.mokmanager)] {
+                if let Some(f) = f {
+                    let rel = t(&format!("{}/{name}", lay.efi_dir));
+                    w.write(&rel, &f.data, LayerClass::BootLoaders)?;
+                    boot_origins.insert(rel, f.origin.clone());
+                }
+            }
+            if boot.grub.is_none() {
+                warnings.push("shim is in the boot packages but grubx64.efi is not: UEFI clients will stop after shim".to_string());
+            }
+        }
+    } else {
+        warnings.push(
+            "no shim or grubx64.efi in the boot packages: the tftp tree boots BIOS clients only"
+                .to_string(),
+        );
+    }
+
+    // Kernels and initramfs images.
+    let mut image_info = Vec::new();
+    for (i, (img, k)) in inputs.images.iter().zip(&kernels).enumerate() {
+        let class = LayerClass::Image(i);
+        let krel = t(&lay.kernel(&img.name));
+        let (kdir, _) = krel.rsplit_once('/').unwrap_or(("", &krel));
+        mkdirs(out_tmp, kdir)?;
+        let kpath = out_tmp.join(&krel);
+        let src = inputs.store.path(&k.digest);
+        fs_err::copy(&src, &kpath).map_err(io_err(&kpath))?;
+        set_mode(&kpath, 0o644)?;
+        w.files.push((krel, class));
+
+        let irel = t(&lay.initramfs(&img.name));
+        let ipath = out_tmp.join(&irel);
+        let f = fs_err::File::create(&ipath).map_err(io_err(&ipath))?;
+        let comp =
+            compress::Compressor::new(s.compression, io::BufWriter::with_capacity(1 << 20, f))
+                .map_err(io_err(&ipath))?;
+        let mut comp = comp;
+        let stats = cpio::write_tree(img.tree, inputs.store, sde, &mut comp)?;
+        let mut bw = comp.finish().map_err(io_err(&ipath))?;
+        bw.flush().map_err(io_err(&ipath))?;
+        drop(bw);
+        set_mode(&ipath, 0o644)?;
+        w.files.push((irel.clone(), class));
+        let size = fs_err::metadata(&ipath).map_err(io_err(&ipath))?.len();
+        let largest = largest_packages(img.tree, 20);
+        if size > MAX_INITRAMFS_BYTES {
+            return Err(EmitError::InitramfsTooLarge {
+                image: img.name.clone(),
+                size,
+                limit: MAX_INITRAMFS_BYTES,
+                largest: fmt_largest(&largest),
+            });
+        }
+        if size > s.warn_initramfs_bytes {
+            let msg = format!(
+                "the initramfs of `{}` is {:.1} MiB compressed (above {:.1} MiB; it is loaded over TFTP and unpacked into RAM). Largest packages: {}",
+                img.name,
+                size as f64 / 1048576.0,
+                s.warn_initramfs_bytes as f64 / 1048576.0,
+                fmt_largest(&largest)
+            );
+            tracing::warn!("{msg}");
+            warnings.push(msg);
+        }
+        image_info.push(json!({
+            "name": img.name,
+            "cmdline": img.cmdline,
+            "kernel": {"version": k.version, "path": k.path, "sha256": k.digest.to_hex()},
+            "initramfs": {"entries": stats.entries, "uncompressed_bytes": stats.bytes, "bytes": size},
+        }));
+    }
+
+    // Menus: pxelinux for BIOS, GRUB for UEFI, the same entries, per-host variants.
+    let entries = menu_entries(inputs)?;
+    let default = pxe::default_id(&s.menu, &entries);
+    let cfgdir = format!("{}/pxelinux.cfg", lay.pxelinux_dir);
+    let efi = efi_first.is_some();
+    if s.menu.bios {
+        w.write(
+            &t(&format!("{cfgdir}/default")),
+            pxe::config(&s.menu, lay, &entries, &default, None, &comment).as_bytes(),
+            LayerClass::Configs,
+        )?;
+    }
+    if efi {
+        w.write(
+            &t(&format!("{}/grub.cfg", lay.efi_dir)),
+            grub::config(&s.menu, lay, &entries, &default, None, &comment).as_bytes(),
+            LayerClass::Configs,
+        )?;
+    }
+    if s.menu.per_host_files {
+        for h in &s.hosts {
+            let Some(mac) = network::normalise_mac(&h.mac) else {
+                continue;
+            };
+            let name = pxe::host_file_name(&mac);
+            let hdefault = h.image.clone().unwrap_or_else(|| default.clone());
+            let hcomment = format!("{comment} Host `{}`.", h.name);
+            if s.menu.bios {
+                let text = pxe::config(
+                    &s.menu,
+                    lay,
+                    &entries,
+                    &hdefault,
+                    h.cmdline.as_deref(),
+                    &hcomment,
+                );
+                w.write(
+                    &t(&format!("{cfgdir}/{name}")),
+                    text.as_bytes(),
+                    LayerClass::Configs,
+                )?;
+            }
+            if efi {
+                let text = grub::config(
+                    &s.menu,
+                    lay,
+                    &entries,
+                    &hdefault,
+                    h.cmdline.as_deref(),
+                    &hcomment,
+                );
+                w.write(
+                    &t(&format!("{}/grub.cfg-{name}", lay.efi_dir)),
+                    text.as_bytes(),
+                    LayerClass::Configs,
+                )?;
+            }
+        }
+    }
+
+    // Boot-service configs.
+    let c = |rel: &str| format!("{CONFIG_DIR}/{rel}");
+    w.write(
+        &c("xinetd.d/tftp"),
+        xinetd::xinetd(lay, &comment).as_bytes(),
+        LayerClass::Configs,
+    )?;
+    w.write(
+        &c("systemd/tftp.service.d/diskless.conf"),
+        xinetd::systemd_service(lay, &comment).as_bytes(),
+        LayerClass::Configs,
+    )?;
+    w.write(
+        &c("systemd/tftp.socket.d/diskless.conf"),
+        xinetd::systemd_socket(&comment).as_bytes(),
+        LayerClass::Configs,
+    )?;
+    if let Some(d) = &s.dhcp {
+        w.write(
+            &c("dhcpd.conf"),
+            dhcpd::config(d, &s.hosts, lay, &s.menu, &comment).as_bytes(),
+            LayerClass::Configs,
+        )?;
+        w.write(
+            &c("kea-dhcp4.conf"),
+            &cjson::to_pretty(&kea::config(d, &s.hosts, lay, &s.menu, &comment)),
+            LayerClass::Configs,
+        )?;
+        w.write(
+            &c("dnsmasq.conf"),
+            dnsmasq::full(d, &s.hosts, lay, &s.menu, &comment).as_bytes(),
+            LayerClass::Configs,
+        )?;
+        w.write(
+            &c("dnsmasq-proxy.conf"),
+            dnsmasq::proxy(d, lay, &s.menu, &comment).as_bytes(),
+            LayerClass::Configs,
+        )?;
+    }
+
+    // OCI image of tftpboot/ + config/.
+    let oci_root = s.oci.root.trim_matches('/').to_string();
+    let cfg_root = s.oci.config_root.trim_matches('/').to_string();
+    let mut by_class: BTreeMap<LayerClass, Vec<TarEntry>> = BTreeMap::new();
+    for (rel, class) in &w.files {
+        let in_image = if let Some(r) = rel.strip_prefix(&format!("{TFTP_DIR}/")) {
+            format!("{oci_root}/{r}")
+        } else if let Some(r) = rel.strip_prefix(&format!("{CONFIG_DIR}/")) {
+            format!("{cfg_root}/{r}")
+        } else {
+            continue;
+        };
+        let p = out_tmp.join(rel);
+        let size = fs_err::metadata(&p).map_err(io_err(&p))?.len();
+        by_class.entry(*class).or_default().push(TarEntry {
+            path: in_image,
+            kind: TarKind::FileFrom { path: p, size },
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        });
+    }
+    let layers: Vec<oci::Layer> = by_class
+        .into_iter()
+        .map(|(class, entries)| oci::Layer {
+            name: match class {
+                LayerClass::BootLoaders => "boot loaders".to_string(),
+                LayerClass::Image(i) => {
+                    format!("image {}: kernel and initramfs", inputs.images[i].name)
+                }
+                LayerClass::Configs => "menus and boot-service configs".to_string(),
+            },
+            entries: oci::with_parents(entries),
+        })
+        .collect();
+    let tool = format!("diskless {}", crate::VERSION);
+    let oci_dir = out_tmp.join(OCI_DIR);
+    let image = oci::write_layout(&oci_dir, &layers, &s.oci, sde, &inputs.lock_digest, &tool)?;
+    oci::write_archive(&oci_dir, &out_tmp.join(OCI_ARCHIVE), sde)?;
+    fix_modes(out_tmp)?;
+
+    // Manifest, then the sums over everything.
+    let artifacts = sums::digest_tree(out_tmp, &[sums::FILE_NAME, manifest::FILE_NAME])?;
+    let m = manifest::build(&manifest::ManifestParts {
+        profile_name: &inputs.profile_name,
+        profile_digest: &inputs.profile_digest,
+        lock_digest: &inputs.lock_digest,
+        lock: inputs.lock,
+        source_date_epoch: sde,
+        source_date_epoch_from: &inputs.source_date_epoch_from,
+        compression: s.compression.describe(),
+        images: image_info,
+        boot_files: boot_origins,
+        scriptlets: &inputs.scriptlets,
+        oci: json!({
+            "manifest_digest": image.manifest_digest,
+            "config_digest": image.config_digest,
+            "layers": image.layer_digests,
+            "root": s.oci.root,
+            "config_root": s.oci.config_root,
+            "tag": s.oci.tag,
+        }),
+        artifacts: &artifacts,
+    });
+    let mp = out_tmp.join(manifest::FILE_NAME);
+    fs_err::write(&mp, cjson::to_pretty(&m)).map_err(io_err(&mp))?;
+    set_mode(&mp, 0o644)?;
+    let mut files = artifacts;
+    files.insert(manifest::FILE_NAME.to_string(), sums::file_sha256(&mp)?);
+    let sp = out_tmp.join(sums::FILE_NAME);
+    fs_err::write(&sp, sums::render(&files)).map_err(io_err(&sp))?;
+    set_mode(&sp, 0o644)?;
+    Ok(Artifacts {
+        files,
+        oci: image,
+        warnings,
+    })
+}
+
+/// Everything under the output gets 0755 directories and 0644 files (the OCI writer and
+/// the archive use fs defaults, which follow the umask).
+fn fix_modes(root: &Path) -> Result<(), EmitError> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        set_mode(&d, 0o755)?;
+        for e in fs_err::read_dir(&d).map_err(io_err(&d))? {
+            let e = e.map_err(io_err(&d))?;
+            let p = e.path();
+            if e.file_type().map_err(io_err(&p))?.is_dir() {
+                stack.push(p);
+            } else {
+                set_mode(&p, 0o644)?;
+            }
+        }
+    }
+    Ok(())
+}

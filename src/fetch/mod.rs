@@ -1,2 +1,736 @@
 //! Fetch: download the RPMs a lock pins, in parallel, into a content-addressed cache,
 //! verifying checksums and signatures.
+//!
+//! [`fetch_lock`] is the entry point (`diskless fetch` and `diskless build` call it). For each
+//! distinct package of the lock it looks in the [`Cache`] first; otherwise it downloads from
+//! the locked base URL, then the repository's other base URLs, then its mirrorlist or
+//! metalink mirrors, retrying transient failures with backoff ([`retry`]). A download
+//! streams into a temporary file while its sha256 (and the lock's checksum) are computed; it
+//! enters the cache only after the size, the lock's checksum, the RPM's header and payload
+//! digests and (unless the profile turned `gpgcheck` off) its signature were verified. So no
+//! wrong file ever lands in the cache.
+//!
+//! `--offline` uses only the cache and names every missing package in one error.
+
+pub mod cache;
+pub mod mirrors;
+pub mod progress;
+pub mod retry;
+pub mod transport;
+pub mod verify;
+
+pub use cache::{Cache, CacheError, GcStats};
+pub use progress::{Reporter, Silent};
+pub use retry::RetryPolicy;
+pub use transport::{Timeouts, TlsConfig, Transport, TransportError};
+pub use verify::{Keyring, VerifyError};
+
+use crate::lock::{LockedPackage, Lockfile};
+use cache::{Hasher, Staged};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use thiserror::Error;
+use url::Url;
+
+/// What fetch needs to know about one repository: where its packages can come from, how to
+/// talk to it, and which keys sign its packages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRepo {
+    pub id: String,
+    /// Base URLs (after `$releasever`/`$basearch` substitution), tried in order after the
+    /// base URL recorded in the lock.
+    pub baseurls: Vec<String>,
+    pub mirrorlist: Option<String>,
+    pub metalink: Option<String>,
+    /// Check package signatures (`gpgcheck`). Turning it off is an explicit profile setting.
+    pub gpgcheck: bool,
+    /// `gpgkey` entries: URLs (`file://`, `https://`) or local paths of ASCII-armored keys.
+    pub gpgkeys: Vec<String>,
+    pub tls: TlsConfig,
+    /// The repository's `proxy`; when unset the environment's proxy variables apply.
+    pub proxy: Option<String>,
+}
+
+impl FetchRepo {
+    /// A repository with just a base URL and signatures off (tests, `file://` scratch repos).
+    pub fn unsigned(id: &str, baseurl: &str) -> FetchRepo {
+        FetchRepo {
+            id: id.to_string(),
+            baseurls: vec![baseurl.to_string()],
+            mirrorlist: None,
+            metalink: None,
+            gpgcheck: false,
+            gpgkeys: Vec::new(),
+            tls: TlsConfig::default(),
+            proxy: None,
+        }
+    }
+}
+
+impl From<&crate::profile::RepoConfig> for FetchRepo {
+    fn from(r: &crate::profile::RepoConfig) -> FetchRepo {
+        FetchRepo {
+            id: r.id.clone(),
+            baseurls: r.baseurl.clone(),
+            mirrorlist: r.mirrorlist.clone(),
+            metalink: r.metalink.clone(),
+            gpgcheck: r.gpgcheck,
+            gpgkeys: r.gpgkey.clone(),
+            tls: TlsConfig {
+                ca_cert: r.sslcacert.clone(),
+                client_cert: r.sslclientcert.clone(),
+                client_key: r.sslclientkey.clone(),
+                verify: r.sslverify,
+            },
+            proxy: None,
+        }
+    }
+}
+
+/// The repositories of a profile, as fetch takes them.
+pub fn repos_of(profile: &crate::profile::Profile) -> Vec<FetchRepo> {
+    profile.repos.iter().map(FetchRepo::from).collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub cache_dir: PathBuf,
+    /// Parallel downloads (at least 1).
+    pub jobs: usize,
+    /// Use only the cache.
+    pub offline: bool,
+    /// Master switch for signature checks; a repository's `gpgcheck = false` also turns them
+    /// off for that repository.
+    pub verify_signatures: bool,
+    /// Re-hash cached packages (and re-check their payload digests) instead of trusting the
+    /// content-addressed name and size.
+    pub verify_cache: bool,
+    pub retry: RetryPolicy,
+    pub timeouts: Timeouts,
+}
+
+impl FetchOptions {
+    pub fn new(cache_dir: impl Into<PathBuf>) -> FetchOptions {
+        FetchOptions {
+            cache_dir: cache_dir.into(),
+            jobs: default_jobs(),
+            offline: false,
+            verify_signatures: true,
+            verify_cache: false,
+            retry: RetryPolicy::default(),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// Downloads are network-bound, not CPU-bound: more than the core count helps, but mirrors
+/// frown on dozens of connections from one client.
+pub fn default_jobs() -> usize {
+    8
+}
+
+/// How a package's signature was treated, for the build manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureCheck {
+    Verified,
+    /// `gpgcheck = false` on its repository, or signatures turned off for the run.
+    Disabled,
+}
+
+/// A package of the lock, present and verified in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedPackage {
+    pub nevra: String,
+    pub name: String,
+    pub arch: String,
+    pub repo: String,
+    /// The cache entry (read-only: share it, never modify it).
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    /// Found in the cache (no download this run).
+    pub from_cache: bool,
+    pub signature: SignatureCheck,
+}
+
+/// Why one package could not be fetched.
+#[derive(Debug, Error)]
+pub enum PackageError {
+    #[error("Every source failed:{}", attempts.iter().map(|a| format!("\n    {a}")).collect::<String>())]
+    AllSourcesFailed { attempts: Vec<String> },
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Local(TransportError),
+    #[error("Invalid URL `{url}`")]
+    Url { url: String },
+    #[error("Skipped after another package failed")]
+    Cancelled,
+}
+
+/// Why a repository could not be set up (client, keys).
+#[derive(Debug, Error)]
+pub enum RepoError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+}
+
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error("Cannot fetch `{nevra}`")]
+    Package {
+        nevra: String,
+        #[source]
+        source: PackageError,
+    },
+    #[error("{} packages could not be fetched:{}", failures.len(), failures.iter().map(|(n, e)| format!("\n  `{n}`: {}", chain(e))).collect::<String>())]
+    Packages {
+        failures: Vec<(String, PackageError)>,
+    },
+    #[error("Offline, and {} locked package{} not in the cache: {}", missing.len(), if missing.len() == 1 { " is" } else { "s are" }, missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "))]
+    Offline { missing: Vec<String> },
+    #[error("The lock pins `{nevra}` from repository `{repo}`, which the profile does not define")]
+    UnknownRepo { nevra: String, repo: String },
+    #[error(
+        "The lock pins `{nevra}` from repository `{repo}`, which the lock's `[[repo]]` list lacks"
+    )]
+    UnlockedRepo { nevra: String, repo: String },
+    #[error("Cannot set up repository `{repo}`")]
+    Repo {
+        repo: String,
+        #[source]
+        source: RepoError,
+    },
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// `err: cause: cause`, one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Everything a worker needs about one repository.
+struct RepoCtx<'a> {
+    repo: &'a FetchRepo,
+    /// Base URL from the lock first, then the profile's.
+    bases: Vec<String>,
+    transport: Option<Transport>,
+    keys: Option<Keyring>,
+    mirrors: OnceLock<Vec<String>>,
+    opts: &'a FetchOptions,
+}
+
+impl RepoCtx<'_> {
+    /// Mirrors from the mirrorlist or metalink, resolved on first need (most fetches never
+    /// need them: the locked base URL answers).
+    fn mirrors(&self) -> &[String] {
+        self.mirrors.get_or_init(|| {
+            let Some(t) = &self.transport else {
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            if let Some(ml) = &self.repo.metalink {
+                match fetch_small(t, ml, &self.opts.retry)
+                    .map_err(|e| chain(&e))
+                    .and_then(|b| mirrors::Metalink::parse(&b, ml).map_err(|e| chain(&e)))
+                {
+                    Ok(m) => out.extend(m.baseurls()),
+                    Err(e) => tracing::warn!("repository `{}`: metalink: {e}", self.repo.id),
+                }
+            }
+            if let Some(ml) = &self.repo.mirrorlist {
+                match fetch_small(t, ml, &self.opts.retry) {
+                    Ok(b) => out.extend(mirrors::parse_mirrorlist(&String::from_utf8_lossy(&b))),
+                    Err(e) => {
+                        tracing::warn!("repository `{}`: mirrorlist: {}", self.repo.id, chain(&e))
+                    }
+                }
+            }
+            out.retain(|m| !self.bases.contains(m));
+            out.dedup();
+            out
+        })
+    }
+}
+
+/// A small document (key, mirrorlist) with retries on transient errors.
+fn fetch_small(t: &Transport, url: &str, policy: &RetryPolicy) -> Result<Vec<u8>, TransportError> {
+    let u = Url::parse(url).map_err(|_| TransportError::Scheme {
+        url: url.to_string(),
+    })?;
+    let mut attempt = 1;
+    loop {
+        match t.get_bytes(&u, 16 << 20) {
+            Ok(b) => return Ok(b),
+            Err(e)
+                if attempt < policy.attempts.max(1)
+                    && retry::classify(&e) == retry::Next::Retry =>
+            {
+                std::thread::sleep(policy.delay(attempt));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The keys a repository's `gpgkey` names: `file://` URLs and plain paths are read from disk,
+/// `http(s)://` URLs downloaded with `t` (none when offline). Also what `repo_gpgcheck`
+/// needs to check `repomd.xml.asc` ([`Keyring::verify_detached`]).
+pub fn load_keyring(
+    repo: &FetchRepo,
+    t: Option<&Transport>,
+    policy: &RetryPolicy,
+) -> Result<Keyring, RepoError> {
+    if repo.gpgkeys.is_empty() {
+        return Err(VerifyError::NoKeys { repo: repo.id.clone() }.into());
+    }
+    let key_err = |k: &str, reason: String| VerifyError::Key { key: k.to_string(), reason };
+    let mut ring = Keyring::new();
+    for k in &repo.gpgkeys {
+        let local = if k.starts_with("file:") {
+            let u = Url::parse(k).map_err(|e| key_err(k, e.to_string()))?;
+            Some(u.to_file_path().map_err(|()| key_err(k, "not a local file URL".into()))?)
+        } else if k.contains("://") {
+            None
+        } else {
+            Some(PathBuf::from(k))
+        };
+        let data = match (local, t) {
+            (Some(path), _) => std::fs::read(&path).map_err(|e| key_err(k, e.to_string()))?,
+            (None, Some(t)) => fetch_small(t, k, policy)?,
+            (None, None) => return Err(key_err(k, "cannot be downloaded (offline)".into()).into()),
+        };
+        ring.add_armored(&data, k)?;
+    }
+    Ok(ring)
+}
+
+/// One distinct package to fetch (the lock may pin a file twice: image and boot packages).
+struct Job<'a> {
+    pkg: &'a LockedPackage,
+    repo: usize,
+}
+
+/// Download (or find in the cache) and verify every package of `lock`, `jobs` at a time.
+/// Returns the packages in lock order (`packages`, then `boot_packages`).
+pub fn fetch_lock(
+    lock: &Lockfile,
+    repos: &[FetchRepo],
+    opts: &FetchOptions,
+    reporter: &dyn Reporter,
+) -> Result<Vec<FetchedPackage>, FetchError> {
+    let cache = Cache::new(&opts.cache_dir);
+    let all: Vec<&LockedPackage> = lock.packages.iter().chain(&lock.boot_packages).collect();
+
+    // Repositories the lock uses, each set up once.
+    let mut ctx_index: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut ctxs: Vec<RepoCtx<'_>> = Vec::new();
+    for p in &all {
+        cache::check_checksum(&p.checksum)?;
+        if ctx_index.contains_key(p.repo.as_str()) {
+            continue;
+        }
+        let nevra = p.nevra();
+        let repo =
+            repos
+                .iter()
+                .find(|r| r.id == p.repo)
+                .ok_or_else(|| FetchError::UnknownRepo {
+                    nevra: nevra.clone(),
+                    repo: p.repo.clone(),
+                })?;
+        let locked =
+            lock.repos
+                .iter()
+                .find(|r| r.id == p.repo)
+                .ok_or_else(|| FetchError::UnlockedRepo {
+                    nevra,
+                    repo: p.repo.clone(),
+                })?;
+        let mut bases = vec![with_slash(&locked.baseurl)];
+        for b in &repo.baseurls {
+            let b = with_slash(b);
+            if !bases.contains(&b) {
+                bases.push(b);
+            }
+        }
+        let rerr = |source: RepoError| FetchError::Repo {
+            repo: repo.id.clone(),
+            source,
+        };
+        let transport = if opts.offline {
+            None
+        } else {
+            Some(
+                Transport::new(&repo.tls, repo.proxy.as_deref(), opts.timeouts)
+                    .map_err(|e| rerr(e.into()))?,
+            )
+        };
+        let keys = if opts.verify_signatures && repo.gpgcheck {
+            Some(
+                load_keyring(
+                    repo,
+                    if opts.offline {
+                        None
+                    } else {
+                        transport.as_ref()
+                    },
+                    &opts.retry,
+                )
+                .map_err(rerr)?,
+            )
+        } else {
+            None
+        };
+        ctx_index.insert(&p.repo, ctxs.len());
+        ctxs.push(RepoCtx {
+            repo,
+            bases,
+            transport,
+            keys,
+            mirrors: OnceLock::new(),
+            opts,
+        });
+    }
+
+    // Distinct files, keyed by checksum; `slot[i]` maps lock entry i to its job.
+    let mut by_sum: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    let mut slot: Vec<usize> = Vec::with_capacity(all.len());
+    for p in &all {
+        let key = (
+            p.checksum.kind.clone(),
+            p.checksum.value.to_ascii_lowercase(),
+        );
+        let j = *by_sum.entry(key).or_insert_with(|| {
+            jobs.push(Job {
+                pkg: p,
+                repo: ctx_index[p.repo.as_str()],
+            });
+            jobs.len() - 1
+        });
+        slot.push(j);
+    }
+
+    if opts.offline {
+        let mut missing = Vec::new();
+        for j in &jobs {
+            if cache.lookup(&j.pkg.checksum, j.pkg.size)?.is_none() {
+                missing.push(j.pkg.nevra());
+            }
+        }
+        if !missing.is_empty() {
+            return Err(FetchError::Offline { missing });
+        }
+    }
+
+    reporter.on_start(jobs.len(), jobs.iter().map(|j| j.pkg.size).sum());
+    let results: Mutex<Vec<Option<Result<FetchedPackage, PackageError>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    let cancelled = AtomicBool::new(false);
+    let workers = opts.jobs.clamp(1, jobs.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(job) = jobs.get(i) else { break };
+                    let r = if cancelled.load(Ordering::SeqCst) {
+                        Err(PackageError::Cancelled)
+                    } else {
+                        fetch_one(&cache, &ctxs[job.repo], job.pkg, reporter)
+                    };
+                    if r.is_err() {
+                        cancelled.store(true, Ordering::SeqCst);
+                    }
+                    if let Ok(mut res) = results.lock() {
+                        res[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    reporter.on_finish();
+
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut done: Vec<Option<FetchedPackage>> = Vec::with_capacity(jobs.len());
+    let mut failures = Vec::new();
+    for (job, r) in jobs.iter().zip(results) {
+        match r {
+            Some(Ok(f)) => done.push(Some(f)),
+            Some(Err(PackageError::Cancelled)) | None => done.push(None),
+            Some(Err(e)) => {
+                failures.push((job.pkg.nevra(), e));
+                done.push(None);
+            }
+        }
+    }
+    if failures.len() == 1 {
+        let (nevra, source) = failures.remove(0);
+        return Err(FetchError::Package { nevra, source });
+    }
+    if !failures.is_empty() {
+        return Err(FetchError::Packages { failures });
+    }
+    let mut out = Vec::with_capacity(all.len());
+    for (p, j) in all.iter().zip(slot) {
+        let Some(f) = &done[j] else {
+            return Err(FetchError::Package {
+                nevra: p.nevra(),
+                source: PackageError::Cancelled,
+            });
+        };
+        // A file pinned twice (e.g. image and boot) is reported under each entry's own name.
+        out.push(FetchedPackage {
+            nevra: p.nevra(),
+            name: p.name.clone(),
+            arch: p.arch.clone(),
+            repo: p.repo.clone(),
+            ..f.clone()
+        });
+    }
+    Ok(out)
+}
+
+fn with_slash(base: &str) -> String {
+    if base.ends_with('/') {
+        base.to_string()
+    } else {
+        format!("{base}/")
+    }
+}
+
+/// Writes to the staged file while hashing.
+struct HashingWriter<'a> {
+    out: std::io::BufWriter<&'a mut std::fs::File>,
+    sha256: Hasher,
+    lock_kind: Option<Hasher>,
+}
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.sha256.update(&buf[..n]);
+        if let Some(h) = self.lock_kind.as_mut() {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn fetch_one(
+    cache: &Cache,
+    ctx: &RepoCtx<'_>,
+    pkg: &LockedPackage,
+    reporter: &dyn Reporter,
+) -> Result<FetchedPackage, PackageError> {
+    let nevra = pkg.nevra();
+    let opts = ctx.opts;
+    let signature = if ctx.keys.is_some() {
+        SignatureCheck::Verified
+    } else {
+        SignatureCheck::Disabled
+    };
+    let fetched = |path: PathBuf, sha256: String, from_cache: bool| FetchedPackage {
+        nevra: nevra.clone(),
+        name: pkg.name.clone(),
+        arch: pkg.arch.clone(),
+        repo: pkg.repo.clone(),
+        path,
+        sha256,
+        size: pkg.size,
+        from_cache,
+        signature,
+    };
+
+    if let Some(path) = cache.lookup(&pkg.checksum, pkg.size)? {
+        let sha = cache.sha256_of(&pkg.checksum)?.unwrap_or_default();
+        let intact = !opts.verify_cache || cache.rehash_ok(&path, &sha)?;
+        if intact {
+            // Cheap: the header only, unless --verify-cache asks for the payload too. The
+            // keys may have changed since the entry was stored, so the signature is
+            // checked on every use.
+            verify::verify_rpm(
+                &path,
+                &nevra,
+                &ctx.repo.id,
+                ctx.keys.as_ref(),
+                opts.verify_cache,
+            )?;
+            reporter.on_cached(&nevra, pkg.size);
+            return Ok(fetched(path, sha, true));
+        }
+        tracing::warn!(
+            "cache entry `{}` of `{nevra}` is corrupt: downloading it again",
+            path.display()
+        );
+        cache.remove(&path)?;
+    }
+    if opts.offline {
+        return Err(PackageError::AllSourcesFailed {
+            attempts: vec!["offline: not in the cache".into()],
+        });
+    }
+    let Some(transport) = &ctx.transport else {
+        return Err(PackageError::AllSourcesFailed {
+            attempts: vec!["no transport".into()],
+        });
+    };
+
+    let known_sha = cache.sha256_of(&pkg.checksum)?;
+    let mut staged = cache.stage(known_sha.as_deref())?;
+    let mut attempts: Vec<String> = Vec::new();
+    let mut bi = 0;
+    loop {
+        let base = if bi < ctx.bases.len() {
+            ctx.bases[bi].clone()
+        } else {
+            let m = ctx.mirrors();
+            match m.get(bi - ctx.bases.len()) {
+                Some(b) => with_slash(b),
+                None => break,
+            }
+        };
+        bi += 1;
+        let url = Url::parse(&base)
+            .and_then(|b| b.join(&pkg.location))
+            .map_err(|_| PackageError::Url {
+                url: format!("{base}{}", pkg.location),
+            })?;
+        match try_url(
+            transport,
+            &url,
+            pkg,
+            &mut staged,
+            &opts.retry,
+            &nevra,
+            reporter,
+        ) {
+            Ok(sha256) => {
+                verify::verify_rpm(staged.path(), &nevra, &ctx.repo.id, ctx.keys.as_ref(), true)?;
+                let extra = (pkg.checksum.kind != "sha256").then_some(&pkg.checksum);
+                let path = cache.commit(staged, &sha256, extra)?;
+                reporter.on_done(&nevra, pkg.size);
+                return Ok(fetched(path, sha256, false));
+            }
+            Err(Failure::Local(e)) => return Err(PackageError::Local(e)),
+            Err(Failure::Mirror(msgs)) => {
+                for m in msgs {
+                    reporter.on_retry(&nevra, url.as_str(), &m);
+                    attempts.push(m);
+                }
+            }
+        }
+    }
+    Err(PackageError::AllSourcesFailed { attempts })
+}
+
+enum Failure {
+    /// The local disk failed: stop.
+    Local(TransportError),
+    /// This URL failed for good (after retries): one message per attempt.
+    Mirror(Vec<String>),
+}
+
+/// Download `url` into `staged` with retries; returns the sha256 when the bytes match the lock.
+fn try_url(
+    t: &Transport,
+    url: &Url,
+    pkg: &LockedPackage,
+    staged: &mut Staged,
+    policy: &RetryPolicy,
+    nevra: &str,
+    reporter: &dyn Reporter,
+) -> Result<String, Failure> {
+    let mut msgs = Vec::new();
+    let attempts = policy.attempts.max(1);
+    for attempt in 1..=attempts {
+        if let Err(e) = staged.reset() {
+            return Err(Failure::Local(TransportError::Write {
+                url: url.to_string(),
+                source: std::io::Error::other(e.to_string()),
+            }));
+        }
+        let lock_kind = if pkg.checksum.kind == "sha256" {
+            None
+        } else {
+            Some(
+                Hasher::new(&pkg.checksum.kind)
+                    .map_err(|e| Failure::Mirror(vec![e.to_string()]))?,
+            )
+        };
+        let sha256 = Hasher::new("sha256").map_err(|e| Failure::Mirror(vec![e.to_string()]))?;
+        reporter.on_download_start(nevra, url.as_str());
+        let mut reported = 0u64;
+        let outcome = {
+            let mut w = HashingWriter {
+                out: std::io::BufWriter::with_capacity(256 * 1024, staged.writer()),
+                sha256,
+                lock_kind,
+            };
+            let r = t.download(url, Some(pkg.size), &mut w, &mut |n| {
+                reported += n;
+                reporter.on_progress(n);
+            });
+            match r.and_then(|_| {
+                w.flush().map_err(|source| TransportError::Write {
+                    url: url.to_string(),
+                    source,
+                })?;
+                Ok(())
+            }) {
+                Ok(()) => Ok((w.sha256.finish_hex(), w.lock_kind.map(Hasher::finish_hex))),
+                Err(e) => Err(e),
+            }
+        };
+        match outcome {
+            Ok((sha256, lock_hex)) => {
+                let actual = lock_hex.unwrap_or_else(|| sha256.clone());
+                if actual.eq_ignore_ascii_case(&pkg.checksum.value) {
+                    return Ok(sha256);
+                }
+                reporter.on_discard(reported);
+                // The mirror served other bytes than the lock pins: asking it again would
+                // give the same bytes; the next mirror may have the right file.
+                msgs.push(format!(
+                    "Checksum mismatch for `{nevra}` from `{url}` (expected {}:{}, got {}:{actual})",
+                    pkg.checksum.kind, pkg.checksum.value, pkg.checksum.kind
+                ));
+                return Err(Failure::Mirror(msgs));
+            }
+            Err(e) => {
+                reporter.on_discard(reported);
+                if e.is_local() {
+                    return Err(Failure::Local(e));
+                }
+                msgs.push(chain(&e));
+                if attempt < attempts && retry::classify(&e) == retry::Next::Retry {
+                    std::thread::sleep(policy.delay(attempt));
+                    continue;
+                }
+                return Err(Failure::Mirror(msgs));
+            }
+        }
+    }
+    Err(Failure::Mirror(msgs))
+}

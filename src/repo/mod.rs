@@ -1,2 +1,563 @@
-//! Repository metadata: `.repo` files, repomd.xml, primary/filelists (gz, xz, zst, bz2),
-//! comps groups and modules.yaml, each checked against repomd.xml's checksums.
+//! Repository metadata: repomd.xml, primary/filelists (gz, xz, zst, bz2), comps groups and
+//! modules.yaml, each checked against repomd.xml's checksums.
+//!
+//! [`load`] reads one repository ([`Source`]) into a [`RepoData`]: the parsed repomd.xml,
+//! every package of primary.xml, comps groups and modules.yaml. filelists.xml is big and
+//! rarely needed, so it is read only when asked ([`RepoData::filelists`]). [`Pool`] puts
+//! the packages of several repositories into one slice for `solve` and answers
+//! whatprovides lookups; [`query`] is `diskless repoquery`'s engine.
+//!
+//! Every file is checked before its content is trusted: size and checksum (of the file as
+//! stored) first, then the open-checksum and open-size of the decompressed bytes as they
+//! stream through the parser, so a wrong file never yields records.
+
+pub mod cache;
+pub mod capability;
+pub mod checksum;
+pub mod comps;
+pub mod decompress;
+pub mod download;
+pub mod filelists;
+pub mod modules;
+pub mod pool;
+pub mod primary;
+pub mod query;
+pub mod repomd;
+pub mod verify;
+pub mod xml;
+
+pub use comps::Group;
+pub use filelists::FileLists;
+pub use modules::Modules;
+pub use pool::{Pool, PoolOptions};
+pub use repomd::{DataRecord, Repomd};
+
+use crate::package::{Checksum, Package};
+use download::Target;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use url::Url;
+
+/// One repository to read: what `lock` and `repoquery` build from the profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub id: String,
+    /// Base URLs (mirrors) tried in order; `file://`, `http://` or `https://`.
+    pub baseurls: Vec<String>,
+    /// dnf's priority: lower wins (default 99).
+    pub priority: i32,
+    /// dnf's cost: lower preferred among equal priorities (default 1000).
+    pub cost: i32,
+    /// Package name globs hidden from this repository (dnf's `excludepkgs`).
+    pub excludepkgs: Vec<String>,
+    /// When non-empty, only package names matching these globs are visible.
+    pub includepkgs: Vec<String>,
+    /// Packages of this repository ignore modular filtering (dnf's `module_hotfixes`).
+    pub module_hotfixes: bool,
+}
+
+impl Source {
+    /// A source with dnf's default priority and cost.
+    pub fn new(id: impl Into<String>, baseurl: impl Into<String>) -> Source {
+        Source {
+            id: id.into(),
+            baseurls: vec![baseurl.into()],
+            priority: 99,
+            cost: 1000,
+            excludepkgs: Vec::new(),
+            includepkgs: Vec::new(),
+            module_hotfixes: false,
+        }
+    }
+}
+
+impl From<&crate::profile::RepoConfig> for Source {
+    /// The profile's repository as this module reads it. `mirrorlist`/`metalink` and TLS
+    /// client certificates are not read here (plain fetch only): base URLs are.
+    fn from(r: &crate::profile::RepoConfig) -> Source {
+        Source {
+            id: r.id.clone(),
+            baseurls: r.baseurl.clone(),
+            priority: i32::try_from(r.priority).unwrap_or(i32::MAX),
+            cost: i32::try_from(r.cost).unwrap_or(i32::MAX),
+            excludepkgs: r.excludepkgs.clone(),
+            includepkgs: r.includepkgs.clone(),
+            module_hotfixes: r.module_hotfixes,
+        }
+    }
+}
+
+/// How to read repositories.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Where remote metadata is cached (by checksum).
+    pub cache_dir: PathBuf,
+    /// Use only cached metadata for remote repositories.
+    pub offline: bool,
+}
+
+/// A repository's metadata, loaded and verified.
+#[derive(Debug)]
+pub struct RepoData {
+    pub source: Source,
+    /// The base URL the metadata was read from (the first mirror that worked).
+    pub baseurl: String,
+    pub repomd: Repomd,
+    /// sha256 of repomd.xml's bytes: identifies this state of the repository.
+    pub repomd_sha256: String,
+    pub packages: Vec<Package>,
+    /// comps groups (empty when the repository has none).
+    pub groups: Vec<Group>,
+    /// modules.yaml (empty when the repository has none).
+    pub modules: Modules,
+    options: LoadOptions,
+    filelists: OnceLock<FileLists>,
+}
+
+/// Everything that can go wrong reading repository metadata.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("Repository `{repo}` has no base URL")]
+    NoBaseurl { repo: String },
+    #[error("Invalid URL `{url}`")]
+    BadUrl {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("Unsupported URL `{url}` (use file://, http:// or https://)")]
+    UnsupportedScheme { url: String },
+    #[error("`{url}` does not exist")]
+    NotFound { url: String },
+    #[error("Downloading `{url}` failed with HTTP status {status}")]
+    HttpStatus { url: String, status: u16 },
+    #[error("Downloading `{url}` failed")]
+    Network {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("Reading `{url}` failed")]
+    Transfer {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{url}` is not in the cache, and offline mode forbids downloading it")]
+    Offline { url: String },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("Checksum mismatch for `{url}` (expected {expected}, got {actual})")]
+    ChecksumMismatch {
+        url: String,
+        expected: Checksum,
+        actual: Checksum,
+    },
+    #[error("Size mismatch for `{url}` (repomd.xml says {expected} bytes, got {actual})")]
+    SizeMismatch {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error(
+        "Open-checksum mismatch for the decompressed content of `{url}` (expected {expected}, got {actual})"
+    )]
+    OpenChecksumMismatch {
+        url: String,
+        expected: Checksum,
+        actual: Checksum,
+    },
+    #[error(
+        "Open-size mismatch for the decompressed content of `{url}` (repomd.xml says {expected} bytes, got {actual})"
+    )]
+    OpenSizeMismatch {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("Unsupported checksum type `{kind}` for `{url}`")]
+    UnsupportedChecksum { url: String, kind: String },
+    #[error("Cannot decompress `{url}`")]
+    Decompress {
+        url: String,
+        #[source]
+        source: decompress::DecompressError,
+    },
+    #[error("Cannot parse `{url}` at byte {offset}: {message}")]
+    Parse {
+        url: String,
+        offset: u64,
+        message: String,
+    },
+    #[error("Cannot parse `{url}`: {message}")]
+    Yaml { url: String, message: String },
+    #[error("`{url}` lists {actual} packages but says it has {declared}")]
+    PackageCount {
+        url: String,
+        declared: u64,
+        actual: u64,
+    },
+    #[error("The repomd.xml of repository `{repo}` (`{url}`) has no primary metadata")]
+    NoPrimary { repo: String, url: String },
+}
+
+impl RepoError {
+    /// Errors where another mirror may do better (missing or unreachable files).
+    fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            RepoError::NotFound { .. }
+                | RepoError::HttpStatus { .. }
+                | RepoError::Network { .. }
+                | RepoError::Transfer { .. }
+        )
+    }
+}
+
+/// Read one repository: repomd.xml, primary, comps and modules (filelists later, on demand).
+/// Mirrors are tried in order while files are missing or unreachable; a checksum mismatch
+/// stops at once (it is a repository problem worth seeing, not a flaky network).
+pub fn load(source: &Source, options: &LoadOptions) -> Result<RepoData, RepoError> {
+    let mut first_err = None;
+    for baseurl in &source.baseurls {
+        match load_from(source, baseurl, options) {
+            Ok(d) => return Ok(d),
+            Err(e) if e.is_transport() => {
+                tracing::warn!("repository `{}`: {e}; trying the next base URL", source.id);
+                first_err.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(first_err.unwrap_or_else(|| RepoError::NoBaseurl {
+        repo: source.id.clone(),
+    }))
+}
+
+fn load_from(source: &Source, baseurl: &str, options: &LoadOptions) -> Result<RepoData, RepoError> {
+    let url = download::join(baseurl, "repodata/repomd.xml")?;
+    let bytes = read_repomd(&url, source, baseurl, options)?;
+    let repomd = Repomd::parse(&bytes).map_err(|e| RepoError::Parse {
+        url: url.to_string(),
+        offset: e.offset,
+        message: e.message,
+    })?;
+    let reader = RecordReader { baseurl, options };
+    let record = repomd
+        .record("primary")
+        .ok_or_else(|| RepoError::NoPrimary {
+            repo: source.id.clone(),
+            url: url.to_string(),
+        })?;
+    let (rurl, primary) = reader.read(record, |r| primary::parse(r, &source.id))?;
+    check_count(&rurl, primary.declared, primary.packages.len())?;
+    let groups = load_groups(&reader, &repomd)?;
+    let modules = match repomd.record("modules") {
+        Some(rec) => {
+            reader
+                .read_with(rec, |url, r| {
+                    modules::parse(r).map_err(|message| RepoError::Yaml {
+                        url: url.to_string(),
+                        message,
+                    })
+                })?
+                .1
+        }
+        None => Modules::default(),
+    };
+    tracing::info!(
+        "repository `{}`: {} packages, {} groups, {} module streams from {baseurl}",
+        source.id,
+        primary.packages.len(),
+        groups.len(),
+        modules.streams.len()
+    );
+    Ok(RepoData {
+        source: source.clone(),
+        baseurl: baseurl.to_string(),
+        repomd_sha256: checksum::sha256_hex(&bytes),
+        repomd,
+        packages: primary.packages,
+        groups,
+        modules,
+        options: options.clone(),
+        filelists: OnceLock::new(),
+    })
+}
+
+/// comps comes as `group` (plain) and compressed twins; mirrors often carry only some of
+/// them, so a missing one falls through to the next.
+fn load_groups(reader: &RecordReader<'_>, repomd: &Repomd) -> Result<Vec<Group>, RepoError> {
+    let mut missing = None;
+    for kind in ["group", "group_gz", "group_xz", "group_zst"] {
+        let Some(rec) = repomd.record(kind) else {
+            continue;
+        };
+        match reader.read(rec, |r| comps::parse(r)) {
+            Ok((_, groups)) => return Ok(groups),
+            Err(e @ RepoError::NotFound { .. }) => {
+                tracing::debug!("{e}; trying another comps variant");
+                missing = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match missing {
+        Some(e) => Err(e),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn check_count(url: &str, declared: Option<u64>, actual: usize) -> Result<(), RepoError> {
+    match declared {
+        Some(d) if d != actual as u64 => Err(RepoError::PackageCount {
+            url: url.to_string(),
+            declared: d,
+            actual: actual as u64,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn read_repomd(
+    url: &Url,
+    source: &Source,
+    baseurl: &str,
+    options: &LoadOptions,
+) -> Result<Vec<u8>, RepoError> {
+    match download::target(url)? {
+        Target::Local(path) => download::read_local(&path, url),
+        Target::Remote(_) => {
+            let cached = cache::repomd_path(&options.cache_dir, &source.id, baseurl);
+            if options.offline {
+                return match fs_err::read(&cached) {
+                    Ok(b) => Ok(b),
+                    Err(_) => Err(RepoError::Offline {
+                        url: url.to_string(),
+                    }),
+                };
+            }
+            let bytes = download::read_all(url)?;
+            if let Some(dir) = cached.parent() {
+                fs_err::create_dir_all(dir)?;
+            }
+            write_atomic(&cached, &bytes)?;
+            Ok(bytes)
+        }
+    }
+}
+
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), RepoError> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    fs_err::write(tmp.path(), bytes)?;
+    tmp.persist(path).map_err(|e| RepoError::Io(e.error))?;
+    Ok(())
+}
+
+/// Reads `<data>` records of one repository at one base URL, verifying them.
+pub(crate) struct RecordReader<'a> {
+    pub baseurl: &'a str,
+    pub options: &'a LoadOptions,
+}
+
+/// The decompressed stream handed to parsers; it hashes what passes through.
+pub type DataStream<'a> = BufReader<checksum::HashingReader<Box<dyn std::io::Read + 'a>>>;
+
+impl RecordReader<'_> {
+    pub fn url(&self, rec: &DataRecord) -> Result<Url, RepoError> {
+        download::join(
+            rec.location_base.as_deref().unwrap_or(self.baseurl),
+            &rec.href,
+        )
+    }
+
+    /// Verify a record's file and run an XML parser over its decompressed content.
+    pub fn read<T>(
+        &self,
+        rec: &DataRecord,
+        parse: impl FnOnce(&mut DataStream<'_>) -> Result<T, xml::XmlError>,
+    ) -> Result<(String, T), RepoError> {
+        self.read_with(rec, |url, r| {
+            parse(r).map_err(|e| RepoError::Parse {
+                url: url.to_string(),
+                offset: e.offset,
+                message: e.message,
+            })
+        })
+    }
+
+    /// Verify a record's file (size and checksum), then stream its decompressed content
+    /// through `parse`, and check the open-checksum and open-size once it is read.
+    pub fn read_with<T>(
+        &self,
+        rec: &DataRecord,
+        parse: impl FnOnce(&str, &mut DataStream<'_>) -> Result<T, RepoError>,
+    ) -> Result<(String, T), RepoError> {
+        let url = self.url(rec)?;
+        let path = self.local_copy(rec, &url)?;
+        let url_s = url.to_string();
+        let file = BufReader::with_capacity(64 * 1024, fs_err::File::open(&path)?);
+        let (_, inner) =
+            decompress::decompress(file, &rec.href).map_err(|source| RepoError::Decompress {
+                url: url_s.clone(),
+                source,
+            })?;
+        let open_alg = match &rec.open_checksum {
+            Some(ck) => Some(algorithm(ck, &url_s)?),
+            None => None,
+        };
+        let mut stream =
+            BufReader::with_capacity(64 * 1024, checksum::HashingReader::new(inner, open_alg));
+        let value = parse(&url_s, &mut stream)?;
+        let (count, digest) =
+            stream
+                .into_inner()
+                .finish()
+                .map_err(|source| RepoError::Decompress {
+                    url: url_s.clone(),
+                    source: source.into(),
+                })?;
+        if let (Some(expected), Some(actual)) = (&rec.open_checksum, digest) {
+            if expected.value != actual {
+                return Err(RepoError::OpenChecksumMismatch {
+                    url: url_s,
+                    expected: expected.clone(),
+                    actual: Checksum {
+                        kind: expected.kind.clone(),
+                        value: actual,
+                    },
+                });
+            }
+        }
+        if let Some(expected) = rec.open_size {
+            if expected != count {
+                return Err(RepoError::OpenSizeMismatch {
+                    url: url_s,
+                    expected,
+                    actual: count,
+                });
+            }
+        }
+        Ok((url_s, value))
+    }
+
+    /// A verified local file with the record's content: the file itself for `file://`,
+    /// the cached copy (downloaded when missing or damaged) for remote repositories.
+    pub(crate) fn local_copy(&self, rec: &DataRecord, url: &Url) -> Result<PathBuf, RepoError> {
+        match download::target(url)? {
+            Target::Local(path) => {
+                if !path.exists() {
+                    return Err(RepoError::NotFound {
+                        url: url.to_string(),
+                    });
+                }
+                verify_file(&path, rec, url)?;
+                Ok(path)
+            }
+            Target::Remote(_) => {
+                let cached =
+                    cache::metadata_path(&self.options.cache_dir, &rec.checksum, &rec.href);
+                if cached.exists() {
+                    match verify_file(&cached, rec, url) {
+                        Ok(()) => return Ok(cached),
+                        Err(e) => tracing::warn!("cached copy damaged ({e}); downloading again"),
+                    }
+                }
+                if self.options.offline {
+                    return Err(RepoError::Offline {
+                        url: url.to_string(),
+                    });
+                }
+                let dir = cached.parent().unwrap_or(&self.options.cache_dir);
+                fs_err::create_dir_all(dir)?;
+                let tmp = tempfile::NamedTempFile::new_in(dir)?;
+                download::download_to(url, tmp.path())?;
+                verify_file(tmp.path(), rec, url)?;
+                tmp.persist(&cached).map_err(|e| RepoError::Io(e.error))?;
+                Ok(cached)
+            }
+        }
+    }
+}
+
+fn algorithm(ck: &Checksum, url: &str) -> Result<checksum::Algorithm, RepoError> {
+    checksum::Algorithm::parse(&ck.kind).ok_or_else(|| RepoError::UnsupportedChecksum {
+        url: url.to_string(),
+        kind: ck.kind.clone(),
+    })
+}
+
+/// Check a stored file's checksum and size against its repomd.xml record.
+pub fn verify_file(path: &std::path::Path, rec: &DataRecord, url: &Url) -> Result<(), RepoError> {
+    let url_s = url.to_string();
+    let alg = algorithm(&rec.checksum, &url_s)?;
+    let file = fs_err::File::open(path)?;
+    let (size, digest) = checksum::HashingReader::new(file, Some(alg)).finish()?;
+    let digest = digest.unwrap_or_default();
+    if digest != rec.checksum.value {
+        return Err(RepoError::ChecksumMismatch {
+            url: url_s,
+            expected: rec.checksum.clone(),
+            actual: Checksum {
+                kind: rec.checksum.kind.clone(),
+                value: digest,
+            },
+        });
+    }
+    if let Some(expected) = rec.size {
+        if expected != size {
+            return Err(RepoError::SizeMismatch {
+                url: url_s,
+                expected,
+                actual: size,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl RepoData {
+    /// The full file lists (filelists.xml), read and verified on first use.
+    pub fn filelists(&self) -> Result<&FileLists, RepoError> {
+        if let Some(f) = self.filelists.get() {
+            return Ok(f);
+        }
+        let reader = RecordReader {
+            baseurl: &self.baseurl,
+            options: &self.options,
+        };
+        let lists = match self.repomd.record("filelists") {
+            Some(rec) => {
+                let (url, lists) = reader.read(rec, |r| filelists::parse(r))?;
+                check_count(&url, lists.declared, lists.packages.len())?;
+                lists
+            }
+            None => FileLists::default(),
+        };
+        Ok(self.filelists.get_or_init(|| lists))
+    }
+
+    /// The URL a package is downloaded from.
+    pub fn package_url(&self, p: &Package) -> Result<Url, RepoError> {
+        download::join(
+            p.location_base.as_deref().unwrap_or(&self.baseurl),
+            &p.location,
+        )
+    }
+
+    /// A stream over a record's verified, decompressed content (for callers that parse
+    /// other metadata types themselves).
+    pub fn read_record<T>(
+        &self,
+        rec: &DataRecord,
+        parse: impl FnOnce(&str, &mut DataStream<'_>) -> Result<T, RepoError>,
+    ) -> Result<T, RepoError> {
+        let reader = RecordReader {
+            baseurl: &self.baseurl,
+            options: &self.options,
+        };
+        Ok(reader.read_with(rec, parse)?.1)
+    }
+}

@@ -5,6 +5,21 @@
 //! repositories and a [`Request`]; [`solve`] returns the chosen set with the reason each
 //! package is in it, or a [`SolveError`] that reads like dnf's.
 
+mod depmatch;
+mod error;
+mod index;
+mod policy;
+mod provider;
+mod resolve;
+mod rich;
+mod spec;
+mod vercmp;
+
+pub use depmatch::{Sense, overlap, parse_evr, provide_satisfies};
+pub use index::glob_match;
+pub use rich::{Rich, RichError, parse as parse_rich};
+pub use vercmp::{evr_cmp, rpmvercmp};
+
 use crate::package::Package;
 use std::collections::BTreeMap;
 
@@ -44,6 +59,9 @@ pub struct Request {
     /// Names of which several versions may be installed (dnf's installonlypkgs); with
     /// `install_only_limit == 1` (the default when 0) only the best one is chosen.
     pub install_only: Vec<String>,
+    /// How many versions of an install-only package may be chosen together; 0 and 1 both
+    /// mean one (the best), as dnf does for an empty root.
+    pub install_only_limit: u32,
     /// Repository priority (lower wins, dnf default 99) and cost (lower preferred, default 1000)
     /// by repository id. Missing ids get the defaults.
     pub repo_priority: BTreeMap<String, i32>,
@@ -88,6 +106,8 @@ pub fn solve(
     files: &dyn FileProviders,
     request: &Request,
 ) -> Result<Solution, SolveError> {
-    let _ = (packages, files, request);
-    Err(SolveError::Unsolvable { problems: vec!["the solver is not implemented yet".into()] })
+    resolve::run(packages, files, request)
 }
+
+#[cfg(test)]
+mod tests;

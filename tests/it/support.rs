@@ -9,7 +9,11 @@ pub fn fixtures() -> Option<PathBuf> {
     match std::env::var_os("DISKLESS_FIXTURES") {
         Some(p) => {
             let p = PathBuf::from(p);
-            assert!(p.is_dir(), "DISKLESS_FIXTURES={} is not a directory", p.display());
+            assert!(
+                p.is_dir(),
+                "DISKLESS_FIXTURES={} is not a directory",
+                p.display()
+            );
             Some(p)
         }
         None => {

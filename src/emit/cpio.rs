@@ -1,0 +1,741 @@
+//! The initramfs archive: an exact cpio `newc` (`070701`) writer over the image tree, and a
+//! reader used by `diskless diff` and the tests.
+//!
+//! What the Linux kernel's initramfs unpacker needs, and what makes the bytes reproducible:
+//! paths in bytewise order, every directory before its contents (the kernel creates no
+//! parents), inode numbers assigned in output order, hardlink groups sharing one inode with
+//! the group's nlink and their data once on the last link (GNU cpio's convention, which the
+//! kernel's `maybe_link` follows), one mtime for every entry (SOURCE_DATE_EPOCH),
+//! devmajor/devminor 0, rdev only for device nodes, check 0, 4-byte padding and a
+//! `TRAILER!!!` entry. Names are relative (`.`, `etc`, `etc/passwd`), as `find . | cpio`
+//! writes them minus the `./`.
+
+use crate::rootfs::store::Store;
+use crate::rootfs::tree::{Digest, Entry, EntryKind, Tree};
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+const MAGIC: &[u8; 6] = b"070701";
+const TRAILER: &str = "TRAILER!!!";
+/// newc's size field is 8 hex digits.
+pub const MAX_FILE_SIZE: u64 = u32::MAX as u64;
+
+const S_IFMT: u32 = 0o170000;
+const S_IFSOCK: u32 = 0o140000;
+const S_IFLNK: u32 = 0o120000;
+const S_IFREG: u32 = 0o100000;
+const S_IFBLK: u32 = 0o060000;
+const S_IFDIR: u32 = 0o040000;
+const S_IFCHR: u32 = 0o020000;
+const S_IFIFO: u32 = 0o010000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CpioError {
+    #[error(
+        "`{path}` is {size} bytes; cpio newc cannot hold files of 4 GiB or more (the size field is 32 bits)"
+    )]
+    FileTooLarge { path: String, size: u64 },
+    #[error("SOURCE_DATE_EPOCH {0} does not fit cpio newc's 32-bit mtime field")]
+    MtimeTooLarge(u64),
+    #[error("`{path}` is not a normalised absolute path")]
+    BadPath { path: String },
+    #[error(
+        "Content of `{path}` in the store ({store_path}) is {actual} bytes, the tree says {expected}"
+    )]
+    SizeMismatch {
+        path: String,
+        store_path: PathBuf,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("Cannot read the content of `{path}` from the store")]
+    Store {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("Hardlink group {group} mixes different contents (`{first}` and `{other}`)")]
+    HardlinkMismatch {
+        group: u32,
+        first: String,
+        other: String,
+    },
+    #[error("Cannot write the cpio archive")]
+    Write(#[source] io::Error),
+    #[error("Not a cpio newc archive: {0}")]
+    Malformed(String),
+    #[error("Cannot read the cpio archive")]
+    Read(#[source] io::Error),
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpioStats {
+    pub entries: u64,
+    /// Uncompressed archive size in bytes.
+    pub bytes: u64,
+}
+
+/// Write the whole tree as a newc archive. Every entry gets `mtime`; missing parent
+/// directories of an entry are an error the caller sees as [`CpioError::BadPath`] only
+/// if the path itself is malformed: the tree's own directories are used, and a parent the
+/// tree lacks is emitted as `0755 root:root` so the kernel can create the child.
+pub fn write_tree<W: Write>(
+    tree: &Tree,
+    store: &Store,
+    mtime: u64,
+    out: W,
+) -> Result<CpioStats, CpioError> {
+    let mtime = u32::try_from(mtime).map_err(|_| CpioError::MtimeTooLarge(mtime))?;
+    let plan = plan(tree)?;
+    let mut w = CountingWriter {
+        inner: out,
+        count: 0,
+    };
+    let mut stats = CpioStats::default();
+    for item in &plan.items {
+        let entry = &item.entry;
+        let name = cpio_name(&item.path);
+        let (ftype, rdev) = match &entry.kind {
+            EntryKind::Dir => (S_IFDIR, (0, 0)),
+            EntryKind::File { .. } => (S_IFREG, (0, 0)),
+            EntryKind::Symlink { .. } => (S_IFLNK, (0, 0)),
+            EntryKind::CharDev { major, minor } => (S_IFCHR, (*major, *minor)),
+            EntryKind::BlockDev { major, minor } => (S_IFBLK, (*major, *minor)),
+            EntryKind::Fifo => (S_IFIFO, (0, 0)),
+            EntryKind::Socket => (S_IFSOCK, (0, 0)),
+        };
+        let data_size: u64 = match &entry.kind {
+            EntryKind::File { size, .. } => {
+                if item.carries_data {
+                    *size
+                } else {
+                    0
+                }
+            }
+            EntryKind::Symlink { target } => target.len() as u64,
+            _ => 0,
+        };
+        let header = Header {
+            ino: item.ino,
+            mode: ftype | (entry.mode & 0o7777),
+            uid: entry.uid,
+            gid: entry.gid,
+            nlink: item.nlink,
+            mtime,
+            filesize: data_size as u32,
+            rdevmajor: rdev.0,
+            rdevminor: rdev.1,
+        };
+        write_header(&mut w, &header, &name).map_err(CpioError::Write)?;
+        match &entry.kind {
+            EntryKind::File { digest, size, .. } if item.carries_data => {
+                copy_content(&mut w, store, &item.path, digest, *size)?;
+                pad(&mut w, *size).map_err(CpioError::Write)?;
+            }
+            EntryKind::Symlink { target } => {
+                w.write_all(target.as_bytes()).map_err(CpioError::Write)?;
+                pad(&mut w, target.len() as u64).map_err(CpioError::Write)?;
+            }
+            _ => {}
+        }
+        stats.entries += 1;
+    }
+    let trailer = Header {
+        nlink: 1,
+        ..Header::default()
+    };
+    write_header(&mut w, &trailer, TRAILER).map_err(CpioError::Write)?;
+    w.flush().map_err(CpioError::Write)?;
+    stats.bytes = w.count;
+    Ok(stats)
+}
+
+/// The largest regular file in the tree, for the size guard before any byte is written.
+pub fn check_sizes(tree: &Tree) -> Result<(), CpioError> {
+    for (path, e) in &tree.entries {
+        if let EntryKind::File { size, .. } = e.kind
+            && size > MAX_FILE_SIZE
+        {
+            return Err(CpioError::FileTooLarge {
+                path: path.clone(),
+                size,
+            });
+        }
+    }
+    Ok(())
+}
+
+struct Item {
+    path: String,
+    entry: Entry,
+    ino: u32,
+    nlink: u32,
+    carries_data: bool,
+}
+
+struct Plan {
+    items: Vec<Item>,
+}
+
+/// Decide, before writing, the order (the tree's bytewise order, with synthesised parents),
+/// inode numbers, nlinks and which hardlink carries the data.
+fn plan(tree: &Tree) -> Result<Plan, CpioError> {
+    check_sizes(tree)?;
+    // Complete the tree with any missing parent directory.
+    let mut all: BTreeMap<String, Entry> = BTreeMap::new();
+    for (path, entry) in &tree.entries {
+        if !path.starts_with('/')
+            || (path.len() > 1 && path.ends_with('/'))
+            || path
+                .split('/')
+                .skip(1)
+                .any(|c| c == "." || c == ".." || (c.is_empty() && path != "/"))
+        {
+            return Err(CpioError::BadPath { path: path.clone() });
+        }
+        let mut parent = parent_of(path);
+        while let Some(p) = parent {
+            if tree.entries.contains_key(p) || all.contains_key(p) {
+                break;
+            }
+            tracing::warn!(parent = p, child = %path, "tree lacks a parent directory; emitting it as 0755 root:root");
+            all.insert(p.to_string(), synth_dir());
+            parent = parent_of(p);
+        }
+        all.insert(path.clone(), entry.clone());
+    }
+    if !all.contains_key("/") {
+        all.insert("/".to_string(), synth_dir());
+    }
+    // Subdirectory counts give directories the nlink a filesystem would report.
+    let mut subdirs: BTreeMap<&str, u32> = BTreeMap::new();
+    for (path, e) in &all {
+        if matches!(e.kind, EntryKind::Dir)
+            && let Some(p) = parent_of(path)
+        {
+            *subdirs.entry(p).or_default() += 1;
+        }
+    }
+    // Hardlink groups: members in output order; the last one carries the data.
+    let mut groups: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+    let mut group_digest: BTreeMap<u32, (&str, Digest)> = BTreeMap::new();
+    for (path, e) in &all {
+        if let EntryKind::File {
+            link_group: Some(g),
+            digest,
+            ..
+        } = &e.kind
+        {
+            groups.entry(*g).or_default().push(path);
+            match group_digest.get(g) {
+                Some((first, d)) if d != digest => {
+                    return Err(CpioError::HardlinkMismatch {
+                        group: *g,
+                        first: first.to_string(),
+                        other: path.clone(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    group_digest.insert(*g, (path, *digest));
+                }
+            }
+        }
+    }
+    let mut group_ino: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut next_ino: u32 = 1;
+    let mut items = Vec::with_capacity(all.len());
+    for (path, entry) in &all {
+        let (ino, nlink, carries_data) = match &entry.kind {
+            EntryKind::Dir => {
+                let ino = next_ino;
+                next_ino += 1;
+                (
+                    ino,
+                    2 + subdirs.get(path.as_str()).copied().unwrap_or(0),
+                    false,
+                )
+            }
+            EntryKind::File {
+                link_group: Some(g),
+                ..
+            } => {
+                let members = &groups[g];
+                let ino = *group_ino.entry(*g).or_insert_with(|| {
+                    let i = next_ino;
+                    next_ino += 1;
+                    i
+                });
+                let last = members.last().is_some_and(|l| *l == path.as_str());
+                (ino, members.len() as u32, last)
+            }
+            EntryKind::File { .. } => {
+                let ino = next_ino;
+                next_ino += 1;
+                (ino, 1, true)
+            }
+            _ => {
+                let ino = next_ino;
+                next_ino += 1;
+                (ino, 1, false)
+            }
+        };
+        items.push(Item {
+            path: path.clone(),
+            entry: entry.clone(),
+            ino,
+            nlink,
+            carries_data,
+        });
+    }
+    Ok(Plan { items })
+}
+
+fn synth_dir() -> Entry {
+    Entry {
+        kind: EntryKind::Dir,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        owner_package: None,
+        caps: None,
+    }
+}
+
+fn parent_of(path: &str) -> Option<&str> {
+    if path == "/" {
+        return None;
+    }
+    match path.rfind('/') {
+        Some(0) => Some("/"),
+        Some(i) => Some(&path[..i]),
+        None => None,
+    }
+}
+
+/// `/` -> `.`, `/etc/passwd` -> `etc/passwd`.
+fn cpio_name(path: &str) -> String {
+    if path == "/" {
+        ".".to_string()
+    } else {
+        path.trim_start_matches('/').to_string()
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Header {
+    ino: u32,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u32,
+    mtime: u32,
+    filesize: u32,
+    rdevmajor: u32,
+    rdevminor: u32,
+}
+
+fn write_header<W: Write>(w: &mut W, h: &Header, name: &str) -> io::Result<()> {
+    let namesize = name.len() as u32 + 1;
+    // devmajor/devminor and check are always 0: no host device numbers leak in.
+    let s = format!(
+        "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+        h.ino,
+        h.mode,
+        h.uid,
+        h.gid,
+        h.nlink,
+        h.mtime,
+        h.filesize,
+        0,
+        0,
+        h.rdevmajor,
+        h.rdevminor,
+        namesize,
+        0
+    );
+    w.write_all(s.as_bytes())?;
+    w.write_all(name.as_bytes())?;
+    w.write_all(&[0])?;
+    // The header (110 bytes) plus the name is padded to a multiple of 4.
+    pad(w, 110 + namesize as u64)
+}
+
+fn pad<W: Write>(w: &mut W, len: u64) -> io::Result<()> {
+    let n = (4 - (len % 4) as usize) % 4;
+    w.write_all(&[0u8; 3][..n])
+}
+
+fn copy_content<W: Write>(
+    w: &mut W,
+    store: &Store,
+    path: &str,
+    digest: &Digest,
+    size: u64,
+) -> Result<(), CpioError> {
+    let store_path = store.path(digest);
+    let f = fs_err::File::open(&store_path).map_err(|source| CpioError::Store {
+        path: path.to_string(),
+        source,
+    })?;
+    let actual = f
+        .metadata()
+        .map_err(|source| CpioError::Store {
+            path: path.to_string(),
+            source,
+        })?
+        .len();
+    if actual != size {
+        return Err(CpioError::SizeMismatch {
+            path: path.to_string(),
+            store_path,
+            expected: size,
+            actual,
+        });
+    }
+    let mut r = f.take(size);
+    let copied = io::copy(&mut r, w).map_err(CpioError::Write)?;
+    if copied != size {
+        return Err(CpioError::SizeMismatch {
+            path: path.to_string(),
+            store_path,
+            expected: size,
+            actual: copied,
+        });
+    }
+    Ok(())
+}
+
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// One entry as read back from an archive (for `diff` and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadEntry {
+    /// As stored in the archive (`.`, `etc/passwd`).
+    pub name: String,
+    pub ino: u32,
+    /// Type and permission bits.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u32,
+    pub mtime: u32,
+    pub size: u32,
+    pub rdevmajor: u32,
+    pub rdevminor: u32,
+    /// sha256 of the entry's data (for a symlink, its target).
+    pub digest: [u8; 32],
+    /// The symlink target, for symlinks.
+    pub link_target: Option<String>,
+}
+
+impl ReadEntry {
+    pub fn kind(&self) -> &'static str {
+        match self.mode & S_IFMT {
+            S_IFDIR => "dir",
+            S_IFREG => "file",
+            S_IFLNK => "symlink",
+            S_IFCHR => "chardev",
+            S_IFBLK => "blockdev",
+            S_IFIFO => "fifo",
+            S_IFSOCK => "socket",
+            _ => "unknown",
+        }
+    }
+}
+
+/// Read every entry of a (decompressed) newc archive, up to the trailer.
+pub fn read_entries<R: Read>(mut r: R) -> Result<Vec<ReadEntry>, CpioError> {
+    let mut out = Vec::new();
+    let mut pos: u64 = 0;
+    loop {
+        let mut hdr = [0u8; 110];
+        r.read_exact(&mut hdr).map_err(CpioError::Read)?;
+        pos += 110;
+        if &hdr[..6] != MAGIC {
+            return Err(CpioError::Malformed(format!(
+                "bad magic at offset {}",
+                pos - 110
+            )));
+        }
+        let field = |i: usize| -> Result<u32, CpioError> {
+            let s = std::str::from_utf8(&hdr[6 + i * 8..14 + i * 8])
+                .map_err(|_| CpioError::Malformed("non-ASCII header field".into()))?;
+            u32::from_str_radix(s, 16)
+                .map_err(|_| CpioError::Malformed(format!("bad hex field `{s}`")))
+        };
+        let (ino, mode, uid, gid, nlink, mtime, size) = (
+            field(0)?,
+            field(1)?,
+            field(2)?,
+            field(3)?,
+            field(4)?,
+            field(5)?,
+            field(6)?,
+        );
+        let (rdevmajor, rdevminor, namesize) = (field(9)?, field(10)?, field(11)?);
+        let mut name = vec![0u8; namesize as usize];
+        r.read_exact(&mut name).map_err(CpioError::Read)?;
+        pos += namesize as u64;
+        skip(&mut r, pad_len(pos))?;
+        pos += pad_len(pos);
+        if name.last() == Some(&0) {
+            name.pop();
+        }
+        let name = String::from_utf8_lossy(&name).into_owned();
+        if name == TRAILER {
+            break;
+        }
+        let mut hasher = Sha256::new();
+        let mut link = Vec::new();
+        let mut remaining = size as u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        while remaining > 0 {
+            let n = remaining.min(buf.len() as u64) as usize;
+            r.read_exact(&mut buf[..n]).map_err(CpioError::Read)?;
+            hasher.update(&buf[..n]);
+            if mode & S_IFMT == S_IFLNK {
+                link.extend_from_slice(&buf[..n]);
+            }
+            remaining -= n as u64;
+        }
+        pos += size as u64;
+        skip(&mut r, pad_len(pos))?;
+        pos += pad_len(pos);
+        out.push(ReadEntry {
+            name,
+            ino,
+            mode,
+            uid,
+            gid,
+            nlink,
+            mtime,
+            size,
+            rdevmajor,
+            rdevminor,
+            digest: hasher.finalize().into(),
+            link_target: (mode & S_IFMT == S_IFLNK)
+                .then(|| String::from_utf8_lossy(&link).into_owned()),
+        });
+    }
+    Ok(out)
+}
+
+fn pad_len(pos: u64) -> u64 {
+    (4 - pos % 4) % 4
+}
+
+fn skip<R: Read>(r: &mut R, n: u64) -> Result<(), CpioError> {
+    let mut buf = [0u8; 4];
+    r.read_exact(&mut buf[..n as usize])
+        .map_err(CpioError::Read)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A small tree with every entry kind and a hardlink group, contents in `store`.
+    pub(crate) fn sample(store: &Store) -> Tree {
+        let mut t = Tree::default();
+        let mut put = |path: &str, kind: EntryKind, mode: u32| {
+            t.entries.insert(
+                path.to_string(),
+                Entry {
+                    kind,
+                    mode,
+                    uid: 0,
+                    gid: 0,
+                    mtime: 12345,
+                    owner_package: None,
+                    caps: None,
+                },
+            );
+        };
+        let file = |store: &Store, data: &[u8], group: Option<u32>| {
+            let d = Digest(Sha256::digest(data).into());
+            let p = store.path(&d);
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(&p, data).unwrap();
+            EntryKind::File {
+                digest: d,
+                size: data.len() as u64,
+                link_group: group,
+            }
+        };
+        put("/", EntryKind::Dir, 0o755);
+        put(
+            "/bin",
+            EntryKind::Symlink {
+                target: "usr/bin".into(),
+            },
+            0o777,
+        );
+        put("/dev", EntryKind::Dir, 0o755);
+        put(
+            "/dev/console",
+            EntryKind::CharDev { major: 5, minor: 1 },
+            0o600,
+        );
+        put("/etc", EntryKind::Dir, 0o755);
+        put("/etc/motd", file(store, b"hello\n", None), 0o644);
+        put(
+            "/etc/shadow",
+            file(store, b"root:!::0:99999:7:::\n", None),
+            0o000,
+        );
+        put("/usr", EntryKind::Dir, 0o755);
+        put("/usr/bin", EntryKind::Dir, 0o755);
+        put(
+            "/usr/bin/a",
+            file(store, b"#!/bin/sh\necho same\n", Some(1)),
+            0o4755,
+        );
+        put(
+            "/usr/bin/b",
+            file(store, b"#!/bin/sh\necho same\n", Some(1)),
+            0o4755,
+        );
+        put("/usr/bin/empty", file(store, b"", None), 0o755);
+        t
+    }
+
+    #[test]
+    fn roundtrip_and_hardlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store")).unwrap();
+        let tree = sample(&store);
+        let mut buf = Vec::new();
+        let stats = write_tree(&tree, &store, 1_700_000_000, &mut buf).unwrap();
+        assert_eq!(stats.bytes as usize, buf.len());
+        assert_eq!(buf.len() % 4, 0);
+        let entries = read_entries(&buf[..]).unwrap();
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                ".",
+                "bin",
+                "dev",
+                "dev/console",
+                "etc",
+                "etc/motd",
+                "etc/shadow",
+                "usr",
+                "usr/bin",
+                "usr/bin/a",
+                "usr/bin/b",
+                "usr/bin/empty"
+            ]
+        );
+        let a = &entries[9];
+        let b = &entries[10];
+        assert_eq!((a.ino, a.nlink, a.size), (b.ino, 2, 0));
+        assert_eq!(b.size, 20);
+        assert_eq!(a.mode, 0o104755);
+        assert!(entries.iter().all(|e| e.mtime == 1_700_000_000));
+        let inos: Vec<_> = entries.iter().map(|e| e.ino).collect();
+        assert_eq!(inos, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11]);
+        assert_eq!((entries[3].rdevmajor, entries[3].rdevminor), (5, 1));
+        assert_eq!(entries[1].link_target.as_deref(), Some("usr/bin"));
+        // `.` has dev, etc, usr as subdirectories.
+        assert_eq!(entries[0].nlink, 5);
+    }
+
+    #[test]
+    fn missing_parents_are_synthesised_before_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store")).unwrap();
+        let mut tree = Tree::default();
+        tree.entries.insert(
+            "/a/b/c".into(),
+            Entry {
+                kind: EntryKind::Fifo,
+                mode: 0o644,
+                uid: 1,
+                gid: 2,
+                mtime: 0,
+                owner_package: None,
+                caps: None,
+            },
+        );
+        let mut buf = Vec::new();
+        write_tree(&tree, &store, 0, &mut buf).unwrap();
+        let names: Vec<_> = read_entries(&buf[..])
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, [".", "a", "a/b", "a/b/c"]);
+    }
+
+    #[test]
+    fn files_of_4_gib_are_refused() {
+        let mut tree = Tree::default();
+        tree.entries.insert(
+            "/big".into(),
+            Entry {
+                kind: EntryKind::File {
+                    digest: Digest([0; 32]),
+                    size: 1 << 32,
+                    link_group: None,
+                },
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+                owner_package: None,
+                caps: None,
+            },
+        );
+        let err = check_sizes(&tree).unwrap_err();
+        assert!(
+            err.to_string().contains("`/big` is 4294967296 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn store_size_mismatch_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store")).unwrap();
+        let mut tree = sample(&store);
+        if let Some(Entry {
+            kind: EntryKind::File { size, .. },
+            ..
+        }) = tree.entries.get_mut("/etc/motd")
+        {
+            *size = 99;
+        }
+        let err = write_tree(&tree, &store, 0, Vec::new()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CpioError::SizeMismatch {
+                    expected: 99,
+                    actual: 6,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,364 @@
+//! The package index the solver works on: which records are allowed (arch, excludes,
+//! repository priority), a deterministic rank for every record, and lookups from a
+//! capability (a provide name, a file path) to the allowed packages that satisfy it.
+//!
+//! File dependencies are answered from `Package::files` (primary.xml's subset) first and
+//! from the lazy [`FileProviders`] only on a miss, as dnf loads filelists.
+
+use super::depmatch::provide_satisfies;
+use super::vercmp::evr_cmp;
+use super::{FileProviders, PkgId, Request};
+use crate::package::{Dependency, Package};
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// Why a record is not a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hidden {
+    /// Its arch is neither the target arch, `noarch`, nor one of `extra_arches`.
+    Arch,
+    /// It matches an `exclude` pattern.
+    Excluded,
+    /// The same name is offered by a repository with a better (lower) priority.
+    Priority,
+}
+
+pub const DEFAULT_PRIORITY: i32 = 99;
+pub const DEFAULT_COST: i32 = 1000;
+
+pub struct Index<'a> {
+    pub pkgs: &'a [Package],
+    files_lazy: &'a dyn FileProviders,
+    /// `None` for candidates, the reason otherwise.
+    pub hidden: Vec<Option<Hidden>>,
+    /// Position of each record in the policy order (best first within a name).
+    pub rank: Vec<u32>,
+    /// Arch class: 0 for the target arch and noarch, 1.. for each extra arch. Packages of
+    /// one name in different classes may be installed side by side (multilib).
+    pub arch_class: Vec<u16>,
+    pub priority: Vec<i32>,
+    /// Allowed packages by name, best first.
+    by_name: HashMap<&'a str, Vec<PkgId>>,
+    /// Provide name -> (package, index into its provides), allowed packages only.
+    provides: HashMap<&'a str, Vec<(PkgId, u32)>>,
+    /// Path -> packages listing it in primary.xml, allowed packages only.
+    files: HashMap<&'a str, Vec<PkgId>>,
+    lazy_cache: RefCell<HashMap<String, Vec<PkgId>>>,
+    target_arch: String,
+}
+
+impl<'a> Index<'a> {
+    pub fn new(pkgs: &'a [Package], files_lazy: &'a dyn FileProviders, req: &Request) -> Self {
+        let n = pkgs.len();
+        let mut arch_class = vec![0u16; n];
+        let mut hidden: Vec<Option<Hidden>> = vec![None; n];
+        for (i, p) in pkgs.iter().enumerate() {
+            if p.arch == req.arch || p.arch == "noarch" {
+                arch_class[i] = 0;
+            } else if let Some(k) = req.extra_arches.iter().position(|a| *a == p.arch) {
+                arch_class[i] = k as u16 + 1;
+            } else {
+                hidden[i] = Some(Hidden::Arch);
+                continue;
+            }
+            if req.exclude.iter().any(|pat| excluded_by(pat, p)) {
+                hidden[i] = Some(Hidden::Excluded);
+            }
+        }
+        let priority: Vec<i32> = pkgs
+            .iter()
+            .map(|p| {
+                req.repo_priority
+                    .get(&p.repo)
+                    .copied()
+                    .unwrap_or(DEFAULT_PRIORITY)
+            })
+            .collect();
+        let cost: Vec<i32> = pkgs
+            .iter()
+            .map(|p| req.repo_cost.get(&p.repo).copied().unwrap_or(DEFAULT_COST))
+            .collect();
+        // dnf applies repository priorities per package name: versions of a name in a
+        // repository with a worse priority are not candidates at all.
+        let mut best_prio: HashMap<&str, i32> = HashMap::new();
+        for (i, p) in pkgs.iter().enumerate() {
+            if hidden[i].is_none() {
+                let e = best_prio.entry(p.name.as_str()).or_insert(priority[i]);
+                *e = (*e).min(priority[i]);
+            }
+        }
+        for (i, p) in pkgs.iter().enumerate() {
+            if hidden[i].is_none()
+                && best_prio
+                    .get(p.name.as_str())
+                    .is_some_and(|b| *b < priority[i])
+            {
+                hidden[i] = Some(Hidden::Priority);
+            }
+        }
+
+        // The policy order, independent of the input order: name, then best EVR, then the
+        // target arch before extra arches before noarch, then cheaper repository, then
+        // repository id and location as the last, content-based tie-breaks.
+        let arch_pref = |i: usize| -> u16 {
+            if pkgs[i].arch == "noarch" {
+                u16::MAX
+            } else {
+                arch_class[i]
+            }
+        };
+        let mut order: Vec<PkgId> = (0..n).collect();
+        order.sort_by(|&a, &b| {
+            let (pa, pb) = (&pkgs[a], &pkgs[b]);
+            pa.name
+                .cmp(&pb.name)
+                .then_with(|| evr_cmp(&pb.evr, &pa.evr))
+                .then_with(|| arch_pref(a).cmp(&arch_pref(b)))
+                .then_with(|| pa.arch.cmp(&pb.arch))
+                .then_with(|| cost[a].cmp(&cost[b]))
+                .then_with(|| pa.repo.cmp(&pb.repo))
+                .then_with(|| pa.location.cmp(&pb.location))
+                .then_with(|| pa.checksum.value.cmp(&pb.checksum.value))
+        });
+        let mut rank = vec![0u32; n];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i] = r as u32;
+        }
+
+        let mut by_name: HashMap<&str, Vec<PkgId>> = HashMap::new();
+        let mut provides: HashMap<&str, Vec<(PkgId, u32)>> = HashMap::new();
+        let mut files: HashMap<&str, Vec<PkgId>> = HashMap::new();
+        for &i in &order {
+            if hidden[i].is_some() {
+                continue;
+            }
+            let p = &pkgs[i];
+            by_name.entry(p.name.as_str()).or_default().push(i);
+            for (k, d) in p.provides.iter().enumerate() {
+                provides
+                    .entry(d.name.as_str())
+                    .or_default()
+                    .push((i, k as u32));
+            }
+            for f in &p.files {
+                files.entry(f.as_str()).or_default().push(i);
+            }
+        }
+        Index {
+            pkgs,
+            files_lazy,
+            hidden,
+            rank,
+            arch_class,
+            priority,
+            by_name,
+            provides,
+            files,
+            lazy_cache: RefCell::new(HashMap::new()),
+            target_arch: req.arch.clone(),
+        }
+    }
+
+    pub fn target_arch(&self) -> &str {
+        &self.target_arch
+    }
+
+    /// Allowed packages named `name`, best first.
+    pub fn named(&self, name: &str) -> &[PkgId] {
+        self.by_name.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every name that has allowed packages, sorted.
+    pub fn names(&self) -> Vec<&'a str> {
+        let mut v: Vec<&str> = self.by_name.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    pub fn is_allowed(&self, id: PkgId) -> bool {
+        self.hidden[id].is_none()
+    }
+
+    /// Does package `id` satisfy `dep` (through a provide, or a file it contains)?
+    pub fn satisfies(&self, id: PkgId, dep: &Dependency) -> bool {
+        let p = &self.pkgs[id];
+        if p.provides.iter().any(|pr| provide_satisfies(pr, dep)) {
+            return true;
+        }
+        if dep.name.starts_with('/') && dep.op.is_none() {
+            return p.files.contains(&dep.name) || self.lazy_files(&dep.name).contains(&id);
+        }
+        false
+    }
+
+    /// Allowed packages satisfying `dep`, best first (sorted by rank).
+    pub fn providers(&self, dep: &Dependency) -> Vec<PkgId> {
+        let mut out: Vec<PkgId> = Vec::new();
+        if let Some(list) = self.provides.get(dep.name.as_str()) {
+            for &(id, k) in list {
+                if provide_satisfies(&self.pkgs[id].provides[k as usize], dep)
+                    && out.last() != Some(&id)
+                {
+                    out.push(id);
+                }
+            }
+        }
+        if dep.name.starts_with('/') && dep.op.is_none() {
+            match self.files.get(dep.name.as_str()) {
+                Some(list) => out.extend(list.iter().copied()),
+                None => out.extend(self.lazy_files(&dep.name)),
+            }
+        }
+        out.sort_unstable_by_key(|&id| self.rank[id]);
+        out.dedup();
+        out
+    }
+
+    /// Packages containing `path` according to the full file lists (allowed only).
+    fn lazy_files(&self, path: &str) -> Vec<PkgId> {
+        if let Some(v) = self.lazy_cache.borrow().get(path) {
+            return v.clone();
+        }
+        let mut v: Vec<PkgId> = self
+            .files_lazy
+            .providers(path)
+            .into_iter()
+            .filter(|&id| id < self.pkgs.len() && self.hidden[id].is_none())
+            .collect();
+        v.sort_unstable_by_key(|&id| self.rank[id]);
+        v.dedup();
+        self.lazy_cache
+            .borrow_mut()
+            .insert(path.to_string(), v.clone());
+        v
+    }
+
+    /// Every record (allowed or not) named `name`, or providing `dep`: for the hints of
+    /// "No match" errors.
+    pub fn hidden_matching(&self, matches: impl Fn(&Package) -> bool) -> Vec<PkgId> {
+        let mut v: Vec<PkgId> = (0..self.pkgs.len())
+            .filter(|&i| self.hidden[i].is_some() && matches(&self.pkgs[i]))
+            .collect();
+        v.sort_unstable_by_key(|&id| self.rank[id]);
+        v
+    }
+
+    /// Compare two packages by the policy order.
+    pub fn cmp_rank(&self, a: PkgId, b: PkgId) -> Ordering {
+        self.rank[a].cmp(&self.rank[b])
+    }
+}
+
+/// Does the exclude pattern match the package? dnf matches excludepkgs against the name
+/// and the NEVRA forms.
+fn excluded_by(pattern: &str, p: &Package) -> bool {
+    glob_match(pattern, &p.name)
+        || glob_match(pattern, &format!("{}.{}", p.name, p.arch))
+        || glob_match(pattern, &format!("{}-{}", p.name, p.evr))
+        || glob_match(pattern, &p.nevra())
+}
+
+pub fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// fnmatch-style glob: `*`, `?`, `[abc]`, `[a-z]`, `[!x]`.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() {
+            match p[pi] {
+                '*' => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                    continue;
+                }
+                '?' => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                '[' => {
+                    if let Some((matched, next)) = class_match(&p, pi, t[ti]) {
+                        if matched {
+                            pi = next;
+                            ti += 1;
+                            continue;
+                        }
+                    } else if t[ti] == '[' {
+                        pi += 1;
+                        ti += 1;
+                        continue;
+                    }
+                }
+                c if c == t[ti] => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            None => return false,
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Match `c` against the class starting at `p[start] == '['`: (matched, index after `]`).
+fn class_match(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+    let mut i = start + 1;
+    let negate = matches!(p.get(i), Some('!') | Some('^'));
+    if negate {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    while i < p.len() && (p[i] != ']' || first) {
+        first = false;
+        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
+            if p[i] <= c && c <= p[i + 2] {
+                matched = true;
+            }
+            i += 3;
+        } else {
+            if p[i] == c {
+                matched = true;
+            }
+            i += 1;
+        }
+    }
+    if i >= p.len() {
+        return None;
+    }
+    Some((matched != negate, i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("kernel*", "kernel-core"));
+        assert!(glob_match("*-devel", "glibc-devel"));
+        assert!(!glob_match("*-devel", "glibc"));
+        assert!(glob_match("lib?", "libc"));
+        assert!(glob_match("python3-[a-c]*", "python3-bar"));
+        assert!(!glob_match("python3-[!a-c]*", "python3-bar"));
+        assert!(glob_match("a*b*c", "aXbYbZc"));
+        assert!(glob_match("exact", "exact"));
+    }
+}

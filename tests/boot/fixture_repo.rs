@@ -1,0 +1,438 @@
+//! The fixture repository the boot tests build images from: real RPMs shaped like their
+//! EL9 counterparts, made from the Debian binaries installed on the test machine (kernel,
+//! busybox, pxelinux, GRUB, shim), with real dependencies between them, indexed by
+//! `createrepo_c`.
+//!
+//! Every RPM is built with a fixed `source_date`, so the same host packages give byte-identical
+//! RPMs (and therefore the same lock) on every run.
+
+use anyhow::{Context, Result, bail, ensure};
+use rpm::{BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Build time and file mtime of every fixture RPM (2023-11-14T22:13:20Z).
+pub const SOURCE_DATE: u32 = 1_700_000_000;
+
+/// What the image's `/sbin/init` prints: `<MARKER_PREFIX> host=… marker=… owner=…`.
+pub const MARKER_PREFIX: &str = "DISKLESS-BOOT-OK";
+
+/// The non-root owned file the init checks, and the owner it must still have after the
+/// image was assembled without root (`stat -c '%U:%G %u:%g %a'`).
+pub const OWNED_FILE: &str = "/var/lib/boot-fixture/owned";
+pub const OWNED_EXPECT: &str = "daemon:daemon 2:2 640";
+
+/// The image's init (shipped by the `boot-fixture-init` package at the pre-usrmerge path
+/// `/sbin/init`, so it lands in /usr/sbin through the `filesystem` package's symlink).
+/// The kernel opens /dev/console from its built-in cpio before init starts; mounting
+/// devtmpfs first still makes the echo robust if a build dropped that node.
+const INIT: &str = r#"#!/bin/sh
+# boot-fixture init: report what the image looks like from inside, then power off.
+export PATH=/usr/sbin:/usr/bin
+mount -t proc proc /proc
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+host=$(cat /etc/hostname)
+marker=$(cat /etc/boot-fixture/marker)
+owner=$(stat -c '%U:%G %u:%g %a' /var/lib/boot-fixture/owned)
+echo "DISKLESS-BOOT-OK host=$host marker=$marker owner=$owner" > /dev/console
+poweroff -f
+"#;
+
+/// EL9's setup passwd/group, cut down to the entries the fixture uses.
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n\
+bin:x:1:1:bin:/bin:/sbin/nologin\n\
+daemon:x:2:2:daemon:/sbin:/sbin/nologin\n\
+adm:x:3:4:adm:/var/adm:/sbin/nologin\n\
+nobody:x:65534:65534:Kernel Overflow User:/:/sbin/nologin\n";
+const GROUP: &str = "root:x:0:\nbin:x:1:\ndaemon:x:2:\nsys:x:3:\nadm:x:4:\nnobody:x:65534:\n";
+
+/// Busybox applets the init script and an interactive debug shell need, with the
+/// directory EL9 puts them in.
+const APPLETS: &[(&str, &str)] = &[
+    ("/usr/bin", "sh"),
+    ("/usr/bin", "cat"),
+    ("/usr/bin", "echo"),
+    ("/usr/bin", "ls"),
+    ("/usr/bin", "mount"),
+    ("/usr/bin", "stat"),
+    ("/usr/bin", "uname"),
+    ("/usr/sbin", "poweroff"),
+    ("/usr/sbin", "reboot"),
+];
+
+/// Where the host's boot binaries come from (Debian package paths).
+const PXELINUX: &str = "/usr/lib/PXELINUX/pxelinux.0";
+const SYSLINUX_BIOS: &str = "/usr/lib/syslinux/modules/bios";
+const SYSLINUX_MODULES: &[&str] = &[
+    "ldlinux.c32",
+    "vesamenu.c32",
+    "libcom32.c32",
+    "libutil.c32",
+    "menu.c32",
+];
+const SHIM: &str = "/usr/lib/shim/shimx64.efi.signed";
+const MOKMANAGER: &str = "/usr/lib/shim/mmx64.efi.signed";
+const BUSYBOX: &str = "/bin/busybox";
+
+/// GRUB modules of the netboot image: network, tftp, the linux loader, the script engine
+/// and a serial console. Built with an empty prefix so GRUB, like RHEL's grubx64.efi,
+/// reads `grub.cfg` from the directory the firmware loaded it from.
+const GRUB_MODULES: &[&str] = &[
+    "efinet",
+    "tftp",
+    "net",
+    "linux",
+    "normal",
+    "configfile",
+    "echo",
+    "serial",
+    "terminal",
+    "test",
+    "sleep",
+    "efi_gop",
+    "all_video",
+];
+
+/// The built repository.
+#[derive(Debug, Clone)]
+pub struct FixtureRepo {
+    /// Folder with the RPMs and `repodata/`.
+    pub dir: PathBuf,
+    /// Kernel release, e.g. `6.1.0-56-amd64` (`/lib/modules/<kver>/vmlinuz`).
+    pub kver: String,
+    /// The RPM files, in build order.
+    pub rpms: Vec<PathBuf>,
+}
+
+/// The newest kernel in /boot (`vmlinuz-<kver>`), or `DISKLESS_BOOT_KVER`.
+pub fn host_kernel() -> Result<(String, PathBuf)> {
+    let kver = match std::env::var("DISKLESS_BOOT_KVER") {
+        Ok(k) => k,
+        Err(_) => {
+            let mut kvers: Vec<String> = fs_err::read_dir("/boot")?
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_prefix("vmlinuz-"))
+                        .map(str::to_owned)
+                })
+                .collect();
+            kvers.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
+            kvers
+                .pop()
+                .context("no /boot/vmlinuz-* (install linux-image-amd64)")?
+        }
+    };
+    let path = PathBuf::from(format!("/boot/vmlinuz-{kver}"));
+    ensure!(path.is_file(), "`{}` is missing", path.display());
+    Ok((kver, path))
+}
+
+/// Numeric-aware sort key (`6.1.0-9` < `6.1.0-56`).
+fn version_key(s: &str) -> Vec<(u64, String)> {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .map(|p| (p.parse::<u64>().unwrap_or(0), p.to_owned()))
+        .collect()
+}
+
+fn config(c: CompressionWithLevel) -> BuildConfig {
+    BuildConfig::v4().source_date(SOURCE_DATE).compression(c)
+}
+
+fn pkg(name: &str, version: &str, release: &str, arch: &str, summary: &str) -> PackageBuilder {
+    let mut b = PackageBuilder::new(name, version, "GPL-2.0-or-later", arch, summary);
+    b.release(release)
+        .vendor("diskless boot fixture")
+        .description(format!(
+            "{summary} (boot test fixture built from Debian binaries)"
+        ));
+    b
+}
+
+fn read(path: &str) -> Result<Vec<u8>> {
+    Ok(fs_err::read(path)?)
+}
+
+fn file(path: &str, mode: u16) -> rpm::FileOptionsBuilder {
+    FileOptions::new(path).permissions(mode)
+}
+
+fn dir(path: &str, mode: u16) -> rpm::FileOptionsBuilder {
+    FileOptions::dir(path).permissions(mode)
+}
+
+/// `grub-mkimage` output is a pure function of its inputs (checked: same bytes twice).
+fn grub_image(work: &Path) -> Result<Vec<u8>> {
+    let out = work.join("grubx64.efi");
+    let status = Command::new("grub-mkimage")
+        .args(["-O", "x86_64-efi", "-p", "", "-o"])
+        .arg(&out)
+        .args(GRUB_MODULES)
+        .status()
+        .context("running grub-mkimage (install grub-efi-amd64-bin)")?;
+    ensure!(status.success(), "grub-mkimage failed: {status}");
+    Ok(fs_err::read(&out)?)
+}
+
+/// Build the fixture RPMs into `dir` and index them with `createrepo_c`.
+pub fn build(out: &Path) -> Result<FixtureRepo> {
+    fs_err::create_dir_all(out)?;
+    let work = out.join(".work");
+    fs_err::create_dir_all(&work)?;
+    let (kver, vmlinuz) = host_kernel()?;
+    // kernel-core's EVR from the Debian release: 6.1.0-56-amd64 -> 6.1.0-56.el9
+    let (kversion, krelease) = match kver.split_once('-') {
+        Some((v, rest)) => (
+            v.to_owned(),
+            format!("{}.el9", rest.split('-').next().unwrap_or("1")),
+        ),
+        None => (kver.clone(), "1.el9".to_owned()),
+    };
+    let gz = CompressionWithLevel::Gzip(6);
+    let mut packages: Vec<rpm::Package> = Vec::new();
+
+    // setup: passwd and group first; everything with an owner depends on it.
+    let mut b = pkg(
+        "setup",
+        "2.13.7",
+        "10.el9",
+        "noarch",
+        "A set of system configuration and setup files",
+    );
+    b.using_config(config(gz.clone()))
+        .with_dir_entry(dir("/etc", 0o755))?
+        .with_file_contents(PASSWD, file("/etc/passwd", 0o644).config().noreplace())?
+        .with_file_contents(GROUP, file("/etc/group", 0o644).config().noreplace())?
+        .with_file_contents("", file("/etc/shadow", 0o000).config().noreplace())?
+        .with_file_contents("", file("/etc/gshadow", 0o000).config().noreplace())?;
+    packages.push(b.build()?);
+
+    // filesystem: EL9's directory skeleton with the usrmerge symlinks.
+    let mut b = pkg(
+        "filesystem",
+        "3.16",
+        "2.el9",
+        "x86_64",
+        "The basic directory layout for a Linux system",
+    );
+    b.using_config(config(gz.clone()))
+        .requires(Dependency::any("setup"));
+    for (d, mode) in [
+        ("/boot", 0o555),
+        ("/dev", 0o755),
+        ("/etc", 0o755),
+        ("/home", 0o755),
+        ("/proc", 0o555),
+        ("/root", 0o550),
+        ("/run", 0o755),
+        ("/sys", 0o555),
+        ("/tmp", 0o1777),
+        ("/usr", 0o755),
+        ("/usr/bin", 0o755),
+        ("/usr/lib", 0o555),
+        ("/usr/lib/modules", 0o755),
+        ("/usr/lib64", 0o555),
+        ("/usr/sbin", 0o755),
+        ("/var", 0o755),
+        ("/var/lib", 0o755),
+        ("/var/tmp", 0o1777),
+    ] {
+        b.with_dir_entry(dir(d, mode))?;
+    }
+    for (link, target) in [
+        ("/bin", "usr/bin"),
+        ("/lib", "usr/lib"),
+        ("/lib64", "usr/lib64"),
+        ("/sbin", "usr/sbin"),
+        ("/var/run", "../run"),
+    ] {
+        b.with_symlink(FileOptions::symlink(link, target))?;
+    }
+    packages.push(b.build()?);
+
+    let mut b = pkg(
+        "basesystem",
+        "11",
+        "13.el9",
+        "noarch",
+        "The skeleton package which defines a simple system",
+    );
+    b.using_config(config(gz.clone()))
+        .requires(Dependency::any("setup"))
+        .requires(Dependency::any("filesystem"));
+    packages.push(b.build()?);
+
+    // busybox: the static binary with the applet links, and /bin/sh as a file provide
+    // (EL9's bash provides it the same way).
+    let mut b = pkg(
+        "busybox",
+        "1.36.1",
+        "1.el9",
+        "x86_64",
+        "Statically linked binary providing simplified versions of system commands",
+    );
+    b.using_config(config(CompressionWithLevel::Xz(2)))
+        .requires(Dependency::any("filesystem"))
+        .provides(Dependency::any("/bin/sh"))
+        .with_file_contents(read(BUSYBOX)?, file("/usr/bin/busybox", 0o755))?;
+    for (d, applet) in APPLETS {
+        let target = if *d == "/usr/bin" {
+            "busybox"
+        } else {
+            "../bin/busybox"
+        };
+        b.with_symlink(FileOptions::symlink(format!("{d}/{applet}"), target))?;
+    }
+    packages.push(b.build()?);
+
+    // The image's init and the non-root owned file it checks. Shipped at /sbin/init and
+    // owned by `daemon`, so a correct build must follow /sbin -> usr/sbin and map owner
+    // names through the image's own passwd (from `setup`).
+    let mut b = pkg(
+        "boot-fixture-init",
+        "1.0",
+        "1.el9",
+        "noarch",
+        "Init for the diskless boot tests",
+    );
+    b.using_config(config(gz.clone()))
+        .requires(Dependency::any("/bin/sh"))
+        .requires(Dependency::any("filesystem"))
+        .requires(Dependency::any("setup"))
+        .with_file_contents(INIT, file("/sbin/init", 0o755))?
+        .with_dir_entry(dir("/etc/boot-fixture", 0o755))?
+        .with_dir_entry(
+            dir("/var/lib/boot-fixture", 0o750)
+                .user("daemon")
+                .group("daemon"),
+        )?
+        .with_file_contents(
+            "owned by daemon\n",
+            file(OWNED_FILE, 0o640).user("daemon").group("daemon"),
+        )?;
+    packages.push(b.build()?);
+
+    // kernel-core with the EL8/9 layout (vmlinuz under /lib/modules, resolved through the
+    // /lib -> usr/lib symlink), and the `kernel` metapackage requiring it by uname-r.
+    let mut b = pkg(
+        "kernel-core",
+        &kversion,
+        &krelease,
+        "x86_64",
+        "The Linux kernel",
+    );
+    b.using_config(config(CompressionWithLevel::Zstd(3)))
+        .requires(Dependency::any("filesystem"))
+        .provides(Dependency::eq("kernel-core-uname-r", kver.as_str()))
+        .provides(Dependency::eq("kernel-uname-r", kver.as_str()))
+        .with_dir_entry(dir(&format!("/lib/modules/{kver}"), 0o755))?
+        .with_file_contents(
+            fs_err::read(&vmlinuz)?,
+            file(&format!("/lib/modules/{kver}/vmlinuz"), 0o755),
+        )?;
+    packages.push(b.build()?);
+
+    let mut b = pkg(
+        "kernel",
+        &kversion,
+        &krelease,
+        "x86_64",
+        "The Linux kernel, metapackage",
+    );
+    b.using_config(config(gz.clone()))
+        .requires(Dependency::eq("kernel-core-uname-r", kver.as_str()));
+    packages.push(b.build()?);
+
+    // Boot packages (resolved separately, feed the tftp tree).
+    let mut b = pkg(
+        "syslinux-tftpboot",
+        "6.04",
+        "0.20.el9",
+        "noarch",
+        "SYSLINUX modules in /tftpboot, available for network booting",
+    );
+    b.using_config(config(gz.clone()))
+        .with_dir_entry(dir("/tftpboot", 0o755))?
+        .with_file_contents(read(PXELINUX)?, file("/tftpboot/pxelinux.0", 0o644))?;
+    for m in SYSLINUX_MODULES {
+        b.with_file_contents(
+            read(&format!("{SYSLINUX_BIOS}/{m}"))?,
+            file(&format!("/tftpboot/{m}"), 0o644),
+        )?;
+    }
+    packages.push(b.build()?);
+
+    let mut b = pkg(
+        "grub2-efi-x64",
+        "2.06",
+        "77.el9",
+        "x86_64",
+        "GRUB for EFI systems",
+    );
+    b.using_config(config(gz.clone()))
+        .with_dir_entry(dir("/boot/efi/EFI/redhat", 0o700))?
+        .with_file_contents(
+            grub_image(&work)?,
+            file("/boot/efi/EFI/redhat/grubx64.efi", 0o700),
+        )?;
+    packages.push(b.build()?);
+
+    let mut b = pkg(
+        "shim-x64",
+        "15.8",
+        "4.el9",
+        "x86_64",
+        "First-stage UEFI bootloader",
+    );
+    b.using_config(config(gz.clone()))
+        .requires(Dependency::any("grub2-efi-x64"))
+        .with_dir_entry(dir("/boot/efi/EFI/redhat", 0o700))?
+        .with_file_contents(read(SHIM)?, file("/boot/efi/EFI/redhat/shimx64.efi", 0o700))?
+        .with_file_contents(
+            read(MOKMANAGER)?,
+            file("/boot/efi/EFI/redhat/mmx64.efi", 0o700),
+        )?;
+    packages.push(b.build()?);
+
+    let mut rpms = Vec::new();
+    for p in &packages {
+        let m = &p.metadata;
+        let name = format!(
+            "{}-{}-{}.{}.rpm",
+            m.get_name()?,
+            m.get_version()?,
+            m.get_release()?,
+            m.get_arch()?
+        );
+        let path = out.join(&name);
+        p.write_file(&path)
+            .with_context(|| format!("writing `{}`", path.display()))?;
+        rpms.push(path);
+    }
+    fs_err::remove_dir_all(&work)?;
+
+    let created = Command::new("createrepo_c")
+        .args([
+            "--quiet",
+            "--no-database",
+            "--revision",
+            &SOURCE_DATE.to_string(),
+        ])
+        .arg("--set-timestamp-to-revision")
+        .arg(out)
+        .output()
+        .context("running createrepo_c")?;
+    if !created.status.success() {
+        bail!(
+            "createrepo_c failed: {}\n{}",
+            created.status,
+            String::from_utf8_lossy(&created.stderr)
+        );
+    }
+    Ok(FixtureRepo {
+        dir: out.to_owned(),
+        kver,
+        rpms,
+    })
+}

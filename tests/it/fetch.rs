@@ -1,0 +1,1163 @@
+//! Fetch against a real HTTP server on 127.0.0.1 that serves RPMs built (and signed) here or
+//! taken from the shared fixtures, and injects faults: server errors, resets mid-body,
+//! truncated bodies, wrong bytes, stalls, 404 on one mirror. Every case must end in the right
+//! file or a clear error, and no wrong file may ever land in the cache.
+
+use diskless::fetch::{
+    FetchError, FetchOptions, FetchRepo, FetchedPackage, Reporter, RetryPolicy, Silent, Timeouts,
+    fetch_lock,
+};
+use diskless::lock::{LOCK_VERSION, LockedPackage, LockedRepo, Lockfile};
+use diskless::package::Checksum;
+use sha2::Digest;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------
+// A small HTTP/1.1 server with fault injection.
+
+/// How the server misbehaves for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status and no body.
+    Status(u16),
+    /// Announce the full length, send half, then reset the connection (RST).
+    Reset,
+    /// Announce the full length, send half, then close normally (FIN).
+    Truncate,
+    /// The right length, but one byte changed.
+    Wrong,
+    /// Send half, then stall longer than any read timeout of the tests.
+    Stall,
+    /// No Content-Length, half the body, close: only the lock's size can tell.
+    ShortNoLength,
+}
+
+#[derive(Default)]
+struct Route {
+    body: Vec<u8>,
+    /// Consumed one per request; then the route behaves.
+    faults: VecDeque<Fault>,
+    /// Applied to every request once `faults` is empty.
+    always: Option<Fault>,
+}
+
+#[derive(Default)]
+struct State {
+    routes: Mutex<BTreeMap<String, Route>>,
+    hits: Mutex<BTreeMap<String, usize>>,
+    /// Pause between 16 KiB chunks (to make parallel downloads overlap).
+    throttle_us: AtomicU64,
+}
+
+pub struct Server {
+    port: u16,
+    state: Arc<State>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(State::default());
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let st = st.clone();
+                std::thread::spawn(move || {
+                    let _ = handle(conn, &st);
+                });
+            }
+        });
+        Server { port, state }
+    }
+
+    /// `http://127.0.0.1:PORT/{prefix}/`.
+    pub fn url(&self, prefix: &str) -> String {
+        format!("http://127.0.0.1:{}/{prefix}/", self.port)
+    }
+
+    pub fn put(&self, path: &str, body: &[u8]) {
+        let mut r = self.state.routes.lock().unwrap();
+        r.entry(path.to_string()).or_default().body = body.to_vec();
+    }
+
+    pub fn faults(&self, path: &str, faults: &[Fault]) {
+        let mut r = self.state.routes.lock().unwrap();
+        r.entry(path.to_string()).or_default().faults = faults.iter().copied().collect();
+    }
+
+    pub fn always(&self, path: &str, fault: Fault) {
+        let mut r = self.state.routes.lock().unwrap();
+        r.entry(path.to_string()).or_default().always = Some(fault);
+    }
+
+    pub fn throttle(&self, per_chunk: Duration) {
+        self.state
+            .throttle_us
+            .store(per_chunk.as_micros() as u64, Ordering::SeqCst);
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.state
+            .hits
+            .lock()
+            .unwrap()
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests for `.rpm` files, all paths together.
+    pub fn rpm_hits(&self) -> usize {
+        self.state
+            .hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p.ends_with(".rpm"))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
+            break;
+        }
+    }
+    *st.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+    let (body, fault) = {
+        let mut routes = st.routes.lock().unwrap();
+        match routes.get_mut(&path) {
+            None => (Vec::new(), Some(Fault::Status(404))),
+            Some(r) => {
+                let f = r.faults.pop_front().or(r.always);
+                (r.body.clone(), f)
+            }
+        }
+    };
+    let mut conn = conn;
+    let head = |len: Option<usize>| match len {
+        Some(n) => format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {n}\r\nContent-Type: application/x-rpm\r\nConnection: close\r\n\r\n"
+        ),
+        None => "HTTP/1.1 200 OK\r\nContent-Type: application/x-rpm\r\nConnection: close\r\n\r\n"
+            .to_string(),
+    };
+    let half = body.len() / 2;
+    match fault {
+        Some(Fault::Status(code)) => {
+            write!(
+                conn,
+                "HTTP/1.1 {code} Fault\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+        }
+        Some(Fault::Reset) => {
+            conn.write_all(head(Some(body.len())).as_bytes())?;
+            conn.write_all(&body[..half])?;
+            conn.flush()?;
+            std::thread::sleep(Duration::from_millis(20));
+            socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO))?;
+            drop(conn);
+        }
+        Some(Fault::Truncate) => {
+            conn.write_all(head(Some(body.len())).as_bytes())?;
+            conn.write_all(&body[..half])?;
+        }
+        Some(Fault::Wrong) => {
+            let mut b = body.clone();
+            b[half] ^= 0x55;
+            conn.write_all(head(Some(b.len())).as_bytes())?;
+            conn.write_all(&b)?;
+        }
+        Some(Fault::Stall) => {
+            conn.write_all(head(Some(body.len())).as_bytes())?;
+            conn.write_all(&body[..half])?;
+            conn.flush()?;
+            std::thread::sleep(Duration::from_secs(3));
+            conn.write_all(&body[half..])?;
+        }
+        Some(Fault::ShortNoLength) => {
+            conn.write_all(head(None).as_bytes())?;
+            conn.write_all(&body[..half])?;
+        }
+        None => {
+            conn.write_all(head(Some(body.len())).as_bytes())?;
+            let pause = st.throttle_us.load(Ordering::SeqCst);
+            for chunk in body.chunks(16 * 1024) {
+                conn.write_all(chunk)?;
+                if pause > 0 {
+                    std::thread::sleep(Duration::from_micros(pause));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Keys, RPMs, locks.
+
+pub struct TestKey {
+    pub signer: rpm::signature::pgp::Signer,
+    pub public_asc: String,
+    /// 16 lowercase hex digits.
+    pub key_id: String,
+}
+
+/// An Ed25519 signing key, the same for the same seed (fixed RNG and creation time).
+pub fn gen_key(seed: u64, uid: &str) -> TestKey {
+    use pgp::composed::{KeyType, SecretKeyParamsBuilder};
+    use pgp::types::KeyDetails;
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let params = SecretKeyParamsBuilder::default()
+        .key_type(KeyType::Ed25519Legacy)
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id(uid.into())
+        .created_at(pgp::types::Timestamp::from_secs(1_700_000_000))
+        .build()
+        .unwrap();
+    let sk = params.generate(&mut rng).unwrap();
+    let secret = sk.to_armored_string(None.into()).unwrap();
+    let public_asc = sk.to_public_key().to_armored_string(None.into()).unwrap();
+    TestKey {
+        signer: rpm::signature::pgp::Signer::from_asc(&secret).unwrap(),
+        public_asc,
+        key_id: hex::encode(sk.legacy_key_id().as_ref()),
+    }
+}
+
+/// Deterministic incompressible bytes.
+pub fn noise(seed: &str, len: usize) -> Vec<u8> {
+    let mut x: u64 = seed.bytes().fold(0x9e3779b97f4a7c15, |a, b| {
+        (a ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A noarch RPM `name-version-1` with one file of `payload` pseudo-random bytes.
+pub fn build_rpm(name: &str, version: &str, payload: usize, key: Option<&TestKey>) -> Vec<u8> {
+    let mut b = rpm::PackageBuilder::new(
+        name,
+        version,
+        "MIT",
+        "noarch",
+        &format!("The {name} test package"),
+    );
+    b.release("1").using_config(
+        rpm::BuildConfig::v4()
+            .source_date(1_700_000_000u32)
+            .compression(rpm::CompressionType::None),
+    );
+    b.with_file_contents(
+        noise(name, payload),
+        rpm::FileOptions::new(format!("/usr/share/{name}/data")),
+    )
+    .unwrap();
+    let pkg = match key {
+        Some(k) => b.build_and_sign(&k.signer).unwrap(),
+        None => b.build().unwrap(),
+    };
+    let mut out = Vec::new();
+    pkg.write(&mut out).unwrap();
+    out
+}
+
+#[derive(Clone)]
+pub struct TestPkg {
+    pub name: String,
+    pub version: String,
+    pub bytes: Vec<u8>,
+}
+
+impl TestPkg {
+    pub fn new(name: &str, payload: usize, key: Option<&TestKey>) -> TestPkg {
+        TestPkg {
+            name: name.into(),
+            version: "1.0".into(),
+            bytes: build_rpm(name, "1.0", payload, key),
+        }
+    }
+    pub fn file(&self) -> String {
+        format!("{}-{}-1.noarch.rpm", self.name, self.version)
+    }
+    /// The server path under a mirror prefix.
+    pub fn path(&self, prefix: &str) -> String {
+        format!("/{prefix}/Packages/{}", self.file())
+    }
+    pub fn sha256(&self) -> String {
+        hex::encode(sha2::Sha256::digest(&self.bytes))
+    }
+    pub fn locked(&self, repo: &str) -> LockedPackage {
+        LockedPackage {
+            name: self.name.clone(),
+            epoch: 0,
+            version: self.version.clone(),
+            release: "1".into(),
+            arch: "noarch".into(),
+            repo: repo.into(),
+            location: format!("Packages/{}", self.file()),
+            checksum: Checksum {
+                kind: "sha256".into(),
+                value: self.sha256(),
+            },
+            size: self.bytes.len() as u64,
+            build_time: 1_700_000_000,
+        }
+    }
+}
+
+pub fn lock_of(repo: &str, baseurl: &str, pkgs: &[TestPkg]) -> Lockfile {
+    Lockfile {
+        version: LOCK_VERSION,
+        profile_digest: "test".into(),
+        repos: vec![LockedRepo {
+            id: repo.into(),
+            baseurl: baseurl.into(),
+            revision: None,
+            repomd_sha256: "0".repeat(64),
+        }],
+        packages: pkgs.iter().map(|p| p.locked(repo)).collect(),
+        boot_packages: Vec::new(),
+    }
+}
+
+/// Fast retries and short timeouts, so fault tests take milliseconds.
+pub fn quick_opts(cache: &Path, jobs: usize) -> FetchOptions {
+    let mut o = FetchOptions::new(cache);
+    o.jobs = jobs;
+    o.retry = RetryPolicy {
+        attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+    };
+    o.timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        read: Duration::from_millis(700),
+    };
+    o
+}
+
+pub fn signed_repo(id: &str, baseurls: &[String], key_file: &Path) -> FetchRepo {
+    FetchRepo {
+        gpgcheck: true,
+        gpgkeys: vec![key_file.display().to_string()],
+        baseurls: baseurls.to_vec(),
+        ..FetchRepo::unsigned(id, "")
+    }
+}
+
+/// Every regular file under `dir` (cache entries, aliases, left-over temp files).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The cache holds exactly `pkgs`, each once under its sha256 with the right bytes, and
+/// nothing else (no temp file, no wrong file).
+fn assert_cache_holds(cache: &Path, pkgs: &[&TestPkg]) {
+    let mut expect: Vec<PathBuf> = pkgs
+        .iter()
+        .map(|p| {
+            let s = p.sha256();
+            cache.join("packages/sha256").join(&s[..2]).join(&s[2..])
+        })
+        .collect();
+    expect.sort();
+    expect.dedup();
+    assert_eq!(files_under(cache), expect);
+    for p in pkgs {
+        let s = p.sha256();
+        assert_eq!(
+            std::fs::read(cache.join("packages/sha256").join(&s[..2]).join(&s[2..])).unwrap(),
+            p.bytes
+        );
+    }
+}
+
+fn check_fetched(got: &[FetchedPackage], pkgs: &[&TestPkg]) {
+    assert_eq!(got.len(), pkgs.len());
+    for (g, p) in got.iter().zip(pkgs) {
+        assert_eq!(g.name, p.name);
+        assert_eq!(std::fs::read(&g.path).unwrap(), p.bytes, "{}", g.nevra);
+    }
+}
+
+/// The whole error chain on one line, as the CLI prints it.
+fn chain(e: &FetchError) -> String {
+    let mut s = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        s.push_str(" | ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+struct Env {
+    tmp: tempfile::TempDir,
+    server: Server,
+    key: TestKey,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = gen_key(1, "diskless test <test@example.org>");
+        std::fs::write(tmp.path().join("RPM-GPG-KEY-test"), &key.public_asc).unwrap();
+        Env {
+            tmp,
+            server: Server::start(),
+            key,
+        }
+    }
+    fn cache(&self) -> PathBuf {
+        self.tmp.path().join("cache")
+    }
+    fn key_file(&self) -> PathBuf {
+        self.tmp.path().join("RPM-GPG-KEY-test")
+    }
+    /// Serve `pkgs` under `prefix`.
+    fn serve(&self, prefix: &str, pkgs: &[TestPkg]) {
+        for p in pkgs {
+            self.server.put(&p.path(prefix), &p.bytes);
+        }
+    }
+    fn repo(&self, prefixes: &[&str]) -> FetchRepo {
+        let urls: Vec<String> = prefixes.iter().map(|p| self.server.url(p)).collect();
+        signed_repo("test", &urls, &self.key_file())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests.
+
+#[test]
+fn fetch_downloads_verifies_and_second_fetch_makes_no_requests() {
+    let env = Env::new();
+    let pkgs: Vec<TestPkg> = (0..6)
+        .map(|i| TestPkg::new(&format!("pkg{i}"), 20_000 + i * 7000, Some(&env.key)))
+        .collect();
+    env.serve("m1", &pkgs);
+    let lock = lock_of("test", &env.server.url("m1"), &pkgs);
+    let repo = env.repo(&["m1"]);
+
+    let got = fetch_lock(
+        &lock,
+        std::slice::from_ref(&repo),
+        &quick_opts(&env.cache(), 4),
+        &Silent,
+    )
+    .unwrap();
+    let refs: Vec<&TestPkg> = pkgs.iter().collect();
+    check_fetched(&got, &refs);
+    assert!(
+        got.iter()
+            .all(|g| !g.from_cache && g.signature == diskless::fetch::SignatureCheck::Verified)
+    );
+    assert_eq!(env.server.rpm_hits(), 6);
+    assert_cache_holds(&env.cache(), &refs);
+
+    let again = fetch_lock(&lock, &[repo], &quick_opts(&env.cache(), 4), &Silent).unwrap();
+    check_fetched(&again, &refs);
+    assert!(again.iter().all(|g| g.from_cache));
+    assert_eq!(
+        env.server.rpm_hits(),
+        6,
+        "a second fetch of the same lock makes zero package requests"
+    );
+}
+
+#[test]
+fn transient_faults_are_retried_until_the_right_file_arrives() {
+    let env = Env::new();
+    let faults: &[(&str, &[Fault])] = &[
+        ("e500", &[Fault::Status(500)]),
+        ("e503x2", &[Fault::Status(503), Fault::Status(503)]),
+        ("e429", &[Fault::Status(429)]),
+        ("reset", &[Fault::Reset]),
+        ("trunc", &[Fault::Truncate]),
+        ("short", &[Fault::ShortNoLength]),
+        ("stall", &[Fault::Stall]),
+    ];
+    let pkgs: Vec<TestPkg> = faults
+        .iter()
+        .map(|(n, _)| TestPkg::new(n, 64 * 1024, Some(&env.key)))
+        .collect();
+    env.serve("m1", &pkgs);
+    for (p, (_, f)) in pkgs.iter().zip(faults) {
+        env.server.faults(&p.path("m1"), f);
+    }
+    let lock = lock_of("test", &env.server.url("m1"), &pkgs);
+    let got = fetch_lock(
+        &lock,
+        &[env.repo(&["m1"])],
+        &quick_opts(&env.cache(), 3),
+        &Silent,
+    )
+    .unwrap();
+    let refs: Vec<&TestPkg> = pkgs.iter().collect();
+    check_fetched(&got, &refs);
+    for (p, (_, f)) in pkgs.iter().zip(faults) {
+        assert_eq!(env.server.hits(&p.path("m1")), f.len() + 1, "{}", p.name);
+    }
+    assert_cache_holds(&env.cache(), &refs);
+}
+
+#[test]
+fn a_404_or_wrong_bytes_on_one_mirror_fail_over_to_the_next() {
+    let env = Env::new();
+    let a = TestPkg::new("only-on-m2", 30_000, Some(&env.key));
+    let b = TestPkg::new("wrong-on-m1", 30_000, Some(&env.key));
+    let c = TestPkg::new("down-m1", 30_000, Some(&env.key));
+    env.serve("m1", std::slice::from_ref(&b));
+    env.serve("m1", std::slice::from_ref(&c));
+    env.serve("m2", &[a.clone(), b.clone(), c.clone()]);
+    env.server.always(&b.path("m1"), Fault::Wrong);
+    env.server.always(&c.path("m1"), Fault::Status(502));
+    let pkgs = [a.clone(), b.clone(), c.clone()];
+    let lock = lock_of("test", &env.server.url("m1"), &pkgs);
+    let got = fetch_lock(
+        &lock,
+        &[env.repo(&["m1", "m2"])],
+        &quick_opts(&env.cache(), 2),
+        &Silent,
+    )
+    .unwrap();
+    check_fetched(&got, &[&a, &b, &c]);
+    // A 404 is final for that mirror; wrong bytes too (asking again gives the same bytes);
+    // a 502 is retried (3 attempts) before moving on.
+    assert_eq!(env.server.hits(&a.path("m1")), 1);
+    assert_eq!(env.server.hits(&b.path("m1")), 1);
+    assert_eq!(env.server.hits(&c.path("m1")), 3);
+    for p in [&a, &b, &c] {
+        assert_eq!(env.server.hits(&p.path("m2")), 1, "{}", p.name);
+    }
+    assert_cache_holds(&env.cache(), &[&a, &b, &c]);
+}
+
+#[test]
+fn persistent_faults_end_in_clear_errors_and_an_empty_cache() {
+    let env = Env::new();
+    let cases: &[(&str, Fault, &str)] = &[
+        ("always500", Fault::Status(500), "answered HTTP 500"),
+        ("always404", Fault::Status(404), "answered HTTP 404"),
+        (
+            "alwayswrong",
+            Fault::Wrong,
+            "Checksum mismatch for `alwayswrong-1.0-1.noarch` from `http://127.0.0.1:",
+        ),
+        (
+            "alwaystrunc",
+            Fault::ShortNoLength,
+            "ended after 18208 of 36417 bytes",
+        ),
+        ("alwaysreset", Fault::Reset, "Reading the body of"),
+        ("alwaysstall", Fault::Stall, "Timed out waiting for"),
+    ];
+    for (name, fault, expect) in cases {
+        let p = TestPkg::new(name, 30_000, Some(&env.key));
+        env.serve("m1", std::slice::from_ref(&p));
+        env.server.always(&p.path("m1"), *fault);
+        let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&p));
+        let err = fetch_lock(
+            &lock,
+            &[env.repo(&["m1"])],
+            &quick_opts(&env.cache(), 1),
+            &Silent,
+        )
+        .unwrap_err();
+        let msg = chain(&err);
+        assert!(
+            msg.starts_with(&format!(
+                "Cannot fetch `{name}-1.0-1.noarch` | Every source failed:"
+            )),
+            "{msg}"
+        );
+        assert!(msg.contains(expect), "{name}: {msg}");
+        assert_eq!(
+            files_under(&env.cache()),
+            Vec::<PathBuf>::new(),
+            "{name}: nothing may land in the cache"
+        );
+    }
+}
+
+#[test]
+fn tampered_payload_tampered_header_and_foreign_keys_are_rejected() {
+    let env = Env::new();
+    let good = TestPkg::new("good", 40_000, Some(&env.key));
+
+    // Payload: change the last byte (inside the uncompressed payload).
+    let mut payload = TestPkg::new("tampered-payload", 40_000, Some(&env.key));
+    let n = payload.bytes.len();
+    payload.bytes[n - 10] ^= 1;
+
+    // Header: change one letter of the summary.
+    let mut header = TestPkg::new("tampered-header", 40_000, Some(&env.key));
+    let at = find(&header.bytes, b"The tampered-header test package").unwrap();
+    header.bytes[at] = b'X';
+
+    let other = gen_key(2, "someone else <else@example.org>");
+    let foreign = TestPkg::new("foreign", 40_000, Some(&other));
+    let unsigned = TestPkg::new("unsigned", 40_000, None);
+
+    let cases: Vec<(&TestPkg, String)> = vec![
+        (
+            &payload,
+            "Payload digest mismatch in `tampered-payload-1.0-1.noarch`: the payload was altered"
+                .into(),
+        ),
+        (
+            &header,
+            "Header digest mismatch in `tampered-header-1.0-1.noarch`: the header was altered"
+                .into(),
+        ),
+        (
+            &foreign,
+            format!(
+                "`foreign-1.0-1.noarch` is signed with key {}, which is not among the keys of repository `test` (known: {}",
+                other.key_id, env.key.key_id
+            ),
+        ),
+        (
+            &unsigned,
+            "`unsigned-1.0-1.noarch` is not signed, but repository `test` has gpgcheck on".into(),
+        ),
+    ];
+    for (p, expect) in &cases {
+        // The lock pins the bad file's own checksum (a hostile repository's metadata): only the
+        // RPM-level checks stand between it and the cache.
+        env.serve("m1", &[(*p).clone(), good.clone()]);
+        let lock = lock_of("test", &env.server.url("m1"), &[good.clone(), (*p).clone()]);
+        let err = fetch_lock(
+            &lock,
+            &[env.repo(&["m1"])],
+            &quick_opts(&env.cache(), 1),
+            &Silent,
+        )
+        .unwrap_err();
+        let msg = chain(&err);
+        assert!(
+            msg.contains(expect.as_str()),
+            "expected {expect:?} in {msg}"
+        );
+        assert_cache_holds(&env.cache(), &[&good]);
+        assert_eq!(
+            env.server.hits(&p.path("m1")),
+            1,
+            "a bad package is not downloaded again: {msg}"
+        );
+    }
+
+    // `gpgcheck = false` accepts the foreign and the unsigned package, and says so.
+    let mut repo = env.repo(&["m1"]);
+    repo.gpgcheck = false;
+    let lock = lock_of(
+        "test",
+        &env.server.url("m1"),
+        &[foreign.clone(), unsigned.clone()],
+    );
+    let got = fetch_lock(&lock, &[repo], &quick_opts(&env.cache(), 1), &Silent).unwrap();
+    assert!(
+        got.iter()
+            .all(|g| g.signature == diskless::fetch::SignatureCheck::Disabled)
+    );
+    // Digests are still checked with gpgcheck off.
+    let mut repo = env.repo(&["m1"]);
+    repo.gpgcheck = false;
+    let lock = lock_of(
+        "test",
+        &env.server.url("m1"),
+        std::slice::from_ref(&payload),
+    );
+    let err = fetch_lock(&lock, &[repo], &quick_opts(&env.cache(), 1), &Silent).unwrap_err();
+    assert!(
+        chain(&err).contains("Payload digest mismatch"),
+        "{}",
+        chain(&err)
+    );
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
+fn a_cached_package_is_checked_against_the_current_keys() {
+    let env = Env::new();
+    let p = TestPkg::new("cached", 20_000, Some(&env.key));
+    env.serve("m1", std::slice::from_ref(&p));
+    let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&p));
+    fetch_lock(
+        &lock,
+        &[env.repo(&["m1"])],
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    // The profile now trusts another key only.
+    let other = gen_key(3, "new key <new@example.org>");
+    let kf = env.tmp.path().join("other.asc");
+    std::fs::write(&kf, &other.public_asc).unwrap();
+    let repo = signed_repo("test", &[env.server.url("m1")], &kf);
+    let err = fetch_lock(&lock, &[repo], &quick_opts(&env.cache(), 1), &Silent).unwrap_err();
+    assert!(
+        chain(&err).contains(&format!("is signed with key {}", env.key.key_id)),
+        "{}",
+        chain(&err)
+    );
+    assert_eq!(env.server.rpm_hits(), 1);
+}
+
+#[test]
+fn corrupt_cache_entries_are_detected_and_fetched_again() {
+    let env = Env::new();
+    let p = TestPkg::new("corrupt", 20_000, Some(&env.key));
+    env.serve("m1", std::slice::from_ref(&p));
+    let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&p));
+    let repo = env.repo(&["m1"]);
+    let got = fetch_lock(
+        &lock,
+        std::slice::from_ref(&repo),
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    let entry = got[0].path.clone();
+
+    // Truncated entry: the size check on every use catches it.
+    std::fs::write(&entry, &p.bytes[..100]).unwrap();
+    let got = fetch_lock(
+        &lock,
+        std::slice::from_ref(&repo),
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    assert!(!got[0].from_cache);
+    assert_eq!(env.server.rpm_hits(), 2);
+    assert_cache_holds(&env.cache(), &[&p]);
+
+    // Same size, one bit flipped: `--verify-cache` re-hashes and catches it.
+    let mut bad = p.bytes.clone();
+    bad[5000] ^= 1;
+    std::fs::write(&entry, &bad).unwrap();
+    let mut opts = quick_opts(&env.cache(), 1);
+    opts.verify_cache = true;
+    let got = fetch_lock(&lock, &[repo], &opts, &Silent).unwrap();
+    assert!(!got[0].from_cache);
+    assert_eq!(env.server.rpm_hits(), 3);
+    assert_cache_holds(&env.cache(), &[&p]);
+}
+
+#[test]
+fn offline_names_every_missing_package() {
+    let env = Env::new();
+    let pkgs: Vec<TestPkg> = ["have", "miss-a", "miss-b"]
+        .iter()
+        .map(|n| TestPkg::new(n, 10_000, Some(&env.key)))
+        .collect();
+    env.serve("m1", &pkgs[..1]);
+    let repo = env.repo(&["m1"]);
+    fetch_lock(
+        &lock_of("test", &env.server.url("m1"), &pkgs[..1]),
+        std::slice::from_ref(&repo),
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    let lock = lock_of("test", &env.server.url("m1"), &pkgs);
+    let mut opts = quick_opts(&env.cache(), 2);
+    opts.offline = true;
+    let err = fetch_lock(&lock, std::slice::from_ref(&repo), &opts, &Silent).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Offline, and 2 locked packages are not in the cache: `miss-a-1.0-1.noarch`, `miss-b-1.0-1.noarch`"
+    );
+    assert_eq!(env.server.rpm_hits(), 1);
+    // Offline with everything cached works (and still checks signatures).
+    let got = fetch_lock(
+        &lock_of("test", &env.server.url("m1"), &pkgs[..1]),
+        &[repo],
+        &opts,
+        &Silent,
+    )
+    .unwrap();
+    assert!(got[0].from_cache);
+}
+
+#[test]
+fn two_fetches_racing_on_one_cache_both_succeed() {
+    let env = Env::new();
+    let pkgs: Vec<TestPkg> = (0..8)
+        .map(|i| TestPkg::new(&format!("race{i}"), 200_000, Some(&env.key)))
+        .collect();
+    env.serve("m1", &pkgs);
+    // Slow enough that the two runs overlap on every file.
+    env.server.throttle(Duration::from_millis(2));
+    let lock = lock_of("test", &env.server.url("m1"), &pkgs);
+    let repo = env.repo(&["m1"]);
+    let results: Vec<Vec<FetchedPackage>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    fetch_lock(
+                        &lock,
+                        std::slice::from_ref(&repo),
+                        &quick_opts(&env.cache(), 4),
+                        &Silent,
+                    )
+                    .unwrap()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let refs: Vec<&TestPkg> = pkgs.iter().collect();
+    for r in &results {
+        check_fetched(r, &refs);
+    }
+    assert_cache_holds(&env.cache(), &refs);
+}
+
+#[test]
+fn duplicate_files_and_non_sha256_locks() {
+    let env = Env::new();
+    let p = TestPkg::new("dup", 10_000, Some(&env.key));
+    let q = TestPkg::new("sha1pinned", 10_000, Some(&env.key));
+    env.serve("m1", &[p.clone(), q.clone()]);
+    let mut lock = lock_of("test", &env.server.url("m1"), &[p.clone(), q.clone()]);
+    // The same file pinned as an image and a boot package is downloaded once.
+    lock.boot_packages.push(p.locked("test"));
+    // Old repositories publish sha1 checksums: the cache finds the entry through an alias.
+    lock.packages[1].checksum = Checksum {
+        kind: "sha1".into(),
+        value: hex::encode(sha1::Sha1::digest(&q.bytes)),
+    };
+    let repo = env.repo(&["m1"]);
+    let got = fetch_lock(
+        &lock,
+        std::slice::from_ref(&repo),
+        &quick_opts(&env.cache(), 3),
+        &Silent,
+    )
+    .unwrap();
+    check_fetched(&got, &[&p, &q, &p]);
+    assert_eq!(env.server.hits(&p.path("m1")), 1);
+    let again = fetch_lock(&lock, &[repo], &quick_opts(&env.cache(), 3), &Silent).unwrap();
+    assert!(again.iter().all(|g| g.from_cache));
+    assert_eq!(env.server.rpm_hits(), 2);
+}
+
+/// Counts what a reporter is told.
+#[derive(Default)]
+struct Counting {
+    start: Mutex<Option<(usize, u64)>>,
+    bytes: AtomicU64,
+    discarded: AtomicU64,
+    done: AtomicU64,
+    cached: AtomicU64,
+}
+
+impl Reporter for Counting {
+    fn on_start(&self, n: usize, b: u64) {
+        *self.start.lock().unwrap() = Some((n, b));
+    }
+    fn on_progress(&self, b: u64) {
+        self.bytes.fetch_add(b, Ordering::SeqCst);
+    }
+    fn on_discard(&self, b: u64) {
+        self.discarded.fetch_add(b, Ordering::SeqCst);
+    }
+    fn on_done(&self, _: &str, _: u64) {
+        self.done.fetch_add(1, Ordering::SeqCst);
+    }
+    fn on_cached(&self, _: &str, _: u64) {
+        self.cached.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_reporter_sees_counts_and_bytes() {
+    let env = Env::new();
+    let pkgs: Vec<TestPkg> = (0..3)
+        .map(|i| TestPkg::new(&format!("rep{i}"), 50_000, Some(&env.key)))
+        .collect();
+    env.serve("m1", &pkgs);
+    env.server.faults(&pkgs[0].path("m1"), &[Fault::Truncate]);
+    let lock = lock_of("test", &env.server.url("m1"), &pkgs);
+    let r = Counting::default();
+    fetch_lock(
+        &lock,
+        &[env.repo(&["m1"])],
+        &quick_opts(&env.cache(), 2),
+        &r,
+    )
+    .unwrap();
+    let total: u64 = pkgs.iter().map(|p| p.bytes.len() as u64).sum();
+    assert_eq!(*r.start.lock().unwrap(), Some((3, total)));
+    assert_eq!(
+        r.bytes.load(Ordering::SeqCst) - r.discarded.load(Ordering::SeqCst),
+        total
+    );
+    assert!(r.discarded.load(Ordering::SeqCst) > 0);
+    assert_eq!(r.done.load(Ordering::SeqCst), 3);
+    let r2 = Counting::default();
+    fetch_lock(
+        &lock,
+        &[env.repo(&["m1"])],
+        &quick_opts(&env.cache(), 2),
+        &r2,
+    )
+    .unwrap();
+    assert_eq!(r2.cached.load(Ordering::SeqCst), 3);
+}
+
+/// Signed RPMs from other projects (rpm-rs test assets, CentOS, Fedora, RHEL, openSUSE)
+/// served over HTTP verify against their distribution keys; the wrong key is refused with
+/// the key id rpmkeys reports (derived/sigcheck-rpmkeys-4.18.tsv).
+#[test]
+fn fixture_packages_verify_with_their_distribution_keys() {
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
+    let env = Env::new();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "rpm-rs/tests/assets/RPMS/v4/signed/rpm-basic-with-ed25519-2.3.4-5.el9.noarch.rpm",
+            "rpm-rs/tests/assets/signing_keys/v4/rpm-testkey-v4-ed25519.asc",
+            "27933839",
+        ),
+        (
+            "rpm-rs/tests/assets/RPMS/v4/signed/rpm-basic-with-rsa4096-2.3.4-5.el9.noarch.rpm",
+            "rpm-rs/tests/assets/signing_keys/v4/rpm-testkey-v4-rsa4096.asc",
+            "30d073b5",
+        ),
+        (
+            "cavaliergopher-rpm/testdata/centos-release-7-2.1511.el7.centos.2.10.x86_64.rpm",
+            "distribution-gpg-keys/keys/centos/RPM-GPG-KEY-CentOS-7",
+            "f4a80eb5",
+        ),
+        (
+            "rpm-rs-history/test_assets/rpm-sign-4.15.1-1.fc31.x86_64.rpm",
+            "distribution-gpg-keys/keys/fedora/RPM-GPG-KEY-fedora-31-primary",
+            "3c3359c4",
+        ),
+        (
+            "go-rpmutils-history/testdata/crypto-policies-20210617-1.gitc776d3e.el8.noarch.rpm",
+            "distribution-gpg-keys/keys/redhat/RPM-GPG-KEY-redhat8-release",
+            "fd431d51",
+        ),
+        (
+            "rpmlint/test/binary/mc-4.8.21-2.1.x86_64.rpm",
+            "distribution-gpg-keys/keys/opensuse/RPM-GPG-KEY-openSUSE",
+            "3dbdc284",
+        ),
+    ];
+    let mut pkgs = Vec::new();
+    for (i, (rpm_path, _, _)) in cases.iter().enumerate() {
+        let bytes = std::fs::read(fx.join(rpm_path)).unwrap();
+        let p = TestPkg {
+            name: format!("fx{i}"),
+            version: "1".into(),
+            bytes,
+        };
+        env.serve("m1", std::slice::from_ref(&p));
+        pkgs.push(p);
+    }
+    for ((_, key, key_id), p) in cases.iter().zip(&pkgs) {
+        let lock = lock_of("dist", &env.server.url("m1"), std::slice::from_ref(p));
+        let repo = signed_repo("dist", &[env.server.url("m1")], &fx.join(key));
+        let got = fetch_lock(&lock, &[repo], &quick_opts(&env.cache(), 1), &Silent)
+            .unwrap_or_else(|e| panic!("{key}: {}", chain(&e)));
+        assert_eq!(std::fs::read(&got[0].path).unwrap(), p.bytes);
+
+        // The same package against the test key only: refused, naming its key id.
+        let lock = lock_of("dist", &env.server.url("m1"), std::slice::from_ref(p));
+        let repo = signed_repo("dist", &[env.server.url("m1")], &env.key_file());
+        let msg =
+            chain(&fetch_lock(&lock, &[repo], &quick_opts(&env.cache(), 1), &Silent).unwrap_err());
+        assert!(
+            msg.contains("is signed with key") && msg.contains(key_id),
+            "{key_id}: {msg}"
+        );
+    }
+}
+
+#[test]
+fn file_urls_and_missing_keys() {
+    let env = Env::new();
+    let p = TestPkg::new("local", 10_000, Some(&env.key));
+    let repo_dir = env.tmp.path().join("repo");
+    std::fs::create_dir_all(repo_dir.join("Packages")).unwrap();
+    std::fs::write(repo_dir.join("Packages").join(p.file()), &p.bytes).unwrap();
+    let base = url::Url::from_directory_path(&repo_dir)
+        .unwrap()
+        .to_string();
+    let lock = lock_of("test", &base, std::slice::from_ref(&p));
+    let key_url = url::Url::from_file_path(env.key_file())
+        .unwrap()
+        .to_string();
+    let repo = FetchRepo {
+        gpgcheck: true,
+        gpgkeys: vec![key_url],
+        ..FetchRepo::unsigned("test", &base)
+    };
+    let got = fetch_lock(
+        &lock,
+        std::slice::from_ref(&repo),
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    check_fetched(&got, &[&p]);
+
+    let no_keys = FetchRepo {
+        gpgkeys: vec![],
+        ..repo.clone()
+    };
+    let err = fetch_lock(&lock, &[no_keys], &quick_opts(&env.cache(), 1), &Silent).unwrap_err();
+    assert_eq!(
+        chain(&err),
+        "Cannot set up repository `test` | Repository `test` has gpgcheck on but names no gpgkey"
+    );
+    let bad_key = FetchRepo {
+        gpgkeys: vec!["/nonexistent/RPM-GPG-KEY".into()],
+        ..repo
+    };
+    let err = fetch_lock(&lock, &[bad_key], &quick_opts(&env.cache(), 1), &Silent).unwrap_err();
+    assert!(
+        chain(&err).contains("Cannot use the GPG key `/nonexistent/RPM-GPG-KEY`"),
+        "{}",
+        chain(&err)
+    );
+}
+
+/// A profile naming the test server as its repository, with `<profile>.lock` pinning `pkgs`.
+fn write_profile(env: &Env, name: &str, pkgs: &[TestPkg], gpgcheck: bool) -> PathBuf {
+    let profile = env.tmp.path().join(format!("{name}.toml"));
+    std::fs::write(
+        &profile,
+        format!(
+            "[image]\nname = \"{name}\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n\
+             [[repo]]\nid = \"test\"\nbaseurl = \"{}\"\ngpgkey = \"{}\"\ngpgcheck = {gpgcheck}\n\n\
+             [packages]\ninstall = [\"bash\"]\n",
+            env.server.url("m1"),
+            url::Url::from_file_path(env.key_file()).unwrap()
+        ),
+    )
+    .unwrap();
+    let p = diskless::profile::load(&profile).unwrap();
+    let mut lock = lock_of("test", &env.server.url("m1"), pkgs);
+    lock.profile_digest = p.resolution_digest();
+    lock.write(&diskless::lock::path_for_profile(&profile)).unwrap();
+    profile
+}
+
+fn diskless_cmd(env: &Env) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("diskless").unwrap();
+    c.arg("--cache-dir").arg(env.cache()).env_remove("DISKLESS_CACHE_DIR").env("NO_PROXY", "127.0.0.1");
+    c
+}
+
+#[test]
+fn cli_fetch_then_fetch_again_offline_then_gc() {
+    let env = Env::new();
+    let pkgs: Vec<TestPkg> = (0..4).map(|i| TestPkg::new(&format!("cli{i}"), 30_000, Some(&env.key))).collect();
+    env.serve("m1", &pkgs);
+    let profile = write_profile(&env, "cli", &pkgs, true);
+
+    let out = diskless_cmd(&env).args(["fetch", "--jobs", "3"]).arg(&profile).assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("Fetching 4 packages"), "{stderr}");
+    assert!(stderr.contains("4 of 4 packages ready (4 downloaded, 0 cached)"), "{stderr}");
+    assert!(out.get_output().stdout.is_empty(), "stdout carries data only");
+    assert_eq!(env.server.rpm_hits(), 4);
+
+    // Again, and offline: zero package requests.
+    let out = diskless_cmd(&env).args(["--offline", "fetch"]).arg(&profile).assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("4 of 4 packages ready (0 downloaded, 4 cached)"), "{stderr}");
+    diskless_cmd(&env).args(["-q", "fetch"]).arg(&profile).assert().success().stderr("");
+    assert_eq!(env.server.rpm_hits(), 4);
+
+    // gc with a lock that keeps two of the four.
+    let small = write_profile(&env, "small", &pkgs[..2], true);
+    diskless_cmd(&env).args(["cache", "gc"]).arg(diskless::lock::path_for_profile(&small)).assert().success();
+    assert_cache_holds(&env.cache(), &[&pkgs[0], &pkgs[1]]);
+
+    // Offline with packages missing: one error naming both, and a hint.
+    let out = diskless_cmd(&env).args(["--offline", "fetch"]).arg(&profile).assert().code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("error: Offline, and 2 locked packages are not in the cache: `cli2-1.0-1.noarch`, `cli3-1.0-1.noarch`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: run once without `--offline`"), "{stderr}");
+}
+
+#[test]
+fn cli_fetch_refuses_a_foreign_signature_and_a_stale_lock() {
+    let env = Env::new();
+    let other = gen_key(4, "intruder <x@example.org>");
+    let pkgs = vec![TestPkg::new("intruder", 20_000, Some(&other))];
+    env.serve("m1", &pkgs);
+    let profile = write_profile(&env, "foreign", &pkgs, true);
+    let out = diskless_cmd(&env).args(["fetch"]).arg(&profile).assert().code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("error: Cannot fetch `intruder-1.0-1.noarch`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("Caused by: `intruder-1.0-1.noarch` is signed with key {}", other.key_id)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: add the repository's signing key"), "{stderr}");
+    assert_eq!(files_under(&env.cache()), Vec::<PathBuf>::new());
+
+    // The profile changes (gpgcheck off is a resolution input? either way the lock is
+    // checked): a lock made for other inputs is refused with a hint.
+    let mut lock = diskless::lock::Lockfile::read(&diskless::lock::path_for_profile(&profile)).unwrap();
+    lock.profile_digest = "0".repeat(64);
+    lock.write(&diskless::lock::path_for_profile(&profile)).unwrap();
+    let out = diskless_cmd(&env).args(["fetch"]).arg(&profile).assert().code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("hint: run `diskless lock"), "{stderr}");
+}

@@ -1,0 +1,641 @@
+//! Repository metadata: real repodata (createrepo_c over RPMs built here, and the shared
+//! fixtures), served from disk and over HTTP, good and deliberately broken.
+
+use diskless::repo::{self, LoadOptions, RepoError, Repomd, Source};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A tiny static HTTP/1.1 server on 127.0.0.1:0 serving `root`, one thread per connection.
+pub struct Server {
+    pub base: String,
+    pub requests: Arc<AtomicUsize>,
+}
+
+pub fn serve(root: &Path) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let root = root.to_path_buf();
+    let counter = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let root = root.clone();
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    return;
+                }
+                // Skip headers.
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                        break;
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+                    .to_string();
+                let file = root.join(&path);
+                let resp = match (path.contains(".."), std::fs::read(&file)) {
+                    (false, Ok(body)) => {
+                        let mut r = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        r.extend(body);
+                        r
+                    }
+                    _ => {
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec()
+                    }
+                };
+                let _ = stream.write_all(&resp);
+            });
+        }
+    });
+    Server { base, requests }
+}
+
+pub fn file_url(p: &Path) -> String {
+    format!("file://{}", p.display())
+}
+
+pub fn options(cache: &Path) -> LoadOptions {
+    LoadOptions {
+        cache_dir: cache.to_path_buf(),
+        offline: false,
+    }
+}
+
+/// Build two small RPMs with the rpm crate and run createrepo_c over them with `compress`
+/// (`gz`, `xz`, `zstd`, `bz2`). Debian's createrepo_c has no zstd, so for `zstd` the
+/// gzip files are recompressed and repomd.xml rewritten to match.
+pub fn make_repo(dir: &Path, compress: &str) {
+    if compress == "zstd" {
+        make_repo(dir, "gz");
+        recompress_zstd(dir);
+        return;
+    }
+    let pkgs = dir.join("Packages");
+    std::fs::create_dir_all(&pkgs).unwrap();
+    let cfg = || rpm::BuildConfig::v4().source_date(1_700_000_000u32);
+    let foo = rpm::PackageBuilder::new("foo", "1.2.3", "MIT", "x86_64", "Foo tool")
+        .using_config(cfg())
+        .release("4.el9")
+        .epoch(2)
+        .with_file_contents(
+            "#!/bin/sh\necho foo\n",
+            rpm::FileOptions::new("/usr/bin/foo").permissions(0o755),
+        )
+        .unwrap()
+        .with_file_contents("data\n", rpm::FileOptions::new("/usr/share/foo/data.txt"))
+        .unwrap()
+        .provides(rpm::Dependency::any("libfoo.so.1()(64bit)"))
+        .requires(rpm::Dependency::greater_eq("bar", "1.0"))
+        .requires(rpm::Dependency::any("/bin/sh"))
+        .build()
+        .unwrap();
+    foo.write_file(pkgs.join("foo-1.2.3-4.el9.x86_64.rpm"))
+        .unwrap();
+    let bar = rpm::PackageBuilder::new("bar", "1.0", "MIT", "noarch", "Bar data")
+        .using_config(cfg())
+        .release("1")
+        .with_file_contents("bar\n", rpm::FileOptions::new("/etc/bar.conf").config())
+        .unwrap()
+        .provides(rpm::Dependency::any("/bin/sh"))
+        .build()
+        .unwrap();
+    bar.write_file(pkgs.join("bar-1.0-1.noarch.rpm")).unwrap();
+    let out = Command::new("createrepo_c")
+        .args([
+            "--quiet",
+            "--no-database",
+            &format!("--general-compress-type={compress}"),
+        ])
+        .arg(dir)
+        .output()
+        .expect("createrepo_c is installed (ci/setup.sh)");
+    assert!(
+        out.status.success(),
+        "createrepo_c: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn recompress_zstd(dir: &Path) {
+    let repomd_path = dir.join("repodata/repomd.xml");
+    let mut text = std::fs::read_to_string(&repomd_path).unwrap();
+    let md = Repomd::parse(text.as_bytes()).unwrap();
+    for kind in ["primary", "filelists", "other"] {
+        let rec = md.record(kind).unwrap();
+        let gz = std::fs::read(dir.join(&rec.href)).unwrap();
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut plain)
+            .unwrap();
+        let zst = zstd::encode_all(&plain[..], 3).unwrap();
+        let sum = repo::checksum::sha256_hex(&zst);
+        let href = format!("repodata/{sum}-{kind}.xml.zst");
+        std::fs::write(dir.join(&href), &zst).unwrap();
+        std::fs::remove_file(dir.join(&rec.href)).unwrap();
+        let start = text.find(&format!("<data type=\"{kind}\">")).unwrap();
+        let end = start + text[start..].find("</data>").unwrap();
+        let block = text[start..end]
+            .replace(&rec.href, &href)
+            .replace(&rec.checksum.value, &sum)
+            .replace(
+                &format!("<size>{}</size>", rec.size.unwrap()),
+                &format!("<size>{}</size>", zst.len()),
+            );
+        text.replace_range(start..end, &block);
+    }
+    std::fs::write(&repomd_path, text).unwrap();
+}
+
+fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn createrepo_c_repos_load_in_every_compression() {
+    for (compress, ext) in [
+        ("gz", ".gz"),
+        ("xz", ".xz"),
+        ("zstd", ".zst"),
+        ("bz2", ".bz2"),
+    ] {
+        let t = temp();
+        let dir = t.path().join("repo");
+        make_repo(&dir, compress);
+        let data = repo::load(
+            &Source::new("local", file_url(&dir)),
+            &options(&t.path().join("cache")),
+        )
+        .unwrap();
+        assert!(
+            data.repomd
+                .record("primary")
+                .unwrap()
+                .href
+                .ends_with(&format!("primary.xml{ext}")),
+            "{compress}"
+        );
+        let mut nevras: Vec<String> = data.packages.iter().map(|p| p.nevra()).collect();
+        nevras.sort();
+        assert_eq!(
+            nevras,
+            ["bar-1.0-1.noarch", "foo-2:1.2.3-4.el9.x86_64"],
+            "{compress}"
+        );
+        let foo = data.packages.iter().find(|p| p.name == "foo").unwrap();
+        assert_eq!(foo.repo, "local");
+        assert_eq!(foo.location, "Packages/foo-1.2.3-4.el9.x86_64.rpm");
+        assert!(
+            foo.provides
+                .iter()
+                .any(|d| d.name == "libfoo.so.1()(64bit)")
+        );
+        // createrepo_c writes `epoch="0"` on versioned entries: kept as written.
+        assert!(
+            foo.requires.iter().any(|d| d.to_string() == "bar >= 0:1.0"),
+            "{:?}",
+            foo.requires
+        );
+        // primary lists only the bin file; filelists has all of them.
+        assert_eq!(foo.files, ["/usr/bin/foo"]);
+        let lists = data.filelists().unwrap();
+        let fl = lists.packages.iter().find(|p| p.name == "foo").unwrap();
+        assert!(
+            fl.files.contains(&"/usr/share/foo/data.txt".to_string()),
+            "{:?}",
+            fl.files
+        );
+        // The pool answers file and capability lookups across both.
+        let pool = repo::Pool::new(vec![data], &Default::default());
+        let owners = pool.file_owners("/usr/share/foo/data.txt").unwrap();
+        assert_eq!(
+            owners
+                .iter()
+                .map(|&i| pool.package(i).name.as_str())
+                .collect::<Vec<_>>(),
+            ["foo"]
+        );
+        let sh = pool.whatprovides(&repo::capability::parse_capability("/bin/sh"));
+        assert_eq!(
+            sh.iter()
+                .map(|&i| pool.package(i).name.as_str())
+                .collect::<Vec<_>>(),
+            ["bar"]
+        );
+        assert_eq!(
+            pool.whatprovides(&repo::capability::parse_capability("bar >= 1.0"))
+                .len(),
+            1
+        );
+        assert!(
+            pool.whatprovides(&repo::capability::parse_capability("bar > 1.0"))
+                .is_empty()
+        );
+    }
+}
+
+#[test]
+fn http_repo_loads_is_cached_by_checksum_and_works_offline() {
+    let t = temp();
+    let dir = t.path().join("repo");
+    make_repo(&dir, "zstd");
+    let server = serve(&dir);
+    let cache = t.path().join("cache");
+    let src = Source::new("web", format!("{}", server.base));
+    let first = repo::load(&src, &options(&cache)).unwrap();
+    assert_eq!(first.packages.len(), 2);
+    assert_eq!(first.baseurl, server.base);
+    let bytes = std::fs::read(dir.join("repodata/repomd.xml")).unwrap();
+    assert_eq!(first.repomd_sha256, repo::checksum::sha256_hex(&bytes));
+    let primary = first.repomd.record("primary").unwrap();
+    let cached = repo::cache::metadata_path(&cache, &primary.checksum, &primary.href);
+    assert!(cached.is_file(), "{} cached", cached.display());
+    let url = first.package_url(&first.packages[0]).unwrap();
+    assert!(url.as_str().starts_with(&server.base), "{url}");
+    // Second load: only repomd.xml goes over the wire.
+    let before = server.requests.load(Ordering::SeqCst);
+    repo::load(&src, &options(&cache)).unwrap();
+    assert_eq!(server.requests.load(Ordering::SeqCst) - before, 1);
+    // Offline: nothing over the wire at all, same answer.
+    let before = server.requests.load(Ordering::SeqCst);
+    let off = repo::load(
+        &src,
+        &LoadOptions {
+            cache_dir: cache.clone(),
+            offline: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(server.requests.load(Ordering::SeqCst), before);
+    assert_eq!(off.packages, first.packages);
+    // Offline with an empty cache names the URL it would need.
+    let err = repo::load(
+        &src,
+        &LoadOptions {
+            cache_dir: t.path().join("empty"),
+            offline: true,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, RepoError::Offline { ref url } if url.ends_with("repodata/repomd.xml")),
+        "{err}"
+    );
+    // Filelists come over HTTP too, lazily.
+    assert_eq!(first.filelists().unwrap().packages.len(), 2);
+}
+
+#[test]
+fn mirrors_are_tried_in_order_when_files_are_missing() {
+    let t = temp();
+    let dir = t.path().join("repo");
+    make_repo(&dir, "gz");
+    let empty = t.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let server = serve(&empty);
+    let mut src = Source::new("m", server.base.clone());
+    src.baseurls.push(file_url(&dir));
+    let data = repo::load(&src, &options(&t.path().join("cache"))).unwrap();
+    assert_eq!(data.baseurl, file_url(&dir));
+}
+
+fn error_text(err: &dyn std::error::Error) -> String {
+    let mut s = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        s.push_str(&format!("\nCaused by: {e}"));
+        cur = e.source();
+    }
+    s
+}
+
+fn snapshot(name: &str, text: &str, tmp: &Path) {
+    let tmp = tmp.display().to_string();
+    insta::with_settings!({filters => vec![
+        (regex_escape(&tmp).as_str(), "[TMP]"),
+        (r"127\.0\.0\.1:\d+", "[HOST]"),
+        (r"[0-9a-f]{64}", "[SHA256]"),
+    ]}, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn tampered_metadata_is_a_checksum_error_naming_file_expected_and_actual() {
+    let t = temp();
+    let dir = t.path().join("repo");
+    make_repo(&dir, "gz");
+    let md = Repomd::parse(&std::fs::read(dir.join("repodata/repomd.xml")).unwrap()).unwrap();
+    let primary = md.record("primary").unwrap();
+    let path = dir.join(&primary.href);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 9] ^= 0xff; // inside the gzip trailer's CRC: still the same size
+    std::fs::write(&path, &bytes).unwrap();
+    let err = repo::load(
+        &Source::new("t", file_url(&dir)),
+        &options(&t.path().join("c")),
+    )
+    .unwrap_err();
+    match &err {
+        RepoError::ChecksumMismatch {
+            url,
+            expected,
+            actual,
+        } => {
+            assert!(url.ends_with(&primary.href));
+            assert_eq!(expected, &primary.checksum);
+            assert_eq!(actual.value, repo::checksum::sha256_hex(&bytes));
+        }
+        other => panic!("wrong error: {other}"),
+    }
+    snapshot("checksum_mismatch", &error_text(&err), t.path());
+    // Over HTTP the same, and the bad file never lands in the cache.
+    let server = serve(&dir);
+    let cache = t.path().join("c2");
+    let err = repo::load(&Source::new("t", server.base.clone()), &options(&cache)).unwrap_err();
+    assert!(matches!(err, RepoError::ChecksumMismatch { .. }), "{err}");
+    assert!(!repo::cache::metadata_path(&cache, &primary.checksum, &primary.href).exists());
+}
+
+#[test]
+fn missing_metadata_files_name_the_url() {
+    let t = temp();
+    let dir = t.path().join("repo");
+    make_repo(&dir, "xz");
+    let md = Repomd::parse(&std::fs::read(dir.join("repodata/repomd.xml")).unwrap()).unwrap();
+    std::fs::remove_file(dir.join(&md.record("primary").unwrap().href)).unwrap();
+    let err = repo::load(
+        &Source::new("t", file_url(&dir)),
+        &options(&t.path().join("c")),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RepoError::NotFound { .. }), "{err}");
+    snapshot("missing_primary", &error_text(&err), t.path());
+    let server = serve(&dir);
+    let err = repo::load(
+        &Source::new("t", server.base.clone()),
+        &options(&t.path().join("c")),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RepoError::NotFound { .. }), "{err}");
+    // No repodata at all.
+    let err = repo::load(
+        &Source::new("t", file_url(t.path())),
+        &options(&t.path().join("c")),
+    )
+    .unwrap_err();
+    snapshot("missing_repomd", &error_text(&err), t.path());
+}
+
+/// One row of derived/repodata-check.tsv.
+struct CheckRow {
+    repomd: String,
+    kind: String,
+    location: String,
+    present: bool,
+    checksum_ok: Option<bool>,
+    open_checksum_ok: Option<bool>,
+    size_ok: Option<bool>,
+    packages_attr: Option<u64>,
+    package_elems: Option<u64>,
+}
+
+fn tsv_bool(s: &str) -> Option<bool> {
+    match s {
+        "True" => Some(true),
+        "False" => Some(false),
+        _ => None,
+    }
+}
+
+fn check_rows(fx: &Path) -> Vec<CheckRow> {
+    let text = std::fs::read_to_string(fx.join("derived/repodata-check.tsv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    assert_eq!(header[..4], ["repomd", "type", "location", "present"]);
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let get = |i: usize| c.get(i).copied().unwrap_or("");
+            CheckRow {
+                repomd: get(0).into(),
+                kind: get(1).into(),
+                location: get(2).into(),
+                present: get(3) == "True",
+                checksum_ok: tsv_bool(get(5)),
+                open_checksum_ok: tsv_bool(get(6)),
+                size_ok: tsv_bool(get(7)),
+                packages_attr: get(8).parse().ok(),
+                package_elems: get(9).parse().ok(),
+            }
+        })
+        .collect()
+}
+
+impl CheckRow {
+    fn expect_ok(&self) -> bool {
+        self.present
+            && self.checksum_ok != Some(false)
+            && self.open_checksum_ok != Some(false)
+            && self.size_ok != Some(false)
+            && match (self.packages_attr, self.package_elems) {
+                (Some(a), Some(e)) => a == e,
+                _ => true,
+            }
+    }
+}
+
+fn find_repomds(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() && !p.is_symlink() {
+            find_repomds(&p, out);
+        } else if p.file_name().is_some_and(|n| n == "repomd.xml") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn fixture_repomds_parse_or_fail_as_repodata_check_tsv_says() {
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
+    let rows = check_rows(&fx);
+    let mut repomds = Vec::new();
+    find_repomds(&fx, &mut repomds);
+    assert!(repomds.len() >= 22, "found {} repomd.xml", repomds.len());
+    let cache = temp();
+    let opts = options(cache.path());
+    let mut checked = 0;
+    for path in &repomds {
+        let rel = path
+            .strip_prefix(&fx)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let md = Repomd::parse(&std::fs::read(path).unwrap())
+            .unwrap_or_else(|e| panic!("{rel}: {}", e.message));
+        let base = file_url(path.parent().unwrap().parent().unwrap());
+        let my_rows: Vec<&CheckRow> = rows.iter().filter(|r| r.repomd == rel).collect();
+        assert_eq!(
+            my_rows.len(),
+            md.records.len(),
+            "{rel}: every record has a row"
+        );
+        for row in &my_rows {
+            let rec = md
+                .records
+                .iter()
+                .find(|r| r.kind == row.kind && r.href == row.location)
+                .unwrap_or_else(|| panic!("{rel}: no record {} {}", row.kind, row.location));
+            let got = repo::verify::check_record(&base, rec, &opts);
+            match (&got, row.expect_ok()) {
+                (Ok(c), true) => {
+                    if let (Some(n), Some(want)) = (c.packages, row.package_elems) {
+                        assert_eq!(n, want, "{rel} {}", row.kind);
+                    }
+                }
+                (Err(e), false) => {
+                    // The error names the reason the table gives.
+                    let ok = match e {
+                        RepoError::NotFound { .. } => !row.present,
+                        RepoError::ChecksumMismatch { .. } => row.checksum_ok == Some(false),
+                        RepoError::SizeMismatch { .. } => row.size_ok == Some(false),
+                        RepoError::OpenChecksumMismatch { .. } => {
+                            row.open_checksum_ok == Some(false)
+                        }
+                        RepoError::PackageCount { .. } => row.packages_attr != row.package_elems,
+                        _ => false,
+                    };
+                    assert!(ok, "{rel} {}: unexpected error kind: {e}", row.kind);
+                }
+                (Ok(_), false) => panic!(
+                    "{rel} {}: loaded, but the table says it is broken",
+                    row.kind
+                ),
+                (Err(e), true) => panic!("{rel} {}: {e}", row.kind),
+            }
+            checked += 1;
+        }
+        // Loading the whole repository succeeds exactly when what `load` reads is sound:
+        // primary, the first available comps variant, and modules.
+        let row_ok = |kind: &str| {
+            my_rows
+                .iter()
+                .find(|r| r.kind == kind)
+                .map(|r| r.expect_ok())
+        };
+        let comps_ok = ["group", "group_gz", "group_xz", "group_zst"]
+            .iter()
+            .filter_map(|k| my_rows.iter().find(|r| r.kind == *k))
+            .find(|r| r.present)
+            .map(|r| r.expect_ok())
+            .unwrap_or(true);
+        let want = row_ok("primary") == Some(true) && comps_ok && row_ok("modules") != Some(false);
+        let loaded = repo::load(&Source::new("fx", base.clone()), &opts);
+        assert_eq!(
+            loaded.is_ok(),
+            want,
+            "{rel}: load gave {:?}",
+            loaded.as_ref().err().map(|e| e.to_string())
+        );
+    }
+    assert_eq!(checked, rows.len(), "every row of the table was checked");
+}
+
+pub fn cs9(fx: &Path) -> (PathBuf, PathBuf) {
+    (
+        fx.join("osbuild-cs9-baseos-2022snap/test/data/testrepos/baseos"),
+        fx.join("osbuild-cs9-appstream/test/data/testrepos/appstream"),
+    )
+}
+
+#[test]
+fn centos_stream_9_baseos_and_appstream_load() {
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
+    let (baseos, appstream) = cs9(&fx);
+    let cache = temp();
+    let t0 = std::time::Instant::now();
+    let b = repo::load(
+        &Source::new("baseos", file_url(&baseos)),
+        &options(cache.path()),
+    )
+    .unwrap();
+    let t1 = std::time::Instant::now();
+    let a = repo::load(
+        &Source::new("appstream", file_url(&appstream)),
+        &options(cache.path()),
+    )
+    .unwrap();
+    eprintln!(
+        "baseos {:?}, appstream {:?} (debug build)",
+        t1 - t0,
+        t1.elapsed()
+    );
+    assert_eq!(b.packages.len(), 1125);
+    assert_eq!(a.packages.len(), 17649);
+    assert_eq!(b.repomd.revision.as_deref(), Some("1644263915"));
+    assert_eq!(a.repomd.revision.as_deref(), Some("9-stream"));
+    // comps: BaseOS only has the gzip variant on disk; AppStream only the plain one.
+    let core = b
+        .groups
+        .iter()
+        .find(|g| g.id == "core")
+        .expect("BaseOS has @core");
+    assert!(
+        core.mandatory.iter().any(|p| p == "bash"),
+        "{:?}",
+        core.mandatory
+    );
+    assert!(!a.groups.is_empty());
+    assert!(b.modules.streams.is_empty());
+    assert!(a.modules.streams.iter().any(|s| s.name == "nodejs"));
+    let bash = b.packages.iter().find(|p| p.name == "bash").unwrap();
+    assert!(bash.provides.iter().any(|d| d.name == "/bin/sh"));
+    // BaseOS filelists are complete; AppStream's is an empty stub whose open-checksum
+    // does not match its content: a clear error, on demand only.
+    assert_eq!(b.filelists().unwrap().packages.len(), 1125);
+    let err = a.filelists().unwrap_err();
+    assert!(
+        matches!(err, RepoError::OpenChecksumMismatch { .. }),
+        "{err}"
+    );
+}
