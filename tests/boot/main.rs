@@ -355,9 +355,16 @@ fn broken_image_fails_with_the_serial_log() {
     let msg = e.to_string();
     eprintln!("expected failure:\n{msg}");
     assert!(msg.contains("--- serial log"), "{msg}");
-    // The log shows how far the boot got: the kernel ran and found nothing to run.
-    assert!(msg.contains("Linux version"), "{msg}");
+    // The message ends with the console's last lines: the kernel ran and found no init.
     assert!(msg.contains("Kernel panic"), "{msg}");
+    assert!(msg.contains(&e.log_path.display().to_string()), "{msg}");
+    // The whole log (kept in the error and on disk) starts at the firmware.
+    assert!(e.serial.contains("Linux version"), "{}", e.serial);
+    assert!(
+        std::fs::read_to_string(&e.log_path).is_ok_and(|l| l == e.serial),
+        "the full serial log is not in {}",
+        e.log_path.display()
+    );
     assert!(!msg.contains(fixture_repo::MARKER_PREFIX), "{msg}");
 }
 
