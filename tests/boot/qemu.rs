@@ -87,7 +87,17 @@ impl fmt::Display for BootFailure {
 impl std::error::Error for BootFailure {}
 
 /// Console text that means the boot is lost: stop at once rather than at the timeout.
-const FATAL: &[&str] = &["Kernel panic - not syncing", "grub rescue>", "Boot failed"];
+/// OVMF tries its IPv4 PXE options (iPXE ROM, then its own) before IPv6: reaching IPv6
+/// means no IPv4 boot file ran (e.g. DHCP offered the BIOS loader to a UEFI client), and
+/// the HTTP-boot attempts after it take minutes to time out. SeaBIOS says "No bootable
+/// device" when iPXE gave up.
+const FATAL: &[&str] = &[
+    "Kernel panic - not syncing",
+    "grub rescue>",
+    "Boot failed",
+    "No bootable device",
+    ">>Start PXE over IPv6",
+];
 
 /// `kvm` only where it can run a stock kernel (real VMX/SVM and not the `kvm_pvm` module
 /// some CI machines expose); TCG otherwise. `DISKLESS_BOOT_ACCEL` overrides.
