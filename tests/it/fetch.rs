@@ -1599,7 +1599,7 @@ fn https_with_client_certificate_and_private_ca() {
             client_key: Some(pki.join("client.key")),
             verify: true,
         },
-        ..signed_repo("cdn", &[base.clone()], &env.key_file())
+        ..signed_repo("cdn", std::slice::from_ref(&base), &env.key_file())
     };
     let got = fetch_lock(
         &lock,
