@@ -56,9 +56,9 @@ pub enum ResolveError {
     },
 }
 
-/// What one resolution produced: the pool it ran on and the two solutions.
-pub struct Resolved {
-    pub pool: Pool,
+/// What one resolution produced: the two solutions (ids into the pool it ran on).
+pub struct Resolved<'p> {
+    pub pool: &'p Pool,
     pub image: Solution,
     pub boot: Option<Solution>,
 }
@@ -221,23 +221,23 @@ pub fn resolve(
     options: &LoadOptions,
     previous: Option<&Lockfile>,
     update: &[String],
-) -> Result<Resolved, ResolveError> {
+) -> Result<Lockfile, ResolveError> {
     let pool = load_pool(profile, options)?;
-    resolve_in(profile, pool, previous, update)
+    Ok(resolve_in(profile, &pool, previous, update)?.lockfile(profile))
 }
 
 /// [`resolve`] on an already loaded pool (tests and benchmarks load it once).
-pub fn resolve_in(
+pub fn resolve_in<'p>(
     profile: &Profile,
-    pool: Pool,
+    pool: &'p Pool,
     previous: Option<&Lockfile>,
     update: &[String],
-) -> Result<Resolved, ResolveError> {
+) -> Result<Resolved<'p>, ResolveError> {
     let solve_set = |set: &'static str,
                      specs: &[String],
                      weak: bool,
                      locked: Option<&[LockedPackage]>| {
-        let request = request_for(profile, &pool, specs, weak)?;
+        let request = request_for(profile, pool, specs, weak)?;
         let pins: BTreeMap<_, _> = locked
             .unwrap_or_default()
             .iter()
@@ -250,14 +250,14 @@ pub fn resolve_in(
             })
             .collect();
         if !pins.is_empty() {
-            match View::new(&pool, &pins).solve(&request) {
+            match View::new(pool, &pins).solve(&request) {
                 Ok(s) => return Ok(s),
                 Err(e) => tracing::warn!(
                     "keeping the other {set} packages at their locked versions does not resolve ({e}); resolving them afresh"
                 ),
             }
         }
-        View::new(&pool, &BTreeMap::new())
+        View::new(pool, &BTreeMap::new())
             .solve(&request)
             .map_err(|source| ResolveError::Solve { set, source })
     };
@@ -297,20 +297,20 @@ fn locked(pool: &Pool, id: PkgId) -> LockedPackage {
     }
 }
 
-impl Resolved {
+impl Resolved<'_> {
     /// The lockfile for this resolution.
     pub fn lockfile(&self, profile: &Profile) -> Lockfile {
         let packages: Vec<_> = self
             .image
             .packages
             .iter()
-            .map(|&id| locked(&self.pool, id))
+            .map(|&id| locked(self.pool, id))
             .collect();
         let boot_packages: Vec<_> = self
             .boot
             .iter()
             .flat_map(|s| s.packages.iter())
-            .map(|&id| locked(&self.pool, id))
+            .map(|&id| locked(self.pool, id))
             .collect();
         let used: BTreeSet<&str> = packages
             .iter()

@@ -89,8 +89,7 @@ pub fn run(args: LockArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     } else {
         previous.as_ref()
     };
-    let resolved = diskless::resolve::resolve(&profile, &load_options(g), pins, &args.update)?;
-    let new = resolved.lockfile(&profile);
+    let new = diskless::resolve::resolve(&profile, &load_options(g), pins, &args.update)?;
     new.write(&path)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&new)?);

@@ -28,7 +28,8 @@ pub fn run(args: WhyArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     }
     // The lock records what was chosen; the reasons come from resolving again with every
     // package pinned to its locked version, so the chain is the lock's own.
-    let resolved = diskless::resolve::resolve(&profile, &load_options(g), Some(&lock), &[])?;
+    let pool = diskless::resolve::load_pool(&profile, &load_options(g))?;
+    let resolved = diskless::resolve::resolve_in(&profile, &pool, Some(&lock), &[])?;
     let chain = resolved.why(&args.name).ok_or_else(|| {
         anyhow::anyhow!(
             "`{}` is locked but not chosen by resolving again",

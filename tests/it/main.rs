@@ -8,4 +8,7 @@ mod lock;
 mod repo;
 mod repoquery;
 mod support;
+mod rootfs;
+mod profile;
 mod workflows;
+mod resolve_cs9;

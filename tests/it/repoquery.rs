@@ -214,3 +214,113 @@ fn repoquery_matches_dnf_with_modular_filtering() {
     assert!(enabled.iter().any(|l| l.starts_with("nodejs-1:20.")));
     assert_same("nodejs:20 enabled", &enabled, &ours(&pool_nodejs, &[], &[]));
 }
+
+/// A profile over the CS9 fixture repositories, written into `dir`.
+fn cs9_profile(fx: &Path, dir: &Path) -> std::path::PathBuf {
+    let (b, a) = cs9(fx);
+    let text = format!(
+        r#"[image]
+name = "cs9"
+arch = "x86_64"
+releasever = "9"
+
+[[repo]]
+id = "baseos"
+baseurl = "{}"
+gpgcheck = false
+
+[[repo]]
+id = "appstream"
+baseurl = "{}"
+gpgcheck = false
+
+[packages]
+install = ["bash"]
+"#,
+        file_url(&b),
+        file_url(&a)
+    );
+    let path = dir.join("cs9.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn diskless(cache: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::cargo::cargo_bin_cmd!("diskless");
+    c.env("DISKLESS_CACHE_DIR", cache).env_remove("RUST_LOG");
+    c
+}
+
+fn stdout_lines(out: &std::process::Output) -> Vec<String> {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout.clone()).unwrap().lines().map(str::to_string).collect()
+}
+
+#[test]
+fn cli_repoquery_answers_like_dnf() {
+    let Some(fx) = crate::fixtures_or_skip!() else { return };
+    if !have_dnf() {
+        return;
+    }
+    let dnf = Dnf::new(&fx);
+    let t = tempfile::tempdir().unwrap();
+    let profile = cs9_profile(&fx, t.path());
+    let run = |args: &[&str]| stdout_lines(&diskless(t.path()).arg("repoquery").arg(&profile).args(args).output().unwrap());
+    let flag = "--disable-modular-filtering";
+    assert_same("cli: all", &dnf.run(&["repoquery", flag]), &run(&[flag]));
+    assert_same("cli: filtered", &dnf.run(&["repoquery"]), &run(&[]));
+    for cap in ["/bin/sh", "libc.so.6()(64bit)"] {
+        let want = dnf.run(&["repoquery", "--whatprovides", cap]);
+        assert!(!want.is_empty());
+        assert_same(cap, &want, &run(&["--whatprovides", cap]));
+    }
+}
+
+#[test]
+fn cli_repoquery_json_has_repo_and_location() {
+    let Some(fx) = crate::fixtures_or_skip!() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let profile = cs9_profile(&fx, t.path());
+    let out = diskless(t.path()).arg("repoquery").arg(&profile).args(["--json", "bash", "glibc.x86_64"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recs = v.as_array().unwrap();
+    let names: Vec<&str> = recs.iter().map(|r| r["nevra"].as_str().unwrap()).collect();
+    assert_eq!(names, ["bash-0:5.1.8-2.el9.x86_64", "glibc-0:2.34-21.el9.x86_64"]);
+    assert_eq!(recs[0]["repo"], "baseos");
+    assert_eq!(recs[0]["location"], "Packages/bash-5.1.8-2.el9.x86_64.rpm");
+    let url = recs[0]["url"].as_str().unwrap();
+    assert!(url.starts_with("file://") && url.ends_with("/baseos/Packages/bash-5.1.8-2.el9.x86_64.rpm"), "{url}");
+    assert!(recs[0]["checksum"].as_str().unwrap().starts_with("sha256:"));
+}
+
+#[test]
+fn cli_repoquery_broken_repository_error_and_hint() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("repo");
+    crate::repo::make_repo(&dir, "gz");
+    let md = diskless::repo::Repomd::parse(&std::fs::read(dir.join("repodata/repomd.xml")).unwrap()).unwrap();
+    let primary = dir.join(&md.record("primary").unwrap().href);
+    let mut bytes = std::fs::read(&primary).unwrap();
+    bytes.push(0);
+    std::fs::write(&primary, bytes).unwrap();
+    let profile = t.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "[image]\nname = \"x\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n[[repo]]\nid = \"local\"\nbaseurl = \"{}\"\ngpgcheck = false\n\n[packages]\ninstall = [\"foo\"]\n",
+            file_url(&dir)
+        ),
+    )
+    .unwrap();
+    let out = diskless(&t.path().join("cache")).arg("repoquery").arg(&profile).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let tmp = t.path().display().to_string();
+    insta::with_settings!({filters => vec![
+        (tmp.as_str(), "[TMP]"),
+        (r"[0-9a-f]{64}", "[SHA256]"),
+    ]}, {
+        insta::assert_snapshot!("cli_checksum_mismatch", stderr);
+    });
+}
