@@ -285,7 +285,7 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// dnf splits list options (baseurl, gpgkey, exclude) on commas and whitespace.
-fn split_list(s: &str) -> Vec<String> {
+pub(crate) fn split_list(s: &str) -> Vec<String> {
     s.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|p| !p.is_empty())
         .map(str::to_string)

@@ -1002,8 +1002,13 @@ fn inline_repo(cx: &Cx, r: Spanned<RawRepo>, index: usize) -> Result<RepoDraft, 
     d.sslclientkey = one(r.sslclientkey, "sslclientkey");
     d.sslcacert = one(r.sslcacert, "sslcacert");
     d.sslverify = r.sslverify;
-    d.excludepkgs = r.excludepkgs.map(|v| v.0).unwrap_or_default();
-    d.includepkgs = r.includepkgs.map(|v| v.0).unwrap_or_default();
+    // As in .repo files, one string may hold several globs separated by commas or spaces.
+    let globs = |v: Option<OneOrMany>| -> Vec<String> {
+        v.map(|v| v.0.iter().flat_map(|s| repofile::split_list(s)).collect())
+            .unwrap_or_default()
+    };
+    d.excludepkgs = globs(r.excludepkgs);
+    d.includepkgs = globs(r.includepkgs);
     d.module_hotfixes = r.module_hotfixes;
     d.skip_if_unavailable = r.skip_if_unavailable;
     d.proxy = one(r.proxy, "proxy");

@@ -630,3 +630,38 @@ fn error_service_in_two_lists() {
         with("\n[services]\nenable = [\"sshd\"]\nmask = [\"sshd.service\"]\n")
     );
 }
+
+/// The JSON shape of a resolved profile with `.repo` files, paths filtered.
+#[test]
+fn json_snapshot_repo_files() {
+    let out = cargo_bin_cmd!("diskless")
+        .args([
+            "profile",
+            "check",
+            "--json",
+            "profiles/examples/repo-files.toml",
+        ])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let root = repo_root().canonicalize().unwrap();
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(root.to_str().unwrap(), "[REPO]");
+    insta::assert_snapshot!("json_repo_files", text);
+}
+
+#[test]
+fn inline_exclude_string_is_split_like_dnf() {
+    let s = Scratch::new();
+    let p = profile::load(s.write(
+        "p.toml",
+        &BASE.replace(
+            "[packages]",
+            "excludepkgs = \"kernel-rt*, *-debuginfo\"\n\n[packages]",
+        ),
+    ))
+    .unwrap();
+    assert_eq!(p.repos[0].excludepkgs, ["kernel-rt*", "*-debuginfo"]);
+}
