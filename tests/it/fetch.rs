@@ -32,7 +32,7 @@ pub enum Fault {
     Truncate,
     /// The right length, but one byte changed.
     Wrong,
-    /// Send half, then stall longer than any read timeout of the tests.
+    /// Send half, then stall (6 s) longer than the read timeout of the tests (1.5 s).
     Stall,
     /// No Content-Length, half the body, close: only the lock's size can tell.
     ShortNoLength,
@@ -187,7 +187,7 @@ fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
             conn.write_all(head(Some(body.len())).as_bytes())?;
             conn.write_all(&body[..half])?;
             conn.flush()?;
-            std::thread::sleep(Duration::from_secs(3));
+            std::thread::sleep(Duration::from_secs(6));
             conn.write_all(&body[half..])?;
         }
         Some(Fault::ShortNoLength) => {
@@ -355,7 +355,7 @@ pub fn quick_opts(cache: &Path, jobs: usize) -> FetchOptions {
     };
     o.timeouts = Timeouts {
         connect: Duration::from_secs(2),
-        read: Duration::from_millis(700),
+        read: Duration::from_millis(1500),
     };
     o
 }
@@ -1157,7 +1157,7 @@ fn cli_fetch_then_fetch_again_offline_then_gc() {
         .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        stderr.contains("4 of 4 packages ready (0 downloaded, 4 cached)"),
+        stderr.contains("4 of 4 packages ready (all from the cache)"),
         "{stderr}"
     );
     diskless_cmd(&env)
