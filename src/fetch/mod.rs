@@ -297,12 +297,15 @@ fn fetch_small(t: &Transport, url: &str, policy: &RetryPolicy) -> Result<Vec<u8>
 }
 
 /// The keys a repository's `gpgkey` names: `file://` URLs and plain paths are read from disk,
-/// `http(s)://` URLs downloaded with `t` (none when offline). Also what `repo_gpgcheck`
-/// needs to check `repomd.xml.asc` ([`Keyring::verify_detached`]).
+/// `http(s)://` URLs downloaded with `t`. A downloaded key is kept under
+/// `<cache_dir>/keys/<sha256 of the URL>` so that `--offline` (`t` = `None`) can still check
+/// signatures, and as a fallback when the key server is unreachable. Also what
+/// `repo_gpgcheck` needs to check `repomd.xml.asc` ([`Keyring::verify_detached`]).
 pub fn load_keyring(
     repo: &FetchRepo,
     t: Option<&Transport>,
     policy: &RetryPolicy,
+    cache_dir: Option<&std::path::Path>,
 ) -> Result<Keyring, RepoError> {
     if repo.gpgkeys.is_empty() {
         return Err(VerifyError::NoKeys {
@@ -327,14 +330,59 @@ pub fn load_keyring(
         } else {
             Some(PathBuf::from(k))
         };
+        let kept = cache_dir.map(|d| {
+            use sha2::Digest;
+            d.join("keys")
+                .join(hex::encode(sha2::Sha256::digest(k.as_bytes())))
+        });
         let data = match (local, t) {
             (Some(path), _) => std::fs::read(&path).map_err(|e| key_err(k, e.to_string()))?,
-            (None, Some(t)) => fetch_small(t, k, policy)?,
-            (None, None) => return Err(key_err(k, "cannot be downloaded (offline)".into()).into()),
+            (None, Some(t)) => match fetch_small(t, k, policy) {
+                Ok(data) => {
+                    if let Some(kept) = &kept {
+                        keep_key(kept, &data);
+                    }
+                    data
+                }
+                Err(e) => match kept.as_ref().and_then(|p| std::fs::read(p).ok()) {
+                    Some(data) => {
+                        tracing::warn!(
+                            "{}; using the copy kept from an earlier download",
+                            chain(&e)
+                        );
+                        data
+                    }
+                    None => return Err(e.into()),
+                },
+            },
+            (None, None) => match kept.as_ref().and_then(|p| std::fs::read(p).ok()) {
+                Some(data) => data,
+                None => {
+                    return Err(key_err(
+                        k,
+                        "offline, and no copy of it was kept from an earlier download".into(),
+                    )
+                    .into());
+                }
+            },
         };
         ring.add_armored(&data, k)?;
     }
     Ok(ring)
+}
+
+/// Keep a downloaded key for offline use (atomically; failing to keep it is not an error).
+fn keep_key(path: &std::path::Path, data: &[u8]) {
+    let Some(dir) = path.parent() else { return };
+    let r = std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(dir))
+        .and_then(|mut t| {
+            t.write_all(data)?;
+            t.persist(path).map(|_| ()).map_err(|e| e.error)
+        });
+    if let Err(e) = r {
+        tracing::debug!("cannot keep the key at `{}`: {e}", path.display());
+    }
 }
 
 /// One distinct package to fetch (the lock may pin a file twice: image and boot packages).
@@ -408,6 +456,7 @@ pub fn fetch_lock(
                         transport.as_ref()
                     },
                     &opts.retry,
+                    Some(&opts.cache_dir),
                 )
                 .map_err(rerr)?,
             )

@@ -32,7 +32,7 @@ pub enum Fault {
     Truncate,
     /// The right length, but one byte changed.
     Wrong,
-    /// Send half, then stall longer than any read timeout of the tests.
+    /// Send half, then stall (6 s) longer than the read timeout of the tests (1.5 s).
     Stall,
     /// No Content-Length, half the body, close: only the lock's size can tell.
     ShortNoLength,
@@ -187,7 +187,7 @@ fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
             conn.write_all(head(Some(body.len())).as_bytes())?;
             conn.write_all(&body[..half])?;
             conn.flush()?;
-            std::thread::sleep(Duration::from_secs(3));
+            std::thread::sleep(Duration::from_secs(6));
             conn.write_all(&body[half..])?;
         }
         Some(Fault::ShortNoLength) => {
@@ -355,7 +355,7 @@ pub fn quick_opts(cache: &Path, jobs: usize) -> FetchOptions {
     };
     o.timeouts = Timeouts {
         connect: Duration::from_secs(2),
-        read: Duration::from_millis(700),
+        read: Duration::from_millis(1500),
     };
     o
 }
@@ -1157,7 +1157,7 @@ fn cli_fetch_then_fetch_again_offline_then_gc() {
         .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        stderr.contains("4 of 4 packages ready (0 downloaded, 4 cached)"),
+        stderr.contains("4 of 4 packages ready (all from the cache)"),
         "{stderr}"
     );
     diskless_cmd(&env)
@@ -1387,7 +1387,7 @@ fn repomd_detached_signatures_check_against_the_repository_keys() {
     assert!(DetachedSignature::from_string(&asc).is_ok());
 
     let repo = env.repo(&["m1"]);
-    let ring = diskless::fetch::load_keyring(&repo, None, &RetryPolicy::default()).unwrap();
+    let ring = diskless::fetch::load_keyring(&repo, None, &RetryPolicy::default(), None).unwrap();
     ring.verify_detached(repomd, asc.as_bytes(), "repomd.xml.asc")
         .unwrap();
     let err = ring
@@ -1406,9 +1406,13 @@ fn repomd_detached_signatures_check_against_the_repository_keys() {
     let other = gen_key(5, "other <o@example.org>");
     let kf = env.tmp.path().join("other.asc");
     std::fs::write(&kf, &other.public_asc).unwrap();
-    let ring =
-        diskless::fetch::load_keyring(&signed_repo("x", &[], &kf), None, &RetryPolicy::default())
-            .unwrap();
+    let ring = diskless::fetch::load_keyring(
+        &signed_repo("x", &[], &kf),
+        None,
+        &RetryPolicy::default(),
+        None,
+    )
+    .unwrap();
     let err = ring
         .verify_detached(repomd, asc.as_bytes(), "repomd.xml.asc")
         .unwrap_err();
@@ -1599,7 +1603,7 @@ fn https_with_client_certificate_and_private_ca() {
             client_key: Some(pki.join("client.key")),
             verify: true,
         },
-        ..signed_repo("cdn", &[base.clone()], &env.key_file())
+        ..signed_repo("cdn", std::slice::from_ref(&base), &env.key_file())
     };
     let got = fetch_lock(
         &lock,
@@ -1693,4 +1697,47 @@ fn http_proxy_from_the_environment() {
         .success();
     assert_eq!(env.server.hits(&format!("{base}Packages/{}", p.file())), 1);
     assert_cache_holds(&env.cache(), &[&p]);
+}
+
+/// A key named by an https/http URL is downloaded once and kept, so `--offline` can still
+/// check signatures.
+#[test]
+fn keys_from_urls_are_kept_for_offline_use() {
+    let env = Env::new();
+    let p = TestPkg::new("keyed", 10_000, Some(&env.key));
+    env.serve("m1", std::slice::from_ref(&p));
+    env.server
+        .put("/keys/RPM-GPG-KEY-test", env.key.public_asc.as_bytes());
+    let repo = FetchRepo {
+        gpgkeys: vec![format!(
+            "{}/keys/RPM-GPG-KEY-test",
+            env.server.url("").trim_end_matches('/')
+        )],
+        ..env.repo(&["m1"])
+    };
+    let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&p));
+    fetch_lock(
+        &lock,
+        std::slice::from_ref(&repo),
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(env.server.hits("/keys/RPM-GPG-KEY-test"), 1);
+    let mut opts = quick_opts(&env.cache(), 1);
+    opts.offline = true;
+    let got = fetch_lock(&lock, std::slice::from_ref(&repo), &opts, &Silent).unwrap();
+    assert!(got[0].from_cache && got[0].signature == diskless::fetch::SignatureCheck::Verified);
+    assert_eq!(env.server.hits("/keys/RPM-GPG-KEY-test"), 1);
+    // A key never downloaded: offline is a clear error.
+    let other = FetchRepo {
+        gpgkeys: vec!["https://keys.diskless.invalid/KEY".into()],
+        ..repo
+    };
+    let err = fetch_lock(&lock, &[other], &opts, &Silent).unwrap_err();
+    assert!(
+        chain(&err).contains("offline, and no copy of it was kept"),
+        "{}",
+        chain(&err)
+    );
 }
