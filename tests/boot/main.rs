@@ -154,14 +154,19 @@ fn spec(name: &str, firmware: Firmware, network: Network, marker: &str) -> BootS
 /// Boot and panic with the failure (serial log included) or report the time taken.
 fn must_boot(spec: &BootSpec, work: &Path) {
     match qemu::boot(spec, work) {
-        Ok(b) => eprintln!(
-            "boot `{}`: marker after {:.1} s ({})",
-            spec.name,
-            b.elapsed.as_secs_f64(),
-            b.accel
-        ),
+        Ok(b) => report(&spec.name, &b),
         Err(e) => panic!("{e}"),
     }
+}
+
+fn report(name: &str, b: &qemu::Booted) {
+    eprintln!(
+        "boot `{name}`: marker after {:.1} s, QEMU used {} CPU ({})",
+        b.elapsed.as_secs_f64(),
+        b.cpu
+            .map_or_else(|| "?".to_owned(), |c| format!("{:.1} s", c.as_secs_f64())),
+        b.accel
+    );
 }
 
 /// Whether the tests run as root (`/proc/self` belongs to the effective uid).
@@ -266,11 +271,7 @@ fn real_daemons_boot(name: &str, firmware: Firmware) {
     let logs = ns.logs();
     drop(ns);
     match r {
-        Ok(booted) => eprintln!(
-            "boot `{name}`: marker after {:.1} s ({})",
-            booted.elapsed.as_secs_f64(),
-            booted.accel
-        ),
+        Ok(booted) => report(name, &booted),
         Err(e) => panic!("{e}\n{logs}"),
     }
     // The address came from the profile's host block, not from a pool.
@@ -321,11 +322,7 @@ fn dnsmasq_serves_uefi_boot() {
     let logs = ns.logs();
     drop(ns);
     match r {
-        Ok(booted) => eprintln!(
-            "boot `{name}`: marker after {:.1} s ({})",
-            booted.elapsed.as_secs_f64(),
-            booted.accel
-        ),
+        Ok(booted) => report(name, &booted),
         Err(e) => panic!("{e}\n{logs}"),
     }
 }
