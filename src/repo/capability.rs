@@ -25,7 +25,12 @@ pub fn parse_capability(s: &str) -> Dependency {
             };
         }
     }
-    Dependency { name: s.trim().to_string(), op: None, evr: None, pre: false }
+    Dependency {
+        name: s.trim().to_string(),
+        op: None,
+        evr: None,
+        pre: false,
+    }
 }
 
 #[cfg(test)]
@@ -38,8 +43,14 @@ mod tests {
         let c = parse_capability;
         assert_eq!(c("x >= 1:2.3-4.el9").to_string(), "x >= 1:2.3-4.el9");
         assert_eq!(c("libc.so.6()(64bit)").op, None);
-        assert!(provide_satisfies(&c("glibc = 2.34-21.el9"), &c("glibc >= 2.34")));
-        assert!(!provide_satisfies(&c("glibc = 2.34-21.el9"), &c("glibc > 2.34")));
+        assert!(provide_satisfies(
+            &c("glibc = 2.34-21.el9"),
+            &c("glibc >= 2.34")
+        ));
+        assert!(!provide_satisfies(
+            &c("glibc = 2.34-21.el9"),
+            &c("glibc > 2.34")
+        ));
         assert!(provide_satisfies(&c("glibc = 2.34-21.el9"), &c("glibc")));
     }
 }

@@ -22,7 +22,10 @@ pub struct Group {
 impl Group {
     /// What `dnf group install` installs: mandatory, then default packages.
     pub fn install_set(&self) -> impl Iterator<Item = &str> {
-        self.mandatory.iter().chain(&self.default).map(String::as_str)
+        self.mandatory
+            .iter()
+            .chain(&self.default)
+            .map(String::as_str)
     }
 
     /// Whether `spec` (without its `@`) names this group, by id or name, case-insensitively
@@ -64,10 +67,8 @@ pub fn parse<R: BufRead>(input: R) -> Result<Vec<Group>, XmlError> {
                     ("group", false) if !empty => cur = Some(Group::default()),
                     ("id", true) if !empty => field = Some(Field::Id),
                     // Only the untranslated name.
-                    ("name", true) if !empty => {
-                        if attr(e, "xml:lang", pos)?.is_none() {
-                            field = Some(Field::Name);
-                        }
+                    ("name", true) if !empty && attr(e, "xml:lang", pos)?.is_none() => {
+                        field = Some(Field::Name)
                     }
                     ("packagereq", true) if !empty => {
                         req_type = attr(e, "type", pos)?.unwrap_or_else(|| "mandatory".into());
@@ -92,9 +93,9 @@ pub fn parse<R: BufRead>(input: R) -> Result<Vec<Group>, XmlError> {
                             "mandatory" => g.mandatory.push(value),
                             "default" => g.default.push(value),
                             "optional" => g.optional.push(value),
-                            "conditional" => {
-                                g.conditional.push((value, req_requires.take().unwrap_or_default()))
-                            }
+                            "conditional" => g
+                                .conditional
+                                .push((value, req_requires.take().unwrap_or_default())),
                             _ => {}
                         },
                     }
@@ -110,7 +111,10 @@ pub fn parse<R: BufRead>(input: R) -> Result<Vec<Group>, XmlError> {
         buf.clear();
     }
     if !saw_root {
-        return Err(XmlError::new(0, "no `<comps>` element: this is not a comps.xml"));
+        return Err(XmlError::new(
+            0,
+            "no `<comps>` element: this is not a comps.xml",
+        ));
     }
     Ok(groups)
 }
@@ -144,9 +148,15 @@ mod tests {
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].id, "core");
         assert_eq!(g[0].name, "Core");
-        assert_eq!(g[0].install_set().collect::<Vec<_>>(), ["bash", "filesystem", "NetworkManager"]);
+        assert_eq!(
+            g[0].install_set().collect::<Vec<_>>(),
+            ["bash", "filesystem", "NetworkManager"]
+        );
         assert_eq!(g[0].optional, ["dracut-config-rescue"]);
-        assert_eq!(g[0].conditional, [("NetworkManager-ppp".to_string(), "ppp".to_string())]);
+        assert_eq!(
+            g[0].conditional,
+            [("NetworkManager-ppp".to_string(), "ppp".to_string())]
+        );
         assert!(g[0].matches("CORE"));
     }
 }

@@ -122,7 +122,8 @@ pub fn parse_str(text: &str) -> Result<Modules, String> {
         let header = Header::deserialize(h).map_err(|e| format!("document {}: {e}", i + 1))?;
         match (header.document.as_str(), header.version) {
             ("modulemd", 2) => {
-                let d = Doc::<StreamData>::deserialize(body).map_err(|e| format!("document {}: {e}", i + 1))?;
+                let d = Doc::<StreamData>::deserialize(body)
+                    .map_err(|e| format!("document {}: {e}", i + 1))?;
                 let d = d.data;
                 out.streams.push(ModuleStream {
                     name: d.name,
@@ -136,9 +137,14 @@ pub fn parse_str(text: &str) -> Result<Modules, String> {
                 });
             }
             ("modulemd-defaults", 1) => {
-                let d = Doc::<DefaultsData>::deserialize(body).map_err(|e| format!("document {}: {e}", i + 1))?;
+                let d = Doc::<DefaultsData>::deserialize(body)
+                    .map_err(|e| format!("document {}: {e}", i + 1))?;
                 let d = d.data;
-                out.defaults.push(ModuleDefaults { module: d.module, stream: d.stream, profiles: d.profiles });
+                out.defaults.push(ModuleDefaults {
+                    module: d.module,
+                    stream: d.stream,
+                    profiles: d.profiles,
+                });
             }
             _ => {}
         }
@@ -169,7 +175,10 @@ impl From<&crate::profile::Profile> for ModuleSelection {
                 Some((name.to_string(), stream.to_string()))
             })
             .collect();
-        ModuleSelection { enabled, platform: p.image.release_major().map(|m| format!("el{m}")) }
+        ModuleSelection {
+            enabled,
+            platform: p.image.release_major().map(|m| format!("el{m}")),
+        }
     }
 }
 
@@ -234,7 +243,9 @@ pub fn hidden<'a>(
 
 /// Whether one of the alternative requirement sets accepts the platform.
 fn platform_ok(requires: &[BTreeMap<String, Vec<String>>], platform: Option<&str>) -> bool {
-    let Some(platform) = platform else { return true };
+    let Some(platform) = platform else {
+        return true;
+    };
     if requires.is_empty() {
         return true;
     }
@@ -327,7 +338,10 @@ data: {module: python, stream: "3.10", modified: 1, translations: {}}
         assert_eq!(m.streams[0].version, 9050020241107143519);
         assert_eq!(m.streams[0].profiles["common"], ["python3"]);
         assert_eq!(m.streams[0].requires[0]["platform"], ["el9"]);
-        assert_eq!(artifact_name_arch("python3-0:3.10.1-1.module_el9.x86_64"), Some(("python3", "x86_64")));
+        assert_eq!(
+            artifact_name_arch("python3-0:3.10.1-1.module_el9.x86_64"),
+            Some(("python3", "x86_64"))
+        );
     }
 
     fn pkg(name: &str, ver: &str, rel: &str) -> Package {
@@ -349,10 +363,16 @@ data: {module: python, stream: "3.10", modified: 1, translations: {}}
         // python3 sharing the active stream's package name.
         let h = hidden(&pkgs, [&m], &ModuleSelection::default());
         assert_eq!(h, [false, true, true, false]);
-        let sel = ModuleSelection { enabled: vec![("python".into(), "3.12".into())], platform: None };
+        let sel = ModuleSelection {
+            enabled: vec![("python".into(), "3.12".into())],
+            platform: None,
+        };
         assert_eq!(hidden(&pkgs, [&m], &sel), [true, false, true, false]);
         // A platform the 3.10 build doesn't run on makes it inactive.
-        let sel = ModuleSelection { enabled: vec![], platform: Some("el8".into()) };
+        let sel = ModuleSelection {
+            enabled: vec![],
+            platform: Some("el8".into()),
+        };
         assert_eq!(hidden(&pkgs, [&m], &sel), [true, true, false, false]);
     }
 }

@@ -51,7 +51,11 @@ impl Pool {
         }
         let mut hidden_by_modules = 0;
         if options.modular_filtering {
-            let mut hidden = modules::hidden(&packages, repos.iter().map(|r| &r.modules), &options.modules);
+            let mut hidden = modules::hidden(
+                &packages,
+                repos.iter().map(|r| &r.modules),
+                &options.modules,
+            );
             for (h, &r) in hidden.iter_mut().zip(&repo_of) {
                 if repos[r as usize].source.module_hotfixes {
                     *h = false;
@@ -113,19 +117,36 @@ impl Pool {
         self.hidden_by_modules
     }
 
+    /// The comps group `spec` names (id or name, without `@`), from the first repository
+    /// that has it, as dnf merges groups by id with the first definition winning.
+    pub fn group(&self, spec: &str) -> Option<&super::Group> {
+        self.repos
+            .iter()
+            .flat_map(|r| &r.groups)
+            .find(|g| g.matches(spec))
+    }
+
     /// Packages named exactly `name`.
     pub fn by_name(&self, name: &str) -> &[PkgId] {
-        self.by_name.get(name).map(Vec::as_slice).unwrap_or_default()
+        self.by_name
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// Packages whose Provides satisfy `dep` (name, and version range when given).
     /// File paths match explicit Provides only; see [`Pool::file_owners`].
     pub fn whatprovides(&self, dep: &Dependency) -> Vec<PkgId> {
-        let Some(ids) = self.provides.get(&dep.name) else { return Vec::new() };
+        let Some(ids) = self.provides.get(&dep.name) else {
+            return Vec::new();
+        };
         ids.iter()
             .copied()
             .filter(|&id| {
-                self.packages[id].provides.iter().any(|p| provide_satisfies(p, dep))
+                self.packages[id]
+                    .provides
+                    .iter()
+                    .any(|p| provide_satisfies(p, dep))
             })
             .collect()
     }
@@ -137,7 +158,10 @@ impl Pool {
 
     /// Packages whose primary.xml file subset holds `path`.
     pub fn primary_file_owners(&self, path: &str) -> &[PkgId] {
-        self.primary_files.get(path).map(Vec::as_slice).unwrap_or_default()
+        self.primary_files
+            .get(path)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// Read every repository's filelists.xml (once) and index it.
@@ -162,7 +186,12 @@ impl Pool {
         Ok(self.all_files.get_or_init(|| index))
     }
 
-    fn index_filelists(&self, repo: u32, lists: &FileLists, index: &mut HashMap<String, Vec<PkgId>>) {
+    fn index_filelists(
+        &self,
+        repo: u32,
+        lists: &FileLists,
+        index: &mut HashMap<String, Vec<PkgId>>,
+    ) {
         // filelists entries point at primary records by pkgid (the package checksum).
         let mut by_pkgid: HashMap<&str, PkgId> = HashMap::new();
         for (id, p) in self.packages.iter().enumerate() {
@@ -171,7 +200,9 @@ impl Pool {
             }
         }
         for fp in &lists.packages {
-            let Some(&id) = by_pkgid.get(fp.pkgid.as_str()) else { continue };
+            let Some(&id) = by_pkgid.get(fp.pkgid.as_str()) else {
+                continue;
+            };
             for f in &fp.files {
                 index.entry(f.clone()).or_default().push(id);
             }
@@ -180,7 +211,11 @@ impl Pool {
 
     /// Packages that contain `path`, from the full file lists (loaded on first use).
     pub fn file_owners(&self, path: &str) -> Result<Vec<PkgId>, RepoError> {
-        Ok(self.load_filelists()?.get(path).cloned().unwrap_or_default())
+        Ok(self
+            .load_filelists()?
+            .get(path)
+            .cloned()
+            .unwrap_or_default())
     }
 }
 

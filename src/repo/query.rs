@@ -24,14 +24,21 @@ pub struct Query {
 pub fn run(pool: &Pool, query: &Query) -> Result<Vec<PkgId>, RepoError> {
     let mut ids: Vec<PkgId> = (0..pool.packages().len()).collect();
     if !query.specs.is_empty() {
-        ids.retain(|&id| query.specs.iter().any(|s| spec_matches(s, pool.package(id))));
+        ids.retain(|&id| {
+            query
+                .specs
+                .iter()
+                .any(|s| spec_matches(s, pool.package(id)))
+        });
     }
     if !query.whatprovides.is_empty() {
         let providers = whatprovides(pool, &query.whatprovides)?;
         ids.retain(|id| providers.contains(id));
     }
-    let mut keyed: Vec<(String, PkgId)> =
-        ids.into_iter().map(|id| (pool.package(id).nevra_full_epoch(), id)).collect();
+    let mut keyed: Vec<(String, PkgId)> = ids
+        .into_iter()
+        .map(|id| (pool.package(id).nevra_full_epoch(), id))
+        .collect();
     keyed.sort();
     Ok(keyed.into_iter().map(|(_, id)| id).collect())
 }
@@ -43,10 +50,16 @@ fn whatprovides(pool: &Pool, caps: &[String]) -> Result<BTreeSet<PkgId>, RepoErr
     for cap in caps {
         let dep = parse_capability(cap);
         if is_glob(&dep.name) {
-            let mut names: Vec<&str> = pool.provide_names().filter(|n| glob_match(&dep.name, n, false)).collect();
+            let mut names: Vec<&str> = pool
+                .provide_names()
+                .filter(|n| glob_match(&dep.name, n, false))
+                .collect();
             names.sort_unstable();
             for n in names {
-                let d = crate::package::Dependency { name: n.to_string(), ..dep.clone() };
+                let d = crate::package::Dependency {
+                    name: n.to_string(),
+                    ..dep.clone()
+                };
                 out.extend(pool.whatprovides(&d));
             }
         } else {
@@ -107,7 +120,10 @@ pub fn glob_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
 /// dnf's default output: one `name-epoch:version-release.arch` per line, sorted, each once
 /// (the same package in two repositories prints once, as in dnf).
 pub fn nevra_lines(pool: &Pool, ids: &[PkgId]) -> Vec<String> {
-    let set: BTreeSet<String> = ids.iter().map(|&id| pool.package(id).nevra_full_epoch()).collect();
+    let set: BTreeSet<String> = ids
+        .iter()
+        .map(|&id| pool.package(id).nevra_full_epoch())
+        .collect();
     set.into_iter().collect()
 }
 
@@ -171,7 +187,15 @@ mod tests {
     #[test]
     fn spec_forms() {
         let p = package("bash", "5.1.8", "2.el9");
-        for s in ["bash", "Bash", "bash.noarch", "bash-5.1.8", "bash-5.1.8-2.el9", "bash-0:5.1.8-2.el9.noarch", "ba*"] {
+        for s in [
+            "bash",
+            "Bash",
+            "bash.noarch",
+            "bash-5.1.8",
+            "bash-5.1.8-2.el9",
+            "bash-0:5.1.8-2.el9.noarch",
+            "ba*",
+        ] {
             assert!(spec_matches(s, &p), "{s}");
         }
         for s in ["bas", "bash-5", "bash.x86_64"] {
