@@ -276,7 +276,22 @@ fn entry(e: &BytesStart<'_>, pos: u64) -> Result<Dependency, XmlError> {
     Ok(Dependency { name, op, evr, pre })
 }
 
-fn check(p: Package, pos: u64) -> Result<Package, XmlError> {
+fn check(mut p: Package, pos: u64) -> Result<Package, XmlError> {
+    // Vecs grow by doubling: give back the slack, since tens of thousands of records stay
+    // in memory for the whole run.
+    for v in [
+        &mut p.provides,
+        &mut p.requires,
+        &mut p.conflicts,
+        &mut p.obsoletes,
+        &mut p.recommends,
+        &mut p.suggests,
+        &mut p.supplements,
+        &mut p.enhances,
+    ] {
+        v.shrink_to_fit();
+    }
+    p.files.shrink_to_fit();
     if p.name.is_empty() || p.arch.is_empty() || p.evr.version.is_empty() {
         let what = if p.name.is_empty() {
             "a package without a `<name>`".to_string()
