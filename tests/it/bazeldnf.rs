@@ -9,9 +9,9 @@
 //! (testsolv's default, which produced the `.t` results): both must give the list.
 
 use crate::libsolv::testcase;
-use crate::libsolv::{check, label, Status};
+use crate::libsolv::{Status, check, label};
 use diskless::package::Package;
-use diskless::solve::{self, NoFileLists, Request, SolveError};
+use diskless::solve::{self, NoFileLists, Request};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -25,7 +25,6 @@ fn nevra_of(s: &str) -> String {
 }
 
 struct Case {
-    name: String,
     requires: Vec<String>,
     installs: BTreeSet<String>,
 }
@@ -44,7 +43,6 @@ fn json_cases(dir: &Path) -> BTreeMap<String, Case> {
             };
             let name = c["name"].as_str().unwrap().to_string();
             let case = Case {
-                name: name.clone(),
                 requires: strs("requires"),
                 installs: strs("installs").iter().map(|s| nevra_of(s)).collect(),
             };
@@ -55,16 +53,13 @@ fn json_cases(dir: &Path) -> BTreeMap<String, Case> {
 
 fn run(packages: &[Package], req: &Request, want: &BTreeSet<String>) -> Status {
     match solve::solve(packages, &NoFileLists, req) {
-        Err(SolveError::Unsolvable { problems })
-            if problems.iter().any(|p| p == "the solver is not implemented yet") =>
-        {
-            Status::Pending
-        }
         Err(e) => Status::Fail(format!("error: {e}")),
         Ok(sol) => {
             let got: BTreeSet<String> = sol.packages.iter().map(|&i| packages[i].nevra()).collect();
             if got.len() != sol.packages.len() {
-                Status::Fail(format!("a NEVRA chosen twice (the repo lists some twice): {got:?}"))
+                Status::Fail(format!(
+                    "a NEVRA chosen twice (the repo lists some twice): {got:?}"
+                ))
             } else if &got == want {
                 Status::Pass
             } else {
@@ -78,7 +73,9 @@ fn run(packages: &[Package], req: &Request, want: &BTreeSet<String>) -> Status {
 
 #[test]
 fn bazeldnf_cases_give_their_install_lists() {
-    let Some(fx) = crate::fixtures_or_skip!() else { return };
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
     let dir = fx.join("derived/bazeldnf-cases");
     let mut cases = json_cases(&dir);
     let mut rows = Vec::new();
@@ -92,7 +89,9 @@ fn bazeldnf_cases_give_their_install_lists() {
         let text = fs_err::read_to_string(&path).unwrap();
         // `# derived from rmohr/bazeldnf pkg/sat/sat_test.go case "NAME" (...)`
         let name = text.split('"').nth(1).unwrap().to_string();
-        let case = cases.remove(&name).unwrap_or_else(|| panic!("{name}: not in the json"));
+        let case = cases
+            .remove(&name)
+            .unwrap_or_else(|| panic!("{name}: not in the json"));
         let tc = testcase::read(&path).unwrap();
         assert_eq!(tc.solves.len(), 1);
         let want_t: BTreeSet<String> = tc.solves[0]
@@ -103,9 +102,15 @@ fn bazeldnf_cases_give_their_install_lists() {
             .iter()
             .map(|s| testcase::split_repo(s).0.to_string())
             .collect();
-        assert_eq!(want_t, case.installs, "{name}: the .t result and bazeldnf's list differ");
+        assert_eq!(
+            want_t, case.installs,
+            "{name}: the .t result and bazeldnf's list differ"
+        );
         let specs: Vec<String> = tc.solves[0].jobs.iter().map(|j| j.arg.clone()).collect();
-        assert_eq!(specs, case.requires, "{name}: jobs and bazeldnf's requires differ");
+        assert_eq!(
+            specs, case.requires,
+            "{name}: jobs and bazeldnf's requires differ"
+        );
         let packages = tc.available();
         for weak in [false, true] {
             let req = Request {
@@ -115,7 +120,12 @@ fn bazeldnf_cases_give_their_install_lists() {
                 ..Default::default()
             };
             let st = run(&packages, &req, &case.installs);
-            rows.push((name.clone(), "bazeldnf".to_string(), format!("weak_deps={weak}"), st));
+            rows.push((
+                name.clone(),
+                "bazeldnf".to_string(),
+                format!("weak_deps={weak}"),
+                st,
+            ));
         }
     }
     for (name, _) in cases {
@@ -127,16 +137,30 @@ fn bazeldnf_cases_give_their_install_lists() {
         ));
     }
     crate::libsolv::print_table("bazeldnf cases through diskless::solve", &rows);
-    let fails: Vec<_> = rows.iter().filter(|r| matches!(r.3, Status::Fail(_))).collect();
-    assert!(fails.is_empty(), "{} bazeldnf cases differ (table above)", fails.len());
-    assert_eq!(rows.iter().filter(|r| !matches!(r.3, Status::NotApplicable(_))).count(), 16);
+    let fails: Vec<_> = rows
+        .iter()
+        .filter(|r| matches!(r.3, Status::Fail(_)))
+        .collect();
+    assert!(
+        fails.is_empty(),
+        "{} bazeldnf cases differ (table above)",
+        fails.len()
+    );
+    assert_eq!(
+        rows.iter()
+            .filter(|r| !matches!(r.3, Status::NotApplicable(_)))
+            .count(),
+        16
+    );
 }
 
 /// The expected lists satisfy their own requirements per the independent checker: proves the
 /// testtags reader (rich deps, file provides) and the checker on 8 real Fedora/EL8 sets.
 #[test]
 fn bazeldnf_expected_lists_pass_the_checker() {
-    let Some(fx) = crate::fixtures_or_skip!() else { return };
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
     let dir = fx.join("derived/bazeldnf-cases");
     let cases = json_cases(&dir);
     let mut n = 0;
@@ -155,7 +179,11 @@ fn bazeldnf_expected_lists_pass_the_checker() {
             .iter()
             .filter(|p| want.contains(&p.nevra()) && seen.insert(p.nevra()))
             .collect();
-        assert_eq!(set.len(), want.len(), "{name}: a listed package is not in the repo");
+        assert_eq!(
+            set.len(),
+            want.len(),
+            "{name}: a listed package is not in the repo"
+        );
         let rep = check::check_set(&set, &[], &|_| Vec::new());
         println!(
             "{name}: {} requires checked ({} rich evaluated, {} rpmlib() skipped)",
@@ -166,7 +194,9 @@ fn bazeldnf_expected_lists_pass_the_checker() {
         let noticed = (0..set.len()).any(|victim| {
             let mut short = set.clone();
             short.remove(victim);
-            !check::check_set(&short, &[], &|_| Vec::new()).unsatisfied.is_empty()
+            !check::check_set(&short, &[], &|_| Vec::new())
+                .unsatisfied
+                .is_empty()
         });
         assert!(noticed, "{name}: removing any one package goes unnoticed");
         let _ = label;

@@ -1,9 +1,14 @@
 //! Integration tests: one binary, one module per area.
 
+mod bazeldnf;
+mod emit;
 mod fetch;
-mod support;
-mod workflows;
+mod libsolv;
+mod lock;
 mod repo;
 mod repoquery;
-mod libsolv;
-mod bazeldnf;
+mod support;
+mod rootfs;
+mod profile;
+mod workflows;
+mod resolve_cs9;

@@ -5,7 +5,7 @@
 //! unnoticed. It is checked against rpm's own tables (`derived/vercmp-cases.tsv`,
 //! `derived/depmatch-cases.tsv`) in the tests at the bottom.
 
-use diskless::package::{DepEvr, Dependency, Evr, Op, Package};
+use diskless::package::{DepEvr, Dependency, Op, Package};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,7 +58,13 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
             break;
         }
         let numeric = a[0].is_ascii_digit();
-        let class = |c: &u8| if numeric { c.is_ascii_digit() } else { c.is_ascii_alphabetic() };
+        let class = |c: &u8| {
+            if numeric {
+                c.is_ascii_digit()
+            } else {
+                c.is_ascii_alphabetic()
+            }
+        };
         let la = a.iter().take_while(|c| class(c)).count();
         let lb = b.iter().take_while(|c| class(c)).count();
         let (sa, sb) = (&a[..la], &b[..lb]);
@@ -66,7 +72,11 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
         b = &b[lb..];
         if sb.is_empty() {
             // Segments of different kinds: a number is newer than letters.
-            return if numeric { Ordering::Greater } else { Ordering::Less };
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         let ord = if numeric {
             let za = &sa[sa.iter().take_while(|&&c| c == b'0').count()..];
@@ -84,14 +94,6 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
         (true, false) => Ordering::Less,
         _ => Ordering::Greater,
     }
-}
-
-/// Package EVR order: epoch numerically, then version, then release.
-pub fn evr_cmp(a: &Evr, b: &Evr) -> Ordering {
-    a.epoch
-        .cmp(&b.epoch)
-        .then_with(|| rpmvercmp(&a.version, &b.version))
-        .then_with(|| rpmvercmp(&a.release, &b.release))
 }
 
 /// Dependency EVR order as rpm 4.18 compares ranges: a missing epoch is 0, and the release
@@ -190,7 +192,12 @@ pub fn parse_simple(text: &str) -> Dependency {
             };
         }
     }
-    Dependency { name: text.trim().to_string(), op: None, evr: None, pre: false }
+    Dependency {
+        name: text.trim().to_string(),
+        op: None,
+        evr: None,
+        pre: false,
+    }
 }
 
 /// `[E:]V[-R]` as a dependency's version side.
@@ -205,7 +212,11 @@ pub fn parse_dep_evr(s: &str) -> DepEvr {
         Some((v, r)) => (v.to_string(), Some(r.to_string())),
         None => (rest.to_string(), None),
     };
-    DepEvr { epoch, version, release }
+    DepEvr {
+        epoch,
+        version,
+        release,
+    }
 }
 
 /// A boolean (rich) dependency, rpm's grammar.
@@ -222,7 +233,10 @@ pub enum Rich {
 
 /// Parse `(a and (b or c >= 2))` and friends; `None` on a syntax error.
 pub fn parse_rich(text: &str) -> Option<Rich> {
-    let mut p = RichParser { s: text.as_bytes(), i: 0 };
+    let mut p = RichParser {
+        s: text.as_bytes(),
+        i: 0,
+    };
     let r = p.group()?;
     p.ws();
     (p.i == p.s.len()).then_some(r)
@@ -378,14 +392,24 @@ impl<'a> SetIndex<'a> {
         let mut files: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, p) in set.iter().enumerate() {
             for d in &p.provides {
-                provides.entry(d.name.as_str()).or_default().push((i, d.clone()));
+                provides
+                    .entry(d.name.as_str())
+                    .or_default()
+                    .push((i, d.clone()));
             }
-            provides.entry(p.name.as_str()).or_default().push((i, self_provide(p)));
+            provides
+                .entry(p.name.as_str())
+                .or_default()
+                .push((i, self_provide(p)));
             for f in &p.files {
                 files.entry(f.as_str()).or_default().push(i);
             }
         }
-        SetIndex { set: set.to_vec(), provides, files }
+        SetIndex {
+            set: set.to_vec(),
+            provides,
+            files,
+        }
     }
 
     /// Members of the set that provide `dep` (a simple entry). `more_files` answers for
@@ -393,7 +417,11 @@ impl<'a> SetIndex<'a> {
     fn providers(&self, dep: &Dependency, more_files: &dyn Fn(&str) -> Vec<String>) -> Vec<usize> {
         let mut out: BTreeSet<usize> = BTreeSet::new();
         if let Some(v) = self.provides.get(dep.name.as_str()) {
-            out.extend(v.iter().filter(|(_, p)| ranges_overlap(p, dep)).map(|(i, _)| *i));
+            out.extend(
+                v.iter()
+                    .filter(|(_, p)| ranges_overlap(p, dep))
+                    .map(|(i, _)| *i),
+            );
         }
         if dep.name.starts_with('/') && dep.op.is_none() {
             if let Some(v) = self.files.get(dep.name.as_str()) {
@@ -401,9 +429,7 @@ impl<'a> SetIndex<'a> {
             }
             if out.is_empty() {
                 let owners: BTreeSet<String> = more_files(&dep.name).into_iter().collect();
-                out.extend(
-                    (0..self.set.len()).filter(|&i| owners.contains(&self.set[i].nevra())),
-                );
+                out.extend((0..self.set.len()).filter(|&i| owners.contains(&self.set[i].nevra())));
             }
         }
         out.into_iter().collect()
@@ -426,7 +452,9 @@ impl<'a> SetIndex<'a> {
                 (true, None) => true,
             },
             // `with`/`without` ask about one single package.
-            Rich::With(v) => (0..self.set.len()).any(|i| v.iter().all(|x| self.single(i, x, more_files))),
+            Rich::With(v) => {
+                (0..self.set.len()).any(|i| v.iter().all(|x| self.single(i, x, more_files)))
+            }
             Rich::Without(a, b) => (0..self.set.len())
                 .any(|i| self.single(i, a, more_files) && !self.single(i, b, more_files)),
         }
@@ -479,12 +507,16 @@ pub fn check_set(
         for d in &p.conflicts {
             if d.is_rich() {
                 // A rich conflict holds when its expression is satisfied by the others.
-                let others: Vec<&Package> =
-                    set.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, q)| *q).collect();
+                let others: Vec<&Package> = set
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, q)| *q)
+                    .collect();
                 match parse_rich(&d.name) {
-                    Some(r) if SetIndex::new(&others).eval(&r, &|_| Vec::new()) => {
-                        rep.conflicts.push(format!("{} conflicts with {d}", p.nevra()))
-                    }
+                    Some(r) if SetIndex::new(&others).eval(&r, &|_| Vec::new()) => rep
+                        .conflicts
+                        .push(format!("{} conflicts with {d}", p.nevra())),
                     Some(_) => {}
                     None => rep.rich_unparsed += 1,
                 }
@@ -492,14 +524,19 @@ pub fn check_set(
             }
             for j in idx.providers(d, &|_| Vec::new()) {
                 if j != i {
-                    rep.conflicts.push(format!("{} conflicts with {} ({d})", p.nevra(), set[j].nevra()));
+                    rep.conflicts.push(format!(
+                        "{} conflicts with {} ({d})",
+                        p.nevra(),
+                        set[j].nevra()
+                    ));
                 }
             }
         }
         for d in &p.obsoletes {
             for (j, q) in set.iter().enumerate() {
                 if j != i && q.name == d.name && ranges_overlap(&self_provide(q), d) {
-                    rep.obsoleted.push(format!("{} obsoletes {} ({d})", p.nevra(), q.nevra()));
+                    rep.obsoleted
+                        .push(format!("{} obsoletes {} ({d})", p.nevra(), q.nevra()));
                 }
             }
         }
@@ -513,7 +550,8 @@ pub fn check_set(
         let evrs: BTreeSet<String> = v.iter().map(|p| p.evr.to_string()).collect();
         let arches: BTreeSet<&str> = v.iter().map(|p| p.arch.as_str()).collect();
         if (evrs.len() > 1 || arches.len() < v.len()) && !install_only.contains(&name) {
-            rep.duplicates.push(v.iter().map(|p| p.nevra()).collect::<Vec<_>>().join(" + "));
+            rep.duplicates
+                .push(v.iter().map(|p| p.nevra()).collect::<Vec<_>>().join(" + "));
         }
     }
     rep
@@ -549,7 +587,12 @@ mod tests {
             }
         }
         assert!(n > 4000, "only {n} rows read");
-        assert!(bad.is_empty(), "{} of {n} wrong:\n{}", bad.len(), bad.join("\n"));
+        assert!(
+            bad.is_empty(),
+            "{} of {n} wrong:\n{}",
+            bad.len(),
+            bad.join("\n")
+        );
     }
 
     #[test]
@@ -567,11 +610,19 @@ mod tests {
             let want = f[3] == "1";
             n += 1;
             if ranges_overlap(&p, &r) != want {
-                bad.push(format!("provide `{}` require `{}`: want {want}", f[0], f[1]));
+                bad.push(format!(
+                    "provide `{}` require `{}`: want {want}",
+                    f[0], f[1]
+                ));
             }
         }
         assert!(n > 100, "only {n} rows read");
-        assert!(bad.is_empty(), "{} of {n} wrong:\n{}", bad.len(), bad.join("\n"));
+        assert!(
+            bad.is_empty(),
+            "{} of {n} wrong:\n{}",
+            bad.len(),
+            bad.join("\n")
+        );
     }
 
     /// A few by hand, so the table reading above is not the only witness.
@@ -607,8 +658,14 @@ mod tests {
                 ]),
             ])
         );
-        assert!(matches!(parse_rich("(a if b else c)"), Some(Rich::If(_, _, Some(_)))));
-        assert!(matches!(parse_rich("(a unless b)"), Some(Rich::Unless(_, _, None))));
+        assert!(matches!(
+            parse_rich("(a if b else c)"),
+            Some(Rich::If(_, _, Some(_)))
+        ));
+        assert!(matches!(
+            parse_rich("(a unless b)"),
+            Some(Rich::Unless(_, _, None))
+        ));
         assert!(parse_rich("(a and b").is_none());
         assert!(parse_rich("(a foo b)").is_none());
     }

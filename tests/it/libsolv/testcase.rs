@@ -13,7 +13,7 @@
 use super::check::parse_dep_evr;
 use diskless::package::{Checksum, DepEvr, Dependency, Evr, Op, Package};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One `repo` line and its packages.
 #[derive(Debug, Clone)]
@@ -61,7 +61,6 @@ pub struct Solve {
 
 #[derive(Debug, Clone, Default)]
 pub struct Testcase {
-    pub path: PathBuf,
     pub repos: Vec<TcRepo>,
     /// `system ARCH DISTTYPE INSTALLED`: arch, and the repo that is the installed system.
     pub arch: String,
@@ -77,7 +76,12 @@ impl Testcase {
     /// The packages of the installed-system repo (empty when there is none).
     pub fn installed(&self) -> Vec<&Package> {
         match &self.installed_repo {
-            Some(r) => self.repos.iter().filter(|x| &x.name == r).flat_map(|x| &x.packages).collect(),
+            Some(r) => self
+                .repos
+                .iter()
+                .filter(|x| &x.name == r)
+                .flat_map(|x| &x.packages)
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -97,7 +101,7 @@ pub fn read(path: &Path) -> Result<Testcase, String> {
     let text = fs_err::read_to_string(path).map_err(|e| e.to_string())?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let lines: Vec<&str> = text.lines().collect();
-    let mut tc = Testcase { path: path.to_path_buf(), ..Default::default() };
+    let mut tc = Testcase::default();
     let mut cur = Solve::default();
     let mut i = 0;
     // The `#>` lines after the current command, when it is `<inline>`.
@@ -129,7 +133,11 @@ pub fn read(path: &Path) -> Result<Testcase, String> {
                     .and_then(|p| p.parse().ok())
                     .ok_or_else(|| format!("{at}: bad priority `{}`", words[2]))?;
                 let n = tc.repos.iter().filter(|r| r.name == name).count();
-                let id = if n == 0 { name.clone() } else { format!("{name}#{}", n + 1) };
+                let id = if n == 0 {
+                    name.clone()
+                } else {
+                    format!("{name}#{}", n + 1)
+                };
                 let body = match (words[3], words.get(4)) {
                     ("empty", _) => Vec::new(),
                     ("testtags", Some(&"<inline>")) => inline(&mut i),
@@ -141,16 +149,27 @@ pub fn read(path: &Path) -> Result<Testcase, String> {
                     (kind, _) => return Err(format!("{at}: repo type `{kind}` not supported")),
                 };
                 let packages = parse_testtags(&body, &id).map_err(|e| format!("{at}: {e}"))?;
-                tc.repos.push(TcRepo { name, id, priority, packages });
+                tc.repos.push(TcRepo {
+                    name,
+                    id,
+                    priority,
+                    packages,
+                });
             }
             "system" => {
                 tc.arch = words.get(1).copied().unwrap_or("noarch").to_string();
                 tc.installed_repo = words.get(3).map(|s| s.to_string());
             }
-            "poolflags" => tc.poolflags.extend(words[1..].iter().map(|s| s.to_string())),
+            "poolflags" => tc
+                .poolflags
+                .extend(words[1..].iter().map(|s| s.to_string())),
             "feature" => tc.features.extend(words[1..].iter().map(|s| s.to_string())),
-            "solverflags" => cur.solverflags.extend(words[1..].iter().map(|s| s.to_string())),
-            "job" => cur.jobs.push(parse_job(&words[1..]).ok_or_else(|| format!("{at}: bad job"))?),
+            "solverflags" => cur
+                .solverflags
+                .extend(words[1..].iter().map(|s| s.to_string())),
+            "job" => cur
+                .jobs
+                .push(parse_job(&words[1..]).ok_or_else(|| format!("{at}: bad job"))?),
             "result" => {
                 let body = match words.get(2) {
                     Some(&"<inline>") => inline(&mut i),
@@ -179,11 +198,19 @@ fn parse_job(words: &[&str]) -> Option<Job> {
             arg.push(*w);
         }
     }
-    Some(Job { verb, selector, arg: arg.join(" "), flags })
+    Some(Job {
+        verb,
+        selector,
+        arg: arg.join(" "),
+        flags,
+    })
 }
 
 fn parse_result(kinds: &str, body: &[String]) -> Expected {
-    let mut e = Expected { kinds: kinds.to_string(), ..Default::default() };
+    let mut e = Expected {
+        kinds: kinds.to_string(),
+        ..Default::default()
+    };
     for l in body {
         let w: Vec<&str> = l.split_whitespace().collect();
         match w.first().copied() {
@@ -193,11 +220,8 @@ fn parse_result(kinds: &str, body: &[String]) -> Expected {
             Some(k @ ("recommended" | "suggested")) => {
                 e.weak.insert(format!("{k} {}", w[1..].join(" ")));
             }
-            Some("problem") => {
-                if w.get(2) == Some(&"info") {
-                    e.problems.push(w[3..].join(" "));
-                }
-            }
+            Some("problem") if w.get(2) == Some(&"info") => e.problems.push(w[3..].join(" ")),
+            Some("problem") => {}
             Some(_) => e.other.push(l.trim().to_string()),
             None => {}
         }
@@ -214,14 +238,21 @@ fn new_package(fields: &[&str], repo: &str) -> Result<Package, String> {
         Some((e, v)) => (e.parse().map_err(|_| format!("bad epoch in `{ver}`"))?, v),
         None => (0, *ver),
     };
-    let evr = Evr { epoch, version: version.to_string(), release: rel.to_string() };
+    let evr = Evr {
+        epoch,
+        version: version.to_string(),
+        release: rel.to_string(),
+    };
     let nevra = format!("{name}-{evr}.{arch}");
     Ok(Package {
         name: name.to_string(),
         arch: arch.to_string(),
         location: format!("{nevra}.rpm"),
         location_base: None,
-        checksum: Checksum { kind: "sha256".into(), value: String::new() },
+        checksum: Checksum {
+            kind: "sha256".into(),
+            value: String::new(),
+        },
         size_package: 0,
         size_installed: 0,
         time_build: 0,
@@ -267,7 +298,9 @@ pub fn parse_testtags(lines: &[String], repo: &str) -> Result<Vec<Package>, Stri
         let Some(rest) = line.strip_prefix('=') else {
             return Err(at(format!("unexpected `{line}`")));
         };
-        let (tag, value) = rest.split_once(':').ok_or_else(|| at(format!("no tag in `{line}`")))?;
+        let (tag, value) = rest
+            .split_once(':')
+            .ok_or_else(|| at(format!("no tag in `{line}`")))?;
         let value = value.trim();
         if tag == "Pkg" {
             let f: Vec<&str> = value.split_whitespace().collect();
@@ -330,15 +363,25 @@ fn add_tag(p: &mut Package, tag: &str, value: &str) -> Result<(), String> {
 
 /// libsolv's dependency notation -> rpm's record (`Dependency`).
 pub fn parse_dep(text: &str) -> Result<Dependency, String> {
-    let mut p = DepParser { s: text.as_bytes(), i: 0 };
-    let node = p.expr().ok_or_else(|| format!("cannot parse dependency `{text}`"))?;
+    let mut p = DepParser {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    let node = p
+        .expr()
+        .ok_or_else(|| format!("cannot parse dependency `{text}`"))?;
     p.ws();
     if p.i != p.s.len() {
         return Err(format!("trailing text in dependency `{text}`"));
     }
     Ok(match node {
         Node::Simple(d) => d,
-        rich => Dependency { name: rich.to_rpm(), op: None, evr: None, pre: false },
+        rich => Dependency {
+            name: rich.to_rpm(),
+            op: None,
+            evr: None,
+            pre: false,
+        },
     })
 }
 
@@ -441,11 +484,23 @@ impl DepParser<'_> {
             "=" => Op::Eq,
             ">=" => Op::Ge,
             ">" => Op::Gt,
-            _ => return Some(Node::Simple(Dependency { name, op: None, evr: None, pre: false })),
+            _ => {
+                return Some(Node::Simple(Dependency {
+                    name,
+                    op: None,
+                    evr: None,
+                    pre: false,
+                }));
+            }
         };
         self.word();
         let evr: DepEvr = parse_dep_evr(&self.word());
-        Some(Node::Simple(Dependency { name, op: Some(op), evr: Some(evr), pre: false }))
+        Some(Node::Simple(Dependency {
+            name,
+            op: Some(op),
+            evr: Some(evr),
+            pre: false,
+        }))
     }
 }
 
@@ -470,7 +525,10 @@ mod tests {
         let d = parse_dep("a <IF> b <ELSE> c").unwrap();
         assert_eq!(d.name, "(a if b else c)");
         let d = parse_dep("libc.so.6(GLIBC_2.2.5)(64bit)").unwrap();
-        assert_eq!((d.name.as_str(), d.op), ("libc.so.6(GLIBC_2.2.5)(64bit)", None));
+        assert_eq!(
+            (d.name.as_str(), d.op),
+            ("libc.so.6(GLIBC_2.2.5)(64bit)", None)
+        );
         let d = parse_dep("openssl-libs >= 1:1.1.1-2.fc32").unwrap();
         assert_eq!(d.to_string(), "openssl-libs >= 1:1.1.1-2.fc32");
         assert_eq!(d.evr.unwrap().release.as_deref(), Some("2.fc32"));
