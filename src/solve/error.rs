@@ -5,7 +5,8 @@
 //! `package a-2-1.noarch obsoletes b < 2 provided by b-1-1.noarch`,
 //! `cannot install both a-1-1.noarch and a-2-1.noarch`.
 //!
-//! The chain lines come first, ordered by their distance from the request, then the
+//! The chain lines come first, ordered by their distance from the request, then
+//! `conflicting requests` when the request is involved (as dnf prints it), then the
 //! causes in byte order: the text does not depend on the order resolvo found them in.
 
 use super::provider::{Pred, Provider, pkg_of};
@@ -120,10 +121,12 @@ pub fn problems(conflict: &Conflict, solver: &Solver<Provider<'_>>) -> Vec<Strin
             causes.insert(format!("package {a} cannot be installed: {why}"));
         }
     }
+    // dnf says "conflicting requests" when the request itself is part of the problem
+    // (as it is whenever the request cannot be met), after the chain and before the causes.
     let mut out: Vec<String> = chain.into_iter().map(|(_, l)| l).collect();
-    out.extend(causes);
-    if out.is_empty() {
+    if out.is_empty() || edges.iter().any(|e| e.source().index() == root) {
         out.push("conflicting requests".to_string());
     }
+    out.extend(causes);
     out
 }

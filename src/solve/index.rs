@@ -44,12 +44,21 @@ pub struct Index<'a> {
     provides: HashMap<&'a str, Vec<(PkgId, u32)>>,
     /// Path -> packages listing it in primary.xml, allowed packages only.
     files: HashMap<&'a str, Vec<PkgId>>,
+    /// Obsoleted name -> (obsoleting package, index into its obsoletes), allowed only.
+    obsoleters: HashMap<&'a str, Vec<(PkgId, u32)>>,
     lazy_cache: RefCell<HashMap<String, Vec<PkgId>>>,
     target_arch: String,
 }
 
 impl<'a> Index<'a> {
-    pub fn new(pkgs: &'a [Package], files_lazy: &'a dyn FileProviders, req: &Request) -> Self {
+    /// Index `pkgs` for `req`. `forced` packages (sorted) escape the priority rule: a
+    /// request naming an exact version of a package asks for it, as libsolv's `pkg` jobs do.
+    pub fn new(
+        pkgs: &'a [Package],
+        files_lazy: &'a dyn FileProviders,
+        req: &Request,
+        forced: &[PkgId],
+    ) -> Self {
         let n = pkgs.len();
         let mut arch_class = vec![0u16; n];
         let mut hidden: Vec<Option<Hidden>> = vec![None; n];
@@ -90,6 +99,7 @@ impl<'a> Index<'a> {
         }
         for (i, p) in pkgs.iter().enumerate() {
             if hidden[i].is_none()
+                && forced.binary_search(&i).is_err()
                 && best_prio
                     .get(p.name.as_str())
                     .is_some_and(|b| *b < priority[i])
@@ -129,6 +139,7 @@ impl<'a> Index<'a> {
         let mut by_name: HashMap<&str, Vec<PkgId>> = HashMap::new();
         let mut provides: HashMap<&str, Vec<(PkgId, u32)>> = HashMap::new();
         let mut files: HashMap<&str, Vec<PkgId>> = HashMap::new();
+        let mut obsoleters: HashMap<&str, Vec<(PkgId, u32)>> = HashMap::new();
         for &i in &order {
             if hidden[i].is_some() {
                 continue;
@@ -144,6 +155,12 @@ impl<'a> Index<'a> {
             for f in &p.files {
                 files.entry(f.as_str()).or_default().push(i);
             }
+            for (k, d) in p.obsoletes.iter().enumerate() {
+                obsoleters
+                    .entry(d.name.as_str())
+                    .or_default()
+                    .push((i, k as u32));
+            }
         }
         Index {
             pkgs,
@@ -155,6 +172,7 @@ impl<'a> Index<'a> {
             by_name,
             provides,
             files,
+            obsoleters,
             lazy_cache: RefCell::new(HashMap::new()),
             target_arch: req.arch.clone(),
         }
@@ -211,6 +229,33 @@ impl<'a> Index<'a> {
             }
         }
         out.sort_unstable_by_key(|&id| self.rank[id]);
+        out.dedup();
+        out
+    }
+
+    /// Allowed packages of another name that obsolete package `id` (by name and version,
+    /// dnf's default), best first.
+    pub fn obsoleted_by(&self, id: PkgId) -> Vec<PkgId> {
+        let p = &self.pkgs[id];
+        let mut out: Vec<PkgId> = self
+            .obsoleters
+            .get(p.name.as_str())
+            .map(|v| {
+                v.iter()
+                    .filter(|&&(o, k)| {
+                        let d = &self.pkgs[o].obsoletes[k as usize];
+                        self.pkgs[o].name != p.name
+                            && super::depmatch::evr_in_range(
+                                &p.evr,
+                                super::depmatch::Sense::from_op(d.op),
+                                d.evr.as_ref(),
+                            )
+                    })
+                    .map(|&(o, _)| o)
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_unstable_by_key(|&o| self.rank[o]);
         out.dedup();
         out
     }

@@ -111,3 +111,6 @@ pub fn solve(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod cs9_tests;

@@ -155,6 +155,8 @@ pub struct Provider<'a> {
     pub install_only: Vec<bool>,
     /// Rich dependencies that failed to parse, with the package they belong to.
     pub rich_errors: RefCell<Vec<(PkgId, RichError)>>,
+    /// Allowed packages with Supplements, in rank order.
+    supplementing: Vec<PkgId>,
 }
 
 pub fn pkg_of(s: SolvableId) -> PkgId {
@@ -191,6 +193,11 @@ impl<'a> Provider<'a> {
                     .any(|io| *io == p.name || p.provides.iter().any(|pr| pr.name == *io))
             })
             .collect();
+        let supplementing = allowed
+            .iter()
+            .copied()
+            .filter(|&i| !ix.pkgs[i].supplements.is_empty())
+            .collect();
         Provider {
             ix,
             req,
@@ -198,7 +205,13 @@ impl<'a> Provider<'a> {
             pkg_name,
             install_only,
             rich_errors: RefCell::new(Vec::new()),
+            supplementing,
         }
+    }
+
+    /// Allowed packages with Supplements, best first within each name.
+    pub fn supplementing(&self) -> &[PkgId] {
+        &self.supplementing
     }
 
     fn pkg(&self, id: PkgId) -> &Package {

@@ -21,7 +21,21 @@ pub fn run(
     files: &dyn FileProviders,
     request: &Request,
 ) -> Result<Solution, SolveError> {
-    let ix = Index::new(packages, files, request);
+    let mut ix = Index::new(packages, files, request, &[]);
+    let mut forced = Vec::new();
+    for spec in &request.install {
+        if let Err(e) = resolve_spec(&ix, spec) {
+            let f = super::spec::priority_hidden_exact(&ix, spec);
+            if f.is_empty() {
+                return Err(e);
+            }
+            forced.extend(f);
+        }
+    }
+    if !forced.is_empty() {
+        forced.sort_unstable();
+        ix = Index::new(packages, files, request, &forced);
+    }
     let prov = Provider::new(&ix, request);
 
     let mut reqs: Vec<ConditionalRequirement> = Vec::new();
@@ -31,7 +45,17 @@ pub fn run(
     for spec in &request.install {
         match resolve_spec(&ix, spec)? {
             SpecMatch::Packages(groups) => {
-                for group in groups {
+                for mut group in groups {
+                    // dnf installs what obsoletes a requested package instead (with
+                    // `obsoletes=True`, its default): offer the obsoleters first.
+                    let mut obsoleters: Vec<PkgId> = Vec::new();
+                    if let Some(&best) = group.first() {
+                        obsoleters = ix.obsoleted_by(best);
+                    }
+                    obsoleters.retain(|o| !group.contains(o));
+                    let offered: Vec<PkgId> =
+                        obsoleters.iter().chain(group.iter()).copied().collect();
+                    group = offered;
                     // One version set per arch class, the target arch's first.
                     let mut by_name: Vec<(NameId, Vec<PkgId>)> = Vec::new();
                     for &id in &group {
@@ -41,7 +65,8 @@ pub fn run(
                             None => by_name.push((n, vec![id])),
                         }
                     }
-                    by_name.sort_by_key(|(_, v)| ix.arch_class[v[0]]);
+                    by_name
+                        .sort_by_key(|(_, v)| (!obsoleters.contains(&v[0]), ix.arch_class[v[0]]));
                     let sets = by_name
                         .into_iter()
                         .map(|(n, v)| prov.vset(n, Pred::OneOf(v)))
@@ -204,27 +229,30 @@ fn weak_candidates(
             }
         }
     }
-    for name in ix.names() {
-        let Some(&best) = ix.named(name).first() else {
-            continue;
-        };
-        let q = &ix.pkgs[best];
-        if q.supplements.is_empty() || contains(ix, chosen, best) || tried.contains(&best) {
+    // Supplements: the best version of a name whose supplements hold (an older version may
+    // supplement what a newer one does not, e.g. an exact version of its base package).
+    for &q in p.supplementing() {
+        let name = ix.pkgs[q].name.as_str();
+        if ix
+            .named(name)
+            .iter()
+            .any(|&o| contains(ix, chosen, o) || tried.contains(&o))
+        {
             continue;
         }
-        for d in &q.supplements {
-            let Some(f) = p.dep_formula(best, d) else {
+        for d in &ix.pkgs[q].supplements {
+            let Some(f) = p.dep_formula(q, d) else {
                 continue;
             };
             if holds(p, chosen, &f) {
-                tried.insert(best);
-                new.push(best);
+                tried.insert(q);
+                new.push(q);
                 let by = chosen
                     .iter()
                     .copied()
                     .find(|&c| supplements_hit(p, c, &f))
                     .unwrap_or(chosen[0]);
-                reasons.entry(best).or_insert(Reason::Recommended {
+                reasons.entry(q).or_insert(Reason::Recommended {
                     by,
                     dep: format!("supplements {d}"),
                 });

@@ -129,6 +129,20 @@ pub fn resolve_spec(ix: &Index<'_>, spec: &str) -> Result<SpecMatch, SolveError>
     })
 }
 
+/// Packages hidden only by repository priority that `spec` names with its version
+/// (`name-version[-release][.arch]`), sorted.
+pub fn priority_hidden_exact(ix: &Index<'_>, spec: &str) -> Vec<PkgId> {
+    let spec = spec.trim();
+    let mut v = ix.hidden_matching(|p| {
+        evr_forms(p)
+            .iter()
+            .any(|f| format!("{}-{f}", p.name) == spec)
+    });
+    v.retain(|&i| ix.hidden[i] == Some(Hidden::Priority));
+    v.sort_unstable();
+    v
+}
+
 /// Why nothing matched, when something would have without the arch filter or excludes.
 fn hint(ix: &Index<'_>, spec: &str, dep: &Dependency) -> Option<String> {
     let hidden = |why: Hidden| -> Vec<PkgId> {
@@ -158,6 +172,15 @@ fn hint(ix: &Index<'_>, spec: &str, dep: &Dependency) -> Option<String> {
         return Some(format!(
             "all matches were filtered out by exclude filtering: `{}` is excluded",
             ix.pkgs[i].nevra()
+        ));
+    }
+    let worse = hidden(Hidden::Priority);
+    if let Some(&i) = worse.first() {
+        return Some(format!(
+            "`{}` is only in repository `{}`, whose priority is worse than another repository offering `{}`",
+            ix.pkgs[i].nevra(),
+            ix.pkgs[i].repo,
+            ix.pkgs[i].name
         ));
     }
     let other_arch = hidden(Hidden::Arch);

@@ -229,7 +229,10 @@ fn file_requires_from_primary_then_filelists() {
     // Without filelists the data file is not found.
     assert_eq!(
         problems(&pkgs, &r),
-        ["nothing provides /usr/share/app/data needed by app-1-1.x86_64"]
+        [
+            "conflicting requests",
+            "nothing provides /usr/share/app/data needed by app-1-1.x86_64"
+        ]
     );
     let lists = Lists(vec![("/usr/share/app/data".into(), vec![2])]);
     let sol = solve(&pkgs, &lists, &r).unwrap();
@@ -416,13 +419,22 @@ fn obsoletes_exclude_the_obsoleted() {
         pkg("new", "2-1", "x86_64")
             .obsoletes("old < 2")
             .provides("old-or-new"),
-        pkg("old", "1-1", "x86_64").provides("old-or-new"),
+        pkg("old", "1-1", "x86_64")
+            .provides("old-or-new")
+            .provides("oldcap"),
+        pkg("user", "1-1", "x86_64").requires("oldcap"),
     ]);
     assert_eq!(names(&pkgs, &req(&["app"])), ["app", "new"]);
-    let both = req(&["new", "old"]);
+    // `dnf install old` installs what obsoletes it (tested below); a dependency only
+    // `old` satisfies cannot be had together with `new`.
+    let both = req(&["new", "user"]);
     assert_eq!(
         problems(&pkgs, &both),
-        ["package new-2-1.x86_64 obsoletes old < 2 provided by old-1-1.x86_64"]
+        [
+            "package user-1-1.x86_64 requires oldcap, but none of the providers can be installed",
+            "conflicting requests",
+            "package new-2-1.x86_64 obsoletes old < 2 provided by old-1-1.x86_64"
+        ]
     );
 }
 
@@ -493,9 +505,9 @@ fn unparsable_rich_dependency_names_the_package() {
         pkg("a", "1-1", "noarch"),
     ]);
     let p = problems(&pkgs, &req(&["x"]));
-    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p.len(), 2, "{p:?}");
     assert!(
-        p[0].starts_with("package x-1-1.noarch cannot be installed: cannot parse the dependency"),
+        p[1].starts_with("package x-1-1.noarch cannot be installed: cannot parse the dependency"),
         "{p:?}"
     );
 }
@@ -616,6 +628,41 @@ fn repo_priority_beats_version_and_cost_breaks_ties() {
         .map(|&i| format!("{}@{}", pkgs[i].nevra(), pkgs[i].repo))
         .collect();
     assert_eq!(got, ["a-1-1.x86_64@pinned", "b-1-1.x86_64@fast"]);
+}
+
+#[test]
+fn exact_version_request_escapes_priority() {
+    let pkgs = build(vec![
+        pkg("a", "2-1", "noarch").repo("low"),
+        pkg("a", "1-1", "noarch").repo("high"),
+    ]);
+    let mut r = req(&["a"]);
+    r.repo_priority.insert("high".into(), 1);
+    assert_eq!(nevras(&pkgs, &r).unwrap(), ["a-1-1.noarch"]);
+    r.install = vec!["a-2-1.noarch".into()];
+    assert_eq!(nevras(&pkgs, &r).unwrap(), ["a-2-1.noarch"]);
+}
+
+#[test]
+fn requested_package_replaced_by_its_obsoleter() {
+    let pkgs = build(vec![
+        pkg("old", "1-1", "noarch"),
+        pkg("new", "2-1", "noarch")
+            .obsoletes("old < 2")
+            .provides("old = 2"),
+    ]);
+    let sol = solve(&pkgs, &NoFileLists, &req(&["old"])).unwrap();
+    assert_eq!(
+        sol.packages
+            .iter()
+            .map(|&i| pkgs[i].nevra())
+            .collect::<Vec<_>>(),
+        ["new-2-1.noarch"]
+    );
+    assert_eq!(
+        sol.reasons[&sol.packages[0]],
+        Reason::Requested("old".into())
+    );
 }
 
 #[test]
