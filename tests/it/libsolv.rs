@@ -295,6 +295,7 @@ pub fn print_table(title: &str, rows: &[(String, String, String, Status)]) {
             ),
             Status::NotApplicable(why) => ("n/a", why.clone()),
         };
+        let d = d.replace('\n', " ");
         println!("| {tier} | {case} | {label} | {o} | {d} |");
     }
     let count = |f: fn(&Status) -> bool| rows.iter().filter(|r| f(&r.3)).count();
