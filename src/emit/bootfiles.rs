@@ -74,9 +74,9 @@ fn classify(path: &str) -> Option<(&'static str, u8)> {
     None
 }
 
-/// Read the boot loader files out of `rpms`. Missing pxelinux files are an error; the
-/// UEFI files are optional (BIOS-only trees are valid).
-pub fn read(rpms: &[PathBuf]) -> Result<BootFiles, BootFilesError> {
+/// Read the boot loader files out of `rpms`. Missing pxelinux files are an error when
+/// `bios` is set; the UEFI files are optional (BIOS-only trees are valid).
+pub fn read(rpms: &[PathBuf], bios: bool) -> Result<BootFiles, BootFilesError> {
     // role -> (priority, origin, data)
     let mut found: BTreeMap<&'static str, (u8, BootFile)> = BTreeMap::new();
     let mut sorted: Vec<&PathBuf> = rpms.iter().collect();
@@ -95,7 +95,7 @@ pub fn read(rpms: &[PathBuf]) -> Result<BootFiles, BootFilesError> {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    for f in PXELINUX_FILES {
+    for f in PXELINUX_FILES.iter().filter(|_| bios) {
         match found.remove(f) {
             Some((_, b)) => {
                 files.pxelinux.insert(f.to_string(), b);
@@ -123,12 +123,21 @@ fn read_one(
         source,
     };
     let mut reader = rpm::PackageReader::open(rpm_path).map_err(err)?;
-    let nevra = reader
-        .metadata
-        .get_nevra()
-        .map_err(err)?
-        .nevra()
-        .to_string();
+    let m = &reader.metadata;
+    // Printed as dnf and the lock print it: the epoch only when it is not 0.
+    let epoch = m.get_epoch().unwrap_or(0);
+    let nevra = format!(
+        "{}-{}{}-{}.{}",
+        m.get_name().map_err(err)?,
+        if epoch == 0 {
+            String::new()
+        } else {
+            format!("{epoch}:")
+        },
+        m.get_version().map_err(err)?,
+        m.get_release().map_err(err)?,
+        m.get_arch().map_err(err)?
+    );
     // Hardlinked files carry content only on one link: remember content by digest.
     let mut wanted: Vec<(String, &'static str, u8, Option<String>)> = Vec::new();
     let mut by_digest: BTreeMap<String, Vec<u8>> = BTreeMap::new();

@@ -3,12 +3,12 @@
 //! next-server, and one host block per profile host.
 
 use super::network::normalise_mac;
-use super::settings::{Dhcp, Host, Layout};
+use super::settings::{Dhcp, Host, Layout, Menu};
 
 /// Client architectures (RFC 4578, IANA) that boot the x86-64 UEFI loader.
 pub const EFI_X64_ARCHES: [u16; 2] = [7, 9];
 
-pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, comment: &str) -> String {
+pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, menu: &Menu, comment: &str) -> String {
     let mut s = format!("# {comment}\n");
     s.push_str(
         "option space pxelinux;\n\
@@ -41,20 +41,29 @@ pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, comment: &str) -> Strin
         s.push_str(&format!("  option domain-name \"{dn}\";\n"));
     }
     s.push_str(&format!("  next-server {};\n", d.next_server));
-    let cond: Vec<String> = EFI_X64_ARCHES
-        .iter()
-        .map(|a| format!("option architecture-type = {a}"))
-        .collect();
-    s.push_str(&format!("  if {} {{\n", cond.join(" or ")));
-    s.push_str(&format!("    filename \"{}\";\n", layout.efi_boot_file()));
-    s.push_str("  } else {\n");
-    s.push_str(&format!("    filename \"{}\";\n", layout.bios_boot_file()));
-    s.push_str("  }\n}\n");
+    match (menu.bios, menu.uefi) {
+        (true, true) => {
+            let cond: Vec<String> = EFI_X64_ARCHES
+                .iter()
+                .map(|a| format!("option architecture-type = {a}"))
+                .collect();
+            s.push_str(&format!("  if {} {{\n", cond.join(" or ")));
+            s.push_str(&format!("    filename \"{}\";\n", layout.efi_boot_file()));
+            s.push_str("  } else {\n");
+            s.push_str(&format!("    filename \"{}\";\n", layout.bios_boot_file()));
+            s.push_str("  }\n");
+        }
+        (false, true) => s.push_str(&format!("  filename \"{}\";\n", layout.efi_boot_file())),
+        _ => s.push_str(&format!("  filename \"{}\";\n", layout.bios_boot_file())),
+    }
+    s.push_str("}\n");
     for h in hosts {
         let mac = normalise_mac(&h.mac).unwrap_or_else(|| h.mac.clone());
         s.push_str(&format!(
             "\nhost {} {{\n  hardware ethernet {mac};\n  fixed-address {};\n  option host-name \"{}\";\n}}\n",
-            h.name, h.ip, h.name
+            h.name,
+            h.ip,
+            h.dhcp_hostname()
         ));
     }
     s

@@ -4,7 +4,7 @@
 
 use super::dhcpd::EFI_X64_ARCHES;
 use super::network::normalise_mac;
-use super::settings::{Dhcp, Host, Layout};
+use super::settings::{Dhcp, Host, Layout, Menu};
 
 fn tftp(layout: &Layout) -> String {
     format!("enable-tftp\ntftp-root={}\n", layout.tftp_root)
@@ -18,7 +18,7 @@ fn arch_tags() -> String {
 }
 
 /// Full DHCP + TFTP.
-pub fn full(d: &Dhcp, hosts: &[Host], layout: &Layout, comment: &str) -> String {
+pub fn full(d: &Dhcp, hosts: &[Host], layout: &Layout, menu: &Menu, comment: &str) -> String {
     let mut s = format!("# {comment}\n# DHCP and TFTP only: no DNS.\nport=0\n");
     if let Some(i) = &d.interface {
         s.push_str(&format!("interface={i}\nbind-interfaces\n"));
@@ -45,25 +45,39 @@ pub fn full(d: &Dhcp, hosts: &[Host], layout: &Layout, comment: &str) -> String 
     }
     for h in hosts {
         let mac = normalise_mac(&h.mac).unwrap_or_else(|| h.mac.clone());
-        s.push_str(&format!("dhcp-host={mac},{},{}\n", h.ip, h.name));
+        s.push_str(&format!("dhcp-host={mac},{},{}\n", h.ip, h.dhcp_hostname()));
     }
-    s.push_str(&arch_tags());
-    s.push_str(&format!(
-        "dhcp-boot=tag:efi-x86_64,{},,{}\n",
-        layout.efi_boot_file(),
-        d.next_server
-    ));
-    s.push_str(&format!(
-        "dhcp-boot=tag:!efi-x86_64,{},,{}\n",
-        layout.bios_boot_file(),
-        d.next_server
-    ));
+    match (menu.bios, menu.uefi) {
+        (true, true) => {
+            s.push_str(&arch_tags());
+            s.push_str(&format!(
+                "dhcp-boot=tag:efi-x86_64,{},,{}\n",
+                layout.efi_boot_file(),
+                d.next_server
+            ));
+            s.push_str(&format!(
+                "dhcp-boot=tag:!efi-x86_64,{},,{}\n",
+                layout.bios_boot_file(),
+                d.next_server
+            ));
+        }
+        (false, true) => s.push_str(&format!(
+            "dhcp-boot={},,{}\n",
+            layout.efi_boot_file(),
+            d.next_server
+        )),
+        _ => s.push_str(&format!(
+            "dhcp-boot={},,{}\n",
+            layout.bios_boot_file(),
+            d.next_server
+        )),
+    }
     s.push_str(&tftp(layout));
     s
 }
 
 /// Proxy-DHCP + TFTP next to an existing DHCP server.
-pub fn proxy(d: &Dhcp, layout: &Layout, comment: &str) -> String {
+pub fn proxy(d: &Dhcp, layout: &Layout, menu: &Menu, comment: &str) -> String {
     let mut s = format!(
         "# {comment}\n# Proxy-DHCP: another server assigns addresses; this one adds boot options.\nport=0\n"
     );
@@ -71,23 +85,24 @@ pub fn proxy(d: &Dhcp, layout: &Layout, comment: &str) -> String {
         s.push_str(&format!("interface={i}\nbind-interfaces\n"));
     }
     s.push_str(&format!("dhcp-range={},proxy,{}\n", d.subnet, d.netmask));
-    // pxe-service appends `.0` to x86PC boot files itself.
-    let bios = layout.bios_boot_file();
-    let bios = bios.strip_suffix(".0").unwrap_or(&bios);
-    s.push_str(&format!(
-        "pxe-service=x86PC,\"Network boot (BIOS)\",{bios},{}\n",
-        d.next_server
-    ));
-    s.push_str(&format!(
-        "pxe-service=X86-64_EFI,\"Network boot (UEFI)\",{},{}\n",
-        layout.efi_boot_file(),
-        d.next_server
-    ));
-    s.push_str(&format!(
-        "pxe-service=BC_EFI,\"Network boot (UEFI)\",{},{}\n",
-        layout.efi_boot_file(),
-        d.next_server
-    ));
+    if menu.bios {
+        // pxe-service appends `.0` to x86PC boot files itself.
+        let bios = layout.bios_boot_file();
+        let bios = bios.strip_suffix(".0").unwrap_or(&bios);
+        s.push_str(&format!(
+            "pxe-service=x86PC,\"Network boot (BIOS)\",{bios},{}\n",
+            d.next_server
+        ));
+    }
+    if menu.uefi {
+        for csa in ["X86-64_EFI", "BC_EFI"] {
+            s.push_str(&format!(
+                "pxe-service={csa},\"Network boot (UEFI)\",{},{}\n",
+                layout.efi_boot_file(),
+                d.next_server
+            ));
+        }
+    }
     s.push_str(&tftp(layout));
     s
 }

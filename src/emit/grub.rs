@@ -1,7 +1,8 @@
-//! UEFI boot: `efi/grub.cfg` with the same entries as the pxelinux menu. GRUB fetches over
-//! tftp relative to the tftp root, so its paths are absolute from there.
+//! UEFI boot: `efi/grub.cfg` (and per-host `grub.cfg-01-<mac>`, which GRUB's netboot looks
+//! for first) with the same entries as the pxelinux menu. GRUB fetches over tftp relative
+//! to the tftp root, so its paths are absolute from there.
 
-use super::pxe::{LOCAL, MenuImage};
+use super::pxe::{LOCAL, MenuEntry, cmdline};
 use super::settings::{Layout, Menu};
 
 fn quote(s: &str) -> String {
@@ -12,31 +13,36 @@ fn quote(s: &str) -> String {
 pub fn config(
     menu: &Menu,
     layout: &Layout,
-    images: &[MenuImage],
+    entries: &[MenuEntry],
     default: &str,
+    extra: Option<&str>,
     comment: &str,
 ) -> String {
     let mut s = format!("# {comment}\n");
-    s.push_str(&format!("set timeout={}\n", menu.timeout_secs));
+    // GRUB counts whole seconds; round pxelinux's tenths up.
+    s.push_str(&format!(
+        "set timeout={}\n",
+        menu.timeout_tenths.div_ceil(10)
+    ));
     s.push_str(&format!("set default={}\n", quote(default)));
     s.push_str(&format!(
         "# menu title: {}\n",
         menu.title.replace('\n', " ")
     ));
-    for img in images {
+    for e in entries {
         s.push_str(&format!(
             "\nmenuentry {} --id {} {{\n",
-            quote(&img.label),
-            quote(&img.name)
+            quote(&e.label),
+            quote(&e.id)
         ));
-        let cmd = img.cmdline.trim();
+        let c = cmdline(e, extra);
         s.push_str(&format!(
             "  linux /{}{}{}\n",
-            layout.kernel(&img.name),
-            if cmd.is_empty() { "" } else { " " },
-            cmd
+            layout.kernel(&e.image),
+            if c.is_empty() { "" } else { " " },
+            c
         ));
-        s.push_str(&format!("  initrd /{}\n", layout.initramfs(&img.name)));
+        s.push_str(&format!("  initrd /{}\n", layout.initramfs(&e.image)));
         s.push_str("}\n");
     }
     if menu.local_boot {
@@ -53,20 +59,26 @@ mod tests {
 
     #[test]
     fn same_entries_as_pxelinux() {
-        let images = vec![MenuImage {
-            name: "compute".into(),
+        let entries = vec![MenuEntry {
+            id: "compute".into(),
             label: "Compute node".into(),
+            image: "compute".into(),
             cmdline: "console=ttyS0".into(),
         }];
         let c = config(
             &Menu::default(),
             &Layout::default(),
-            &images,
+            &entries,
             "compute",
+            None,
             "x",
         );
-        assert!(c.contains("menuentry 'Compute node' --id 'compute' {\n  linux /pxelinux/images/compute/vmlinuz console=ttyS0\n  initrd /pxelinux/images/compute/initramfs.img\n}"), "{c}");
+        assert!(
+            c.contains("menuentry 'Compute node' --id 'compute' {\n  linux /pxelinux/images/compute/vmlinuz console=ttyS0\n  initrd /pxelinux/images/compute/initramfs.img\n}"),
+            "{c}"
+        );
         assert!(c.contains("set default='compute'"));
+        assert!(c.contains("set timeout=5\n"));
         assert!(c.contains("--id local"));
     }
 }

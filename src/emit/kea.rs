@@ -3,10 +3,10 @@
 
 use super::dhcpd::EFI_X64_ARCHES;
 use super::network::{normalise_mac, prefix_len};
-use super::settings::{Dhcp, Host, Layout};
+use super::settings::{Dhcp, Host, Layout, Menu};
 use serde_json::{Value, json};
 
-pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, comment: &str) -> Value {
+pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, menu: &Menu, comment: &str) -> Value {
     let efi_test = EFI_X64_ARCHES
         .iter()
         .map(|a| format!("option[93].hex == 0x{a:04x}"))
@@ -29,7 +29,7 @@ pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, comment: &str) -> Value
             json!({
                 "hw-address": normalise_mac(&h.mac).unwrap_or_else(|| h.mac.clone()),
                 "ip-address": h.ip.to_string(),
-                "hostname": h.name,
+                "hostname": h.dhcp_hostname(),
             })
         })
         .collect();
@@ -42,26 +42,30 @@ pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, comment: &str) -> Value
         Some(i) => vec![i.clone()],
         None => vec!["*".to_string()],
     };
+    let efi = json!({
+        "name": "uefi-x64",
+        "test": efi_test,
+        "next-server": d.next_server.to_string(),
+        "boot-file-name": layout.efi_boot_file(),
+    });
+    let bios = json!({
+        "name": "bios",
+        "test": format!("not ({efi_test})"),
+        "next-server": d.next_server.to_string(),
+        "boot-file-name": layout.bios_boot_file(),
+    });
+    let classes: Vec<Value> = match (menu.bios, menu.uefi) {
+        (true, true) => vec![efi, bios],
+        (false, true) => vec![efi],
+        _ => vec![bios],
+    };
     json!({
         "Dhcp4": {
             "comment": comment,
             "interfaces-config": {"interfaces": interfaces},
             "lease-database": {"type": "memfile", "lfc-interval": 3600},
             "valid-lifetime": d.lease_secs,
-            "client-classes": [
-                {
-                    "name": "uefi-x64",
-                    "test": efi_test,
-                    "next-server": d.next_server.to_string(),
-                    "boot-file-name": layout.efi_boot_file(),
-                },
-                {
-                    "name": "bios",
-                    "test": format!("not ({efi_test})"),
-                    "next-server": d.next_server.to_string(),
-                    "boot-file-name": layout.bios_boot_file(),
-                },
-            ],
+            "client-classes": classes,
             "subnet4": [{
                 "id": 1,
                 "subnet": format!("{}/{}", d.subnet, prefix_len(d.netmask).unwrap_or(32)),

@@ -29,6 +29,7 @@ pub mod cpio;
 pub mod dhcpd;
 pub mod diff;
 pub mod dnsmasq;
+pub mod from_profile;
 pub mod grub;
 pub mod kea;
 pub mod kernel;
@@ -94,8 +95,12 @@ pub enum EmitError {
     BadImageName { name: String },
     #[error("Two images are named `{name}`")]
     DuplicateImage { name: String },
-    #[error("The menu's default `{name}` is not an image of this build (nor `local`)")]
+    #[error("The menu's default `{name}` is not an entry of this build (nor `local`)")]
     UnknownDefault { name: String },
+    #[error("Menu entry `{id}` boots image `{image}`, which this build does not make")]
+    EntryImage { id: String, image: String },
+    #[error("Two menu entries have the id `{id}`")]
+    DuplicateEntry { id: String },
     #[error("No image to emit")]
     NoImages,
 }
@@ -245,6 +250,66 @@ fn valid_image_name(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// The menu: one entry per image, then the extra entries; ids unique, default known.
+fn menu_entries(inputs: &EmitInputs<'_>) -> Result<Vec<pxe::MenuEntry>, EmitError> {
+    let menu = &inputs.settings.menu;
+    let mut entries: Vec<pxe::MenuEntry> = inputs
+        .images
+        .iter()
+        .map(|i| pxe::MenuEntry {
+            id: i.name.clone(),
+            label: i.label.clone().unwrap_or_else(|| i.name.clone()),
+            image: i.name.clone(),
+            cmdline: i.cmdline.clone(),
+        })
+        .collect();
+    for x in &menu.extra_entries {
+        let image = x
+            .image
+            .clone()
+            .or_else(|| inputs.images.first().map(|i| i.name.clone()))
+            .unwrap_or_default();
+        if !inputs.images.iter().any(|i| i.name == image) {
+            return Err(EmitError::EntryImage {
+                id: x.id.clone(),
+                image,
+            });
+        }
+        if !valid_image_name(&x.id) {
+            return Err(EmitError::BadImageName { name: x.id.clone() });
+        }
+        entries.push(pxe::MenuEntry {
+            id: x.id.clone(),
+            label: x.label.clone(),
+            image,
+            cmdline: x.cmdline.clone(),
+        });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &entries {
+        if !seen.insert(e.id.as_str()) {
+            return Err(EmitError::DuplicateEntry { id: e.id.clone() });
+        }
+    }
+    let known = |id: &str| id == pxe::LOCAL && menu.local_boot || seen.contains(id);
+    if let Some(d) = &menu.default
+        && !known(d)
+    {
+        return Err(EmitError::UnknownDefault { name: d.clone() });
+    }
+    for h in &inputs.settings.hosts {
+        if let Some(img) = &h.image
+            && !known(img)
+        {
+            return Err(EmitError::Network(network::NetworkError::UnknownImage {
+                host: h.name.clone(),
+                image: img.clone(),
+            }));
+        }
+    }
+    Ok(entries)
+}
+
 /// Write every artifact into `out_tmp` (created if missing, expected empty).
 pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitError> {
     let s = &inputs.settings;
@@ -266,13 +331,8 @@ pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitEr
         }
         names.push(img.name.clone());
     }
-    network::validate(s.dhcp.as_ref(), &s.hosts, &names)?;
-    if let Some(d) = &s.menu.default
-        && d != pxe::LOCAL
-        && !names.contains(d)
-    {
-        return Err(EmitError::UnknownDefault { name: d.clone() });
-    }
+    network::validate(s.dhcp.as_ref(), &s.hosts)?;
+    menu_entries(inputs)?;
     for img in &inputs.images {
         cpio::check_sizes(img.tree)?;
     }
@@ -281,7 +341,7 @@ pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitEr
         .iter()
         .map(|i| kernel::find(&i.name, i.tree, i.kernel_version.as_deref()))
         .collect::<Result<_, _>>()?;
-    let boot = bootfiles::read(&inputs.boot_rpms)?;
+    let boot = bootfiles::read(&inputs.boot_rpms, s.menu.bios)?;
 
     fs_err::create_dir_all(out_tmp).map_err(io_err(out_tmp))?;
     set_mode(out_tmp, 0o755)?;
@@ -305,6 +365,7 @@ pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitEr
         boot_origins.insert(rel, f.origin.clone());
     }
     let efi_first = match (&boot.shim, &boot.grub) {
+        _ if !s.menu.uefi => None,
         (Some(shim), _) => Some(shim),
         (None, Some(grub)) => Some(grub),
         (None, None) => None,
@@ -388,36 +449,64 @@ pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitEr
         }));
     }
 
-    // Menus.
-    let menu_images: Vec<pxe::MenuImage> = inputs
-        .images
-        .iter()
-        .map(|i| pxe::MenuImage {
-            name: i.name.clone(),
-            label: i.label.clone().unwrap_or_else(|| i.name.clone()),
-            cmdline: i.cmdline.clone(),
-        })
-        .collect();
-    let default = pxe::default_label(&s.menu, &menu_images);
+    // Menus: pxelinux for BIOS, GRUB for UEFI, the same entries, per-host variants.
+    let entries = menu_entries(inputs)?;
+    let default = pxe::default_id(&s.menu, &entries);
     let cfgdir = format!("{}/pxelinux.cfg", lay.pxelinux_dir);
-    w.write(
-        &t(&format!("{cfgdir}/default")),
-        pxe::config(&s.menu, lay, &menu_images, &default, &comment).as_bytes(),
-        LayerClass::Configs,
-    )?;
-    for (name, text) in pxe::host_configs(&s.menu, lay, &menu_images, &s.hosts, &comment) {
+    let efi = efi_first.is_some();
+    if s.menu.bios {
         w.write(
-            &t(&format!("{cfgdir}/{name}")),
-            text.as_bytes(),
+            &t(&format!("{cfgdir}/default")),
+            pxe::config(&s.menu, lay, &entries, &default, None, &comment).as_bytes(),
             LayerClass::Configs,
         )?;
     }
-    if efi_first.is_some() {
+    if efi {
         w.write(
             &t(&format!("{}/grub.cfg", lay.efi_dir)),
-            grub::config(&s.menu, lay, &menu_images, &default, &comment).as_bytes(),
+            grub::config(&s.menu, lay, &entries, &default, None, &comment).as_bytes(),
             LayerClass::Configs,
         )?;
+    }
+    if s.menu.per_host_files {
+        for h in &s.hosts {
+            let Some(mac) = network::normalise_mac(&h.mac) else {
+                continue;
+            };
+            let name = pxe::host_file_name(&mac);
+            let hdefault = h.image.clone().unwrap_or_else(|| default.clone());
+            let hcomment = format!("{comment} Host `{}`.", h.name);
+            if s.menu.bios {
+                let text = pxe::config(
+                    &s.menu,
+                    lay,
+                    &entries,
+                    &hdefault,
+                    h.cmdline.as_deref(),
+                    &hcomment,
+                );
+                w.write(
+                    &t(&format!("{cfgdir}/{name}")),
+                    text.as_bytes(),
+                    LayerClass::Configs,
+                )?;
+            }
+            if efi {
+                let text = grub::config(
+                    &s.menu,
+                    lay,
+                    &entries,
+                    &hdefault,
+                    h.cmdline.as_deref(),
+                    &hcomment,
+                );
+                w.write(
+                    &t(&format!("{}/grub.cfg-{name}", lay.efi_dir)),
+                    text.as_bytes(),
+                    LayerClass::Configs,
+                )?;
+            }
+        }
     }
 
     // Boot-service configs.
@@ -440,22 +529,22 @@ pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitEr
     if let Some(d) = &s.dhcp {
         w.write(
             &c("dhcpd.conf"),
-            dhcpd::config(d, &s.hosts, lay, &comment).as_bytes(),
+            dhcpd::config(d, &s.hosts, lay, &s.menu, &comment).as_bytes(),
             LayerClass::Configs,
         )?;
         w.write(
             &c("kea-dhcp4.conf"),
-            &cjson::to_pretty(&kea::config(d, &s.hosts, lay, &comment)),
+            &cjson::to_pretty(&kea::config(d, &s.hosts, lay, &s.menu, &comment)),
             LayerClass::Configs,
         )?;
         w.write(
             &c("dnsmasq.conf"),
-            dnsmasq::full(d, &s.hosts, lay, &comment).as_bytes(),
+            dnsmasq::full(d, &s.hosts, lay, &s.menu, &comment).as_bytes(),
             LayerClass::Configs,
         )?;
         w.write(
             &c("dnsmasq-proxy.conf"),
-            dnsmasq::proxy(d, lay, &comment).as_bytes(),
+            dnsmasq::proxy(d, lay, &s.menu, &comment).as_bytes(),
             LayerClass::Configs,
         )?;
     }

@@ -32,7 +32,7 @@ pub enum NetworkError {
         "Host `{host}`: `{name}` is not a valid host name (letters, digits and `-`, at most 63 characters)"
     )]
     BadName { host: String, name: String },
-    #[error("Host `{host}` boots image `{image}`, which the profile does not build")]
+    #[error("Host `{host}` boots `{image}`, which is not an entry of the menu")]
     UnknownImage { host: String, image: String },
     #[error("`{netmask}` is not a contiguous netmask")]
     BadNetmask { netmask: Ipv4Addr },
@@ -78,12 +78,8 @@ fn inside(ip: Ipv4Addr, d: &Dhcp) -> bool {
     u32::from(ip) & m == u32::from(d.subnet) & m
 }
 
-/// Check the network and the hosts; `images` are the image names the build emits.
-pub fn validate(
-    dhcp: Option<&Dhcp>,
-    hosts: &[Host],
-    images: &[String],
-) -> Result<(), NetworkError> {
+/// Check the network and the hosts (their images are checked against the menu by `emit`).
+pub fn validate(dhcp: Option<&Dhcp>, hosts: &[Host]) -> Result<(), NetworkError> {
     if let Some(d) = dhcp {
         prefix_len(d.netmask).ok_or(NetworkError::BadNetmask { netmask: d.netmask })?;
         if u32::from(d.subnet) & !u32::from(d.netmask) != 0 {
@@ -159,14 +155,6 @@ pub fn validate(
                 });
             }
         }
-        if let Some(img) = &h.image
-            && !images.contains(img)
-        {
-            return Err(NetworkError::UnknownImage {
-                host: h.name.clone(),
-                image: img.clone(),
-            });
-        }
         let lname = h.name.to_ascii_lowercase();
         if let Some(first) = names.insert(lname.clone(), &h.name) {
             return Err(NetworkError::Duplicate {
@@ -217,21 +205,22 @@ pub(crate) mod tests {
     pub(crate) fn host(name: &str, mac: &str, ip: &str) -> Host {
         Host {
             name: name.into(),
+            hostname: None,
             mac: mac.into(),
             ip: ip.parse().unwrap(),
             image: None,
+            cmdline: None,
         }
     }
 
     #[test]
     fn errors_name_the_host() {
         let n = net();
-        let imgs = vec!["compute".to_string()];
         let ok = [
             host("node01", "52:54:00:AA:BB:01", "10.1.0.11"),
             host("node02", "52-54-00-aa-bb-02", "10.1.0.12"),
         ];
-        validate(Some(&n), &ok, &imgs).unwrap();
+        validate(Some(&n), &ok).unwrap();
         let cases: Vec<(Vec<Host>, &str)> = vec![
             (
                 vec![host("node01", "52:54:00:aa:bb", "10.1.0.11")],
@@ -276,15 +265,9 @@ pub(crate) mod tests {
             ),
         ];
         for (hosts, want) in cases {
-            let e = validate(Some(&n), &hosts, &imgs).unwrap_err().to_string();
+            let e = validate(Some(&n), &hosts).unwrap_err().to_string();
             assert!(e.starts_with(want), "{e}\n  wanted: {want}");
         }
-        let mut h = host("node01", "52:54:00:aa:bb:01", "10.1.0.11");
-        h.image = Some("gpu".into());
-        assert_eq!(
-            validate(Some(&n), &[h], &imgs).unwrap_err().to_string(),
-            "Host `node01` boots image `gpu`, which the profile does not build"
-        );
     }
 
     #[test]

@@ -173,7 +173,13 @@ pub fn write_layout(
         diff_ids.push(Value::String(digest));
         history.push(json!({"created": created, "created_by": format!("{tool}: {}", layer.name)}));
     }
-    let mut annotations = serde_json::Map::new();
+    // The profile's annotations first; created and the lock digest state facts of this
+    // build and win.
+    let mut annotations: serde_json::Map<String, Value> = settings
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     annotations.insert(
         "org.opencontainers.image.created".into(),
         created.clone().into(),

@@ -1,24 +1,26 @@
 //! `pxelinux.cfg/default` (and per-host `pxelinux.cfg/01-<mac>`): the recipe's menu, one
-//! entry per image, `KERNEL images/<name>/vmlinuz` and `APPEND initrd=… <cmdline>`, paths
-//! relative to pxelinux.0's directory as pxelinux resolves them.
+//! entry per image plus the profile's extra entries, `KERNEL images/<name>/vmlinuz` and
+//! `APPEND initrd=… <cmdline>`, paths relative to pxelinux.0's directory as pxelinux
+//! resolves them.
 
-use super::settings::{Host, Layout, Menu};
+use super::settings::{Layout, Menu};
 
-/// One bootable image as the menus show it.
+/// One menu entry (pxelinux `LABEL`, GRUB `menuentry`), shared by both menus.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MenuImage {
-    pub name: String,
+pub struct MenuEntry {
+    pub id: String,
     pub label: String,
+    pub image: String,
     pub cmdline: String,
 }
 
 pub const LOCAL: &str = "local";
 
-/// The label booted when the timeout expires.
-pub fn default_label(menu: &Menu, images: &[MenuImage]) -> String {
+/// The id booted when the timeout expires.
+pub fn default_id(menu: &Menu, entries: &[MenuEntry]) -> String {
     menu.default
         .clone()
-        .or_else(|| images.first().map(|i| i.name.clone()))
+        .or_else(|| entries.first().map(|i| i.id.clone()))
         .unwrap_or_else(|| LOCAL.into())
 }
 
@@ -31,38 +33,52 @@ fn relative_to_pxelinux(layout: &Layout, path: &str) -> String {
     }
 }
 
+/// The command line of an entry, with a host's extra arguments appended.
+pub fn cmdline(entry: &MenuEntry, extra: Option<&str>) -> String {
+    let mut c = entry.cmdline.trim().to_string();
+    if let Some(x) = extra.map(str::trim).filter(|x| !x.is_empty()) {
+        if !c.is_empty() {
+            c.push(' ');
+        }
+        c.push_str(x);
+    }
+    c
+}
+
 /// A pxelinux menu with `default` as the timeout entry.
 pub fn config(
     menu: &Menu,
     layout: &Layout,
-    images: &[MenuImage],
+    entries: &[MenuEntry],
     default: &str,
+    extra: Option<&str>,
     comment: &str,
 ) -> String {
     let mut s = String::new();
     s.push_str(&format!("# {comment}\n"));
     s.push_str("DEFAULT vesamenu.c32\nPROMPT 0\n");
     // pxelinux counts in tenths of a second; 0 would wait forever.
-    s.push_str(&format!("TIMEOUT {}\n", (menu.timeout_secs.max(1)) * 10));
+    s.push_str(&format!("TIMEOUT {}\n", menu.timeout_tenths.max(1)));
     s.push_str(&format!("ONTIMEOUT {default}\n"));
     s.push_str(&format!("MENU TITLE {}\n", menu.title));
-    for img in images {
-        s.push_str(&format!("\nLABEL {}\n", img.name));
-        s.push_str(&format!("  MENU LABEL {}\n", img.label));
-        if img.name == default {
+    for e in entries {
+        s.push_str(&format!("\nLABEL {}\n", e.id));
+        s.push_str(&format!("  MENU LABEL {}\n", e.label));
+        if e.id == default {
             s.push_str("  MENU DEFAULT\n");
         }
         s.push_str(&format!(
             "  KERNEL {}\n",
-            relative_to_pxelinux(layout, &layout.kernel(&img.name))
+            relative_to_pxelinux(layout, &layout.kernel(&e.image))
         ));
         let mut append = format!(
             "initrd={}",
-            relative_to_pxelinux(layout, &layout.initramfs(&img.name))
+            relative_to_pxelinux(layout, &layout.initramfs(&e.image))
         );
-        if !img.cmdline.trim().is_empty() {
+        let c = cmdline(e, extra);
+        if !c.is_empty() {
             append.push(' ');
-            append.push_str(img.cmdline.trim());
+            append.push_str(&c);
         }
         s.push_str(&format!("  APPEND {append}\n"));
     }
@@ -78,40 +94,9 @@ pub fn config(
     s
 }
 
-/// `pxelinux.cfg/01-aa-bb-cc-dd-ee-ff` for a host (ARP type 1 = Ethernet).
+/// `01-aa-bb-cc-dd-ee-ff` for a host (ARP type 1 = Ethernet), from a normalised MAC.
 pub fn host_file_name(mac_normalised: &str) -> String {
     format!("01-{}", mac_normalised.replace(':', "-"))
-}
-
-/// Per-host files: hosts that name an image get the menu with that image as default.
-pub fn host_configs(
-    menu: &Menu,
-    layout: &Layout,
-    images: &[MenuImage],
-    hosts: &[Host],
-    comment: &str,
-) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if !menu.per_host_files {
-        return out;
-    }
-    for h in hosts {
-        let (Some(img), Some(mac)) = (&h.image, super::network::normalise_mac(&h.mac)) else {
-            continue;
-        };
-        out.push((
-            host_file_name(&mac),
-            config(
-                menu,
-                layout,
-                images,
-                img,
-                &format!("{comment} (host {})", h.name),
-            ),
-        ));
-    }
-    out.sort();
-    out
 }
 
 #[cfg(test)]
@@ -120,16 +105,18 @@ mod tests {
 
     #[test]
     fn menu_like_the_recipe() {
-        let images = vec![MenuImage {
-            name: "compute".into(),
+        let entries = vec![MenuEntry {
+            id: "compute".into(),
             label: "Compute node".into(),
+            image: "compute".into(),
             cmdline: "console=ttyS0 quiet".into(),
         }];
         let c = config(
             &Menu::default(),
             &Layout::default(),
-            &images,
+            &entries,
             "compute",
+            None,
             "Generated by diskless",
         );
         assert_eq!(
@@ -137,6 +124,19 @@ mod tests {
             "# Generated by diskless\nDEFAULT vesamenu.c32\nPROMPT 0\nTIMEOUT 50\nONTIMEOUT compute\nMENU TITLE Diskless boot\n\n\
              LABEL compute\n  MENU LABEL Compute node\n  MENU DEFAULT\n  KERNEL images/compute/vmlinuz\n  APPEND initrd=images/compute/initramfs.img console=ttyS0 quiet\n\n\
              LABEL local\n  MENU LABEL Boot from local disk\n  LOCALBOOT 0\n"
+        );
+        let h = config(
+            &Menu::default(),
+            &Layout::default(),
+            &entries,
+            "local",
+            Some("rd.debug"),
+            "x",
+        );
+        assert!(h.contains("console=ttyS0 quiet rd.debug\n"), "{h}");
+        assert!(
+            h.contains("LABEL local\n  MENU LABEL Boot from local disk\n  MENU DEFAULT\n"),
+            "{h}"
         );
         assert_eq!(host_file_name("52:54:00:aa:bb:01"), "01-52-54-00-aa-bb-01");
     }

@@ -4,6 +4,7 @@
 
 use super::compress::Compression;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,26 +81,49 @@ impl Layout {
 #[serde(default, deny_unknown_fields)]
 pub struct Menu {
     pub title: String,
-    /// Seconds before the default entry boots.
-    pub timeout_secs: u32,
-    /// The image booted by default (`local` for the local disk); default: the first image.
+    /// Tenths of a second before the default entry boots (pxelinux's unit; GRUB gets
+    /// seconds, rounded up).
+    pub timeout_tenths: u32,
+    /// The entry booted by default (an entry id, or `local` for the local disk); default:
+    /// the first image.
     pub default: Option<String>,
-    /// Add a "boot from local disk" entry.
+    /// Add a "boot from local disk" entry (id `local`).
     pub local_boot: bool,
-    /// Write `pxelinux.cfg/01-<mac>` for every host that names an image.
+    /// Write `pxelinux.cfg/01-<mac>` (and `grub.cfg-01-<mac>`) for every host.
     pub per_host_files: bool,
+    /// Serve BIOS clients (pxelinux) and UEFI clients (shim/GRUB).
+    pub bios: bool,
+    pub uefi: bool,
+    /// More entries booting one of the images with another command line.
+    pub extra_entries: Vec<ExtraEntry>,
 }
 
 impl Default for Menu {
     fn default() -> Self {
         Menu {
             title: "Diskless boot".into(),
-            timeout_secs: 5,
+            timeout_tenths: 50,
             default: None,
             local_boot: true,
             per_host_files: true,
+            bios: true,
+            uefi: true,
+            extra_entries: Vec::new(),
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraEntry {
+    /// The entry id (pxelinux `LABEL`, GRUB `--id`); unique among entries.
+    pub id: String,
+    pub label: String,
+    /// The image it boots; default: the first image.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Replaces the image's command line.
+    pub cmdline: String,
 }
 
 /// The boot network, as dhcpd's `subnet` block describes it.
@@ -132,13 +156,26 @@ fn default_lease() -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Host {
+    /// Short name (dhcpd `host` block, kea/dnsmasq host name when `hostname` is unset).
     pub name: String,
+    /// The (fully qualified) host name DHCP hands out; default: `name`.
+    #[serde(default)]
+    pub hostname: Option<String>,
     /// `aa:bb:cc:dd:ee:ff` (any case, `-` or `:` separated).
     pub mac: String,
     pub ip: Ipv4Addr,
-    /// The image this host boots by default (its `pxelinux.cfg/01-<mac>`).
+    /// The image this host boots by default in its per-host menu.
     #[serde(default)]
     pub image: Option<String>,
+    /// Appended to every entry's command line in the host's per-host menu.
+    #[serde(default)]
+    pub cmdline: Option<String>,
+}
+
+impl Host {
+    pub fn dhcp_hostname(&self) -> &str {
+        self.hostname.as_deref().unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +193,10 @@ pub struct Oci {
     pub title: Option<String>,
     /// Image architecture in the OCI config.
     pub architecture: String,
+    /// More manifest annotations (and config labels), e.g. from the profile's `[oci]`.
+    pub annotations: BTreeMap<String, String>,
+    /// The repository `diskless push` uses when given only a tag.
+    pub name: Option<String>,
 }
 
 impl Default for Oci {
@@ -169,6 +210,8 @@ impl Default for Oci {
             version: None,
             title: None,
             architecture: "amd64".into(),
+            annotations: BTreeMap::new(),
+            name: None,
         }
     }
 }

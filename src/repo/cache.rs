@@ -10,24 +10,44 @@ use std::path::{Path, PathBuf};
 /// `<cache>/repodata/<kind>-<hex>/<file name>` (the name keeps the extension, which the
 /// decompressor cross-checks).
 pub fn metadata_path(cache_dir: &Path, checksum: &Checksum, href: &str) -> PathBuf {
-    let name = href.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("data");
-    cache_dir.join("repodata").join(format!("{}-{}", checksum.kind, checksum.value)).join(sanitize(name))
+    let name = href
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("data");
+    cache_dir
+        .join("repodata")
+        .join(format!("{}-{}", checksum.kind, checksum.value))
+        .join(sanitize(name))
 }
 
 /// Where the last repomd.xml fetched for a repository is kept, for `--offline` runs:
 /// `<cache>/repos/<id>-<sha256 of the base URL, 16 hex>/repomd.xml`.
 pub fn repomd_path(cache_dir: &Path, repo_id: &str, baseurl: &str) -> PathBuf {
     let h = super::checksum::sha256_hex(baseurl.as_bytes());
-    cache_dir.join("repos").join(format!("{}-{}", sanitize(repo_id), &h[..16])).join("repomd.xml")
+    cache_dir
+        .join("repos")
+        .join(format!("{}-{}", sanitize(repo_id), &h[..16]))
+        .join("repomd.xml")
 }
 
 /// Keep a cache path component inside its folder whatever a server sends.
 fn sanitize(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if s.is_empty() || s == "." || s == ".." { "_".to_string() } else { s }
+    if s.is_empty() || s == "." || s == ".." {
+        "_".to_string()
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -36,12 +56,18 @@ mod tests {
 
     #[test]
     fn paths_stay_inside_the_cache() {
-        let ck = Checksum { kind: "sha256".into(), value: "ab".into() };
+        let ck = Checksum {
+            kind: "sha256".into(),
+            value: "ab".into(),
+        };
         assert_eq!(
             metadata_path(Path::new("/c"), &ck, "repodata/ab-primary.xml.gz"),
             PathBuf::from("/c/repodata/sha256-ab/ab-primary.xml.gz")
         );
-        assert_eq!(metadata_path(Path::new("/c"), &ck, "../.."), PathBuf::from("/c/repodata/sha256-ab/_"));
+        assert_eq!(
+            metadata_path(Path::new("/c"), &ck, "../.."),
+            PathBuf::from("/c/repodata/sha256-ab/_")
+        );
         assert!(repomd_path(Path::new("/c"), "../x", "http://h/").starts_with("/c/repos"));
     }
 }

@@ -39,7 +39,10 @@ pub fn normalize(kind: &str, value: &str) -> Checksum {
         Some(a) => a.name().to_string(),
         None => kind.to_ascii_lowercase(),
     };
-    Checksum { kind, value: value.trim().to_ascii_lowercase() }
+    Checksum {
+        kind,
+        value: value.trim().to_ascii_lowercase(),
+    }
 }
 
 /// A running hash of one algorithm.
@@ -93,7 +96,11 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R, alg: Option<Algorithm>) -> Self {
-        HashingReader { inner, hasher: alg.map(Hasher::new), count: 0 }
+        HashingReader {
+            inner,
+            hasher: alg.map(Hasher::new),
+            count: 0,
+        }
     }
 
     /// Read the rest of the stream (so the digest covers all of it), then return the byte
@@ -126,12 +133,20 @@ mod tests {
             let r = HashingReader::new(&b"abc"[..], Some(alg));
             r.finish().unwrap()
         };
-        assert_eq!(digest(Algorithm::Sha1), (3, Some("a9993e364706816aba3e25717850c26c9cd0d89d".into())));
+        assert_eq!(
+            digest(Algorithm::Sha1),
+            (3, Some("a9993e364706816aba3e25717850c26c9cd0d89d".into()))
+        );
         assert_eq!(
             digest(Algorithm::Sha256).1.unwrap(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert!(digest(Algorithm::Sha512).1.unwrap().starts_with("ddaf35a193617aba"));
+        assert!(
+            digest(Algorithm::Sha512)
+                .1
+                .unwrap()
+                .starts_with("ddaf35a193617aba")
+        );
     }
 
     #[test]

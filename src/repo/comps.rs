@@ -22,7 +22,10 @@ pub struct Group {
 impl Group {
     /// What `dnf group install` installs: mandatory, then default packages.
     pub fn install_set(&self) -> impl Iterator<Item = &str> {
-        self.mandatory.iter().chain(&self.default).map(String::as_str)
+        self.mandatory
+            .iter()
+            .chain(&self.default)
+            .map(String::as_str)
     }
 
     /// Whether `spec` (without its `@`) names this group, by id or name, case-insensitively
@@ -92,9 +95,9 @@ pub fn parse<R: BufRead>(input: R) -> Result<Vec<Group>, XmlError> {
                             "mandatory" => g.mandatory.push(value),
                             "default" => g.default.push(value),
                             "optional" => g.optional.push(value),
-                            "conditional" => {
-                                g.conditional.push((value, req_requires.take().unwrap_or_default()))
-                            }
+                            "conditional" => g
+                                .conditional
+                                .push((value, req_requires.take().unwrap_or_default())),
                             _ => {}
                         },
                     }
@@ -110,7 +113,10 @@ pub fn parse<R: BufRead>(input: R) -> Result<Vec<Group>, XmlError> {
         buf.clear();
     }
     if !saw_root {
-        return Err(XmlError::new(0, "no `<comps>` element: this is not a comps.xml"));
+        return Err(XmlError::new(
+            0,
+            "no `<comps>` element: this is not a comps.xml",
+        ));
     }
     Ok(groups)
 }
@@ -144,9 +150,15 @@ mod tests {
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].id, "core");
         assert_eq!(g[0].name, "Core");
-        assert_eq!(g[0].install_set().collect::<Vec<_>>(), ["bash", "filesystem", "NetworkManager"]);
+        assert_eq!(
+            g[0].install_set().collect::<Vec<_>>(),
+            ["bash", "filesystem", "NetworkManager"]
+        );
         assert_eq!(g[0].optional, ["dracut-config-rescue"]);
-        assert_eq!(g[0].conditional, [("NetworkManager-ppp".to_string(), "ppp".to_string())]);
+        assert_eq!(
+            g[0].conditional,
+            [("NetworkManager-ppp".to_string(), "ppp".to_string())]
+        );
         assert!(g[0].matches("CORE"));
     }
 }

@@ -67,7 +67,10 @@ impl Compression {
 #[derive(Debug, thiserror::Error)]
 pub enum DecompressError {
     #[error("The file name says {expected} but the data is {actual}")]
-    Mismatch { expected: &'static str, actual: &'static str },
+    Mismatch {
+        expected: &'static str,
+        actual: &'static str,
+    },
     #[error("{format} compressed metadata is not supported")]
     Unsupported { format: &'static str },
     #[error(transparent)]
@@ -100,7 +103,9 @@ pub fn decompress<'a, R: BufRead + 'a>(
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
         Compression::Zchunk => {
-            return Err(DecompressError::Unsupported { format: Compression::Zchunk.as_str() });
+            return Err(DecompressError::Unsupported {
+                format: Compression::Zchunk.as_str(),
+            });
         }
     };
     Ok((format, reader))
@@ -144,13 +149,25 @@ mod tests {
             e.write_all(TEXT).unwrap();
             e.finish().unwrap()
         };
-        assert_eq!(roundtrip(&gz, "p.xml.gz"), (Compression::Gzip, TEXT.to_vec()));
+        assert_eq!(
+            roundtrip(&gz, "p.xml.gz"),
+            (Compression::Gzip, TEXT.to_vec())
+        );
         assert_eq!(roundtrip(&xz, "p.xml.xz"), (Compression::Xz, TEXT.to_vec()));
-        assert_eq!(roundtrip(&zst, "p.xml.zst"), (Compression::Zstd, TEXT.to_vec()));
-        assert_eq!(roundtrip(&bz, "p.xml.bz2"), (Compression::Bzip2, TEXT.to_vec()));
+        assert_eq!(
+            roundtrip(&zst, "p.xml.zst"),
+            (Compression::Zstd, TEXT.to_vec())
+        );
+        assert_eq!(
+            roundtrip(&bz, "p.xml.bz2"),
+            (Compression::Bzip2, TEXT.to_vec())
+        );
         assert_eq!(roundtrip(TEXT, "p.xml"), (Compression::None, TEXT.to_vec()));
         // The bytes win over a misleading name.
-        assert_eq!(roundtrip(&gz, "primary.xml"), (Compression::Gzip, TEXT.to_vec()));
+        assert_eq!(
+            roundtrip(&gz, "primary.xml"),
+            (Compression::Gzip, TEXT.to_vec())
+        );
         // Concatenated gzip members read as one stream.
         let two = [gz.clone(), gz].concat();
         assert_eq!(roundtrip(&two, "p.gz").1, [TEXT, TEXT].concat());
@@ -159,8 +176,16 @@ mod tests {
     #[test]
     fn name_promising_compression_the_bytes_lack_is_an_error() {
         let err = decompress(TEXT, "primary.xml.xz").err().unwrap();
-        assert_eq!(err.to_string(), "The file name says xz but the data is not compressed in that format");
-        let err = decompress(&b"\0ZCK1rest"[..], "primary.xml.zck").err().unwrap();
-        assert_eq!(err.to_string(), "zchunk compressed metadata is not supported");
+        assert_eq!(
+            err.to_string(),
+            "The file name says xz but the data is not compressed in that format"
+        );
+        let err = decompress(&b"\0ZCK1rest"[..], "primary.xml.zck")
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "zchunk compressed metadata is not supported"
+        );
     }
 }

@@ -22,19 +22,30 @@ pub fn join(base: &str, href: &str) -> Result<Url, RepoError> {
     if !b.ends_with('/') {
         b.push('/');
     }
-    let base_url = Url::parse(&b).map_err(|source| RepoError::BadUrl { url: base.to_string(), source })?;
-    base_url.join(href).map_err(|source| RepoError::BadUrl { url: format!("{b}{href}"), source })
+    let base_url = Url::parse(&b).map_err(|source| RepoError::BadUrl {
+        url: base.to_string(),
+        source,
+    })?;
+    base_url.join(href).map_err(|source| RepoError::BadUrl {
+        url: format!("{b}{href}"),
+        source,
+    })
 }
 
 /// Classify a URL as a local path or a remote resource.
 pub fn target(url: &Url) -> Result<Target, RepoError> {
     match url.scheme() {
-        "file" => url
-            .to_file_path()
-            .map(Target::Local)
-            .map_err(|()| RepoError::UnsupportedScheme { url: url.to_string() }),
+        "file" => {
+            url.to_file_path()
+                .map(Target::Local)
+                .map_err(|()| RepoError::UnsupportedScheme {
+                    url: url.to_string(),
+                })
+        }
         "http" | "https" => Ok(Target::Remote(url.clone())),
-        _ => Err(RepoError::UnsupportedScheme { url: url.to_string() }),
+        _ => Err(RepoError::UnsupportedScheme {
+            url: url.to_string(),
+        }),
     }
 }
 
@@ -49,7 +60,10 @@ fn client(url: &Url) -> Result<&'static reqwest::blocking::Client, RepoError> {
     let c = reqwest::blocking::Client::builder()
         .user_agent(concat!("diskless/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|source| RepoError::Network { url: url.to_string(), source })?;
+        .map_err(|source| RepoError::Network {
+            url: url.to_string(),
+            source,
+        })?;
     Ok(CLIENT.get_or_init(|| c))
 }
 
@@ -57,13 +71,21 @@ fn get(url: &Url) -> Result<reqwest::blocking::Response, RepoError> {
     let resp = client(url)?
         .get(url.clone())
         .send()
-        .map_err(|source| RepoError::Network { url: url.to_string(), source })?;
+        .map_err(|source| RepoError::Network {
+            url: url.to_string(),
+            source,
+        })?;
     let status = resp.status();
     if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
-        return Err(RepoError::NotFound { url: url.to_string() });
+        return Err(RepoError::NotFound {
+            url: url.to_string(),
+        });
     }
     if !status.is_success() {
-        return Err(RepoError::HttpStatus { url: url.to_string(), status: status.as_u16() });
+        return Err(RepoError::HttpStatus {
+            url: url.to_string(),
+            status: status.as_u16(),
+        });
     }
     Ok(resp)
 }
@@ -76,7 +98,10 @@ pub fn read_all(url: &Url) -> Result<Vec<u8>, RepoError> {
             let mut resp = get(&u)?;
             let mut out = Vec::new();
             resp.read_to_end(&mut out)
-                .map_err(|source| RepoError::Transfer { url: u.to_string(), source })?;
+                .map_err(|source| RepoError::Transfer {
+                    url: u.to_string(),
+                    source,
+                })?;
             Ok(out)
         }
     }
@@ -87,9 +112,9 @@ pub fn read_all(url: &Url) -> Result<Vec<u8>, RepoError> {
 pub fn read_local(path: &Path, url: &Url) -> Result<Vec<u8>, RepoError> {
     match fs_err::read(path) {
         Ok(b) => Ok(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(RepoError::NotFound { url: url.to_string() })
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RepoError::NotFound {
+            url: url.to_string(),
+        }),
         Err(e) => Err(RepoError::Io(e)),
     }
 }
@@ -98,7 +123,11 @@ pub fn read_local(path: &Path, url: &Url) -> Result<Vec<u8>, RepoError> {
 pub fn download_to(url: &Url, dest: &Path) -> Result<u64, RepoError> {
     let mut resp = get(url)?;
     let mut file = fs_err::File::create(dest)?;
-    resp.copy_to(&mut file).map_err(|source| RepoError::Network { url: url.to_string(), source })
+    resp.copy_to(&mut file)
+        .map_err(|source| RepoError::Network {
+            url: url.to_string(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -108,9 +137,18 @@ mod tests {
     #[test]
     fn join_treats_base_as_folder() {
         let u = join("http://h/repo/BaseOS/x86_64/os", "repodata/repomd.xml").unwrap();
-        assert_eq!(u.as_str(), "http://h/repo/BaseOS/x86_64/os/repodata/repomd.xml");
+        assert_eq!(
+            u.as_str(),
+            "http://h/repo/BaseOS/x86_64/os/repodata/repomd.xml"
+        );
         let u = join("file:///srv/repo/", "repodata/a.xml.gz").unwrap();
-        assert_eq!(target(&u).unwrap(), Target::Local(PathBuf::from("/srv/repo/repodata/a.xml.gz")));
-        assert!(matches!(target(&join("ftp://h/r", "x").unwrap()), Err(RepoError::UnsupportedScheme { .. })));
+        assert_eq!(
+            target(&u).unwrap(),
+            Target::Local(PathBuf::from("/srv/repo/repodata/a.xml.gz"))
+        );
+        assert!(matches!(
+            target(&join("ftp://h/r", "x").unwrap()),
+            Err(RepoError::UnsupportedScheme { .. })
+        ));
     }
 }

@@ -44,14 +44,24 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
         let numeric = a[0].is_ascii_digit();
         let take = |s: &[u8]| -> usize {
             s.iter()
-                .take_while(|c| if numeric { c.is_ascii_digit() } else { c.is_ascii_alphabetic() })
+                .take_while(|c| {
+                    if numeric {
+                        c.is_ascii_digit()
+                    } else {
+                        c.is_ascii_alphabetic()
+                    }
+                })
                 .count()
         };
         let (la, lb) = (take(a), take(b));
         let (sa, sb) = (&a[..la], &b[..lb]);
         if sb.is_empty() {
             // Segments of different types: numeric is newer.
-            return if numeric { Ordering::Greater } else { Ordering::Less };
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         let ord = if numeric {
             let trim = |s: &[u8]| -> usize { s.iter().take_while(|&&c| c == b'0').count() };
@@ -88,7 +98,11 @@ pub fn compare_dep_evr(a: &DepEvr, b: &DepEvr) -> Ordering {
 
 /// A package's EVR as a fully specified dependency EVR.
 pub fn dep_evr(e: &Evr) -> DepEvr {
-    DepEvr { epoch: Some(e.epoch), version: e.version.clone(), release: Some(e.release.clone()) }
+    DepEvr {
+        epoch: Some(e.epoch),
+        version: e.version.clone(),
+        release: Some(e.release.clone()),
+    }
 }
 
 fn has(op: Op, less: bool, equal: bool, greater: bool) -> bool {
@@ -120,14 +134,20 @@ pub fn ranges_overlap(a: &Dependency, b: &Dependency) -> bool {
 /// Parse `[E:]V[-R]` as a user writes it (split at the last `-`, as rpm does).
 pub fn parse_dep_evr(s: &str) -> DepEvr {
     let (epoch, rest) = match s.split_once(':') {
-        Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) && !e.is_empty() => (e.parse().ok(), r),
+        Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) && !e.is_empty() => {
+            (e.parse().ok(), r)
+        }
         _ => (None, s),
     };
     let (version, release) = match rest.rsplit_once('-') {
         Some((v, r)) => (v.to_string(), Some(r.to_string())),
         None => (rest.to_string(), None),
     };
-    DepEvr { epoch, version, release }
+    DepEvr {
+        epoch,
+        version,
+        release,
+    }
 }
 
 /// Parse a capability as dnf takes it on the command line: `name`, or `name OP evr`
@@ -144,10 +164,20 @@ pub fn parse_capability(s: &str) -> Dependency {
             _ => None,
         };
         if let Some(op) = op {
-            return Dependency { name: name.to_string(), op: Some(op), evr: Some(parse_dep_evr(evr)), pre: false };
+            return Dependency {
+                name: name.to_string(),
+                op: Some(op),
+                evr: Some(parse_dep_evr(evr)),
+                pre: false,
+            };
         }
     }
-    Dependency { name: s.trim().to_string(), op: None, evr: None, pre: false }
+    Dependency {
+        name: s.trim().to_string(),
+        op: None,
+        evr: None,
+        pre: false,
+    }
 }
 
 #[cfg(test)]
@@ -181,8 +211,14 @@ mod tests {
     #[test]
     fn range_overlap() {
         let c = parse_capability;
-        assert!(ranges_overlap(&c("glibc = 2.34-21.el9"), &c("glibc >= 2.34")));
-        assert!(!ranges_overlap(&c("glibc = 2.34-21.el9"), &c("glibc > 2.34")));
+        assert!(ranges_overlap(
+            &c("glibc = 2.34-21.el9"),
+            &c("glibc >= 2.34")
+        ));
+        assert!(!ranges_overlap(
+            &c("glibc = 2.34-21.el9"),
+            &c("glibc > 2.34")
+        ));
         assert!(ranges_overlap(&c("glibc = 2.34-21.el9"), &c("glibc")));
         assert!(ranges_overlap(&c("a = 1:1.0"), &c("a > 1.5")));
         assert!(!ranges_overlap(&c("a < 1.0"), &c("a > 1.0")));

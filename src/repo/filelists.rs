@@ -51,10 +51,16 @@ pub fn parse<R: BufRead>(input: R) -> Result<FileLists, XmlError> {
                     }
                     "package" => {
                         let p = FilelistPackage {
-                            pkgid: attr(e, "pkgid", pos)?.unwrap_or_default().to_ascii_lowercase(),
+                            pkgid: attr(e, "pkgid", pos)?
+                                .unwrap_or_default()
+                                .to_ascii_lowercase(),
                             name: attr(e, "name", pos)?.unwrap_or_default(),
                             arch: attr(e, "arch", pos)?.unwrap_or_default(),
-                            evr: Evr { epoch: 0, version: String::new(), release: String::new() },
+                            evr: Evr {
+                                epoch: 0,
+                                version: String::new(),
+                                release: String::new(),
+                            },
                             files: Vec::new(),
                         };
                         if empty {
@@ -65,7 +71,8 @@ pub fn parse<R: BufRead>(input: R) -> Result<FileLists, XmlError> {
                     }
                     "version" => {
                         if let Some(p) = cur.as_mut() {
-                            p.evr.epoch = parse_num(attr(e, "epoch", pos)?, "`epoch`", pos)?.unwrap_or(0);
+                            p.evr.epoch =
+                                parse_num(attr(e, "epoch", pos)?, "`epoch`", pos)?.unwrap_or(0);
                             p.evr.version = attr(e, "ver", pos)?.unwrap_or_default();
                             p.evr.release = attr(e, "rel", pos)?.unwrap_or_default();
                         }
@@ -100,7 +107,10 @@ pub fn parse<R: BufRead>(input: R) -> Result<FileLists, XmlError> {
         buf.clear();
     }
     if !saw_root {
-        return Err(XmlError::new(0, "no `<filelists>` element: this is not a filelists.xml"));
+        return Err(XmlError::new(
+            0,
+            "no `<filelists>` element: this is not a filelists.xml",
+        ));
     }
     Ok(out)
 }
@@ -122,7 +132,10 @@ mod tests {
         assert_eq!(f.declared, Some(2));
         assert_eq!(f.packages.len(), 2);
         assert_eq!(f.packages[0].pkgid, "ab12");
-        assert_eq!(f.packages[0].files, ["/usr/bin/bash", "/usr/share/doc/bash", "/tmp/a&b"]);
+        assert_eq!(
+            f.packages[0].files,
+            ["/usr/bin/bash", "/usr/share/doc/bash", "/tmp/a&b"]
+        );
         assert_eq!(f.packages[1].evr.epoch, 1);
         assert!(f.packages[1].files.is_empty());
     }

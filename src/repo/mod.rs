@@ -12,11 +12,11 @@
 //! stream through the parser, so a wrong file never yields records.
 
 pub mod cache;
+pub mod capability;
 pub mod checksum;
 pub mod comps;
 pub mod decompress;
 pub mod download;
-pub mod evr;
 pub mod filelists;
 pub mod modules;
 pub mod pool;
@@ -49,12 +49,42 @@ pub struct Source {
     pub priority: i32,
     /// dnf's cost: lower preferred among equal priorities (default 1000).
     pub cost: i32,
+    /// Package name globs hidden from this repository (dnf's `excludepkgs`).
+    pub excludepkgs: Vec<String>,
+    /// When non-empty, only package names matching these globs are visible.
+    pub includepkgs: Vec<String>,
+    /// Packages of this repository ignore modular filtering (dnf's `module_hotfixes`).
+    pub module_hotfixes: bool,
 }
 
 impl Source {
     /// A source with dnf's default priority and cost.
     pub fn new(id: impl Into<String>, baseurl: impl Into<String>) -> Source {
-        Source { id: id.into(), baseurls: vec![baseurl.into()], priority: 99, cost: 1000 }
+        Source {
+            id: id.into(),
+            baseurls: vec![baseurl.into()],
+            priority: 99,
+            cost: 1000,
+            excludepkgs: Vec::new(),
+            includepkgs: Vec::new(),
+            module_hotfixes: false,
+        }
+    }
+}
+
+impl From<&crate::profile::RepoConfig> for Source {
+    /// The profile's repository as this module reads it. `mirrorlist`/`metalink` and TLS
+    /// client certificates are not read here (plain fetch only): base URLs are.
+    fn from(r: &crate::profile::RepoConfig) -> Source {
+        Source {
+            id: r.id.clone(),
+            baseurls: r.baseurl.clone(),
+            priority: i32::try_from(r.priority).unwrap_or(i32::MAX),
+            cost: i32::try_from(r.cost).unwrap_or(i32::MAX),
+            excludepkgs: r.excludepkgs.clone(),
+            includepkgs: r.includepkgs.clone(),
+            module_hotfixes: r.module_hotfixes,
+        }
     }
 }
 
@@ -119,13 +149,33 @@ pub enum RepoError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("Checksum mismatch for `{url}` (expected {expected}, got {actual})")]
-    ChecksumMismatch { url: String, expected: Checksum, actual: Checksum },
+    ChecksumMismatch {
+        url: String,
+        expected: Checksum,
+        actual: Checksum,
+    },
     #[error("Size mismatch for `{url}` (repomd.xml says {expected} bytes, got {actual})")]
-    SizeMismatch { url: String, expected: u64, actual: u64 },
-    #[error("Open-checksum mismatch for the decompressed content of `{url}` (expected {expected}, got {actual})")]
-    OpenChecksumMismatch { url: String, expected: Checksum, actual: Checksum },
-    #[error("Open-size mismatch for the decompressed content of `{url}` (repomd.xml says {expected} bytes, got {actual})")]
-    OpenSizeMismatch { url: String, expected: u64, actual: u64 },
+    SizeMismatch {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error(
+        "Open-checksum mismatch for the decompressed content of `{url}` (expected {expected}, got {actual})"
+    )]
+    OpenChecksumMismatch {
+        url: String,
+        expected: Checksum,
+        actual: Checksum,
+    },
+    #[error(
+        "Open-size mismatch for the decompressed content of `{url}` (repomd.xml says {expected} bytes, got {actual})"
+    )]
+    OpenSizeMismatch {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
     #[error("Unsupported checksum type `{kind}` for `{url}`")]
     UnsupportedChecksum { url: String, kind: String },
     #[error("Cannot decompress `{url}`")]
@@ -135,11 +185,19 @@ pub enum RepoError {
         source: decompress::DecompressError,
     },
     #[error("Cannot parse `{url}` at byte {offset}: {message}")]
-    Parse { url: String, offset: u64, message: String },
+    Parse {
+        url: String,
+        offset: u64,
+        message: String,
+    },
     #[error("Cannot parse `{url}`: {message}")]
     Yaml { url: String, message: String },
     #[error("`{url}` lists {actual} packages but says it has {declared}")]
-    PackageCount { url: String, declared: u64, actual: u64 },
+    PackageCount {
+        url: String,
+        declared: u64,
+        actual: u64,
+    },
     #[error("The repomd.xml of repository `{repo}` (`{url}`) has no primary metadata")]
     NoPrimary { repo: String, url: String },
 }
@@ -172,23 +230,40 @@ pub fn load(source: &Source, options: &LoadOptions) -> Result<RepoData, RepoErro
             Err(e) => return Err(e),
         }
     }
-    Err(first_err.unwrap_or_else(|| RepoError::NoBaseurl { repo: source.id.clone() }))
+    Err(first_err.unwrap_or_else(|| RepoError::NoBaseurl {
+        repo: source.id.clone(),
+    }))
 }
 
 fn load_from(source: &Source, baseurl: &str, options: &LoadOptions) -> Result<RepoData, RepoError> {
     let url = download::join(baseurl, "repodata/repomd.xml")?;
     let bytes = read_repomd(&url, source, baseurl, options)?;
-    let repomd = Repomd::parse(&bytes)
-        .map_err(|e| RepoError::Parse { url: url.to_string(), offset: e.offset, message: e.message })?;
+    let repomd = Repomd::parse(&bytes).map_err(|e| RepoError::Parse {
+        url: url.to_string(),
+        offset: e.offset,
+        message: e.message,
+    })?;
     let reader = RecordReader { baseurl, options };
     let record = repomd
         .record("primary")
-        .ok_or_else(|| RepoError::NoPrimary { repo: source.id.clone(), url: url.to_string() })?;
+        .ok_or_else(|| RepoError::NoPrimary {
+            repo: source.id.clone(),
+            url: url.to_string(),
+        })?;
     let (rurl, primary) = reader.read(record, |r| primary::parse(r, &source.id))?;
     check_count(&rurl, primary.declared, primary.packages.len())?;
     let groups = load_groups(&reader, &repomd)?;
     let modules = match repomd.record("modules") {
-        Some(rec) => reader.read_with(rec, |url, r| modules::parse(r).map_err(|message| RepoError::Yaml { url: url.to_string(), message }))?.1,
+        Some(rec) => {
+            reader
+                .read_with(rec, |url, r| {
+                    modules::parse(r).map_err(|message| RepoError::Yaml {
+                        url: url.to_string(),
+                        message,
+                    })
+                })?
+                .1
+        }
         None => Modules::default(),
     };
     tracing::info!(
@@ -216,7 +291,9 @@ fn load_from(source: &Source, baseurl: &str, options: &LoadOptions) -> Result<Re
 fn load_groups(reader: &RecordReader<'_>, repomd: &Repomd) -> Result<Vec<Group>, RepoError> {
     let mut missing = None;
     for kind in ["group", "group_gz", "group_xz", "group_zst"] {
-        let Some(rec) = repomd.record(kind) else { continue };
+        let Some(rec) = repomd.record(kind) else {
+            continue;
+        };
         match reader.read(rec, |r| comps::parse(r)) {
             Ok((_, groups)) => return Ok(groups),
             Err(e @ RepoError::NotFound { .. }) => {
@@ -234,14 +311,21 @@ fn load_groups(reader: &RecordReader<'_>, repomd: &Repomd) -> Result<Vec<Group>,
 
 fn check_count(url: &str, declared: Option<u64>, actual: usize) -> Result<(), RepoError> {
     match declared {
-        Some(d) if d != actual as u64 => {
-            Err(RepoError::PackageCount { url: url.to_string(), declared: d, actual: actual as u64 })
-        }
+        Some(d) if d != actual as u64 => Err(RepoError::PackageCount {
+            url: url.to_string(),
+            declared: d,
+            actual: actual as u64,
+        }),
         _ => Ok(()),
     }
 }
 
-fn read_repomd(url: &Url, source: &Source, baseurl: &str, options: &LoadOptions) -> Result<Vec<u8>, RepoError> {
+fn read_repomd(
+    url: &Url,
+    source: &Source,
+    baseurl: &str,
+    options: &LoadOptions,
+) -> Result<Vec<u8>, RepoError> {
     match download::target(url)? {
         Target::Local(path) => download::read_local(&path, url),
         Target::Remote(_) => {
@@ -249,7 +333,9 @@ fn read_repomd(url: &Url, source: &Source, baseurl: &str, options: &LoadOptions)
             if options.offline {
                 return match fs_err::read(&cached) {
                     Ok(b) => Ok(b),
-                    Err(_) => Err(RepoError::Offline { url: url.to_string() }),
+                    Err(_) => Err(RepoError::Offline {
+                        url: url.to_string(),
+                    }),
                 };
             }
             let bytes = download::read_all(url)?;
@@ -281,7 +367,10 @@ pub type DataStream<'a> = BufReader<checksum::HashingReader<Box<dyn std::io::Rea
 
 impl RecordReader<'_> {
     pub fn url(&self, rec: &DataRecord) -> Result<Url, RepoError> {
-        download::join(rec.location_base.as_deref().unwrap_or(self.baseurl), &rec.href)
+        download::join(
+            rec.location_base.as_deref().unwrap_or(self.baseurl),
+            &rec.href,
+        )
     }
 
     /// Verify a record's file and run an XML parser over its decompressed content.
@@ -291,7 +380,11 @@ impl RecordReader<'_> {
         parse: impl FnOnce(&mut DataStream<'_>) -> Result<T, xml::XmlError>,
     ) -> Result<(String, T), RepoError> {
         self.read_with(rec, |url, r| {
-            parse(r).map_err(|e| RepoError::Parse { url: url.to_string(), offset: e.offset, message: e.message })
+            parse(r).map_err(|e| RepoError::Parse {
+                url: url.to_string(),
+                offset: e.offset,
+                message: e.message,
+            })
         })
     }
 
@@ -306,30 +399,45 @@ impl RecordReader<'_> {
         let path = self.local_copy(rec, &url)?;
         let url_s = url.to_string();
         let file = BufReader::with_capacity(64 * 1024, fs_err::File::open(&path)?);
-        let (_, inner) = decompress::decompress(file, &rec.href)
-            .map_err(|source| RepoError::Decompress { url: url_s.clone(), source })?;
+        let (_, inner) =
+            decompress::decompress(file, &rec.href).map_err(|source| RepoError::Decompress {
+                url: url_s.clone(),
+                source,
+            })?;
         let open_alg = match &rec.open_checksum {
             Some(ck) => Some(algorithm(ck, &url_s)?),
             None => None,
         };
-        let mut stream = BufReader::with_capacity(64 * 1024, checksum::HashingReader::new(inner, open_alg));
+        let mut stream =
+            BufReader::with_capacity(64 * 1024, checksum::HashingReader::new(inner, open_alg));
         let value = parse(&url_s, &mut stream)?;
-        let (count, digest) = stream
-            .into_inner()
-            .finish()
-            .map_err(|source| RepoError::Decompress { url: url_s.clone(), source: source.into() })?;
+        let (count, digest) =
+            stream
+                .into_inner()
+                .finish()
+                .map_err(|source| RepoError::Decompress {
+                    url: url_s.clone(),
+                    source: source.into(),
+                })?;
         if let (Some(expected), Some(actual)) = (&rec.open_checksum, digest) {
             if expected.value != actual {
                 return Err(RepoError::OpenChecksumMismatch {
                     url: url_s,
                     expected: expected.clone(),
-                    actual: Checksum { kind: expected.kind.clone(), value: actual },
+                    actual: Checksum {
+                        kind: expected.kind.clone(),
+                        value: actual,
+                    },
                 });
             }
         }
         if let Some(expected) = rec.open_size {
             if expected != count {
-                return Err(RepoError::OpenSizeMismatch { url: url_s, expected, actual: count });
+                return Err(RepoError::OpenSizeMismatch {
+                    url: url_s,
+                    expected,
+                    actual: count,
+                });
             }
         }
         Ok((url_s, value))
@@ -341,13 +449,16 @@ impl RecordReader<'_> {
         match download::target(url)? {
             Target::Local(path) => {
                 if !path.exists() {
-                    return Err(RepoError::NotFound { url: url.to_string() });
+                    return Err(RepoError::NotFound {
+                        url: url.to_string(),
+                    });
                 }
                 verify_file(&path, rec, url)?;
                 Ok(path)
             }
             Target::Remote(_) => {
-                let cached = cache::metadata_path(&self.options.cache_dir, &rec.checksum, &rec.href);
+                let cached =
+                    cache::metadata_path(&self.options.cache_dir, &rec.checksum, &rec.href);
                 if cached.exists() {
                     match verify_file(&cached, rec, url) {
                         Ok(()) => return Ok(cached),
@@ -355,7 +466,9 @@ impl RecordReader<'_> {
                     }
                 }
                 if self.options.offline {
-                    return Err(RepoError::Offline { url: url.to_string() });
+                    return Err(RepoError::Offline {
+                        url: url.to_string(),
+                    });
                 }
                 let dir = cached.parent().unwrap_or(&self.options.cache_dir);
                 fs_err::create_dir_all(dir)?;
@@ -370,8 +483,10 @@ impl RecordReader<'_> {
 }
 
 fn algorithm(ck: &Checksum, url: &str) -> Result<checksum::Algorithm, RepoError> {
-    checksum::Algorithm::parse(&ck.kind)
-        .ok_or_else(|| RepoError::UnsupportedChecksum { url: url.to_string(), kind: ck.kind.clone() })
+    checksum::Algorithm::parse(&ck.kind).ok_or_else(|| RepoError::UnsupportedChecksum {
+        url: url.to_string(),
+        kind: ck.kind.clone(),
+    })
 }
 
 /// Check a stored file's checksum and size against its repomd.xml record.
@@ -385,12 +500,19 @@ pub fn verify_file(path: &std::path::Path, rec: &DataRecord, url: &Url) -> Resul
         return Err(RepoError::ChecksumMismatch {
             url: url_s,
             expected: rec.checksum.clone(),
-            actual: Checksum { kind: rec.checksum.kind.clone(), value: digest },
+            actual: Checksum {
+                kind: rec.checksum.kind.clone(),
+                value: digest,
+            },
         });
     }
     if let Some(expected) = rec.size {
         if expected != size {
-            return Err(RepoError::SizeMismatch { url: url_s, expected, actual: size });
+            return Err(RepoError::SizeMismatch {
+                url: url_s,
+                expected,
+                actual: size,
+            });
         }
     }
     Ok(())
@@ -402,7 +524,10 @@ impl RepoData {
         if let Some(f) = self.filelists.get() {
             return Ok(f);
         }
-        let reader = RecordReader { baseurl: &self.baseurl, options: &self.options };
+        let reader = RecordReader {
+            baseurl: &self.baseurl,
+            options: &self.options,
+        };
         let lists = match self.repomd.record("filelists") {
             Some(rec) => {
                 let (url, lists) = reader.read(rec, |r| filelists::parse(r))?;
@@ -416,7 +541,10 @@ impl RepoData {
 
     /// The URL a package is downloaded from.
     pub fn package_url(&self, p: &Package) -> Result<Url, RepoError> {
-        download::join(p.location_base.as_deref().unwrap_or(&self.baseurl), &p.location)
+        download::join(
+            p.location_base.as_deref().unwrap_or(&self.baseurl),
+            &p.location,
+        )
     }
 
     /// A stream over a record's verified, decompressed content (for callers that parse
@@ -426,7 +554,10 @@ impl RepoData {
         rec: &DataRecord,
         parse: impl FnOnce(&str, &mut DataStream<'_>) -> Result<T, RepoError>,
     ) -> Result<T, RepoError> {
-        let reader = RecordReader { baseurl: &self.baseurl, options: &self.options };
+        let reader = RecordReader {
+            baseurl: &self.baseurl,
+            options: &self.options,
+        };
         Ok(reader.read_with(rec, parse)?.1)
     }
 }

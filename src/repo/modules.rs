@@ -122,7 +122,8 @@ pub fn parse_str(text: &str) -> Result<Modules, String> {
         let header = Header::deserialize(h).map_err(|e| format!("document {}: {e}", i + 1))?;
         match (header.document.as_str(), header.version) {
             ("modulemd", 2) => {
-                let d = Doc::<StreamData>::deserialize(body).map_err(|e| format!("document {}: {e}", i + 1))?;
+                let d = Doc::<StreamData>::deserialize(body)
+                    .map_err(|e| format!("document {}: {e}", i + 1))?;
                 let d = d.data;
                 out.streams.push(ModuleStream {
                     name: d.name,
@@ -136,9 +137,14 @@ pub fn parse_str(text: &str) -> Result<Modules, String> {
                 });
             }
             ("modulemd-defaults", 1) => {
-                let d = Doc::<DefaultsData>::deserialize(body).map_err(|e| format!("document {}: {e}", i + 1))?;
+                let d = Doc::<DefaultsData>::deserialize(body)
+                    .map_err(|e| format!("document {}: {e}", i + 1))?;
                 let d = d.data;
-                out.defaults.push(ModuleDefaults { module: d.module, stream: d.stream, profiles: d.profiles });
+                out.defaults.push(ModuleDefaults {
+                    module: d.module,
+                    stream: d.stream,
+                    profiles: d.profiles,
+                });
             }
             _ => {}
         }
@@ -153,6 +159,27 @@ pub struct ModuleSelection {
     pub enabled: Vec<(String, String)>,
     /// The platform stream (`el9`) for picking contexts; `None` accepts every context.
     pub platform: Option<String>,
+}
+
+impl From<&crate::profile::Profile> for ModuleSelection {
+    /// The profile's `packages.modules` (`name:stream[/profile]`) enabled, on the platform
+    /// of its release (`el9` for releasever 9.x), as dnf's `module_platform_id` says.
+    fn from(p: &crate::profile::Profile) -> ModuleSelection {
+        let enabled = p
+            .packages
+            .modules
+            .iter()
+            .filter_map(|m| {
+                let spec = m.split('/').next().unwrap_or(m);
+                let (name, stream) = spec.split_once(':')?;
+                Some((name.to_string(), stream.to_string()))
+            })
+            .collect();
+        ModuleSelection {
+            enabled,
+            platform: p.image.release_major().map(|m| format!("el{m}")),
+        }
+    }
 }
 
 /// The default stream of each module, from every repository's defaults (first one wins).
@@ -216,7 +243,9 @@ pub fn hidden<'a>(
 
 /// Whether one of the alternative requirement sets accepts the platform.
 fn platform_ok(requires: &[BTreeMap<String, Vec<String>>], platform: Option<&str>) -> bool {
-    let Some(platform) = platform else { return true };
+    let Some(platform) = platform else {
+        return true;
+    };
     if requires.is_empty() {
         return true;
     }
@@ -309,7 +338,10 @@ data: {module: python, stream: "3.10", modified: 1, translations: {}}
         assert_eq!(m.streams[0].version, 9050020241107143519);
         assert_eq!(m.streams[0].profiles["common"], ["python3"]);
         assert_eq!(m.streams[0].requires[0]["platform"], ["el9"]);
-        assert_eq!(artifact_name_arch("python3-0:3.10.1-1.module_el9.x86_64"), Some(("python3", "x86_64")));
+        assert_eq!(
+            artifact_name_arch("python3-0:3.10.1-1.module_el9.x86_64"),
+            Some(("python3", "x86_64"))
+        );
     }
 
     fn pkg(name: &str, ver: &str, rel: &str) -> Package {
@@ -331,10 +363,16 @@ data: {module: python, stream: "3.10", modified: 1, translations: {}}
         // python3 sharing the active stream's package name.
         let h = hidden(&pkgs, [&m], &ModuleSelection::default());
         assert_eq!(h, [false, true, true, false]);
-        let sel = ModuleSelection { enabled: vec![("python".into(), "3.12".into())], platform: None };
+        let sel = ModuleSelection {
+            enabled: vec![("python".into(), "3.12".into())],
+            platform: None,
+        };
         assert_eq!(hidden(&pkgs, [&m], &sel), [true, false, true, false]);
         // A platform the 3.10 build doesn't run on makes it inactive.
-        let sel = ModuleSelection { enabled: vec![], platform: Some("el8".into()) };
+        let sel = ModuleSelection {
+            enabled: vec![],
+            platform: Some("el8".into()),
+        };
         assert_eq!(hidden(&pkgs, [&m], &sel), [true, true, false, false]);
     }
 }

@@ -4,11 +4,10 @@
 //! Module filtering happens here, when the pool is built: hidden packages never enter the
 //! slice, so neither the solver nor a query can pick them.
 
-use super::evr::ranges_overlap;
 use super::modules::{self, ModuleSelection};
 use super::{FileLists, RepoData, RepoError};
 use crate::package::{Dependency, Package};
-use crate::solve::{FileProviders, PkgId};
+use crate::solve::{FileProviders, PkgId, glob_match, provide_satisfies};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -39,13 +38,29 @@ impl Pool {
         let mut packages = Vec::new();
         let mut repo_of = Vec::new();
         for (i, r) in repos.iter_mut().enumerate() {
-            let ps = std::mem::take(&mut r.packages);
+            let mut ps = std::mem::take(&mut r.packages);
+            let (ex, inc) = (&r.source.excludepkgs, &r.source.includepkgs);
+            if !ex.is_empty() || !inc.is_empty() {
+                ps.retain(|p| {
+                    !ex.iter().any(|g| glob_match(g, &p.name))
+                        && (inc.is_empty() || inc.iter().any(|g| glob_match(g, &p.name)))
+                });
+            }
             repo_of.extend(std::iter::repeat_n(i as u32, ps.len()));
             packages.extend(ps);
         }
         let mut hidden_by_modules = 0;
         if options.modular_filtering {
-            let hidden = modules::hidden(&packages, repos.iter().map(|r| &r.modules), &options.modules);
+            let mut hidden = modules::hidden(
+                &packages,
+                repos.iter().map(|r| &r.modules),
+                &options.modules,
+            );
+            for (h, &r) in hidden.iter_mut().zip(&repo_of) {
+                if repos[r as usize].source.module_hotfixes {
+                    *h = false;
+                }
+            }
             hidden_by_modules = hidden.iter().filter(|h| **h).count();
             let mut keep = hidden.iter().map(|h| !h);
             let mut keep2 = hidden.iter().map(|h| !h);
@@ -104,17 +119,25 @@ impl Pool {
 
     /// Packages named exactly `name`.
     pub fn by_name(&self, name: &str) -> &[PkgId] {
-        self.by_name.get(name).map(Vec::as_slice).unwrap_or_default()
+        self.by_name
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// Packages whose Provides satisfy `dep` (name, and version range when given).
     /// File paths match explicit Provides only; see [`Pool::file_owners`].
     pub fn whatprovides(&self, dep: &Dependency) -> Vec<PkgId> {
-        let Some(ids) = self.provides.get(&dep.name) else { return Vec::new() };
+        let Some(ids) = self.provides.get(&dep.name) else {
+            return Vec::new();
+        };
         ids.iter()
             .copied()
             .filter(|&id| {
-                self.packages[id].provides.iter().any(|p| p.name == dep.name && ranges_overlap(p, dep))
+                self.packages[id]
+                    .provides
+                    .iter()
+                    .any(|p| provide_satisfies(p, dep))
             })
             .collect()
     }
@@ -126,7 +149,10 @@ impl Pool {
 
     /// Packages whose primary.xml file subset holds `path`.
     pub fn primary_file_owners(&self, path: &str) -> &[PkgId] {
-        self.primary_files.get(path).map(Vec::as_slice).unwrap_or_default()
+        self.primary_files
+            .get(path)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// Read every repository's filelists.xml (once) and index it.
@@ -151,7 +177,12 @@ impl Pool {
         Ok(self.all_files.get_or_init(|| index))
     }
 
-    fn index_filelists(&self, repo: u32, lists: &FileLists, index: &mut HashMap<String, Vec<PkgId>>) {
+    fn index_filelists(
+        &self,
+        repo: u32,
+        lists: &FileLists,
+        index: &mut HashMap<String, Vec<PkgId>>,
+    ) {
         // filelists entries point at primary records by pkgid (the package checksum).
         let mut by_pkgid: HashMap<&str, PkgId> = HashMap::new();
         for (id, p) in self.packages.iter().enumerate() {
@@ -160,7 +191,9 @@ impl Pool {
             }
         }
         for fp in &lists.packages {
-            let Some(&id) = by_pkgid.get(fp.pkgid.as_str()) else { continue };
+            let Some(&id) = by_pkgid.get(fp.pkgid.as_str()) else {
+                continue;
+            };
             for f in &fp.files {
                 index.entry(f.clone()).or_default().push(id);
             }
@@ -169,7 +202,11 @@ impl Pool {
 
     /// Packages that contain `path`, from the full file lists (loaded on first use).
     pub fn file_owners(&self, path: &str) -> Result<Vec<PkgId>, RepoError> {
-        Ok(self.load_filelists()?.get(path).cloned().unwrap_or_default())
+        Ok(self
+            .load_filelists()?
+            .get(path)
+            .cloned()
+            .unwrap_or_default())
     }
 }
 

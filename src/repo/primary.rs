@@ -73,11 +73,18 @@ fn empty_package(repo: &str) -> Package {
     Package {
         name: String::new(),
         arch: String::new(),
-        evr: Evr { epoch: 0, version: String::new(), release: String::new() },
+        evr: Evr {
+            epoch: 0,
+            version: String::new(),
+            release: String::new(),
+        },
         repo: repo.to_string(),
         location: String::new(),
         location_base: None,
-        checksum: Checksum { kind: String::new(), value: String::new() },
+        checksum: Checksum {
+            kind: String::new(),
+            value: String::new(),
+        },
         size_package: 0,
         size_installed: 0,
         time_build: 0,
@@ -146,15 +153,18 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
                         text_field = Some(Text::Checksum);
                     }
                     "version" => {
-                        p.evr.epoch = parse_num(attr(e, "epoch", pos)?, "`epoch`", pos)?.unwrap_or(0);
+                        p.evr.epoch =
+                            parse_num(attr(e, "epoch", pos)?, "`epoch`", pos)?.unwrap_or(0);
                         p.evr.version = attr(e, "ver", pos)?.unwrap_or_default();
                         p.evr.release = attr(e, "rel", pos)?.unwrap_or_default();
                     }
                     "time" => {
-                        p.time_build = parse_num(attr(e, "build", pos)?, "`build`", pos)?.unwrap_or(0);
+                        p.time_build =
+                            parse_num(attr(e, "build", pos)?, "`build`", pos)?.unwrap_or(0);
                     }
                     "size" => {
-                        p.size_package = parse_num(attr(e, "package", pos)?, "`package`", pos)?.unwrap_or(0);
+                        p.size_package =
+                            parse_num(attr(e, "package", pos)?, "`package`", pos)?.unwrap_or(0);
                         p.size_installed =
                             parse_num(attr(e, "installed", pos)?, "`installed`", pos)?.unwrap_or(0);
                     }
@@ -217,10 +227,16 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
         buf.clear();
     }
     if !saw_root {
-        return Err(XmlError::new(0, "no `<metadata>` element: this is not a primary.xml"));
+        return Err(XmlError::new(
+            0,
+            "no `<metadata>` element: this is not a primary.xml",
+        ));
     }
     if cur.is_some() {
-        return Err(XmlError::new(reader.buffer_position(), "the file ends inside a `<package>`"));
+        return Err(XmlError::new(
+            reader.buffer_position(),
+            "the file ends inside a `<package>`",
+        ));
     }
     Ok(Primary { packages, declared })
 }
@@ -234,7 +250,8 @@ fn entry(e: &BytesStart<'_>, pos: u64) -> Result<Dependency, XmlError> {
     let mut rel = None;
     let mut pre = false;
     for a in e.attributes().with_checks(false) {
-        let a = a.map_err(|err| XmlError::new(pos, format!("bad `<rpm:entry>` attributes: {err}")))?;
+        let a =
+            a.map_err(|err| XmlError::new(pos, format!("bad `<rpm:entry>` attributes: {err}")))?;
         let value = || {
             a.normalized_value(XmlVersion::Implicit1_0)
                 .map(|v| v.into_owned())
@@ -251,16 +268,20 @@ fn entry(e: &BytesStart<'_>, pos: u64) -> Result<Dependency, XmlError> {
         }
     }
     let name = name.ok_or_else(|| XmlError::new(pos, "`<rpm:entry>` without a `name`"))?;
-    let op = match flags.as_deref() {
-        None => None,
-        Some(f) => Some(
-            Op::from_flags(f)
-                .ok_or_else(|| XmlError::new(pos, format!("unknown `flags=\"{f}\"` on `{name}`")))?,
-        ),
-    };
+    let op =
+        match flags.as_deref() {
+            None => None,
+            Some(f) => Some(Op::from_flags(f).ok_or_else(|| {
+                XmlError::new(pos, format!("unknown `flags=\"{f}\"` on `{name}`"))
+            })?),
+        };
     let epoch = parse_num(epoch, "`epoch`", pos)?;
     let evr = if op.is_some() || ver.is_some() || epoch.is_some() {
-        Some(DepEvr { epoch, version: ver.unwrap_or_default(), release: rel })
+        Some(DepEvr {
+            epoch,
+            version: ver.unwrap_or_default(),
+            release: rel,
+        })
     } else {
         None
     };
@@ -269,14 +290,27 @@ fn entry(e: &BytesStart<'_>, pos: u64) -> Result<Dependency, XmlError> {
 
 fn check(p: Package, pos: u64) -> Result<Package, XmlError> {
     if p.name.is_empty() || p.arch.is_empty() || p.evr.version.is_empty() {
-        let what = if p.name.is_empty() { "a package without a `<name>`".to_string() } else { format!("`{}`", p.name) };
-        return Err(XmlError::new(pos, format!("{what} lacks a name, arch or version")));
+        let what = if p.name.is_empty() {
+            "a package without a `<name>`".to_string()
+        } else {
+            format!("`{}`", p.name)
+        };
+        return Err(XmlError::new(
+            pos,
+            format!("{what} lacks a name, arch or version"),
+        ));
     }
     if p.checksum.value.is_empty() {
-        return Err(XmlError::new(pos, format!("`{}` has no `<checksum>`", p.nevra())));
+        return Err(XmlError::new(
+            pos,
+            format!("`{}` has no `<checksum>`", p.nevra()),
+        ));
     }
     if p.location.is_empty() {
-        return Err(XmlError::new(pos, format!("`{}` has no `<location href>`", p.nevra())));
+        return Err(XmlError::new(
+            pos,
+            format!("`{}` has no `<location href>`", p.nevra()),
+        ));
     }
     Ok(p)
 }
@@ -290,9 +324,16 @@ pub(crate) mod tests_support {
         let mut p = super::empty_package("test");
         p.name = name.into();
         p.arch = "noarch".into();
-        p.evr = Evr { epoch: 0, version: version.into(), release: release.into() };
+        p.evr = Evr {
+            epoch: 0,
+            version: version.into(),
+            release: release.into(),
+        };
         p.location = format!("Packages/{name}-{version}-{release}.noarch.rpm");
-        p.checksum = crate::package::Checksum { kind: "sha256".into(), value: "00".into() };
+        p.checksum = crate::package::Checksum {
+            kind: "sha256".into(),
+            value: "00".into(),
+        };
         p
     }
 }
@@ -347,17 +388,25 @@ mod tests {
     fn reads_every_field_it_keeps() {
         let p = parse(XML.as_bytes(), "baseos").unwrap();
         assert_eq!(p.declared, Some(2));
-        let [bash, odd] = p.packages.as_slice() else { panic!("two packages") };
+        let [bash, odd] = p.packages.as_slice() else {
+            panic!("two packages")
+        };
         assert_eq!(bash.nevra(), "bash-5.1.8-2.el9.x86_64");
         assert_eq!(bash.repo, "baseos");
         assert_eq!(bash.checksum.to_string(), "sha256:abcd");
         assert_eq!(bash.summary, "The GNU Bourne Again shell & more");
-        assert_eq!((bash.size_package, bash.size_installed, bash.time_build), (1800000, 7700000, 1639000000));
+        assert_eq!(
+            (bash.size_package, bash.size_installed, bash.time_build),
+            (1800000, 7700000, 1639000000)
+        );
         assert_eq!(bash.location, "Packages/bash-5.1.8-2.el9.x86_64.rpm");
         assert_eq!(bash.location_base.as_deref(), Some("http://elsewhere/"));
         assert_eq!(bash.sourcerpm, "bash-5.1.8-2.el9.src.rpm");
         let provides: Vec<String> = bash.provides.iter().map(|d| d.to_string()).collect();
-        assert_eq!(provides, ["/bin/sh", "bash = 0:5.1.8-2.el9", "config(bash) = 5.1.8"]);
+        assert_eq!(
+            provides,
+            ["/bin/sh", "bash = 0:5.1.8-2.el9", "config(bash) = 5.1.8"]
+        );
         // No `rel`/`epoch` on the entry: unconstrained, not "0".
         assert_eq!(bash.provides[2].evr.as_ref().unwrap().release, None);
         assert_eq!(bash.provides[2].evr.as_ref().unwrap().epoch, None);
@@ -365,7 +414,10 @@ mod tests {
         assert_eq!(bash.requires[2].name, "(glibc >= 2.34 if glibc)");
         assert!(bash.requires[2].is_rich());
         assert_eq!(bash.recommends.len(), 1);
-        assert_eq!(bash.files, ["/etc/skel/.bashrc", "/etc/skel", "/usr/bin/bash"]);
+        assert_eq!(
+            bash.files,
+            ["/etc/skel/.bashrc", "/etc/skel", "/usr/bin/bash"]
+        );
         // Version kept as written even with a `-` in it; `sha` is sha1.
         assert_eq!(odd.nevra(), "odd-3:1.0-rc1-1.noarch");
         assert_eq!(odd.checksum.kind, "sha1");

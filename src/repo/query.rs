@@ -1,7 +1,7 @@
 //! `diskless repoquery`'s engine: select packages of a [`Pool`] by package spec and by
 //! capability, the way `dnf repoquery` does, and print them as dnf does.
 
-use super::evr::parse_capability;
+use super::capability::parse_capability;
 use super::{Pool, RepoError};
 use crate::package::Package;
 use crate::solve::PkgId;
@@ -24,14 +24,21 @@ pub struct Query {
 pub fn run(pool: &Pool, query: &Query) -> Result<Vec<PkgId>, RepoError> {
     let mut ids: Vec<PkgId> = (0..pool.packages().len()).collect();
     if !query.specs.is_empty() {
-        ids.retain(|&id| query.specs.iter().any(|s| spec_matches(s, pool.package(id))));
+        ids.retain(|&id| {
+            query
+                .specs
+                .iter()
+                .any(|s| spec_matches(s, pool.package(id)))
+        });
     }
     if !query.whatprovides.is_empty() {
         let providers = whatprovides(pool, &query.whatprovides)?;
         ids.retain(|id| providers.contains(id));
     }
-    let mut keyed: Vec<(String, PkgId)> =
-        ids.into_iter().map(|id| (pool.package(id).nevra_full_epoch(), id)).collect();
+    let mut keyed: Vec<(String, PkgId)> = ids
+        .into_iter()
+        .map(|id| (pool.package(id).nevra_full_epoch(), id))
+        .collect();
     keyed.sort();
     Ok(keyed.into_iter().map(|(_, id)| id).collect())
 }
@@ -43,10 +50,16 @@ fn whatprovides(pool: &Pool, caps: &[String]) -> Result<BTreeSet<PkgId>, RepoErr
     for cap in caps {
         let dep = parse_capability(cap);
         if is_glob(&dep.name) {
-            let mut names: Vec<&str> = pool.provide_names().filter(|n| glob_match(&dep.name, n, false)).collect();
+            let mut names: Vec<&str> = pool
+                .provide_names()
+                .filter(|n| glob_match(&dep.name, n, false))
+                .collect();
             names.sort_unstable();
             for n in names {
-                let d = crate::package::Dependency { name: n.to_string(), ..dep.clone() };
+                let d = crate::package::Dependency {
+                    name: n.to_string(),
+                    ..dep.clone()
+                };
                 out.extend(pool.whatprovides(&d));
             }
         } else {
@@ -94,73 +107,23 @@ fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// fnmatch-style matching: `*`, `?`, `[abc]`, `[a-z]`, `[!x]`.
+/// fnmatch-style matching (`solve`'s), optionally ignoring ASCII case as dnf's package
+/// specs do.
 pub fn glob_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let fold = |c: char| if ignore_case { c.to_ascii_lowercase() } else { c };
-    let p: Vec<char> = pattern.chars().map(fold).collect();
-    let t: Vec<char> = text.chars().map(fold).collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        let step = match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-                continue;
-            }
-            Some('?') => Some(pi + 1),
-            Some('[') => class(&p, pi, t[ti]),
-            Some(&c) if c == t[ti] => Some(pi + 1),
-            _ => None,
-        };
-        match step {
-            Some(next) => {
-                pi = next;
-                ti += 1;
-            }
-            None => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
+    if ignore_case {
+        crate::solve::glob_match(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase())
+    } else {
+        crate::solve::glob_match(pattern, text)
     }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
-/// Match `c` against the class starting at `p[start] == '['`: the index after it, or None.
-fn class(p: &[char], start: usize, c: char) -> Option<usize> {
-    let mut i = start + 1;
-    let negate = matches!(p.get(i), Some('!') | Some('^'));
-    if negate {
-        i += 1;
-    }
-    let mut hit = false;
-    let mut first = true;
-    while i < p.len() && (first || p[i] != ']') {
-        first = false;
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            hit |= p[i] <= c && c <= p[i + 2];
-            i += 3;
-        } else {
-            hit |= p[i] == c;
-            i += 1;
-        }
-    }
-    if i >= p.len() {
-        // No closing bracket: a literal `[`.
-        return (c == '[').then_some(start + 1);
-    }
-    (hit != negate).then_some(i + 1)
 }
 
 /// dnf's default output: one `name-epoch:version-release.arch` per line, sorted, each once
 /// (the same package in two repositories prints once, as in dnf).
 pub fn nevra_lines(pool: &Pool, ids: &[PkgId]) -> Vec<String> {
-    let set: BTreeSet<String> = ids.iter().map(|&id| pool.package(id).nevra_full_epoch()).collect();
+    let set: BTreeSet<String> = ids
+        .iter()
+        .map(|&id| pool.package(id).nevra_full_epoch())
+        .collect();
     set.into_iter().collect()
 }
 
@@ -224,7 +187,15 @@ mod tests {
     #[test]
     fn spec_forms() {
         let p = package("bash", "5.1.8", "2.el9");
-        for s in ["bash", "Bash", "bash.noarch", "bash-5.1.8", "bash-5.1.8-2.el9", "bash-0:5.1.8-2.el9.noarch", "ba*"] {
+        for s in [
+            "bash",
+            "Bash",
+            "bash.noarch",
+            "bash-5.1.8",
+            "bash-5.1.8-2.el9",
+            "bash-0:5.1.8-2.el9.noarch",
+            "ba*",
+        ] {
             assert!(spec_matches(s, &p), "{s}");
         }
         for s in ["bas", "bash-5", "bash.x86_64"] {

@@ -50,17 +50,24 @@ impl Repomd {
         let mut saw_root = false;
         loop {
             let pos = reader.buffer_position();
-            let ev = reader.read_event_into(&mut buf).map_err(|e| XmlError::new(reader.error_position(), e.to_string()))?;
+            let ev = reader
+                .read_event_into(&mut buf)
+                .map_err(|e| XmlError::new(reader.error_position(), e.to_string()))?;
             match ev {
                 Event::Start(e) | Event::Empty(e) => {
                     let name = e.local_name();
                     match name.as_ref() {
                         "repomd" => saw_root = true,
-                        "revision" if cur.is_none() => start(&mut field, &mut text, Field::Revision),
+                        "revision" if cur.is_none() => {
+                            start(&mut field, &mut text, Field::Revision)
+                        }
                         "data" => {
                             let kind = attr(&e, "type", pos)?
                                 .ok_or_else(|| XmlError::new(pos, "`<data>` without a `type`"))?;
-                            cur = Some(Partial { kind, ..Partial::default() });
+                            cur = Some(Partial {
+                                kind,
+                                ..Partial::default()
+                            });
                         }
                         "checksum" | "open-checksum" if cur.is_some() => {
                             let kind = attr(&e, "type", pos)?.unwrap_or_default();
@@ -81,7 +88,9 @@ impl Repomd {
                             }
                         }
                         "size" if cur.is_some() => start(&mut field, &mut text, Field::Size),
-                        "open-size" if cur.is_some() => start(&mut field, &mut text, Field::OpenSize),
+                        "open-size" if cur.is_some() => {
+                            start(&mut field, &mut text, Field::OpenSize)
+                        }
                         _ => {}
                     }
                 }
@@ -108,7 +117,9 @@ impl Repomd {
                             (Field::Revision, _) => revision = Some(value),
                             (Field::Checksum, Some(p)) => p.checksum = Some(value),
                             (Field::OpenChecksum, Some(p)) => p.open_checksum = Some(value),
-                            (Field::Size, Some(p)) => p.size = parse_num(Some(value), "`<size>`", pos)?,
+                            (Field::Size, Some(p)) => {
+                                p.size = parse_num(Some(value), "`<size>`", pos)?
+                            }
                             (Field::OpenSize, Some(p)) => {
                                 p.open_size = parse_num(Some(value), "`<open-size>`", pos)?
                             }
@@ -127,7 +138,10 @@ impl Repomd {
             buf.clear();
         }
         if !saw_root {
-            return Err(XmlError::new(0, "no `<repomd>` element: this is not a repomd.xml"));
+            return Err(XmlError::new(
+                0,
+                "no `<repomd>` element: this is not a repomd.xml",
+            ));
         }
         Ok(Repomd { revision, records })
     }
@@ -163,11 +177,17 @@ struct Partial {
 impl Partial {
     fn finish(self, pos: u64) -> Result<DataRecord, XmlError> {
         let kind = self.kind;
-        let href = self
-            .href
-            .ok_or_else(|| XmlError::new(pos, format!("`<data type=\"{kind}\">` has no `<location href>`")))?;
+        let href = self.href.ok_or_else(|| {
+            XmlError::new(
+                pos,
+                format!("`<data type=\"{kind}\">` has no `<location href>`"),
+            )
+        })?;
         let (Some(ck), Some(cv)) = (self.checksum_kind, self.checksum) else {
-            return Err(XmlError::new(pos, format!("`<data type=\"{kind}\">` has no `<checksum>`")));
+            return Err(XmlError::new(
+                pos,
+                format!("`<data type=\"{kind}\">` has no `<checksum>`"),
+            ));
         };
         let open_checksum = match (self.open_checksum_kind, self.open_checksum) {
             (Some(k), Some(v)) => Some(checksum::normalize(&k, &v)),
@@ -217,7 +237,13 @@ mod tests {
     fn not_a_repomd() {
         let err = Repomd::parse(b"<html><body>404</body></html>").unwrap_err();
         assert!(err.message.contains("not a repomd.xml"), "{}", err.message);
-        let err = Repomd::parse(b"<repomd><data type=\"primary\"><location href=\"x\"/></data></repomd>").unwrap_err();
-        assert!(err.message.contains("has no `<checksum>`"), "{}", err.message);
+        let err =
+            Repomd::parse(b"<repomd><data type=\"primary\"><location href=\"x\"/></data></repomd>")
+                .unwrap_err();
+        assert!(
+            err.message.contains("has no `<checksum>`"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -18,7 +18,11 @@ pub struct RecordCheck {
 }
 
 /// Check one record of the repository at `baseurl`.
-pub fn check_record(baseurl: &str, rec: &DataRecord, options: &LoadOptions) -> Result<RecordCheck, RepoError> {
+pub fn check_record(
+    baseurl: &str,
+    rec: &DataRecord,
+    options: &LoadOptions,
+) -> Result<RecordCheck, RepoError> {
     let reader = RecordReader { baseurl, options };
     if Compression::from_name(&rec.href) == Compression::Zchunk {
         // zchunk can't be decompressed here; its stored checksum and size still can.
@@ -26,15 +30,28 @@ pub fn check_record(baseurl: &str, rec: &DataRecord, options: &LoadOptions) -> R
         reader.local_copy(rec, &url)?;
         return Ok(RecordCheck { packages: None });
     }
-    let is_list = rec.href.contains(".xml") && ["primary", "filelists", "other", "filelists-ext"].contains(&rec.kind.as_str());
-    let (url, counted) = reader.read(rec, |r| if is_list { count_packages(r).map(Some) } else { Ok(None) })?;
+    let is_list = rec.href.contains(".xml")
+        && ["primary", "filelists", "other", "filelists-ext"].contains(&rec.kind.as_str());
+    let (url, counted) = reader.read(rec, |r| {
+        if is_list {
+            count_packages(r).map(Some)
+        } else {
+            Ok(None)
+        }
+    })?;
     if let Some((declared, actual)) = counted {
         if let Some(d) = declared {
             if d != actual {
-                return Err(RepoError::PackageCount { url, declared: d, actual });
+                return Err(RepoError::PackageCount {
+                    url,
+                    declared: d,
+                    actual,
+                });
             }
         }
-        return Ok(RecordCheck { packages: Some(actual) });
+        return Ok(RecordCheck {
+            packages: Some(actual),
+        });
     }
     Ok(RecordCheck { packages: None })
 }
@@ -48,10 +65,14 @@ fn count_packages<R: BufRead>(input: R) -> Result<(Option<u64>, u64), XmlError> 
     let mut count = 0;
     loop {
         let pos = reader.buffer_position();
-        match reader.read_event_into(&mut buf).map_err(|e| XmlError::new(reader.error_position(), e.to_string()))? {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|e| XmlError::new(reader.error_position(), e.to_string()))?
+        {
             Event::Start(e) => {
                 if depth == 0 {
-                    declared = parse_num(super::xml::attr(&e, "packages", pos)?, "`packages`", pos)?;
+                    declared =
+                        parse_num(super::xml::attr(&e, "packages", pos)?, "`packages`", pos)?;
                 } else if depth == 1 && e.local_name().as_ref() == "package" {
                     count += 1;
                 }
@@ -59,7 +80,8 @@ fn count_packages<R: BufRead>(input: R) -> Result<(Option<u64>, u64), XmlError> 
             }
             Event::Empty(e) => {
                 if depth == 0 {
-                    declared = parse_num(super::xml::attr(&e, "packages", pos)?, "`packages`", pos)?;
+                    declared =
+                        parse_num(super::xml::attr(&e, "packages", pos)?, "`packages`", pos)?;
                 } else if depth == 1 && e.local_name().as_ref() == "package" {
                     count += 1;
                 }

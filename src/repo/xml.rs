@@ -12,7 +12,10 @@ pub struct XmlError {
 
 impl XmlError {
     pub fn new(offset: u64, message: impl Into<String>) -> Self {
-        XmlError { offset, message: message.into() }
+        XmlError {
+            offset,
+            message: message.into(),
+        }
     }
 }
 
@@ -21,7 +24,10 @@ pub fn attr(e: &BytesStart<'_>, name: &str, offset: u64) -> Result<Option<String
     match e.try_get_attribute(name) {
         Ok(Some(a)) => match a.normalized_value(XmlVersion::Implicit1_0) {
             Ok(v) => Ok(Some(v.into_owned())),
-            Err(err) => Err(XmlError::new(offset, format!("bad attribute `{name}`: {err}"))),
+            Err(err) => Err(XmlError::new(
+                offset,
+                format!("bad attribute `{name}`: {err}"),
+            )),
         },
         Ok(None) => Ok(None),
         Err(err) => Err(XmlError::new(offset, format!("bad attributes: {err}"))),
@@ -40,9 +46,15 @@ pub fn push_ref(out: &mut String, r: &BytesRef<'_>, offset: u64) -> Result<(), X
                 out.push_str(s);
                 Ok(())
             }
-            None => Err(XmlError::new(offset, format!("unknown entity `&{};`", &**r))),
+            None => Err(XmlError::new(
+                offset,
+                format!("unknown entity `&{};`", &**r),
+            )),
         },
-        Err(err) => Err(XmlError::new(offset, format!("bad character reference: {err}"))),
+        Err(err) => Err(XmlError::new(
+            offset,
+            format!("bad character reference: {err}"),
+        )),
     }
 }
 

@@ -1,9 +1,14 @@
 //! Integration tests: one binary, one module per area.
 
-mod fetch;
-mod support;
-mod workflows;
-mod repo;
-mod libsolv;
 mod bazeldnf;
+mod emit;
+mod fetch;
+mod libsolv;
+mod lock;
+mod repo;
+mod repoquery;
+mod support;
+mod rootfs;
+mod profile;
+mod workflows;
 mod resolve_cs9;
