@@ -170,6 +170,17 @@ fn resolve_and_verify(fx: &Path, pool: &Pool, specs: &[&str]) -> Vec<String> {
             rep.rich_unparsed
         ));
     }
+    // The checker is not vacuous here: without glibc the set must fall apart.
+    if let Some(g) = set.iter().position(|p| p.name == "glibc") {
+        let mut short = set.clone();
+        short.remove(g);
+        if check::check_set(&short, INSTALL_ONLY, &owners)
+            .unsatisfied
+            .is_empty()
+        {
+            problems.push("checker: removing glibc went unnoticed".into());
+        }
+    }
     // Every requested name is in.
     for s in specs {
         if !set.iter().any(|p| p.name == *s) {
