@@ -109,7 +109,7 @@ pub fn dnf_resolve(fx: &Path, specs: &[&str]) -> Result<BTreeSet<String>, String
         .filter_map(|l| l.split_whitespace().next())
         .map(|n| {
             // name-E:V-R.arch; drop a zero epoch as Package::nevra does.
-            let (name, rest) = n.split_once(":").map(|(a, b)| (a, b)).unwrap_or((n, ""));
+            let (name, rest) = n.split_once(':').unwrap_or((n, ""));
             let (name, epoch) = name.rsplit_once('-').unwrap();
             if epoch == "0" {
                 format!("{name}-{rest}")
