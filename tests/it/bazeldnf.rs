@@ -52,7 +52,11 @@ fn json_cases(dir: &Path) -> BTreeMap<String, Case> {
 }
 
 fn run(packages: &[Package], req: &Request, want: &BTreeSet<String>) -> Status {
-    match solve::solve(packages, &NoFileLists, req) {
+    let result = std::panic::catch_unwind(|| solve::solve(packages, &NoFileLists, req));
+    let Ok(result) = result else {
+        return Status::Fail("solver panicked".into());
+    };
+    match result {
         Err(e) => Status::Fail(format!("error: {e}")),
         Ok(sol) => {
             let got: BTreeSet<String> = sol.packages.iter().map(|&i| packages[i].nevra()).collect();

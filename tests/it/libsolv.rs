@@ -128,7 +128,12 @@ fn compare_sets(
     want: &BTreeSet<String>,
     problem: bool,
 ) -> Status {
-    match solve::solve(packages, &NoFileLists, req) {
+    // A panic in the solver is a failure of this solve, not of the whole table.
+    let result = std::panic::catch_unwind(|| solve::solve(packages, &NoFileLists, req));
+    let Ok(result) = result else {
+        return Status::Fail(format!("solver panicked on {:?}", req.install));
+    };
+    match result {
         Err(_) if problem => Status::Pass,
         Err(e) => Status::Fail(format!("expected {want:?}, got error: {e}")),
         Ok(_) if problem => Status::Fail("expected a problem, got a solution".into()),
@@ -200,7 +205,12 @@ fn run_testevr(tc: &Testcase) -> Vec<(String, Status)> {
         let status = if fails.is_empty() {
             Status::Pass
         } else {
-            Status::Fail(fails.join("; "))
+            let more = if fails.len() > 3 {
+                format!("; ... {} failing pairs in all", fails.len())
+            } else {
+                String::new()
+            };
+            Status::Fail(format!("{}{more}", fails[..fails.len().min(3)].join("; ")))
         };
         out.push((
             format!("#{} {} x {} pairs", n + 1, job.arg, system.len()),
@@ -295,6 +305,7 @@ pub fn print_table(title: &str, rows: &[(String, String, String, Status)]) {
             ),
             Status::NotApplicable(why) => ("n/a", why.clone()),
         };
+        let d = d.replace('\n', " ");
         println!("| {tier} | {case} | {label} | {o} | {d} |");
     }
     let count = |f: fn(&Status) -> bool| rows.iter().filter(|r| f(&r.3)).count();

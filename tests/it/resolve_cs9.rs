@@ -109,7 +109,7 @@ pub fn dnf_resolve(fx: &Path, specs: &[&str]) -> Result<BTreeSet<String>, String
         .filter_map(|l| l.split_whitespace().next())
         .map(|n| {
             // name-E:V-R.arch; drop a zero epoch as Package::nevra does.
-            let (name, rest) = n.split_once(":").map(|(a, b)| (a, b)).unwrap_or((n, ""));
+            let (name, rest) = n.split_once(':').unwrap_or((n, ""));
             let (name, epoch) = name.rsplit_once('-').unwrap();
             if epoch == "0" {
                 format!("{name}-{rest}")
@@ -169,6 +169,17 @@ fn resolve_and_verify(fx: &Path, pool: &Pool, specs: &[&str]) -> Vec<String> {
             "checker: {} rich dependencies did not parse",
             rep.rich_unparsed
         ));
+    }
+    // The checker is not vacuous here: without glibc the set must fall apart.
+    if let Some(g) = set.iter().position(|p| p.name == "glibc") {
+        let mut short = set.clone();
+        short.remove(g);
+        if check::check_set(&short, INSTALL_ONLY, &owners)
+            .unsatisfied
+            .is_empty()
+        {
+            problems.push("checker: removing glibc went unnoticed".into());
+        }
     }
     // Every requested name is in.
     for s in specs {
