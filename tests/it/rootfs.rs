@@ -32,7 +32,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn builder(name: &str, comp: CompressionType) -> PackageBuilder {
+fn builder(name: &str, comp: impl Into<rpm::CompressionWithLevel>) -> PackageBuilder {
     let mut b = PackageBuilder::new(name, "1.0", "MIT", "noarch", "diskless fixture");
     b.release("1")
         .using_config(BuildConfig::v4().source_date(SDE).compression(comp));
@@ -789,10 +789,11 @@ fn every_payload_compressor_extracts_like_rpm2cpio() {
     assert_eq!(seen.len(), 5, "{seen:?}");
 }
 
-/// The nobody re-run: assembles the fixture set given in the environment and writes the
-/// listing. Ignored unless run by `assembly_as_nobody_matches_root`.
+/// Assembles every RPM in `DISKLESS_ROOTFS_IN` and writes the listing to
+/// `DISKLESS_ROOTFS_OUT`. Run by `assembly_as_nobody_matches_root` (under setpriv) and by
+/// bench/rootfs.sh (under /usr/bin/time -v).
 #[test]
-#[ignore = "helper for assembly_as_nobody_matches_root"]
+#[ignore = "helper for assembly_as_nobody_matches_root and bench/rootfs.sh"]
 fn nobody_helper() {
     let (Some(input), Some(output)) = (
         std::env::var_os("DISKLESS_ROOTFS_IN"),
@@ -812,6 +813,71 @@ fn nobody_helper() {
     let store = Store::new(out.join("store")).unwrap();
     let a = rootfs::assemble(&rpms, &full_profile(Path::new(&input)), &store).unwrap();
     listing::write_listing(&a.tree, &out.join("listing.txt"), listing::Format::Text).unwrap();
+}
+
+/// Writes a synthetic package set of about `DISKLESS_BENCH_MB` megabytes (default 1024)
+/// into `DISKLESS_BENCH_RPMS`, for bench/rootfs.sh: 40 packages, each with 200 files of
+/// 128 KiB and 2000 of 1 KiB (about 88,000 paths in all), half-compressible contents, zstd.
+#[test]
+#[ignore = "helper for bench/rootfs.sh"]
+fn bench_fixture() {
+    let Some(out) = std::env::var_os("DISKLESS_BENCH_RPMS") else {
+        return;
+    };
+    let mb: u64 = std::env::var("DISKLESS_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let out = PathBuf::from(out);
+    std::fs::create_dir_all(&out).unwrap();
+    let packages = 40u64;
+    let big = 200u64;
+    let small = 2000u64;
+    let big_size = ((mb << 20) / packages).saturating_sub(small * 1024) / big;
+    // One pseudo-random pool (16 symbols: about half-compressible); each file is a unique
+    // name line followed by a window of the pool, so no two files share contents.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let pool: Vec<u8> = (0..(4u64 << 20))
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            b"0123456789abcdef"[(state & 15) as usize]
+        })
+        .collect();
+    let mut n = 0usize;
+    let mut bytes = |len: u64, name: &str| -> Vec<u8> {
+        n += 1;
+        let mut v = format!("{name}\n").into_bytes();
+        let start = (n * 7919) % (pool.len() / 2);
+        let mut left = (len as usize).saturating_sub(v.len());
+        while left > 0 {
+            let take = left.min(pool.len() - start);
+            v.extend_from_slice(&pool[start..start + take]);
+            left -= take;
+        }
+        v
+    };
+    for p in 0..packages {
+        let mut b = builder(&format!("bench-{p:02}"), rpm::CompressionWithLevel::Zstd(3));
+        for i in 0..big {
+            let path = format!("/usr/share/bench{p:02}/big/{i:04}");
+            b.with_file_contents(
+                bytes(big_size, &path),
+                FileOptions::new(path).permissions(0o644),
+            )
+            .unwrap();
+        }
+        for i in 0..small {
+            let path = format!("/usr/share/bench{p:02}/small/{:02}/{i:04}", i % 50);
+            b.with_file_contents(
+                bytes(1024, &path),
+                FileOptions::new(path).permissions(0o644),
+            )
+            .unwrap();
+        }
+        write(&out, &mut b);
+    }
 }
 
 fn full_profile(_input: &Path) -> AssembleConfig {
