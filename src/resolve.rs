@@ -37,8 +37,9 @@ pub enum ResolveError {
     #[error("Cannot load repository `{repo}`")]
     Repo {
         repo: String,
+        // Boxed: repository errors carry URLs and checksums, and this enum travels far.
         #[source]
-        source: RepoError,
+        source: Box<RepoError>,
     },
     #[error(
         "Repository `{repo}` has only a mirrorlist/metalink; resolving needs a baseurl until mirror support lands here"
@@ -84,7 +85,7 @@ pub fn load_pool(profile: &Profile, options: &LoadOptions) -> Result<Pool, Resol
         tracing::info!("loading repository `{}`", r.id);
         let data = repo::load(&source, options).map_err(|source| ResolveError::Repo {
             repo: r.id.clone(),
-            source,
+            source: Box::new(source),
         })?;
         repos.push(data);
     }

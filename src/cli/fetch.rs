@@ -169,9 +169,12 @@ impl Tally {
         let dl = self.downloaded.load(Ordering::SeqCst);
         let done = self.done.load(Ordering::SeqCst);
         let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
+        let total = self.total.load(Ordering::SeqCst);
+        if dl == 0 && done == total {
+            return format!("{done} of {total} packages ready (all from the cache)");
+        }
         format!(
-            "{done} of {} packages ready ({dl} downloaded, {} cached): {} in {secs:.1} s ({}/s)",
-            self.total.load(Ordering::SeqCst),
+            "{done} of {total} packages ready ({dl} downloaded, {} cached): {} in {secs:.1} s ({}/s)",
             done.saturating_sub(dl),
             human_bytes(bytes),
             human_bytes(rate as u64)
@@ -269,7 +272,8 @@ impl Reporter for LineReporter {
             *s = Some(Instant::now());
         }
         eprintln!(
-            "Fetching {total_pkgs} packages ({})",
+            "Fetching {total_pkgs} package{} ({})",
+            if total_pkgs == 1 { "" } else { "s" },
             human_bytes(total_bytes)
         );
     }

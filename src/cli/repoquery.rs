@@ -3,7 +3,6 @@
 //! with repository and location.
 
 use super::GlobalArgs;
-use anyhow::Context;
 use clap::Args;
 use diskless::repo::modules::ModuleSelection;
 use diskless::repo::query::{self, Query};
@@ -35,7 +34,10 @@ pub fn run(args: RepoqueryArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     let sources: Vec<Source> = profile.repos.iter().map(Source::from).collect();
     if sources.is_empty() {
         return Err(super::hint::hint(
-            anyhow::anyhow!("Profile `{}` enables no repositories", args.profile.display()),
+            anyhow::anyhow!(
+                "Profile `{}` enables no repositories",
+                args.profile.display()
+            ),
             "add a `[[repo]]` table or `repo_files = [...]` to the profile",
         ));
     }
@@ -53,19 +55,31 @@ pub fn run_with_sources(
     g: &GlobalArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let options = LoadOptions { cache_dir: g.cache_dir(), offline: g.offline };
+    let options = LoadOptions {
+        cache_dir: g.cache_dir(),
+        offline: g.offline,
+    };
     let repos = sources
         .par_iter()
         .map(|s| repo::load(s, &options).map_err(|e| with_hint(e, &s.id)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let pool = Pool::new(repos, &PoolOptions { modular_filtering: !args.disable_modular_filtering, modules });
+    let pool = Pool::new(
+        repos,
+        &PoolOptions {
+            modular_filtering: !args.disable_modular_filtering,
+            modules,
+        },
+    );
     if pool.hidden_by_modules() > 0 {
         tracing::info!(
             "{} packages of inactive module streams hidden (--disable-modular-filtering shows them)",
             pool.hidden_by_modules()
         );
     }
-    let q = Query { specs: args.names.clone(), whatprovides: args.whatprovides.clone() };
+    let q = Query {
+        specs: args.names.clone(),
+        whatprovides: args.whatprovides.clone(),
+    };
     let ids = query::run(&pool, &q).map_err(|e| {
         let err = anyhow::Error::new(e).context("Cannot answer the query");
         // Only file-path queries read filelists.xml, so that is what failed.
@@ -86,9 +100,11 @@ pub fn run_with_sources(
 /// Wrap a load error with the repository id and, where the user can act, a hint.
 fn with_hint(e: RepoError, id: &str) -> anyhow::Error {
     let hint = match &e {
-        RepoError::ChecksumMismatch { .. } | RepoError::SizeMismatch { .. } | RepoError::OpenChecksumMismatch { .. } => {
-            Some("the repository's files disagree with its repomd.xml: a mirror in the middle of a sync, or a damaged copy; try again later or another mirror")
-        }
+        RepoError::ChecksumMismatch { .. }
+        | RepoError::SizeMismatch { .. }
+        | RepoError::OpenChecksumMismatch { .. } => Some(
+            "the repository's files disagree with its repomd.xml: a mirror in the middle of a sync, or a damaged copy; try again later or another mirror",
+        ),
         RepoError::Offline { .. } => Some("run once without `--offline` to fill the cache"),
         RepoError::NotFound { .. } => Some("check the repository's `baseurl` in the profile"),
         _ => None,

@@ -108,13 +108,8 @@ pub fn write_tree<W: Write>(
             EntryKind::Socket => (S_IFSOCK, (0, 0)),
         };
         let data_size: u64 = match &entry.kind {
-            EntryKind::File { size, .. } => {
-                if item.carries_data {
-                    *size
-                } else {
-                    0
-                }
-            }
+            // Hardlinks other than the last carry no data (GNU cpio's newc convention).
+            EntryKind::File { size, .. } if item.carries_data => *size,
             EntryKind::Symlink { target } => target.len() as u64,
             _ => 0,
         };

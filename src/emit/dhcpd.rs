@@ -45,7 +45,9 @@ pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, menu: &Menu, comment: &
         (true, true) => {
             let cond: Vec<String> = EFI_X64_ARCHES
                 .iter()
-                .map(|a| format!("option architecture-type = {a}"))
+                // Option 93 is two bytes: ISC dhcpd compares data, and a bare `7` is one
+                // byte that never matches, so UEFI clients would get the BIOS loader.
+                .map(|a| format!("option architecture-type = {:02x}:{:02x}", a >> 8, a & 0xff))
                 .collect();
             s.push_str(&format!("  if {} {{\n", cond.join(" or ")));
             s.push_str(&format!("    filename \"{}\";\n", layout.efi_boot_file()));

@@ -4,6 +4,10 @@
 //! reported at `file:line:column`. Substitution and checks happen in `validate`, shared with
 //! inline `[[repo]]` tables.
 
+// Errors here are a one-shot cold path (the first one ends the load), and a `Diagnostic` carries
+// everything needed to show it; boxing every intermediate `Result` would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use super::error::{Diagnostic, SourceText, did_you_mean};
 use super::model::RepoSource;
 use super::validate::{Loc, RepoDraft};
@@ -281,7 +285,7 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// dnf splits list options (baseurl, gpgkey, exclude) on commas and whitespace.
-fn split_list(s: &str) -> Vec<String> {
+pub(crate) fn split_list(s: &str) -> Vec<String> {
     s.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|p| !p.is_empty())
         .map(str::to_string)

@@ -83,7 +83,7 @@ impl<'de> Deserialize<'de> for ReleaseVer {
 pub struct RawProfile {
     pub image: Spanned<RawImage>,
     #[serde(default)]
-    pub vars: BTreeMap<String, String>,
+    pub vars: BTreeMap<String, Spanned<String>>,
     #[serde(default, rename = "repo")]
     pub repos: Vec<Spanned<RawRepo>>,
     #[serde(default)]
@@ -214,8 +214,7 @@ pub struct RawPackages {
 pub struct RawBoot {
     #[serde(default)]
     pub packages: Vec<String>,
-    #[serde(default)]
-    pub cmdline: String,
+    pub cmdline: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,6 +3,10 @@
 //! value checked against the others (hosts inside the DHCP subnet, unique names, files that
 //! exist). Each failure is a [`Diagnostic`] at the offending value.
 
+// Errors here are a one-shot cold path (the first one ends the load), and a `Diagnostic` carries
+// everything needed to show it; boxing every intermediate `Result` would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use super::error::{Diagnostic, ProfileError, SourceText};
 use super::model::*;
 use super::repofile;
@@ -185,10 +189,10 @@ pub(crate) fn build(
     for (k, v) in &raw.vars {
         if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(cx
-                .field_err(
-                    &format!("vars.{k}"),
-                    format!("Variable name `{k}` must be letters, digits and `_`"),
-                )
+                .loc(v.span(), format!("vars.{k}"))
+                .err_plain(format!(
+                    "Variable name `{k}` must be letters, digits and `_`"
+                ))
                 .into());
         }
         if [
@@ -201,14 +205,14 @@ pub(crate) fn build(
         .contains(&k.as_str())
         {
             return Err(cx
-                .field_err(
-                    &format!("vars.{k}"),
-                    format!("`{k}` is set by `[image]` and cannot be redefined in `[vars]`"),
-                )
+                .loc(v.span(), format!("vars.{k}"))
+                .err_plain(format!(
+                    "`{k}` is set by `[image]` and cannot be redefined in `[vars]`"
+                ))
                 .with_hint("set `image.releasever` / `image.arch` instead")
                 .into());
         }
-        vars.insert(k.clone(), v.clone());
+        vars.insert(k.clone(), v.get_ref().clone());
     }
     let (major, minor) = match image.releasever.split_once('.') {
         Some((a, b)) => (a.to_string(), b.to_string()),
@@ -257,6 +261,13 @@ pub(crate) fn build(
         repos.push(finish_repo(d, &vars)?);
     }
     repos.sort_by(|a, b| a.id.cmp(&b.id));
+    if repos.is_empty() {
+        return Err(cx
+            .loc(img_span.start..img_span.start + 7, "repo")
+            .err_plain("The profile has no enabled repository")
+            .with_hint("add a `[[repo]]` table with a `baseurl`, or name `.repo` files in the top-level `repo_files`")
+            .into());
+    }
 
     // [packages]
     let rp = raw.packages;
@@ -290,14 +301,19 @@ pub(crate) fn build(
             .map(Spanned::into_inner)
             .collect(),
     };
-    if raw.boot.cmdline.contains('\n') {
-        return Err(cx
-            .field_err("boot.cmdline", "The kernel command line must be one line")
-            .into());
-    }
+    let cmdline = match &raw.boot.cmdline {
+        Some(c) if c.get_ref().contains('\n') => {
+            return Err(cx
+                .loc(c.span(), "boot.cmdline")
+                .err("The kernel command line must be one line")
+                .into());
+        }
+        Some(c) => c.get_ref().trim().to_string(),
+        None => String::new(),
+    };
     let boot = Boot {
         packages: raw.boot.packages,
-        cmdline: raw.boot.cmdline.trim().to_string(),
+        cmdline,
     };
 
     // [root]
@@ -429,7 +445,7 @@ pub(crate) fn build(
             }
             (None, None) => {
                 return Err(cx
-                    .loc(f.path.span(), format!("{field}"))
+                    .loc(f.path.span(), field.clone())
                     .err(format!("`{p}` has neither `content` nor `source`"))
                     .with_hint(
                         "add `content = \"…\"` or `source = \"files/…\"` (relative to the profile)",
@@ -604,7 +620,7 @@ pub(crate) fn build(
             }
             (None, Some(false)) => {
                 return Err(cx
-                    .loc(itf.name.span(), format!("{f}"))
+                    .loc(itf.name.span(), f.clone())
                     .err(format!(
                         "Interface `{n}` has `dhcp = false` but no `address`"
                     ))
@@ -986,8 +1002,13 @@ fn inline_repo(cx: &Cx, r: Spanned<RawRepo>, index: usize) -> Result<RepoDraft, 
     d.sslclientkey = one(r.sslclientkey, "sslclientkey");
     d.sslcacert = one(r.sslcacert, "sslcacert");
     d.sslverify = r.sslverify;
-    d.excludepkgs = r.excludepkgs.map(|v| v.0).unwrap_or_default();
-    d.includepkgs = r.includepkgs.map(|v| v.0).unwrap_or_default();
+    // As in .repo files, one string may hold several globs separated by commas or spaces.
+    let globs = |v: Option<OneOrMany>| -> Vec<String> {
+        v.map(|v| v.0.iter().flat_map(|s| repofile::split_list(s)).collect())
+            .unwrap_or_default()
+    };
+    d.excludepkgs = globs(r.excludepkgs);
+    d.includepkgs = globs(r.includepkgs);
     d.module_hotfixes = r.module_hotfixes;
     d.skip_if_unavailable = r.skip_if_unavailable;
     d.proxy = one(r.proxy, "proxy");

@@ -67,10 +67,8 @@ pub fn parse<R: BufRead>(input: R) -> Result<Vec<Group>, XmlError> {
                     ("group", false) if !empty => cur = Some(Group::default()),
                     ("id", true) if !empty => field = Some(Field::Id),
                     // Only the untranslated name.
-                    ("name", true) if !empty => {
-                        if attr(e, "xml:lang", pos)?.is_none() {
-                            field = Some(Field::Name);
-                        }
+                    ("name", true) if !empty && attr(e, "xml:lang", pos)?.is_none() => {
+                        field = Some(Field::Name)
                     }
                     ("packagereq", true) if !empty => {
                         req_type = attr(e, "type", pos)?.unwrap_or_else(|| "mandatory".into());

@@ -118,7 +118,7 @@ pub struct RepoData {
 /// Everything that can go wrong reading repository metadata.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
-    #[error("Repository `{repo}` has no base URL")]
+    #[error("Repository `{repo}` has no `baseurl` (`mirrorlist` and `metalink` are not read yet)")]
     NoBaseurl { repo: String },
     #[error("Invalid URL `{url}`")]
     BadUrl {

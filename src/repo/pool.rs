@@ -117,6 +117,15 @@ impl Pool {
         self.hidden_by_modules
     }
 
+    /// The comps group `spec` names (id or name, without `@`), from the first repository
+    /// that has it, as dnf merges groups by id with the first definition winning.
+    pub fn group(&self, spec: &str) -> Option<&super::Group> {
+        self.repos
+            .iter()
+            .flat_map(|r| &r.groups)
+            .find(|g| g.matches(spec))
+    }
+
     /// Packages named exactly `name`.
     pub fn by_name(&self, name: &str) -> &[PkgId] {
         self.by_name

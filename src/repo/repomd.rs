@@ -94,21 +94,9 @@ impl Repomd {
                         _ => {}
                     }
                 }
-                Event::Text(t) => {
-                    if field.is_some() {
-                        text.push_str(&t.xml10_content());
-                    }
-                }
-                Event::CData(t) => {
-                    if field.is_some() {
-                        text.push_str(&t.xml10_content());
-                    }
-                }
-                Event::GeneralRef(r) => {
-                    if field.is_some() {
-                        push_ref(&mut text, &r, pos)?;
-                    }
-                }
+                Event::Text(t) if field.is_some() => text.push_str(&t.xml10_content()),
+                Event::CData(t) if field.is_some() => text.push_str(&t.xml10_content()),
+                Event::GeneralRef(r) if field.is_some() => push_ref(&mut text, &r, pos)?,
                 Event::End(e) => {
                     let name = e.local_name();
                     if let Some(f) = field.take() {

@@ -57,7 +57,7 @@ fn chown_to_builder(path: &Path) -> Result<()> {
 
 /// Run diskless as the unprivileged builder with a clean environment.
 fn diskless(dir: &Path, args: &[&str]) -> Result<String> {
-    let bin = env!("CARGO_BIN_EXE_diskless");
+    let bin = dir.join("diskless");
     let mut cmd = if crate::is_root() {
         let mut c = Command::new("setpriv");
         c.args([
@@ -65,11 +65,11 @@ fn diskless(dir: &Path, args: &[&str]) -> Result<String> {
             &format!("--regid={BUILD_UID}"),
             "--clear-groups",
             "--",
-            bin,
-        ]);
+        ])
+        .arg(&bin);
         c
     } else {
-        Command::new(bin)
+        Command::new(&bin)
     };
     cmd.args(args)
         .current_dir(dir)
@@ -97,15 +97,12 @@ fn diskless(dir: &Path, args: &[&str]) -> Result<String> {
 pub fn build(dir: &Path, base_url: &str, o: &Options) -> Result<Built> {
     fs_err::create_dir_all(dir)?;
     // Readable by the builder, and by dnsmasq's and in.tftpd's unprivileged users later.
-    for p in dir
-        .ancestors()
-        .take_while(|p| p.starts_with(std::env::temp_dir()))
-    {
-        if p != std::env::temp_dir() {
-            fs_err::set_permissions(p, std::fs::Permissions::from_mode(0o755))?;
-        }
-    }
+    fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
     chown_to_builder(dir)?;
+    // The builder may not be able to reach target/ (a clone under /root): run a copy.
+    let bin = dir.join("diskless");
+    fs_err::copy(env!("CARGO_BIN_EXE_diskless"), &bin)?;
+    fs_err::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
     for sub in ["home", "cache"] {
         let p = dir.join(sub);
         fs_err::create_dir_all(&p)?;

@@ -118,6 +118,11 @@ impl Netns {
         Ok(())
     }
 
+    /// Show `path` (a log file a daemon writes itself) in [`Netns::logs`] too.
+    pub fn watch_log(&mut self, name: &str, path: &Path) {
+        self.logs.push((name.to_owned(), path.to_owned()));
+    }
+
     /// The daemons' logs, for failure messages and for checking what they served.
     pub fn logs(&self) -> String {
         let mut s = String::new();
@@ -196,16 +201,19 @@ pub fn start_xinetd(ns: &mut Netns, service_dir: &Path, work: &Path) -> Result<(
             &m,
         ],
         &work.join("xinetd.log"),
-    )
+    )?;
+    ns.watch_log("xinetd filelog", &work.join("xinetd.filelog"));
+    Ok(())
 }
 
 /// dnsmasq in the foreground on `conf`; the flags only keep it in the foreground and put
-/// its pid and log file in the work folder.
+/// its pid, lease and log files in the work folder (not the host's /var/lib/misc).
 pub fn start_dnsmasq(ns: &mut Netns, conf: &Path, work: &Path) -> Result<()> {
-    let (c, p, l) = (
+    let (c, p, l, leases) = (
         conf.display().to_string(),
         work.join("dnsmasq.pid").display().to_string(),
         work.join("dnsmasq.events").display().to_string(),
+        work.join("dnsmasq.leases").display().to_string(),
     );
     ns.daemon(
         "dnsmasq",
@@ -215,8 +223,11 @@ pub fn start_dnsmasq(ns: &mut Netns, conf: &Path, work: &Path) -> Result<()> {
             &format!("--conf-file={c}"),
             &format!("--pid-file={p}"),
             &format!("--log-facility={l}"),
+            &format!("--dhcp-leasefile={leases}"),
             "--log-dhcp",
         ],
         &work.join("dnsmasq.log"),
-    )
+    )?;
+    ns.watch_log("dnsmasq log facility", &work.join("dnsmasq.events"));
+    Ok(())
 }

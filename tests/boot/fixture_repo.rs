@@ -118,7 +118,7 @@ pub fn host_kernel() -> Result<(String, PathBuf)> {
                         .map(str::to_owned)
                 })
                 .collect();
-            kvers.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
+            kvers.sort_by_key(|k| version_key(k));
             kvers
                 .pop()
                 .context("no /boot/vmlinuz-* (install linux-image-amd64)")?
@@ -200,7 +200,7 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
         "noarch",
         "A set of system configuration and setup files",
     );
-    b.using_config(config(gz.clone()))
+    b.using_config(config(gz))
         .with_dir_entry(dir("/etc", 0o755))?
         .with_file_contents(PASSWD, file("/etc/passwd", 0o644).config().noreplace())?
         .with_file_contents(GROUP, file("/etc/group", 0o644).config().noreplace())?
@@ -216,7 +216,7 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
         "x86_64",
         "The basic directory layout for a Linux system",
     );
-    b.using_config(config(gz.clone()))
+    b.using_config(config(gz))
         .requires(Dependency::any("setup"));
     for (d, mode) in [
         ("/boot", 0o555),
@@ -258,7 +258,7 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
         "noarch",
         "The skeleton package which defines a simple system",
     );
-    b.using_config(config(gz.clone()))
+    b.using_config(config(gz))
         .requires(Dependency::any("setup"))
         .requires(Dependency::any("filesystem"));
     packages.push(b.build()?);
@@ -296,7 +296,7 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
         "noarch",
         "Init for the diskless boot tests",
     );
-    b.using_config(config(gz.clone()))
+    b.using_config(config(gz))
         .requires(Dependency::any("/bin/sh"))
         .requires(Dependency::any("filesystem"))
         .requires(Dependency::any("setup"))
@@ -340,7 +340,7 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
         "x86_64",
         "The Linux kernel, metapackage",
     );
-    b.using_config(config(gz.clone()))
+    b.using_config(config(gz))
         .requires(Dependency::eq("kernel-core-uname-r", kver.as_str()));
     packages.push(b.build()?);
 
@@ -352,7 +352,7 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
         "noarch",
         "SYSLINUX modules in /tftpboot, available for network booting",
     );
-    b.using_config(config(gz.clone()))
+    b.using_config(config(gz))
         .with_dir_entry(dir("/tftpboot", 0o755))?
         .with_file_contents(read(PXELINUX)?, file("/tftpboot/pxelinux.0", 0o644))?;
     for m in SYSLINUX_MODULES {
@@ -370,7 +370,7 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
         "x86_64",
         "GRUB for EFI systems",
     );
-    b.using_config(config(gz.clone()))
+    b.using_config(config(gz))
         .with_dir_entry(dir("/boot/efi/EFI/redhat", 0o700))?
         .with_file_contents(
             grub_image(&work)?,
@@ -385,7 +385,7 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
         "x86_64",
         "First-stage UEFI bootloader",
     );
-    b.using_config(config(gz.clone()))
+    b.using_config(config(gz))
         .requires(Dependency::any("grub2-efi-x64"))
         .with_dir_entry(dir("/boot/efi/EFI/redhat", 0o700))?
         .with_file_contents(read(SHIM)?, file("/boot/efi/EFI/redhat/shimx64.efi", 0o700))?

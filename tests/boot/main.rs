@@ -29,7 +29,6 @@ const CMDLINE: &str = "console=ttyS0,115200 panic=-1";
 
 /// Shared by every test of the process: the fixture repo, its HTTP server, a work folder.
 struct Env {
-    _tmp: Option<tempfile::TempDir>,
     work: PathBuf,
     repo: FixtureRepo,
     server: http::Server,
@@ -68,28 +67,43 @@ fn env() -> Option<&'static Env> {
     }
     static ENV: OnceLock<Env> = OnceLock::new();
     Some(ENV.get_or_init(|| {
-        let tmp = tempfile::Builder::new()
-            .prefix("diskless-boot-")
-            .tempdir()
-            .expect("temp dir");
-        let work = tmp.path().to_owned();
+        let work = work_dir().expect("creating the work folder");
         eprintln!("boot tests work in {}", work.display());
+        let start = std::time::Instant::now();
         let repo = fixture_repo::build(&work.join("repo")).expect("building the fixture repo");
+        eprintln!(
+            "fixture repo: {} RPMs in {:.1} s",
+            repo.rpms.len(),
+            start.elapsed().as_secs_f64()
+        );
         let server = http::serve(&repo.dir).expect("starting the HTTP server");
-        // DISKLESS_BOOT_KEEP=1 keeps the work folder (trees, serial logs) for a look after.
-        let tmp = if std::env::var_os("DISKLESS_BOOT_KEEP").is_some() {
-            let _ = tmp.keep();
-            None
-        } else {
-            Some(tmp)
-        };
-        Env {
-            _tmp: tmp,
-            work,
-            repo,
-            server,
-        }
+        Env { work, repo, server }
     }))
+}
+
+/// `<tmp>/diskless-boot-<pid>`, world-readable (the unprivileged build, in.tftpd and
+/// dnsmasq read it). A static is never dropped, so instead of deleting it at exit, each run
+/// removes the folders of runs whose process is gone; the last run's folder stays for a
+/// look at its trees and serial logs.
+fn work_dir() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = std::env::temp_dir();
+    for e in std::fs::read_dir(&tmp)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("diskless-boot-")
+            && pid.chars().all(|c| c.is_ascii_digit())
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let work = tmp.join(format!("diskless-boot-{}", std::process::id()));
+    if work.exists() {
+        std::fs::remove_dir_all(&work)?;
+    }
+    std::fs::create_dir(&work)?;
+    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o755))?;
+    Ok(work)
 }
 
 /// A marker value unique to this run, so a stale tree or log cannot pass.
@@ -140,14 +154,19 @@ fn spec(name: &str, firmware: Firmware, network: Network, marker: &str) -> BootS
 /// Boot and panic with the failure (serial log included) or report the time taken.
 fn must_boot(spec: &BootSpec, work: &Path) {
     match qemu::boot(spec, work) {
-        Ok(b) => eprintln!(
-            "boot `{}`: marker after {:.1} s ({})",
-            spec.name,
-            b.elapsed.as_secs_f64(),
-            b.accel
-        ),
+        Ok(b) => report(&spec.name, &b),
         Err(e) => panic!("{e}"),
     }
+}
+
+fn report(name: &str, b: &qemu::Booted) {
+    eprintln!(
+        "boot `{name}`: marker after {:.1} s, QEMU used {} CPU ({})",
+        b.elapsed.as_secs_f64(),
+        b.cpu
+            .map_or_else(|| "?".to_owned(), |c| format!("{:.1} s", c.as_secs_f64())),
+        b.accel
+    );
 }
 
 /// Whether the tests run as root (`/proc/self` belongs to the effective uid).
@@ -252,11 +271,7 @@ fn real_daemons_boot(name: &str, firmware: Firmware) {
     let logs = ns.logs();
     drop(ns);
     match r {
-        Ok(booted) => eprintln!(
-            "boot `{name}`: marker after {:.1} s ({})",
-            booted.elapsed.as_secs_f64(),
-            booted.accel
-        ),
+        Ok(booted) => report(name, &booted),
         Err(e) => panic!("{e}\n{logs}"),
     }
     // The address came from the profile's host block, not from a pool.
@@ -307,11 +322,7 @@ fn dnsmasq_serves_uefi_boot() {
     let logs = ns.logs();
     drop(ns);
     match r {
-        Ok(booted) => eprintln!(
-            "boot `{name}`: marker after {:.1} s ({})",
-            booted.elapsed.as_secs_f64(),
-            booted.accel
-        ),
+        Ok(booted) => report(name, &booted),
         Err(e) => panic!("{e}\n{logs}"),
     }
 }
@@ -341,9 +352,16 @@ fn broken_image_fails_with_the_serial_log() {
     let msg = e.to_string();
     eprintln!("expected failure:\n{msg}");
     assert!(msg.contains("--- serial log"), "{msg}");
-    // The log shows how far the boot got: the kernel ran and found nothing to run.
-    assert!(msg.contains("Linux version"), "{msg}");
+    // The message ends with the console's last lines: the kernel ran and found no init.
     assert!(msg.contains("Kernel panic"), "{msg}");
+    assert!(msg.contains(&e.log_path.display().to_string()), "{msg}");
+    // The whole log (kept in the error and on disk) starts at the firmware.
+    assert!(e.serial.contains("Linux version"), "{}", e.serial);
+    assert!(
+        std::fs::read_to_string(&e.log_path).is_ok_and(|l| l == e.serial),
+        "the full serial log is not in {}",
+        e.log_path.display()
+    );
     assert!(!msg.contains(fixture_repo::MARKER_PREFIX), "{msg}");
 }
 

@@ -51,7 +51,21 @@ pub struct BootSpec {
 pub struct Booted {
     /// From QEMU start to the marker on the console.
     pub elapsed: Duration,
+    /// CPU time QEMU used until then: what the boot costs on an idle machine, whatever
+    /// else was running (`elapsed` grows with the machine's load).
+    pub cpu: Option<Duration>,
     pub accel: &'static str,
+}
+
+/// User + system CPU time of a running process, from /proc/<pid>/stat.
+fn cpu_seconds(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on Linux for every architecture this runs on.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// A failed boot, with the console output.
@@ -87,7 +101,17 @@ impl fmt::Display for BootFailure {
 impl std::error::Error for BootFailure {}
 
 /// Console text that means the boot is lost: stop at once rather than at the timeout.
-const FATAL: &[&str] = &["Kernel panic - not syncing", "grub rescue>", "Boot failed"];
+/// OVMF tries its IPv4 PXE options (iPXE ROM, then its own) before IPv6: reaching IPv6
+/// means no IPv4 boot file ran (e.g. DHCP offered the BIOS loader to a UEFI client), and
+/// the HTTP-boot attempts after it take minutes to time out. SeaBIOS says "No bootable
+/// device" when iPXE gave up.
+const FATAL: &[&str] = &[
+    "Kernel panic - not syncing",
+    "grub rescue>",
+    "Boot failed",
+    "No bootable device",
+    ">>Start PXE over IPv6",
+];
 
 /// `kvm` only where it can run a stock kernel (real VMX/SVM and not the `kvm_pvm` module
 /// some CI machines expose); TCG otherwise. `DISKLESS_BOOT_ACCEL` overrides.
@@ -315,6 +339,7 @@ pub fn boot(spec: &BootSpec, work: &Path) -> Result<Booted, BootFailure> {
             ));
         }
     };
+    let cpu = cpu_seconds(child.id());
     let _ = child.kill();
     let _ = child.wait();
     for r in readers {
@@ -325,7 +350,11 @@ pub fn boot(spec: &BootSpec, work: &Path) -> Result<Booted, BootFailure> {
         let _ = f.write_all(log.as_bytes());
     }
     match outcome {
-        Ok(elapsed) => Ok(Booted { elapsed, accel }),
+        Ok(elapsed) => Ok(Booted {
+            elapsed,
+            cpu,
+            accel,
+        }),
         Err(reason) => Err(fail(
             format!("boot `{}` ({accel}): {reason}", spec.name),
             log,

@@ -341,44 +341,46 @@ fn fixture() -> Fixture {
 }
 
 fn settings() -> EmitSettings {
-    let mut s = EmitSettings::default();
-    s.dhcp = Some(Dhcp {
-        subnet: "10.1.0.0".parse().unwrap(),
-        netmask: "255.255.255.0".parse().unwrap(),
-        next_server: "10.1.0.1".parse().unwrap(),
-        range: Some(("10.1.0.100".parse().unwrap(), "10.1.0.199".parse().unwrap())),
-        routers: Some("10.1.0.1".parse().unwrap()),
-        dns_servers: vec!["10.1.0.1".parse().unwrap()],
-        domain_name: Some("cluster.example".into()),
-        interface: None,
-        lease_secs: 43200,
-    });
-    s.hosts = vec![
-        Host {
-            name: "node01".into(),
-            hostname: Some("node01.cluster.example".into()),
-            mac: "52:54:00:12:34:01".into(),
-            ip: "10.1.0.11".parse().unwrap(),
-            image: Some("compute".into()),
-            cmdline: Some("rd.shell".into()),
-        },
-        Host {
-            name: "node02".into(),
-            hostname: None,
-            mac: "52:54:00:12:34:02".into(),
-            ip: "10.1.0.12".parse().unwrap(),
-            image: None,
-            cmdline: None,
-        },
-        Host {
-            name: "login01".into(),
-            hostname: None,
-            mac: "52:54:00:12:34:03".into(),
-            ip: "10.1.0.13".parse().unwrap(),
-            image: Some("login".into()),
-            cmdline: None,
-        },
-    ];
+    let mut s = EmitSettings {
+        dhcp: Some(Dhcp {
+            subnet: "10.1.0.0".parse().unwrap(),
+            netmask: "255.255.255.0".parse().unwrap(),
+            next_server: "10.1.0.1".parse().unwrap(),
+            range: Some(("10.1.0.100".parse().unwrap(), "10.1.0.199".parse().unwrap())),
+            routers: Some("10.1.0.1".parse().unwrap()),
+            dns_servers: vec!["10.1.0.1".parse().unwrap()],
+            domain_name: Some("cluster.example".into()),
+            interface: None,
+            lease_secs: 43200,
+        }),
+        hosts: vec![
+            Host {
+                name: "node01".into(),
+                hostname: Some("node01.cluster.example".into()),
+                mac: "52:54:00:12:34:01".into(),
+                ip: "10.1.0.11".parse().unwrap(),
+                image: Some("compute".into()),
+                cmdline: Some("rd.shell".into()),
+            },
+            Host {
+                name: "node02".into(),
+                hostname: None,
+                mac: "52:54:00:12:34:02".into(),
+                ip: "10.1.0.12".parse().unwrap(),
+                image: None,
+                cmdline: None,
+            },
+            Host {
+                name: "login01".into(),
+                hostname: None,
+                mac: "52:54:00:12:34:03".into(),
+                ip: "10.1.0.13".parse().unwrap(),
+                image: Some("login".into()),
+                cmdline: None,
+            },
+        ],
+        ..EmitSettings::default()
+    };
     s.menu.extra_entries = vec![diskless::emit::settings::ExtraEntry {
         id: "compute-debug".into(),
         label: "Compute node (debug shell)".into(),

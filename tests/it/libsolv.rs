@@ -26,7 +26,7 @@
 //! That list is the only exception; nothing is silently allowed.
 
 use diskless::package::Package;
-use diskless::solve::{self, NoFileLists, Request, SolveError};
+use diskless::solve::{self, NoFileLists, Request};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use testcase::{Expected, Job, Solve, Testcase};
@@ -34,9 +34,6 @@ use testcase::{Expected, Job, Solve, Testcase};
 pub mod check;
 pub mod dnf;
 pub mod testcase;
-
-/// The solver stub's message before the real solver lands on main; remove with the stub.
-const STUB: &str = "the solver is not implemented yet";
 
 /// libsolv's arch policy (`pool_setarch`): the arches a system arch also accepts.
 fn compatible_arches(arch: &str) -> Vec<String> {
@@ -56,8 +53,6 @@ pub enum Status {
     /// Expected dnf's answer where dnf and libsolv differ (see `DNF_DIFFERS`), and got it.
     PassDnf,
     NotApplicable(String),
-    /// The solver is still the stub.
-    Pending,
 }
 
 /// The spec `dnf install` would take for a libsolv job selector, if there is one.
@@ -134,13 +129,7 @@ fn compare_sets(
     problem: bool,
 ) -> Status {
     match solve::solve(packages, &NoFileLists, req) {
-        Err(SolveError::Unsolvable { problems }) if problems.iter().any(|p| p == STUB) => {
-            Status::Pending
-        }
-        Err(e) if problem => {
-            let _ = e;
-            Status::Pass
-        }
+        Err(_) if problem => Status::Pass,
         Err(e) => Status::Fail(format!("expected {want:?}, got error: {e}")),
         Ok(_) if problem => Status::Fail("expected a problem, got a solution".into()),
         Ok(sol) => {
@@ -188,7 +177,6 @@ fn run_testevr(tc: &Testcase) -> Vec<(String, Status)> {
             .map(|x| testcase::split_repo(x).0.to_string())
             .collect();
         let mut fails = Vec::new();
-        let mut pending = false;
         for a in &system {
             let req = Request {
                 install: vec![job.arg.clone(), a.name.clone()],
@@ -205,14 +193,11 @@ fn run_testevr(tc: &Testcase) -> Vec<(String, Status)> {
             };
             match compare_sets(&packages, &req, &want, conflict) {
                 Status::Pass => {}
-                Status::Pending => pending = true,
                 Status::Fail(m) => fails.push(format!("{}+{}: {m}", job.arg, a.name)),
                 other => fails.push(format!("{other:?}")),
             }
         }
-        let status = if pending {
-            Status::Pending
-        } else if fails.is_empty() {
+        let status = if fails.is_empty() {
             Status::Pass
         } else {
             Status::Fail(fails.join("; "))
@@ -309,19 +294,17 @@ pub fn print_table(title: &str, rows: &[(String, String, String, Status)]) {
                 "libsolv differs: see DNF_DIFFERS".into(),
             ),
             Status::NotApplicable(why) => ("n/a", why.clone()),
-            Status::Pending => ("pending", "solver not on main yet".into()),
         };
         println!("| {tier} | {case} | {label} | {o} | {d} |");
     }
     let count = |f: fn(&Status) -> bool| rows.iter().filter(|r| f(&r.3)).count();
     println!(
-        "total {}: pass {}, FAIL {}, pass with dnf's answer {}, n/a {}, pending {}",
+        "total {}: pass {}, FAIL {}, pass with dnf's answer {}, n/a {}",
         rows.len(),
         count(|s| matches!(s, Status::Pass)),
         count(|s| matches!(s, Status::Fail(_))),
         count(|s| matches!(s, Status::PassDnf)),
         count(|s| matches!(s, Status::NotApplicable(_))),
-        count(|s| matches!(s, Status::Pending)),
     );
 }
 
@@ -341,7 +324,7 @@ fn libsolv_t1_t2_testcases() {
         "{} libsolv solves differ (table above)",
         fails.len()
     );
-    // Every applicable case must really have run (or be pending on the solver).
+    // Every applicable case must really have run.
     assert!(
         rows.iter()
             .filter(|r| !matches!(r.3, Status::NotApplicable(_)))

@@ -11,3 +11,4 @@ mod support;
 mod rootfs;
 mod profile;
 mod workflows;
+mod resolve_cs9;

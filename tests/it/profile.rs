@@ -121,7 +121,7 @@ fn default_profile_is_the_recipe() {
     assert_eq!(p.image.name, "diskless");
     assert_eq!(p.image.compression, Compression::Gzip { level: 9 });
     assert_eq!(p.boot.cmdline, "ip=dhcp lang=en_US keymap=us");
-    assert_eq!(p.boot.packages, ["syslinux-tftpboot"]);
+    assert_eq!(p.boot.packages, ["syslinux-tftpboot", "shim-x64", "grub2-efi-x64"]);
     for pkg in [
         "basesystem",
         "filesystem",
@@ -590,4 +590,78 @@ fn sketch_keys_keep_working() {
     assert_eq!(p.repos.len(), 2);
     assert_eq!(p.users[0].name, "puppet");
     assert_eq!(p.oci.name.as_deref(), Some("ghcr.io/example/diskless-tftp"));
+}
+
+#[test]
+fn error_no_repository() {
+    snap!(
+        "no_repository",
+        "[image]\nname = \"t\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n[packages]\ninstall = [\"bash\"]\n"
+    );
+}
+
+#[test]
+fn error_builtin_variable_redefined() {
+    snap!("builtin_variable", with("\n[vars]\nreleasever = \"8\"\n"));
+}
+
+#[test]
+fn error_file_without_content() {
+    snap!(
+        "file_without_content",
+        with("\n[[file]]\npath = \"/etc/motd\"\nmode = \"0644\"\n")
+    );
+}
+
+#[test]
+fn error_file_collides_with_network() {
+    snap!(
+        "file_collides_with_network",
+        with(
+            "\n[[file]]\npath = \"/etc/NetworkManager/system-connections/eth0.nmconnection\"\ncontent = \"x\"\n\n[[network.interface]]\nname = \"eth0\"\n"
+        )
+    );
+}
+
+#[test]
+fn error_service_in_two_lists() {
+    snap!(
+        "service_two_lists",
+        with("\n[services]\nenable = [\"sshd\"]\nmask = [\"sshd.service\"]\n")
+    );
+}
+
+/// The JSON shape of a resolved profile with `.repo` files, paths filtered.
+#[test]
+fn json_snapshot_repo_files() {
+    let out = cargo_bin_cmd!("diskless")
+        .args([
+            "profile",
+            "check",
+            "--json",
+            "profiles/examples/repo-files.toml",
+        ])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let root = repo_root().canonicalize().unwrap();
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(root.to_str().unwrap(), "[REPO]");
+    insta::assert_snapshot!("json_repo_files", text);
+}
+
+#[test]
+fn inline_exclude_string_is_split_like_dnf() {
+    let s = Scratch::new();
+    let p = profile::load(s.write(
+        "p.toml",
+        &BASE.replace(
+            "[packages]",
+            "excludepkgs = \"kernel-rt*, *-debuginfo\"\n\n[packages]",
+        ),
+    ))
+    .unwrap();
+    assert_eq!(p.repos[0].excludepkgs, ["kernel-rt*", "*-debuginfo"]);
 }

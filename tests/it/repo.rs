@@ -92,7 +92,7 @@ pub fn make_repo(dir: &Path, compress: &str) {
     let pkgs = dir.join("Packages");
     std::fs::create_dir_all(&pkgs).unwrap();
     let cfg = || rpm::BuildConfig::v4().source_date(1_700_000_000u32);
-    let foo = rpm::PackageBuilder::new("foo", "1.2.3", "MIT", "x86_64", "Foo tool")
+    let foo_rpm = rpm::PackageBuilder::new("foo", "1.2.3", "MIT", "x86_64", "Foo tool")
         .using_config(cfg())
         .release("4.el9")
         .epoch(2)
@@ -108,9 +108,10 @@ pub fn make_repo(dir: &Path, compress: &str) {
         .requires(rpm::Dependency::any("/bin/sh"))
         .build()
         .unwrap();
-    foo.write_file(pkgs.join("foo-1.2.3-4.el9.x86_64.rpm"))
+    foo_rpm
+        .write_file(pkgs.join("foo-1.2.3-4.el9.x86_64.rpm"))
         .unwrap();
-    let bar = rpm::PackageBuilder::new("bar", "1.0", "MIT", "noarch", "Bar data")
+    let bar_rpm = rpm::PackageBuilder::new("bar", "1.0", "MIT", "noarch", "Bar data")
         .using_config(cfg())
         .release("1")
         .with_file_contents("bar\n", rpm::FileOptions::new("/etc/bar.conf").config())
@@ -118,7 +119,9 @@ pub fn make_repo(dir: &Path, compress: &str) {
         .provides(rpm::Dependency::any("/bin/sh"))
         .build()
         .unwrap();
-    bar.write_file(pkgs.join("bar-1.0-1.noarch.rpm")).unwrap();
+    bar_rpm
+        .write_file(pkgs.join("bar-1.0-1.noarch.rpm"))
+        .unwrap();
     let out = Command::new("createrepo_c")
         .args([
             "--quiet",
@@ -199,22 +202,26 @@ fn createrepo_c_repos_load_in_every_compression() {
             ["bar-1.0-1.noarch", "foo-2:1.2.3-4.el9.x86_64"],
             "{compress}"
         );
-        let foo = data.packages.iter().find(|p| p.name == "foo").unwrap();
-        assert_eq!(foo.repo, "local");
-        assert_eq!(foo.location, "Packages/foo-1.2.3-4.el9.x86_64.rpm");
+        let foo_pkg = data.packages.iter().find(|p| p.name == "foo").unwrap();
+        assert_eq!(foo_pkg.repo, "local");
+        assert_eq!(foo_pkg.location, "Packages/foo-1.2.3-4.el9.x86_64.rpm");
         assert!(
-            foo.provides
+            foo_pkg
+                .provides
                 .iter()
                 .any(|d| d.name == "libfoo.so.1()(64bit)")
         );
         // createrepo_c writes `epoch="0"` on versioned entries: kept as written.
         assert!(
-            foo.requires.iter().any(|d| d.to_string() == "bar >= 0:1.0"),
+            foo_pkg
+                .requires
+                .iter()
+                .any(|d| d.to_string() == "bar >= 0:1.0"),
             "{:?}",
-            foo.requires
+            foo_pkg.requires
         );
         // primary lists only the bin file; filelists has all of them.
-        assert_eq!(foo.files, ["/usr/bin/foo"]);
+        assert_eq!(foo_pkg.files, ["/usr/bin/foo"]);
         let lists = data.filelists().unwrap();
         let fl = lists.packages.iter().find(|p| p.name == "foo").unwrap();
         assert!(
@@ -258,7 +265,7 @@ fn http_repo_loads_is_cached_by_checksum_and_works_offline() {
     make_repo(&dir, "zstd");
     let server = serve(&dir);
     let cache = t.path().join("cache");
-    let src = Source::new("web", format!("{}", server.base));
+    let src = Source::new("web", server.base.clone());
     let first = repo::load(&src, &options(&cache)).unwrap();
     assert_eq!(first.packages.len(), 2);
     assert_eq!(first.baseurl, server.base);

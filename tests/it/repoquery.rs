@@ -252,20 +252,39 @@ fn diskless(cache: &Path) -> assert_cmd::Command {
 }
 
 fn stdout_lines(out: &std::process::Output) -> Vec<String> {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout.clone()).unwrap().lines().map(str::to_string).collect()
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
 fn cli_repoquery_answers_like_dnf() {
-    let Some(fx) = crate::fixtures_or_skip!() else { return };
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
     if !have_dnf() {
         return;
     }
     let dnf = Dnf::new(&fx);
     let t = tempfile::tempdir().unwrap();
     let profile = cs9_profile(&fx, t.path());
-    let run = |args: &[&str]| stdout_lines(&diskless(t.path()).arg("repoquery").arg(&profile).args(args).output().unwrap());
+    let run = |args: &[&str]| {
+        stdout_lines(
+            &diskless(t.path())
+                .arg("repoquery")
+                .arg(&profile)
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
     let flag = "--disable-modular-filtering";
     assert_same("cli: all", &dnf.run(&["repoquery", flag]), &run(&[flag]));
     assert_same("cli: filtered", &dnf.run(&["repoquery"]), &run(&[]));
@@ -278,19 +297,36 @@ fn cli_repoquery_answers_like_dnf() {
 
 #[test]
 fn cli_repoquery_json_has_repo_and_location() {
-    let Some(fx) = crate::fixtures_or_skip!() else { return };
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let profile = cs9_profile(&fx, t.path());
-    let out = diskless(t.path()).arg("repoquery").arg(&profile).args(["--json", "bash", "glibc.x86_64"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = diskless(t.path())
+        .arg("repoquery")
+        .arg(&profile)
+        .args(["--json", "bash", "glibc.x86_64"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let recs = v.as_array().unwrap();
     let names: Vec<&str> = recs.iter().map(|r| r["nevra"].as_str().unwrap()).collect();
-    assert_eq!(names, ["bash-0:5.1.8-2.el9.x86_64", "glibc-0:2.34-21.el9.x86_64"]);
+    assert_eq!(
+        names,
+        ["bash-0:5.1.8-2.el9.x86_64", "glibc-0:2.34-21.el9.x86_64"]
+    );
     assert_eq!(recs[0]["repo"], "baseos");
     assert_eq!(recs[0]["location"], "Packages/bash-5.1.8-2.el9.x86_64.rpm");
     let url = recs[0]["url"].as_str().unwrap();
-    assert!(url.starts_with("file://") && url.ends_with("/baseos/Packages/bash-5.1.8-2.el9.x86_64.rpm"), "{url}");
+    assert!(
+        url.starts_with("file://") && url.ends_with("/baseos/Packages/bash-5.1.8-2.el9.x86_64.rpm"),
+        "{url}"
+    );
     assert!(recs[0]["checksum"].as_str().unwrap().starts_with("sha256:"));
 }
 
@@ -299,7 +335,9 @@ fn cli_repoquery_broken_repository_error_and_hint() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("repo");
     crate::repo::make_repo(&dir, "gz");
-    let md = diskless::repo::Repomd::parse(&std::fs::read(dir.join("repodata/repomd.xml")).unwrap()).unwrap();
+    let md =
+        diskless::repo::Repomd::parse(&std::fs::read(dir.join("repodata/repomd.xml")).unwrap())
+            .unwrap();
     let primary = dir.join(&md.record("primary").unwrap().href);
     let mut bytes = std::fs::read(&primary).unwrap();
     bytes.push(0);
@@ -313,7 +351,11 @@ fn cli_repoquery_broken_repository_error_and_hint() {
         ),
     )
     .unwrap();
-    let out = diskless(&t.path().join("cache")).arg("repoquery").arg(&profile).output().unwrap();
+    let out = diskless(&t.path().join("cache"))
+        .arg("repoquery")
+        .arg(&profile)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     let tmp = t.path().display().to_string();
