@@ -399,14 +399,18 @@ pub fn apply(
         )?;
     }
     for f in &c.files {
-        x.write(
-            &format!("file {}", f.path),
-            &f.path,
-            &f.contents,
-            f.mode & 0o7777,
-            &f.user,
-            &f.group,
-        )?;
+        let mut bytes = Vec::new();
+        if f.append {
+            if let Some(old) = x.read(&f.path)? {
+                bytes.extend_from_slice(old.as_bytes());
+                if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+                    bytes.push(b'\n');
+                }
+            }
+        }
+        bytes.extend_from_slice(&f.contents);
+        let what = format!("file {}", f.path);
+        x.write(&what, &f.path, &bytes, f.mode & 0o7777, &f.user, &f.group)?;
     }
     for (path, target) in &c.symlinks {
         x.symlink(&format!("symlink {path}"), path, target)?;

@@ -522,3 +522,36 @@ impl AssembleConfig {
         })
     }
 }
+
+impl Assembled {
+    /// Write what `diskless build --stage rootfs` leaves for users and tests to read, into
+    /// `dir`: `rootfs-listing.txt` and `rootfs-listing.json` (see [`listing`]),
+    /// `scriptlets.txt` and `scriptlets.json` (the report), `accounts.json` (users and
+    /// groups with where each came from). Returns the files written, in that order.
+    pub fn write_reports(&self, dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+        fs_err::create_dir_all(dir)?;
+        let accounts = serde_json::json!({ "users": self.users, "groups": self.groups });
+        let files = [
+            ("rootfs-listing.txt", listing::to_text(&self.tree)),
+            ("rootfs-listing.json", listing::to_json(&self.tree)),
+            (
+                "scriptlets.txt",
+                format!("{}\n{}", self.report.summary(), self.report.to_text()),
+            ),
+            ("scriptlets.json", pretty(&self.report)),
+            ("accounts.json", pretty(&accounts)),
+        ];
+        let mut out = Vec::new();
+        for (name, text) in files {
+            let p = dir.join(name);
+            fs_err::write(&p, text)?;
+            out.push(p);
+        }
+        Ok(out)
+    }
+}
+
+/// Pretty JSON with a trailing newline (structs, Vecs and sorted maps only: stable bytes).
+fn pretty<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}

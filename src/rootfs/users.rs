@@ -604,7 +604,9 @@ pub fn decode_provide(version: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(version.trim())
         .ok()?;
-    String::from_utf8(bytes).ok()
+    // Encoders pad the line with NULs to a multiple of three bytes.
+    let text = String::from_utf8(bytes).ok()?;
+    Some(text.trim_end_matches(['\0', '\n', ' ']).to_string())
 }
 
 #[cfg(test)]

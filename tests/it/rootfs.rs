@@ -32,7 +32,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn builder(name: &str, comp: CompressionType) -> PackageBuilder {
+fn builder(name: &str, comp: impl Into<rpm::CompressionWithLevel>) -> PackageBuilder {
     let mut b = PackageBuilder::new(name, "1.0", "MIT", "noarch", "diskless fixture");
     b.release("1")
         .using_config(BuildConfig::v4().source_date(SDE).compression(comp));
@@ -789,10 +789,11 @@ fn every_payload_compressor_extracts_like_rpm2cpio() {
     assert_eq!(seen.len(), 5, "{seen:?}");
 }
 
-/// The nobody re-run: assembles the fixture set given in the environment and writes the
-/// listing. Ignored unless run by `assembly_as_nobody_matches_root`.
+/// Assembles every RPM in `DISKLESS_ROOTFS_IN` and writes the listing to
+/// `DISKLESS_ROOTFS_OUT`. Run by `assembly_as_nobody_matches_root` (under setpriv) and by
+/// bench/rootfs.sh (under /usr/bin/time -v).
 #[test]
-#[ignore = "helper for assembly_as_nobody_matches_root"]
+#[ignore = "helper for assembly_as_nobody_matches_root and bench/rootfs.sh"]
 fn nobody_helper() {
     let (Some(input), Some(output)) = (
         std::env::var_os("DISKLESS_ROOTFS_IN"),
@@ -812,6 +813,71 @@ fn nobody_helper() {
     let store = Store::new(out.join("store")).unwrap();
     let a = rootfs::assemble(&rpms, &full_profile(Path::new(&input)), &store).unwrap();
     listing::write_listing(&a.tree, &out.join("listing.txt"), listing::Format::Text).unwrap();
+}
+
+/// Writes a synthetic package set of about `DISKLESS_BENCH_MB` megabytes (default 1024)
+/// into `DISKLESS_BENCH_RPMS`, for bench/rootfs.sh: 40 packages, each with 200 files of
+/// 128 KiB and 2000 of 1 KiB (about 88,000 paths in all), half-compressible contents, zstd.
+#[test]
+#[ignore = "helper for bench/rootfs.sh"]
+fn bench_fixture() {
+    let Some(out) = std::env::var_os("DISKLESS_BENCH_RPMS") else {
+        return;
+    };
+    let mb: u64 = std::env::var("DISKLESS_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let out = PathBuf::from(out);
+    std::fs::create_dir_all(&out).unwrap();
+    let packages = 40u64;
+    let big = 200u64;
+    let small = 2000u64;
+    let big_size = ((mb << 20) / packages).saturating_sub(small * 1024) / big;
+    // One pseudo-random pool (16 symbols: about half-compressible); each file is a unique
+    // name line followed by a window of the pool, so no two files share contents.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let pool: Vec<u8> = (0..(4u64 << 20))
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            b"0123456789abcdef"[(state & 15) as usize]
+        })
+        .collect();
+    let mut n = 0usize;
+    let mut bytes = |len: u64, name: &str| -> Vec<u8> {
+        n += 1;
+        let mut v = format!("{name}\n").into_bytes();
+        let start = (n * 7919) % (pool.len() / 2);
+        let mut left = (len as usize).saturating_sub(v.len());
+        while left > 0 {
+            let take = left.min(pool.len() - start);
+            v.extend_from_slice(&pool[start..start + take]);
+            left -= take;
+        }
+        v
+    };
+    for p in 0..packages {
+        let mut b = builder(&format!("bench-{p:02}"), rpm::CompressionWithLevel::Zstd(3));
+        for i in 0..big {
+            let path = format!("/usr/share/bench{p:02}/big/{i:04}");
+            b.with_file_contents(
+                bytes(big_size, &path),
+                FileOptions::new(path).permissions(0o644),
+            )
+            .unwrap();
+        }
+        for i in 0..small {
+            let path = format!("/usr/share/bench{p:02}/small/{:02}/{i:04}", i % 50);
+            b.with_file_contents(
+                bytes(1024, &path),
+                FileOptions::new(path).permissions(0o644),
+            )
+            .unwrap();
+        }
+        write(&out, &mut b);
+    }
 }
 
 fn full_profile(_input: &Path) -> AssembleConfig {
@@ -879,4 +945,697 @@ fn assembly_as_nobody_matches_root() {
     );
     // And the owners in the image are the image's, not the builder's.
     assert!(as_nobody.contains("/usr/share/kitchen/secret\tfile\t0400\t1001\t1001\t"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Profiles, services, accounts
+
+/// Units and configuration a systemd-based image ships, enough for the seed recipe.
+fn fx_systemd(dir: &Path) -> PathBuf {
+    let f = |p: &str| FileOptions::new(p).permissions(0o644);
+    let unit = |desc: &str, install: &str| {
+        format!(
+            "[Unit]\nDescription={desc}\n\n[Service]\nExecStart=/bin/true\n\n[Install]\n{install}\n"
+        )
+    };
+    let mut b = builder("fx-systemd", CompressionType::Gzip);
+    b.requires(Dependency::any("fx-filesystem"));
+    for (name, text) in [
+        (
+            "sshd.service",
+            unit("OpenSSH", "WantedBy=multi-user.target"),
+        ),
+        (
+            "NetworkManager.service",
+            unit(
+                "NM",
+                "WantedBy=multi-user.target\nAlias=dbus-org.freedesktop.NetworkManager.service\nAlso=NetworkManager-wait-online.service",
+            ),
+        ),
+        (
+            "NetworkManager-wait-online.service",
+            unit("NM wait", "WantedBy=network-online.target"),
+        ),
+        (
+            "getty@.service",
+            unit("getty", "WantedBy=getty.target\nDefaultInstance=tty1"),
+        ),
+        ("kdump.service", unit("kdump", "WantedBy=multi-user.target")),
+        (
+            "multi-user.target",
+            "[Unit]\nDescription=Multi-User\n".to_string(),
+        ),
+        (
+            "graphical.target",
+            "[Unit]\nDescription=Graphical\n".to_string(),
+        ),
+    ] {
+        b.with_file_contents(text, f(&format!("/usr/lib/systemd/system/{name}")))
+            .unwrap();
+    }
+    b.with_file_contents("[main]\ngpgcheck=1\n", f("/etc/dnf/dnf.conf").config())
+        .unwrap()
+        .with_symlink(FileOptions::symlink("/etc/yum.conf", "dnf/dnf.conf"))
+        .unwrap()
+        .with_symlink(FileOptions::symlink(
+            "/usr/sbin/init",
+            "../lib/systemd/systemd",
+        ))
+        .unwrap()
+        .with_file_contents(
+            "systemd\n",
+            f("/usr/lib/systemd/systemd").permissions(0o755),
+        )
+        .unwrap()
+        .with_dir_entry(FileOptions::dir("/etc/rc.d").permissions(0o755))
+        .unwrap()
+        .with_dir_entry(FileOptions::dir("/etc/systemd/system").permissions(0o755))
+        .unwrap()
+        // dracut's marker: must not stay in an image systemd boots as the real root.
+        .with_file_contents("NAME=initrd\n", f("/etc/initrd-release"))
+        .unwrap();
+    write(dir, &mut b)
+}
+
+fn load_profile(name: &str) -> diskless::profile::Profile {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("profiles")
+        .join(name);
+    diskless::profile::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn file_text(a: &rootfs::Assembled, store: &Store, path: &str) -> String {
+    match &a
+        .tree
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} missing"))
+        .kind
+    {
+        EntryKind::File { digest, .. } => String::from_utf8(store.read(digest).unwrap()).unwrap(),
+        k => panic!("{path} is {k:?}"),
+    }
+}
+
+fn link(a: &rootfs::Assembled, path: &str) -> String {
+    match &a
+        .tree
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} missing"))
+        .kind
+    {
+        EntryKind::Symlink { target } => target.clone(),
+        k => panic!("{path} is {k:?}"),
+    }
+}
+
+#[test]
+fn shipped_profiles_express_the_seed_recipe() {
+    for (profile, el9) in [
+        ("rocky8-diskless.toml", false),
+        ("rocky9-diskless.toml", true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rpms = fixture_set(dir.path());
+        rpms.push(fx_systemd(dir.path()));
+        let p = load_profile(profile);
+        let cfg = AssembleConfig::from_profile(&p).unwrap();
+        let (a, keep) = assemble(&rpms, &cfg);
+        let store = Store::new(keep.path().join("store")).unwrap();
+        let ctx = profile;
+        // Services, as systemctl enable / set-default would link them.
+        let u = "/usr/lib/systemd/system";
+        assert_eq!(
+            link(
+                &a,
+                "/etc/systemd/system/multi-user.target.wants/sshd.service"
+            ),
+            format!("{u}/sshd.service"),
+            "{ctx}"
+        );
+        assert_eq!(
+            link(
+                &a,
+                "/etc/systemd/system/multi-user.target.wants/NetworkManager.service"
+            ),
+            format!("{u}/NetworkManager.service")
+        );
+        assert_eq!(
+            link(
+                &a,
+                "/etc/systemd/system/dbus-org.freedesktop.NetworkManager.service"
+            ),
+            format!("{u}/NetworkManager.service")
+        );
+        assert_eq!(
+            link(
+                &a,
+                "/etc/systemd/system/network-online.target.wants/NetworkManager-wait-online.service"
+            ),
+            format!("{u}/NetworkManager-wait-online.service")
+        );
+        assert_eq!(
+            link(&a, "/etc/systemd/system/default.target"),
+            format!("{u}/multi-user.target")
+        );
+        // Recipe steps.
+        assert_eq!(link(&a, "/init"), "sbin/init");
+        assert_eq!(link(&a, "/etc/rc.local"), "rc.d/rc.local");
+        assert_eq!(a.tree.get("/etc/rc.d/rc.local").unwrap().mode, 0o755);
+        assert!(
+            file_text(&a, &store, "/etc/puppet/puppet.conf")
+                .contains("server = puppet.domain.local")
+        );
+        let ssl = a.tree.get("/var/lib/puppet/ssl").unwrap();
+        assert_eq!((ssl.mode, ssl.uid, ssl.gid), (0o771, 52, 52));
+        assert!(
+            file_text(&a, &store, "/etc/passwd")
+                .contains("puppet:x:52:52::/var/lib/puppet:/sbin/nologin\n")
+        );
+        assert!(file_text(&a, &store, "/etc/group").contains("puppet:x:52:\n"));
+        assert!(file_text(&a, &store, "/etc/shadow").starts_with("root:$6$"));
+        assert!(file_text(&a, &store, "/etc/shadow").contains("\npuppet:!!:"));
+        assert_eq!(a.tree.get("/etc/shadow").unwrap().mode, 0o000);
+        assert!(
+            file_text(&a, &store, "/etc/dnf/dnf.conf")
+                .contains("[main]\ngpgcheck=1\ndiskspacecheck=0\n")
+        );
+        assert_eq!(
+            link(&a, "/etc/yum.conf"),
+            "dnf/dnf.conf",
+            "EL8/9 keep yum.conf a symlink"
+        );
+        assert!(
+            file_text(&a, &store, "/etc/fstab")
+                .contains("tmpfs /tmp tmpfs defaults,size=512m 0 0\n")
+        );
+        assert!(file_text(&a, &store, "/etc/sysconfig/network").contains("NETWORKING=yes"));
+        let mid = a.tree.get("/etc/machine-id").unwrap();
+        assert_eq!(
+            (mid.mode, file_text(&a, &store, "/etc/machine-id").as_str()),
+            (0o444, "")
+        );
+        if el9 {
+            let nm = "/etc/NetworkManager/system-connections/eth0.nmconnection";
+            assert_eq!(a.tree.get(nm).unwrap().mode, 0o600);
+            assert!(file_text(&a, &store, nm).contains("method=auto"));
+        } else {
+            assert!(
+                file_text(&a, &store, "/etc/sysconfig/network-scripts/ifcfg-eth0")
+                    .contains("BOOTPROTO=dhcp\n")
+            );
+        }
+        assert!(a.tree.get("/etc/initrd-release").is_none());
+        assert!(
+            a.notes
+                .iter()
+                .any(|n| n.contains("/etc/initrd-release") && n.contains("fx-systemd")),
+            "{:?}",
+            a.notes
+        );
+        // nodocs and langs from the profile.
+        assert!(a.tree.get("/usr/share/doc/kitchen/README").is_none());
+        assert!(
+            a.tree
+                .get("/usr/share/locale/de/LC_MESSAGES/kitchen.mo")
+                .is_none()
+        );
+    }
+}
+
+#[test]
+fn unit_symlinks_match_systemctl() {
+    // systemctl --root works on a plain directory; give it the same units and compare the
+    // links it makes under /etc/systemd/system with ours.
+    if !Path::new("/usr/bin/systemctl").exists() {
+        eprintln!("skipped: no systemctl");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut rpms = fixture_set(dir.path());
+    rpms.push(fx_systemd(dir.path()));
+    let mut cfg = packages_only();
+    cfg.custom.enable = vec![
+        "sshd.service".into(),
+        "NetworkManager.service".into(),
+        "getty@.service".into(),
+        "getty@ttyS0.service".into(),
+    ];
+    cfg.custom.mask = vec!["kdump.service".into()];
+    cfg.custom.default_target = Some("graphical.target".into());
+    let (a, keep) = assemble(&rpms, &cfg);
+    let store = Store::new(keep.path().join("store")).unwrap();
+
+    let root = tempfile::tempdir().unwrap();
+    for (p, e) in a.tree.descendants("/usr/lib/systemd/system") {
+        if let EntryKind::File { digest, .. } = &e.kind {
+            let dest = root.path().join(p.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::write(dest, store.read(digest).unwrap()).unwrap();
+        }
+    }
+    std::fs::create_dir_all(root.path().join("etc/systemd/system")).unwrap();
+    let sc = |args: &[&str]| {
+        let out = Command::new("systemctl")
+            .arg(format!("--root={}", root.path().display()))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "systemctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sc(&[
+        "enable",
+        "sshd.service",
+        "NetworkManager.service",
+        "getty@.service",
+        "getty@ttyS0.service",
+    ]);
+    sc(&["mask", "kdump.service"]);
+    sc(&["set-default", "graphical.target"]);
+    let (theirs, _) = theirs(root.path());
+    let their_links: BTreeMap<String, String> = theirs
+        .into_iter()
+        .filter(|(p, l)| p.starts_with("/etc/systemd/system/") && l.kind == "symlink")
+        .map(|(p, l)| (p, l.target.unwrap()))
+        .collect();
+    let our_links: BTreeMap<String, String> = a
+        .tree
+        .descendants("/etc/systemd/system")
+        .filter_map(|(p, e)| match &e.kind {
+            EntryKind::Symlink { target } => Some((p.clone(), target.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(our_links, their_links);
+    assert!(our_links.len() >= 7, "{our_links:?}");
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[test]
+fn accounts_from_pre_sysusers_and_provides() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rpms = fixture_set(dir.path());
+    let f = |p: &str| FileOptions::new(p).permissions(0o640);
+    let mut d = builder("fx-daemon", CompressionType::Gzip);
+    d.requires(Dependency::any("fx-filesystem"))
+        .pre_install_script(
+            "getent group fxd >/dev/null || groupadd -r fxd\n\
+             getent passwd fxd >/dev/null || \\\n  useradd -r -g fxd -d /var/lib/fxd -s /sbin/nologin -c 'FX daemon' fxd\n\
+             exit 0\n",
+        )
+        .with_file_contents("u fxs - \"FX sysusers\" /var/lib/fxs\nm fxs fxd\n", f("/usr/lib/sysusers.d/fxs.conf"))
+        .unwrap()
+        .with_file_contents("d\n", f("/var/lib/fxd/state").user("fxd").group("fxd"))
+        .unwrap()
+        .with_file_contents("s\n", f("/var/lib/fxs/state").user("fxs").group("fxs"))
+        .unwrap();
+    rpms.push(write(dir.path(), &mut d));
+    // rpm 4.19 style: the sysusers line rides in the provide's version.
+    let mut p = builder("fx-provides", CompressionType::Gzip);
+    p.requires(Dependency::any("fx-daemon"))
+        .provides(Dependency::eq(
+            "user(fxp)",
+            b64("u fxp 345 \"FX provided\" /"),
+        ))
+        .provides(Dependency::any("group(fxpg)"))
+        .with_file_contents("p\n", f("/var/lib/fxp").user("fxp").group("fxpg"))
+        .unwrap();
+    rpms.push(write(dir.path(), &mut p));
+    let mut cfg = packages_only();
+    cfg.users = vec![diskless::rootfs::users::NewUser {
+        name: "admin".into(),
+        uid: Some(1500),
+        ..Default::default()
+    }];
+    cfg.root_password = Some(RootPassword::Hash("$6$salt$hash".into()));
+    let (a, keep) = assemble(&rpms, &cfg);
+    let store = Store::new(keep.path().join("store")).unwrap();
+    let passwd = file_text(&a, &store, "/etc/passwd");
+    let group = file_text(&a, &store, "/etc/group");
+    // Install order: fx-daemon, then fx-provides. Per package: user()/group() provides
+    // first (the rpm crate's builder, like rpm 4.19, derives `user(fxs)` from the shipped
+    // sysusers.d file), then %pre, then sysusers.d files (fxs exists by then: a no-op).
+    assert!(
+        passwd.ends_with(
+            "admin:x:1500:1500::/home/admin:/bin/bash\n\
+         fxs:x:999:999:FX sysusers:/var/lib/fxs:/usr/sbin/nologin\n\
+         fxd:x:998:998:FX daemon:/var/lib/fxd:/sbin/nologin\n\
+         fxp:x:345:345:FX provided:/:/usr/sbin/nologin\n"
+        ),
+        "{passwd:?}"
+    );
+    assert!(group.contains("\nfxd:x:998:fxs\n"), "{group}");
+    assert!(
+        group.contains("\nfxpg:x:997:\n") && group.contains("\nfxp:x:345:\n"),
+        "{group}"
+    );
+    let e = a.tree.get("/var/lib/fxs/state").unwrap();
+    assert_eq!((e.uid, e.gid), (999, 999));
+    let e = a.tree.get("/var/lib/fxp").unwrap();
+    assert_eq!((e.uid, e.gid), (345, 997));
+    let shadow = file_text(&a, &store, "/etc/shadow");
+    // Shipped line kept (password set), generated lines for the rest, reproducible day.
+    let day = SDE / 86400;
+    assert!(
+        shadow.starts_with("root:$6$salt$hash::0:99999:7:::\nbin:!!:"),
+        "{shadow}"
+    );
+    assert!(
+        shadow.contains(&format!("\nfxd:!!:{day}::::::\n")),
+        "{shadow}"
+    );
+    let gshadow = file_text(&a, &store, "/etc/gshadow");
+    assert!(gshadow.contains("\nfxd:!::fxs\n"), "{gshadow}");
+    let h = rootfs::read_headers(&rpms[rpms.len() - 2..rpms.len() - 1])
+        .unwrap()
+        .remove(0);
+    assert!(
+        h.provides.iter().any(|d| d.name == "user(fxs)"),
+        "{:?}",
+        h.provides
+    );
+    // The %pre that was turned into declarations is reported as handled.
+    let pre = a
+        .report
+        .entries
+        .iter()
+        .find(|e| e.package.starts_with("fx-daemon"))
+        .unwrap();
+    assert_eq!(pre.verdict, rootfs::scriptlets::Verdict::Handled, "{pre:?}");
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[TMP]");
+    s.set_prepend_module_to_snapshot(true);
+    s
+}
+
+fn assemble_err(rpms: &[PathBuf]) -> RootfsError {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path().join("store")).unwrap();
+    match rootfs::assemble(rpms, &packages_only(), &store) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn owner_nobody_defines_is_an_error_naming_package_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rpms = fixture_set(dir.path());
+    rpms.push(write(
+        dir.path(),
+        builder("fx-orphan", CompressionType::Gzip)
+            .with_file_contents(
+                "x\n",
+                FileOptions::new("/usr/share/orphan")
+                    .permissions(0o644)
+                    .user("nosuchuser"),
+            )
+            .unwrap(),
+    ));
+    let e = assemble_err(&rpms);
+    settings().bind(|| insta::assert_snapshot!(error_chain(&e)));
+}
+
+#[test]
+fn different_contents_on_one_path_is_a_conflict_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = || FileOptions::new("/etc/same.conf").permissions(0o644);
+    let rpms = vec![
+        write(
+            dir.path(),
+            builder("fx-one", CompressionType::Gzip)
+                .with_file_contents("one\n", f())
+                .unwrap(),
+        ),
+        write(
+            dir.path(),
+            builder("fx-two", CompressionType::Gzip)
+                .with_file_contents("two\n", f())
+                .unwrap(),
+        ),
+    ];
+    let e = assemble_err(&rpms);
+    settings().bind(|| insta::assert_snapshot!(error_chain(&e)));
+}
+
+#[test]
+fn scriptlet_report_of_real_packages() {
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
+    let mut cfg = packages_only();
+    cfg.groups = vec![("lock".into(), Some(54)), ("mail".into(), Some(12))];
+    let rpms = real_rpms(&fx);
+    let (a, _keep) = assemble(&rpms, &cfg);
+    let text = format!("{}\n{}", a.report.summary(), a.report.to_text());
+    settings().bind(|| insta::assert_snapshot!(text));
+}
+
+#[test]
+fn root_password_file_hash_is_reproducible_and_glibc_compatible() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("root.pw");
+    std::fs::write(&pw, "s3cret pass\n").unwrap();
+    let rpms = fixture_set(dir.path());
+    let mut cfg = packages_only();
+    cfg.root_password = Some(RootPassword::File(pw));
+    cfg.password_seed = "node-image".into();
+    let (a, keep) = assemble(&rpms, &cfg);
+    let (b, keep2) = assemble(&rpms, &cfg);
+    let shadow = file_text(
+        &a,
+        &Store::new(keep.path().join("store")).unwrap(),
+        "/etc/shadow",
+    );
+    assert_eq!(
+        shadow,
+        file_text(
+            &b,
+            &Store::new(keep2.path().join("store")).unwrap(),
+            "/etc/shadow"
+        )
+    );
+    assert!(!shadow.contains("s3cret"));
+    let hash = shadow
+        .lines()
+        .next()
+        .unwrap()
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let salt = hash.split('$').nth(2).unwrap();
+    // glibc's crypt, through openssl: same password and salt give the same hash.
+    let out = Command::new("openssl")
+        .args(["passwd", "-6", "-salt", salt, "s3cret pass"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), hash);
+}
+
+#[test]
+fn assembly_is_independent_of_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rpms = fixture_set(dir.path());
+    rpms.push(fx_systemd(dir.path()));
+    let cfg = AssembleConfig::from_profile(&load_profile("rocky9-diskless.toml")).unwrap();
+    let (a, _k1) = assemble(&rpms, &cfg);
+    rpms.reverse();
+    let (b, _k2) = assemble(&rpms, &cfg);
+    assert_eq!(listing::to_text(&a.tree), listing::to_text(&b.tree));
+    assert_eq!(listing::to_json(&a.tree), listing::to_json(&b.tree));
+    assert_eq!(a.packages_installed, b.packages_installed);
+}
+
+// ---------------------------------------------------------------------------------------
+// Path traversal
+
+#[test]
+fn dotdot_cpio_fixture_is_rejected() {
+    let Some(fx) = crate::fixtures_or_skip!() else {
+        return;
+    };
+    let bytes = std::fs::read(fx.join("go-rpmutils/testdata/dotdot.cpio")).unwrap();
+    let mut r = rootfs::cpio::Reader::new(&bytes[..]);
+    let h = r.next(|_| None).unwrap().unwrap();
+    assert_eq!(h.name.as_deref(), Some("../../aaaaaaaaa"));
+    assert_eq!(
+        rootfs::paths::check_package_path(h.name.as_deref().unwrap()),
+        Err(PathError::Escape {
+            path: "../../aaaaaaaaa".into()
+        })
+    );
+}
+
+/// Build an uncompressed package and patch its payload bytes (the payload digest is then
+/// stale, as in a tampered package; headers are untouched).
+fn patched(dir: &Path, name: &str, b: &mut PackageBuilder, from: &[u8], to: &[u8]) -> PathBuf {
+    assert_eq!(from.len(), to.len());
+    let p = write(dir, b);
+    let mut bytes = std::fs::read(&p).unwrap();
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .unwrap_or_else(|| panic!("{name}: pattern not found"));
+    bytes[at..at + to.len()].copy_from_slice(to);
+    let out = dir.join(format!("{name}.rpm"));
+    std::fs::write(&out, bytes).unwrap();
+    out
+}
+
+#[test]
+fn payload_name_climbing_out_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = builder("fx-dotdot", CompressionType::None);
+    b.with_file_contents(
+        "evil\n",
+        FileOptions::new("/zz/zzaaaaaaaaa1").permissions(0o644),
+    )
+    .unwrap();
+    // The cpio name `./zz/zzaaaaaaaaa1` becomes `./../../aaaaaaaa1` (dotdot.cpio's trick).
+    let rpm = patched(
+        dir.path(),
+        "fx-dotdot-patched",
+        &mut b,
+        b"./zz/zzaaaaaaaaa1",
+        b"./../../aaaaaaaa1",
+    );
+    let e = assemble_err(&[rpm]);
+    assert!(
+        matches!(
+            &e,
+            RootfsError::Path {
+                source: PathError::Escape { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    settings().bind(|| insta::assert_snapshot!(error_chain(&e)));
+}
+
+#[test]
+fn header_path_climbing_out_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = builder("fx-headerdotdot", CompressionType::Gzip);
+    b.with_file_contents(
+        "evil\n",
+        FileOptions::new("/usr/../../../etc/evil").permissions(0o644),
+    )
+    .unwrap();
+    let e = assemble_err(&[write(dir.path(), &mut b)]);
+    assert!(
+        matches!(
+            &e,
+            RootfsError::Path {
+                source: PathError::Escape { .. },
+                ..
+            }
+        ),
+        "{}",
+        error_chain(&e)
+    );
+}
+
+#[test]
+fn absolute_symlinks_used_as_directories_stay_inside_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = builder("fx-links", CompressionType::Gzip);
+    a.with_dir_entry(FileOptions::dir("/usr/share/app").permissions(0o755))
+        .unwrap()
+        .with_dir_entry(FileOptions::dir("/tmp").permissions(0o1777))
+        .unwrap()
+        .with_symlink(FileOptions::symlink("/opt/app", "/usr/share/app"))
+        .unwrap()
+        // An absolute symlink that tries to climb above the root: stops at the image root.
+        .with_symlink(FileOptions::symlink("/escape", "/../../../../tmp"))
+        .unwrap();
+    let mut b = builder("fx-users", CompressionType::Gzip);
+    b.requires(Dependency::any("fx-links"))
+        .with_file_contents(
+            "data\n",
+            FileOptions::new("/opt/app/data.txt").permissions(0o644),
+        )
+        .unwrap()
+        .with_file_contents("x\n", FileOptions::new("/escape/x").permissions(0o644))
+        .unwrap();
+    let rpms = vec![write(dir.path(), &mut a), write(dir.path(), &mut b)];
+    let (asm, _keep) = assemble(&rpms, &packages_only());
+    assert!(asm.tree.get("/usr/share/app/data.txt").is_some());
+    assert!(asm.tree.get("/tmp/x").is_some());
+    assert_eq!(link(&asm, "/opt/app"), "/usr/share/app");
+    assert!(
+        asm.tree
+            .entries
+            .keys()
+            .all(|p| p.starts_with('/') && !p.split('/').any(|c| c == ".."))
+    );
+    if is_root() {
+        // rpm follows the same links (it chroots into the root).
+        let (theirs, _) = rpm_oracle(&rpms, &[], &[]);
+        let d = diff(&ours(&asm.tree), &theirs);
+        assert!(d.is_empty(), "{}", d.join("\n"));
+    }
+}
+
+#[test]
+fn symlink_loops_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = builder("fx-loop", CompressionType::Gzip);
+    a.with_symlink(FileOptions::symlink("/loop/a", "b"))
+        .unwrap()
+        .with_symlink(FileOptions::symlink("/loop/b", "a"))
+        .unwrap();
+    let mut b = builder("fx-into-loop", CompressionType::Gzip);
+    b.requires(Dependency::any("fx-loop"))
+        .with_file_contents("x\n", FileOptions::new("/loop/a/file").permissions(0o644))
+        .unwrap();
+    let e = assemble_err(&[write(dir.path(), &mut a), write(dir.path(), &mut b)]);
+    assert!(
+        matches!(
+            &e,
+            RootfsError::Path {
+                source: PathError::SymlinkLoop { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    settings().bind(|| insta::assert_snapshot!(error_chain(&e)));
+}
+
+#[test]
+fn hardlink_to_a_file_outside_the_package_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = builder("fx-hardlink", CompressionType::None);
+    b.with_file_contents(
+        "mine\n",
+        FileOptions::new("/usr/share/linkme").permissions(0o644),
+    )
+    .unwrap();
+    let rpm = write(dir.path(), &mut b);
+    // Find this entry's cpio header and raise its link count from 1 to 2: the archive now
+    // claims a second link the package does not contain.
+    let mut bytes = std::fs::read(&rpm).unwrap();
+    let name = b"./usr/share/linkme\0";
+    let at = bytes.windows(name.len()).position(|w| w == name).unwrap();
+    let hdr = at - 110;
+    assert_eq!(&bytes[hdr..hdr + 6], b"070701");
+    let nlink = hdr + 6 + 4 * 8;
+    assert_eq!(&bytes[nlink..nlink + 8], b"00000001");
+    bytes[nlink..nlink + 8].copy_from_slice(b"00000002");
+    std::fs::write(&rpm, bytes).unwrap();
+    let e = assemble_err(&[rpm]);
+    assert!(matches!(&e, RootfsError::BadHardlink { .. }), "{e:?}");
+    settings().bind(|| insta::assert_snapshot!(error_chain(&e)));
 }
