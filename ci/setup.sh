@@ -7,7 +7,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
 PKGS=(
-  ca-certificates curl gcc pkg-config
+  ca-certificates curl gcc pkg-config openssl file
   rpm createrepo-c cpio pigz libarchive-tools    # real RPMs, repodata, archive readers
   python3-dnf dnf                                  # the dnf oracle (repoquery, resolution)
   qemu-system-x86 ovmf                             # real PXE boots (BIOS and UEFI)

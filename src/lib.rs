@@ -15,6 +15,7 @@ pub mod lock;
 pub mod package;
 pub mod profile;
 pub mod repo;
+pub mod resolve;
 pub mod rootfs;
 pub mod solve;
 

@@ -110,8 +110,9 @@ impl fmt::Display for Dependency {
     }
 }
 
-/// A content checksum as repository metadata and lockfiles carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A content checksum as repository metadata and lockfiles carry it. Serialised as one
+/// `kind:value` string (`sha256:ab12…`), which keeps each lock entry on one line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Checksum {
     /// `sha256`, `sha512`, `sha1` (`sha` in old metadata is normalised to `sha1`).
     pub kind: String,
@@ -122,6 +123,27 @@ pub struct Checksum {
 impl fmt::Display for Checksum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.kind, self.value)
+    }
+}
+
+impl Serialize for Checksum {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Checksum {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Checksum, D::Error> {
+        let text = String::deserialize(d)?;
+        let (kind, value) = text.split_once(':').ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "checksum `{text}` is not `kind:hex` (e.g. `sha256:ab12…`)"
+            ))
+        })?;
+        Ok(Checksum {
+            kind: kind.to_owned(),
+            value: value.to_owned(),
+        })
     }
 }
 

@@ -7,7 +7,6 @@ use super::GlobalArgs;
 use clap::Args;
 use diskless::fetch::{self, FetchOptions, Reporter};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -32,7 +31,7 @@ pub fn run(args: FetchArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     opts.offline = g.offline;
     opts.verify_cache = args.verify_cache;
     let reporter = reporter(g.quiet);
-    let got = fetch::fetch_lock(&lock, &repos, &opts, reporter.as_ref())?;
+    let got = fetch_with_hints(&lock, &repos, &opts, reporter.as_ref())?;
     let unsigned: Vec<&str> = got
         .iter()
         .filter(|p| p.signature == fetch::SignatureCheck::Disabled)
@@ -53,21 +52,71 @@ pub fn run(args: FetchArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The lock next to `profile` and the profile's repositories as fetch sees them.
+/// The lock next to `profile` and the profile's repositories as fetch sees them. The lock
+/// must be fresh: the packages of a stale lock may not be what the profile asks for.
 pub fn load_inputs(
     profile: &std::path::Path,
 ) -> anyhow::Result<(diskless::lock::Lockfile, Vec<fetch::FetchRepo>)> {
+    use super::hint::HintExt;
+    use diskless::lock::{LockError, Lockfile};
+    let p = diskless::profile::load(profile)?;
     let path = diskless::lock::path_for_profile(profile);
-    let _lock = diskless::lock::Lockfile::read(&path)?;
-    // Replaced by the conversion from `profile::RepoConfig` once the profile module is merged.
-    anyhow::bail!("`diskless fetch` needs the profile module (not merged yet)")
+    let lock = match Lockfile::read_fresh(&path, &p.resolution_digest()) {
+        Ok(l) => l,
+        Err(e @ (LockError::Missing { .. } | LockError::Stale { .. })) => {
+            return Err(e).hint(format!("run `diskless lock {}` first", profile.display()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((lock, fetch::repos_of(&p)))
+}
+
+/// [`fetch::fetch_lock`] with `hint:` lines for the errors a user can fix.
+pub fn fetch_with_hints(
+    lock: &diskless::lock::Lockfile,
+    repos: &[fetch::FetchRepo],
+    opts: &FetchOptions,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Vec<fetch::FetchedPackage>> {
+    use super::hint::HintExt;
+    use fetch::{FetchError, PackageError, VerifyError};
+    match fetch::fetch_lock(lock, repos, opts, reporter) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let h = match &e {
+                FetchError::Offline { .. } => Some(
+                    "run once without `--offline` (or `diskless fetch PROFILE`) to fill the cache",
+                ),
+                FetchError::UnknownRepo { .. } | FetchError::UnlockedRepo { .. } => {
+                    Some("the lock is out of date with the profile: run `diskless lock PROFILE`")
+                }
+                FetchError::Package {
+                    source: PackageError::Verify(VerifyError::UnknownKey { .. }),
+                    ..
+                } => Some(
+                    "add the repository's signing key to its `gpgkey` list, or check where the package came from",
+                ),
+                FetchError::Package {
+                    source: PackageError::AllSourcesFailed { .. },
+                    ..
+                } => Some(
+                    "check the network, the proxy variables and the repository URLs; the lock may pin packages the mirrors have dropped (`diskless lock --update`)",
+                ),
+                _ => None,
+            };
+            match h {
+                Some(h) => Err(e).hint(h),
+                None => Err(e.into()),
+            }
+        }
+    }
 }
 
 /// The reporter for this run: a bar on a terminal, lines otherwise, silent under `-q`.
 pub fn reporter(quiet: u8) -> Box<dyn Reporter> {
     if quiet > 0 {
         Box::new(fetch::Silent)
-    } else if std::io::stderr().is_terminal() {
+    } else if super::logging::show_progress(quiet) {
         Box::new(BarReporter::new())
     } else {
         Box::new(LineReporter::new())
@@ -120,9 +169,12 @@ impl Tally {
         let dl = self.downloaded.load(Ordering::SeqCst);
         let done = self.done.load(Ordering::SeqCst);
         let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
+        let total = self.total.load(Ordering::SeqCst);
+        if dl == 0 && done == total {
+            return format!("{done} of {total} packages ready (all from the cache)");
+        }
         format!(
-            "{done} of {} packages ready ({dl} downloaded, {} cached): {} in {secs:.1} s ({}/s)",
-            self.total.load(Ordering::SeqCst),
+            "{done} of {total} packages ready ({dl} downloaded, {} cached): {} in {secs:.1} s ({}/s)",
             done.saturating_sub(dl),
             human_bytes(bytes),
             human_bytes(rate as u64)
@@ -220,7 +272,8 @@ impl Reporter for LineReporter {
             *s = Some(Instant::now());
         }
         eprintln!(
-            "Fetching {total_pkgs} packages ({})",
+            "Fetching {total_pkgs} package{} ({})",
+            if total_pkgs == 1 { "" } else { "s" },
             human_bytes(total_bytes)
         );
     }

@@ -173,13 +173,11 @@ impl Metalink {
                                 ml.alternates.push(a);
                             }
                         }
-                        "url" => {
-                            if supported(&value) {
-                                ml.urls.push(MetalinkUrl {
-                                    url: value,
-                                    preference: url_pref,
-                                });
-                            }
+                        "url" if supported(&value) => {
+                            ml.urls.push(MetalinkUrl {
+                                url: value,
+                                preference: url_pref,
+                            });
                         }
                         "file" => in_repomd = false,
                         _ => {}

@@ -70,6 +70,31 @@ impl FetchRepo {
     }
 }
 
+impl From<&crate::profile::RepoConfig> for FetchRepo {
+    fn from(r: &crate::profile::RepoConfig) -> FetchRepo {
+        FetchRepo {
+            id: r.id.clone(),
+            baseurls: r.baseurl.clone(),
+            mirrorlist: r.mirrorlist.clone(),
+            metalink: r.metalink.clone(),
+            gpgcheck: r.gpgcheck,
+            gpgkeys: r.gpgkey.clone(),
+            tls: TlsConfig {
+                ca_cert: r.sslcacert.clone(),
+                client_cert: r.sslclientcert.clone(),
+                client_key: r.sslclientkey.clone(),
+                verify: r.sslverify,
+            },
+            proxy: None,
+        }
+    }
+}
+
+/// The repositories of a profile, as fetch takes them.
+pub fn repos_of(profile: &crate::profile::Profile) -> Vec<FetchRepo> {
+    profile.repos.iter().map(FetchRepo::from).collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
     pub cache_dir: PathBuf,
@@ -206,39 +231,46 @@ struct RepoCtx<'a> {
     bases: Vec<String>,
     transport: Option<Transport>,
     keys: Option<Keyring>,
-    mirrors: OnceLock<Vec<String>>,
+    /// Mirror base URLs, and why a mirrorlist or metalink could not be read.
+    mirrors: OnceLock<(Vec<String>, Vec<String>)>,
     opts: &'a FetchOptions,
 }
 
 impl RepoCtx<'_> {
     /// Mirrors from the mirrorlist or metalink, resolved on first need (most fetches never
     /// need them: the locked base URL answers).
-    fn mirrors(&self) -> &[String] {
+    fn mirrors(&self) -> &(Vec<String>, Vec<String>) {
         self.mirrors.get_or_init(|| {
             let Some(t) = &self.transport else {
-                return Vec::new();
+                return (Vec::new(), Vec::new());
             };
-            let mut out = Vec::new();
+            let mut found = Vec::new();
+            let mut errors = Vec::new();
             if let Some(ml) = &self.repo.metalink {
                 match fetch_small(t, ml, &self.opts.retry)
                     .map_err(|e| chain(&e))
                     .and_then(|b| mirrors::Metalink::parse(&b, ml).map_err(|e| chain(&e)))
                 {
-                    Ok(m) => out.extend(m.baseurls()),
-                    Err(e) => tracing::warn!("repository `{}`: metalink: {e}", self.repo.id),
+                    Ok(m) => found.extend(m.baseurls()),
+                    Err(e) => errors.push(format!("metalink: {e}")),
                 }
             }
             if let Some(ml) = &self.repo.mirrorlist {
                 match fetch_small(t, ml, &self.opts.retry) {
-                    Ok(b) => out.extend(mirrors::parse_mirrorlist(&String::from_utf8_lossy(&b))),
-                    Err(e) => {
-                        tracing::warn!("repository `{}`: mirrorlist: {}", self.repo.id, chain(&e))
-                    }
+                    Ok(b) => found.extend(mirrors::parse_mirrorlist(&String::from_utf8_lossy(&b))),
+                    Err(e) => errors.push(format!("mirrorlist: {}", chain(&e))),
                 }
             }
-            out.retain(|m| !self.bases.contains(m));
-            out.dedup();
-            out
+            for e in &errors {
+                tracing::warn!("repository `{}`: {e}", self.repo.id);
+            }
+            let mut out: Vec<String> = Vec::new();
+            for m in found.iter().map(|m| with_slash(m)) {
+                if !self.bases.contains(&m) && !out.contains(&m) {
+                    out.push(m);
+                }
+            }
+            (out, errors)
         })
     }
 }
@@ -264,10 +296,16 @@ fn fetch_small(t: &Transport, url: &str, policy: &RetryPolicy) -> Result<Vec<u8>
     }
 }
 
-fn load_keys(
+/// The keys a repository's `gpgkey` names: `file://` URLs and plain paths are read from disk,
+/// `http(s)://` URLs downloaded with `t`. A downloaded key is kept under
+/// `<cache_dir>/keys/<sha256 of the URL>` so that `--offline` (`t` = `None`) can still check
+/// signatures, and as a fallback when the key server is unreachable. Also what
+/// `repo_gpgcheck` needs to check `repomd.xml.asc` ([`Keyring::verify_detached`]).
+pub fn load_keyring(
     repo: &FetchRepo,
     t: Option<&Transport>,
     policy: &RetryPolicy,
+    cache_dir: Option<&std::path::Path>,
 ) -> Result<Keyring, RepoError> {
     if repo.gpgkeys.is_empty() {
         return Err(VerifyError::NoKeys {
@@ -275,28 +313,76 @@ fn load_keys(
         }
         .into());
     }
+    let key_err = |k: &str, reason: String| VerifyError::Key {
+        key: k.to_string(),
+        reason,
+    };
     let mut ring = Keyring::new();
     for k in &repo.gpgkeys {
-        let data = if k.contains("://") {
-            match t {
-                Some(t) => fetch_small(t, k, policy)?,
-                None => {
-                    return Err(VerifyError::Key {
-                        key: k.clone(),
-                        reason: "cannot be downloaded (offline)".into(),
+        let local = if k.starts_with("file:") {
+            let u = Url::parse(k).map_err(|e| key_err(k, e.to_string()))?;
+            Some(
+                u.to_file_path()
+                    .map_err(|()| key_err(k, "not a local file URL".into()))?,
+            )
+        } else if k.contains("://") {
+            None
+        } else {
+            Some(PathBuf::from(k))
+        };
+        let kept = cache_dir.map(|d| {
+            use sha2::Digest;
+            d.join("keys")
+                .join(hex::encode(sha2::Sha256::digest(k.as_bytes())))
+        });
+        let data = match (local, t) {
+            (Some(path), _) => std::fs::read(&path).map_err(|e| key_err(k, e.to_string()))?,
+            (None, Some(t)) => match fetch_small(t, k, policy) {
+                Ok(data) => {
+                    if let Some(kept) = &kept {
+                        keep_key(kept, &data);
                     }
+                    data
+                }
+                Err(e) => match kept.as_ref().and_then(|p| std::fs::read(p).ok()) {
+                    Some(data) => {
+                        tracing::warn!(
+                            "{}; using the copy kept from an earlier download",
+                            chain(&e)
+                        );
+                        data
+                    }
+                    None => return Err(e.into()),
+                },
+            },
+            (None, None) => match kept.as_ref().and_then(|p| std::fs::read(p).ok()) {
+                Some(data) => data,
+                None => {
+                    return Err(key_err(
+                        k,
+                        "offline, and no copy of it was kept from an earlier download".into(),
+                    )
                     .into());
                 }
-            }
-        } else {
-            std::fs::read(k).map_err(|e| VerifyError::Key {
-                key: k.clone(),
-                reason: e.to_string(),
-            })?
+            },
         };
         ring.add_armored(&data, k)?;
     }
     Ok(ring)
+}
+
+/// Keep a downloaded key for offline use (atomically; failing to keep it is not an error).
+fn keep_key(path: &std::path::Path, data: &[u8]) {
+    let Some(dir) = path.parent() else { return };
+    let r = std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(dir))
+        .and_then(|mut t| {
+            t.write_all(data)?;
+            t.persist(path).map(|_| ()).map_err(|e| e.error)
+        });
+    if let Err(e) = r {
+        tracing::debug!("cannot keep the key at `{}`: {e}", path.display());
+    }
 }
 
 /// One distinct package to fetch (the lock may pin a file twice: image and boot packages).
@@ -352,7 +438,7 @@ pub fn fetch_lock(
             repo: repo.id.clone(),
             source,
         };
-        let transport = if opts.offline && repo.gpgkeys.iter().all(|k| !k.contains("://")) {
+        let transport = if opts.offline {
             None
         } else {
             Some(
@@ -362,7 +448,7 @@ pub fn fetch_lock(
         };
         let keys = if opts.verify_signatures && repo.gpgcheck {
             Some(
-                load_keys(
+                load_keyring(
                     repo,
                     if opts.offline {
                         None
@@ -370,6 +456,7 @@ pub fn fetch_lock(
                         transport.as_ref()
                     },
                     &opts.retry,
+                    Some(&opts.cache_dir),
                 )
                 .map_err(rerr)?,
             )
@@ -548,15 +635,26 @@ fn fetch_one(
             // Cheap: the header only, unless --verify-cache asks for the payload too. The
             // keys may have changed since the entry was stored, so the signature is
             // checked on every use.
-            verify::verify_rpm(
+            match verify::verify_rpm(
                 &path,
                 &nevra,
                 &ctx.repo.id,
                 ctx.keys.as_ref(),
                 opts.verify_cache,
-            )?;
-            reporter.on_cached(&nevra, pkg.size);
-            return Ok(fetched(path, sha, true));
+            ) {
+                Ok(()) => {
+                    reporter.on_cached(&nevra, pkg.size);
+                    return Ok(fetched(path, sha, true));
+                }
+                // Facts about the package, not damage to the entry: a download would give
+                // the same bytes.
+                Err(e @ (VerifyError::UnknownKey { .. } | VerifyError::Unsigned { .. })) => {
+                    return Err(e.into());
+                }
+                // A digest or signature that no longer matches means the entry changed
+                // after it was verified and stored: fetch it again (and verify it fully).
+                Err(e) => tracing::warn!("{e}"),
+            }
         }
         tracing::warn!(
             "cache entry `{}` of `{nevra}` is corrupt: downloading it again",
@@ -583,10 +681,13 @@ fn fetch_one(
         let base = if bi < ctx.bases.len() {
             ctx.bases[bi].clone()
         } else {
-            let m = ctx.mirrors();
+            let (m, errors) = ctx.mirrors();
             match m.get(bi - ctx.bases.len()) {
-                Some(b) => with_slash(b),
-                None => break,
+                Some(b) => b.clone(),
+                None => {
+                    attempts.extend(errors.iter().cloned());
+                    break;
+                }
             }
         };
         bi += 1;

@@ -342,7 +342,13 @@ fn copy_limited(
 }
 
 fn map_reqwest(url: &str, e: reqwest::Error) -> TransportError {
-    if e.is_timeout() {
+    if is_tls_failure(&e) {
+        // A certificate problem does not go away by asking again.
+        TransportError::Tls {
+            what: format!("the TLS handshake with `{url}` failed"),
+            source: Some(Box::new(e)),
+        }
+    } else if e.is_timeout() {
         TransportError::Timeout {
             url: url.to_string(),
         }
@@ -357,6 +363,18 @@ fn map_reqwest(url: &str, e: reqwest::Error) -> TransportError {
             source: e,
         }
     }
+}
+
+/// Whether rustls refused the connection (certificate unknown, required, expired, ...).
+fn is_tls_failure(e: &reqwest::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Whether an I/O error from a response body wraps a reqwest timeout.

@@ -28,7 +28,7 @@ pub enum VerifyError {
     NotRpm {
         nevra: String,
         #[source]
-        source: rpm::Error,
+        source: Box<rpm::Error>,
     },
     #[error("`{nevra}` has no header digest")]
     NoHeaderDigest { nevra: String },
@@ -66,7 +66,7 @@ pub enum VerifyError {
         nevra: String,
         key_id: String,
         #[source]
-        source: rpm::Error,
+        source: Box<rpm::Error>,
     },
     #[error("Cannot use the GPG key `{key}`: {reason}")]
     Key { key: String, reason: String },
@@ -206,12 +206,12 @@ pub fn verify_rpm(
     let mut r = BufReader::with_capacity(256 * 1024, file);
     let meta = rpm::PackageMetadata::parse(&mut r).map_err(|source| VerifyError::NotRpm {
         nevra: nevra.to_string(),
-        source,
+        source: Box::new(source),
     })?;
 
     let report = meta.check_digests().map_err(|source| VerifyError::NotRpm {
         nevra: nevra.to_string(),
-        source,
+        source: Box::new(source),
     })?;
     if !report.has_header_digest() {
         return Err(VerifyError::NoHeaderDigest {
@@ -256,7 +256,7 @@ fn check_signature(
         .check_signatures(&keys.verifier)
         .map_err(|source| VerifyError::NotRpm {
             nevra: nevra.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     if report.signatures.is_empty() {
         return Err(VerifyError::Unsigned {
@@ -286,11 +286,11 @@ fn check_signature(
                 unknown.get_or_insert(key_id);
             }
             Some(source) => {
-                if keys.ids.iter().any(|k| *k == key_id) {
+                if keys.ids.contains(&key_id) {
                     return Err(VerifyError::BadSignature {
                         nevra: nevra.to_string(),
                         key_id,
-                        source,
+                        source: Box::new(source),
                     });
                 }
                 unknown.get_or_insert(key_id);

@@ -82,6 +82,22 @@ fn table_of(path: &str) -> String {
     }
 }
 
+/// serde's type words in the words of a TOML user.
+fn plain_type(t: &str) -> String {
+    let t = t.trim();
+    match t {
+        "u8" | "u16" | "u32" | "u64" => return "a non-negative integer".into(),
+        "i8" | "i16" | "i32" | "i64" => return "an integer".into(),
+        "a sequence" | "sequence" => return "an array".into(),
+        "map" | "a map" => return "a table".into(),
+        _ => {}
+    }
+    if t.starts_with("struct ") {
+        return "a table".into();
+    }
+    t.to_string()
+}
+
 /// Turn a TOML/serde error into a located diagnostic with our wording and a hint.
 fn toml_error(st: &SourceText, e: &toml::de::Error, path: Option<String>) -> error::Diagnostic {
     let span = e.span().unwrap_or(0..0);
@@ -104,7 +120,12 @@ fn toml_error(st: &SourceText, e: &toml::de::Error, path: Option<String>) -> err
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         // serde_path_to_error's path for an unknown key includes the key itself.
         let table = table_of(&path);
-        let mut d = st.diag(span, &path, format!("Unknown field `{name}` in {table}"));
+        let message = if path.contains('.') {
+            format!("Unknown field `{name}` in {table}")
+        } else {
+            format!("Unknown top-level table or key `{name}`")
+        };
+        let mut d = st.diag(span, &path, message);
         d.hint = Some(if name == "repo_files" && path.starts_with("repo[") {
             "`repo_files` is a top-level key: TOML puts a key written after a `[[repo]]` header into that repo, so move it above the first table".to_string()
         } else if let Some(m) = did_you_mean(name, candidates.iter().copied()) {
@@ -130,7 +151,11 @@ fn toml_error(st: &SourceText, e: &toml::de::Error, path: Option<String>) -> err
             return st.diag(
                 span,
                 &path,
-                format!("Wrong type for {shown}: expected {expected}, found {found}"),
+                format!(
+                    "Wrong type for {shown}: expected {}, found {}",
+                    plain_type(expected),
+                    plain_type(found)
+                ),
             );
         }
     }

@@ -35,13 +35,53 @@ pub struct Profile {
     pub remove: Vec<String>,
     pub services: Services,
     pub hostname: Option<String>,
-    /// Lines of /etc/fstab, as written (comment lines allowed).
+    /// Lines of /etc/fstab, as written (comment lines allowed); see [`Profile::fstab_entries`].
     pub fstab: Vec<String>,
+    /// Leave /etc/machine-id empty so systemd treats every boot as a first boot (applies
+    /// presets, makes a fresh id per node). Default true.
+    pub empty_machine_id: bool,
+    /// `[main]` options set in /etc/dnf/dnf.conf (and /etc/yum.conf where it is a file),
+    /// e.g. the recipe's `diskspacecheck = 0`. Values as dnf reads them.
+    pub dnf: BTreeMap<String, String>,
     pub network: Network,
     pub pxe: Pxe,
     pub dhcp: Option<Dhcp>,
     pub hosts: Vec<Host>,
     pub oci: Oci,
+}
+
+/// One non-comment line of `fstab`, split into its six fields (dump and pass default to 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FstabEntry {
+    pub spec: String,
+    pub file: String,
+    pub vfstype: String,
+    pub options: String,
+    pub freq: u32,
+    pub passno: u32,
+}
+
+impl Profile {
+    /// The fstab lines that are not comments, split into fields (checked at load time).
+    pub fn fstab_entries(&self) -> Vec<FstabEntry> {
+        self.fstab
+            .iter()
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let field = |i: usize| f.get(i).copied().unwrap_or("").to_string();
+                let num = |i: usize| f.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+                FstabEntry {
+                    spec: field(0),
+                    file: field(1),
+                    vfstype: field(2),
+                    options: field(3),
+                    freq: num(4),
+                    passno: num(5),
+                }
+            })
+            .collect()
+    }
 }
 
 /// CPU architectures diskless builds for.
@@ -145,6 +185,9 @@ pub struct RepoConfig {
     /// Packages of this repo ignore module filtering.
     pub module_hotfixes: bool,
     pub skip_if_unavailable: bool,
+    /// dnf's `proxy` for this repository, as written (`_none_` = ignore the environment's
+    /// proxy variables); `None` = the environment decides.
+    pub proxy: Option<String>,
     pub source: RepoSource,
 }
 
@@ -280,6 +323,8 @@ pub struct Interface {
     pub name: String,
     pub method: IpMethod,
     pub mtu: Option<u32>,
+    /// Bring it up at boot (ifcfg `ONBOOT`, keyfile `autoconnect`). Default true.
+    pub onboot: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -348,6 +393,8 @@ pub struct Dhcp {
     pub range: Option<(Ipv4Addr, Ipv4Addr)>,
     /// Default lease time in seconds.
     pub lease_time: Option<u32>,
+    /// The server interface dnsmasq/kea listen on; all when unset.
+    pub interface: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -44,8 +44,8 @@ fn keyfile(itf: &Interface) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "[connection]\nid={0}\ntype=ethernet\ninterface-name={0}\nautoconnect=true\n",
-        itf.name
+        "[connection]\nid={0}\ntype=ethernet\ninterface-name={0}\nautoconnect={1}\n",
+        itf.name, itf.onboot
     );
     if let Some(mtu) = itf.mtu {
         let _ = writeln!(s, "[ethernet]\nmtu={mtu}\n");
@@ -74,7 +74,8 @@ fn keyfile(itf: &Interface) -> String {
 }
 
 fn ifcfg(itf: &Interface) -> String {
-    let mut s = format!("DEVICE={}\nTYPE=Ethernet\nONBOOT=yes\n", itf.name);
+    let onboot = if itf.onboot { "yes" } else { "no" };
+    let mut s = format!("DEVICE={}\nTYPE=Ethernet\nONBOOT={onboot}\n", itf.name);
     match &itf.method {
         IpMethod::Dhcp => s.push_str("BOOTPROTO=dhcp\n"),
         IpMethod::Static {
@@ -110,6 +111,7 @@ mod tests {
                 name: "eth0".into(),
                 method,
                 mtu: None,
+                onboot: true,
             }],
         }
     }

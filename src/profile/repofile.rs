@@ -4,6 +4,10 @@
 //! reported at `file:line:column`. Substitution and checks happen in `validate`, shared with
 //! inline `[[repo]]` tables.
 
+// Errors here are a one-shot cold path (the first one ends the load), and a `Diagnostic` carries
+// everything needed to show it; boxing every intermediate `Result` would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use super::error::{Diagnostic, SourceText, did_you_mean};
 use super::model::RepoSource;
 use super::validate::{Loc, RepoDraft};
@@ -31,6 +35,7 @@ const KNOWN: &[&str] = &[
     "includepkgs",
     "module_hotfixes",
     "skip_if_unavailable",
+    "proxy",
 ];
 
 /// Keys dnf knows that do not change what diskless resolves or fetches (download tuning,
@@ -248,10 +253,11 @@ fn draft(st: &SourceText, s: Section) -> Result<RepoDraft, Diagnostic> {
             "includepkgs" => d.includepkgs = list(),
             "module_hotfixes" => d.module_hotfixes = Some(bool_val()?),
             "skip_if_unavailable" => d.skip_if_unavailable = Some(bool_val()?),
+            "proxy" => d.proxy = nonempty(one(), &loc),
             k if IGNORED.contains(&k) => {}
             k => {
                 let key_loc = Loc::at(st, e.line, 1, k.chars().count(), field.clone());
-                let mut err = key_loc.err(format!("Unknown key `{k}` in `[{}]`", s.id));
+                let mut err = key_loc.err_plain(format!("Unknown key `{k}` in `[{}]`", s.id));
                 err.hint = Some(
                     match did_you_mean(k, KNOWN.iter().chain(IGNORED).copied()) {
                         Some(m) => format!("did you mean `{m}`?"),
@@ -279,7 +285,7 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// dnf splits list options (baseurl, gpgkey, exclude) on commas and whitespace.
-fn split_list(s: &str) -> Vec<String> {
+pub(crate) fn split_list(s: &str) -> Vec<String> {
     s.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|p| !p.is_empty())
         .map(str::to_string)

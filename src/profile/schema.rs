@@ -83,7 +83,7 @@ impl<'de> Deserialize<'de> for ReleaseVer {
 pub struct RawProfile {
     pub image: Spanned<RawImage>,
     #[serde(default)]
-    pub vars: BTreeMap<String, String>,
+    pub vars: BTreeMap<String, Spanned<String>>,
     #[serde(default, rename = "repo")]
     pub repos: Vec<Spanned<RawRepo>>,
     #[serde(default)]
@@ -117,6 +117,38 @@ pub struct RawProfile {
     pub hosts: Vec<RawHost>,
     #[serde(default)]
     pub oci: RawOci,
+    #[serde(default)]
+    pub dnf: BTreeMap<String, Spanned<DnfValue>>,
+}
+
+/// A dnf.conf `[main]` value: TOML strings, integers and booleans are accepted.
+#[derive(Debug, Clone)]
+pub struct DnfValue(pub String);
+
+impl<'de> Deserialize<'de> for DnfValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DnfValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, integer or boolean")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<DnfValue, E> {
+                if s.contains('\n') {
+                    return Err(E::custom("a dnf.conf value must be one line"));
+                }
+                Ok(DnfValue(s.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DnfValue, E> {
+                Ok(DnfValue(v.to_string()))
+            }
+            // dnf.conf writes booleans as True/False.
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<DnfValue, E> {
+                Ok(DnfValue(if v { "True" } else { "False" }.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,6 +186,7 @@ pub struct RawRepo {
     pub includepkgs: Option<OneOrMany>,
     pub module_hotfixes: Option<bool>,
     pub skip_if_unavailable: Option<bool>,
+    pub proxy: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -181,8 +214,7 @@ pub struct RawPackages {
 pub struct RawBoot {
     #[serde(default)]
     pub packages: Vec<String>,
-    #[serde(default)]
-    pub cmdline: String,
+    pub cmdline: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -266,6 +298,7 @@ pub struct RawSystem {
     pub fstab: Vec<Spanned<String>>,
     #[serde(default)]
     pub remove: Vec<Spanned<String>>,
+    pub empty_machine_id: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -308,6 +341,7 @@ pub struct RawInterface {
     #[serde(default)]
     pub dns: Vec<Ipv4Addr>,
     pub mtu: Option<u32>,
+    pub onboot: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -356,6 +390,7 @@ pub struct RawDhcp {
     pub router: Option<Spanned<Ipv4Addr>>,
     pub range: Option<Spanned<[Ipv4Addr; 2]>>,
     pub lease_time: Option<u32>,
+    pub interface: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,10 @@
 //! value checked against the others (hosts inside the DHCP subnet, unique names, files that
 //! exist). Each failure is a [`Diagnostic`] at the offending value.
 
+// Errors here are a one-shot cold path (the first one ends the load), and a `Diagnostic` carries
+// everything needed to show it; boxing every intermediate `Result` would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use super::error::{Diagnostic, ProfileError, SourceText};
 use super::model::*;
 use super::repofile;
@@ -49,7 +53,17 @@ impl Loc {
             text,
         }
     }
+    /// An error about this value; the message is prefixed with the field's name.
     pub fn err(&self, message: impl Into<String>) -> Diagnostic {
+        let message = message.into();
+        if self.field.is_empty() {
+            return self.err_plain(message);
+        }
+        self.err_plain(format!("`{}`: {message}", self.field))
+    }
+
+    /// An error whose message already names the field.
+    pub fn err_plain(&self, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             file: self.file.clone(),
             line: self.line,
@@ -89,6 +103,7 @@ pub(crate) struct RepoDraft {
     pub includepkgs: Vec<String>,
     pub module_hotfixes: Option<bool>,
     pub skip_if_unavailable: Option<bool>,
+    pub proxy: Option<(String, Loc)>,
 }
 
 impl RepoDraft {
@@ -116,6 +131,7 @@ impl RepoDraft {
             includepkgs: Vec::new(),
             module_hotfixes: None,
             skip_if_unavailable: None,
+            proxy: None,
         }
     }
 }
@@ -173,10 +189,10 @@ pub(crate) fn build(
     for (k, v) in &raw.vars {
         if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(cx
-                .field_err(
-                    &format!("vars.{k}"),
-                    format!("Variable name `{k}` must be letters, digits and `_`"),
-                )
+                .loc(v.span(), format!("vars.{k}"))
+                .err_plain(format!(
+                    "Variable name `{k}` must be letters, digits and `_`"
+                ))
                 .into());
         }
         if [
@@ -189,14 +205,14 @@ pub(crate) fn build(
         .contains(&k.as_str())
         {
             return Err(cx
-                .field_err(
-                    &format!("vars.{k}"),
-                    format!("`{k}` is set by `[image]` and cannot be redefined in `[vars]`"),
-                )
+                .loc(v.span(), format!("vars.{k}"))
+                .err_plain(format!(
+                    "`{k}` is set by `[image]` and cannot be redefined in `[vars]`"
+                ))
                 .with_hint("set `image.releasever` / `image.arch` instead")
                 .into());
         }
-        vars.insert(k.clone(), v.clone());
+        vars.insert(k.clone(), v.get_ref().clone());
     }
     let (major, minor) = match image.releasever.split_once('.') {
         Some((a, b)) => (a.to_string(), b.to_string()),
@@ -230,7 +246,7 @@ pub(crate) fn build(
         if let Some(first) = seen.get(&d.id) {
             return Err(d
                 .id_loc
-                .err(format!("Repository `{}` is defined twice", d.id))
+                .err_plain(format!("Repository `{}` is defined twice", d.id))
                 .with_hint(format!(
                     "the first definition is at {}:{}",
                     first.file.display(),
@@ -245,6 +261,13 @@ pub(crate) fn build(
         repos.push(finish_repo(d, &vars)?);
     }
     repos.sort_by(|a, b| a.id.cmp(&b.id));
+    if repos.is_empty() {
+        return Err(cx
+            .loc(img_span.start..img_span.start + 7, "repo")
+            .err_plain("The profile has no enabled repository")
+            .with_hint("add a `[[repo]]` table with a `baseurl`, or name `.repo` files in the top-level `repo_files`")
+            .into());
+    }
 
     // [packages]
     let rp = raw.packages;
@@ -278,14 +301,19 @@ pub(crate) fn build(
             .map(Spanned::into_inner)
             .collect(),
     };
-    if raw.boot.cmdline.contains('\n') {
-        return Err(cx
-            .field_err("boot.cmdline", "The kernel command line must be one line")
-            .into());
-    }
+    let cmdline = match &raw.boot.cmdline {
+        Some(c) if c.get_ref().contains('\n') => {
+            return Err(cx
+                .loc(c.span(), "boot.cmdline")
+                .err("The kernel command line must be one line")
+                .into());
+        }
+        Some(c) => c.get_ref().trim().to_string(),
+        None => String::new(),
+    };
     let boot = Boot {
         packages: raw.boot.packages,
-        cmdline: raw.boot.cmdline.trim().to_string(),
+        cmdline,
     };
 
     // [root]
@@ -417,7 +445,7 @@ pub(crate) fn build(
             }
             (None, None) => {
                 return Err(cx
-                    .loc(f.path.span(), format!("{field}"))
+                    .loc(f.path.span(), field.clone())
                     .err(format!("`{p}` has neither `content` nor `source`"))
                     .with_hint(
                         "add `content = \"…\"` or `source = \"files/…\"` (relative to the profile)",
@@ -592,7 +620,7 @@ pub(crate) fn build(
             }
             (None, Some(false)) => {
                 return Err(cx
-                    .loc(itf.name.span(), format!("{f}"))
+                    .loc(itf.name.span(), f.clone())
                     .err(format!(
                         "Interface `{n}` has `dhcp = false` but no `address`"
                     ))
@@ -604,6 +632,7 @@ pub(crate) fn build(
             name: itf.name.into_inner(),
             method,
             mtu: itf.mtu,
+            onboot: itf.onboot.unwrap_or(true),
         });
     }
     let network = Network { style, interfaces };
@@ -741,6 +770,7 @@ pub(crate) fn build(
                 router,
                 range,
                 lease_time: d.lease_time,
+                interface: d.interface,
             })
         }
     };
@@ -828,6 +858,22 @@ pub(crate) fn build(
         });
     }
 
+    // [dnf]: dnf.conf [main] options.
+    let mut dnf = BTreeMap::new();
+    for (k, v) in raw.dnf {
+        if k.is_empty()
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(cx
+                .loc(v.span(), format!("dnf.{k}"))
+                .err(format!("`{k}` is not a dnf.conf option name"))
+                .into());
+        }
+        dnf.insert(k, v.into_inner().0);
+    }
+
     // [oci]
     if let Some(n) = &raw.oci.name {
         check_oci_name(n.get_ref()).map_err(|e| cx.loc(n.span(), "oci.name").err(e))?;
@@ -862,6 +908,8 @@ pub(crate) fn build(
         services,
         hostname: sys.hostname.map(Spanned::into_inner),
         fstab: sys.fstab.into_iter().map(Spanned::into_inner).collect(),
+        empty_machine_id: sys.empty_machine_id.unwrap_or(true),
+        dnf,
         network,
         pxe,
         dhcp,
@@ -954,10 +1002,16 @@ fn inline_repo(cx: &Cx, r: Spanned<RawRepo>, index: usize) -> Result<RepoDraft, 
     d.sslclientkey = one(r.sslclientkey, "sslclientkey");
     d.sslcacert = one(r.sslcacert, "sslcacert");
     d.sslverify = r.sslverify;
-    d.excludepkgs = r.excludepkgs.map(|v| v.0).unwrap_or_default();
-    d.includepkgs = r.includepkgs.map(|v| v.0).unwrap_or_default();
+    // As in .repo files, one string may hold several globs separated by commas or spaces.
+    let globs = |v: Option<OneOrMany>| -> Vec<String> {
+        v.map(|v| v.0.iter().flat_map(|s| repofile::split_list(s)).collect())
+            .unwrap_or_default()
+    };
+    d.excludepkgs = globs(r.excludepkgs);
+    d.includepkgs = globs(r.includepkgs);
     d.module_hotfixes = r.module_hotfixes;
     d.skip_if_unavailable = r.skip_if_unavailable;
+    d.proxy = one(r.proxy, "proxy");
     Ok(d)
 }
 
@@ -1148,6 +1202,23 @@ fn finish_repo(d: RepoDraft, vars: &BTreeMap<String, String>) -> Result<RepoConf
         includepkgs: d.includepkgs,
         module_hotfixes: d.module_hotfixes.unwrap_or(false),
         skip_if_unavailable: d.skip_if_unavailable.unwrap_or(false),
+        proxy: match &d.proxy {
+            None => None,
+            Some((p, _)) if p == "_none_" => Some(p.clone()),
+            Some((p, loc)) => {
+                let s = sub(p, loc)?;
+                match url::Url::parse(&s) {
+                    Ok(u) if ["http", "https", "socks5", "socks5h"].contains(&u.scheme()) => {
+                        Some(s)
+                    }
+                    _ => {
+                        return Err(loc.err(format!(
+                            "`{s}` is not a proxy URL (expected `http://host:port`, or `_none_`)"
+                        )));
+                    }
+                }
+            }
+        },
         source: d.source,
         id: d.id,
     })

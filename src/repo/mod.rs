@@ -12,11 +12,11 @@
 //! stream through the parser, so a wrong file never yields records.
 
 pub mod cache;
+pub mod capability;
 pub mod checksum;
 pub mod comps;
 pub mod decompress;
 pub mod download;
-pub mod evr;
 pub mod filelists;
 pub mod modules;
 pub mod pool;
@@ -49,6 +49,12 @@ pub struct Source {
     pub priority: i32,
     /// dnf's cost: lower preferred among equal priorities (default 1000).
     pub cost: i32,
+    /// Package name globs hidden from this repository (dnf's `excludepkgs`).
+    pub excludepkgs: Vec<String>,
+    /// When non-empty, only package names matching these globs are visible.
+    pub includepkgs: Vec<String>,
+    /// Packages of this repository ignore modular filtering (dnf's `module_hotfixes`).
+    pub module_hotfixes: bool,
 }
 
 impl Source {
@@ -59,6 +65,25 @@ impl Source {
             baseurls: vec![baseurl.into()],
             priority: 99,
             cost: 1000,
+            excludepkgs: Vec::new(),
+            includepkgs: Vec::new(),
+            module_hotfixes: false,
+        }
+    }
+}
+
+impl From<&crate::profile::RepoConfig> for Source {
+    /// The profile's repository as this module reads it. `mirrorlist`/`metalink` and TLS
+    /// client certificates are not read here (plain fetch only): base URLs are.
+    fn from(r: &crate::profile::RepoConfig) -> Source {
+        Source {
+            id: r.id.clone(),
+            baseurls: r.baseurl.clone(),
+            priority: i32::try_from(r.priority).unwrap_or(i32::MAX),
+            cost: i32::try_from(r.cost).unwrap_or(i32::MAX),
+            excludepkgs: r.excludepkgs.clone(),
+            includepkgs: r.includepkgs.clone(),
+            module_hotfixes: r.module_hotfixes,
         }
     }
 }

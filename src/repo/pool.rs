@@ -4,11 +4,10 @@
 //! Module filtering happens here, when the pool is built: hidden packages never enter the
 //! slice, so neither the solver nor a query can pick them.
 
-use super::evr::ranges_overlap;
 use super::modules::{self, ModuleSelection};
 use super::{FileLists, RepoData, RepoError};
 use crate::package::{Dependency, Package};
-use crate::solve::{FileProviders, PkgId};
+use crate::solve::{FileProviders, PkgId, glob_match, provide_satisfies};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -39,17 +38,29 @@ impl Pool {
         let mut packages = Vec::new();
         let mut repo_of = Vec::new();
         for (i, r) in repos.iter_mut().enumerate() {
-            let ps = std::mem::take(&mut r.packages);
+            let mut ps = std::mem::take(&mut r.packages);
+            let (ex, inc) = (&r.source.excludepkgs, &r.source.includepkgs);
+            if !ex.is_empty() || !inc.is_empty() {
+                ps.retain(|p| {
+                    !ex.iter().any(|g| glob_match(g, &p.name))
+                        && (inc.is_empty() || inc.iter().any(|g| glob_match(g, &p.name)))
+                });
+            }
             repo_of.extend(std::iter::repeat_n(i as u32, ps.len()));
             packages.extend(ps);
         }
         let mut hidden_by_modules = 0;
         if options.modular_filtering {
-            let hidden = modules::hidden(
+            let mut hidden = modules::hidden(
                 &packages,
                 repos.iter().map(|r| &r.modules),
                 &options.modules,
             );
+            for (h, &r) in hidden.iter_mut().zip(&repo_of) {
+                if repos[r as usize].source.module_hotfixes {
+                    *h = false;
+                }
+            }
             hidden_by_modules = hidden.iter().filter(|h| **h).count();
             let mut keep = hidden.iter().map(|h| !h);
             let mut keep2 = hidden.iter().map(|h| !h);
@@ -126,7 +137,7 @@ impl Pool {
                 self.packages[id]
                     .provides
                     .iter()
-                    .any(|p| p.name == dep.name && ranges_overlap(p, dep))
+                    .any(|p| provide_satisfies(p, dep))
             })
             .collect()
     }

@@ -1,7 +1,7 @@
 //! `diskless repoquery`'s engine: select packages of a [`Pool`] by package spec and by
 //! capability, the way `dnf repoquery` does, and print them as dnf does.
 
-use super::evr::parse_capability;
+use super::capability::parse_capability;
 use super::{Pool, RepoError};
 use crate::package::Package;
 use crate::solve::PkgId;
@@ -107,73 +107,14 @@ fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// fnmatch-style matching: `*`, `?`, `[abc]`, `[a-z]`, `[!x]`.
+/// fnmatch-style matching (`solve`'s), optionally ignoring ASCII case as dnf's package
+/// specs do.
 pub fn glob_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let fold = |c: char| {
-        if ignore_case {
-            c.to_ascii_lowercase()
-        } else {
-            c
-        }
-    };
-    let p: Vec<char> = pattern.chars().map(fold).collect();
-    let t: Vec<char> = text.chars().map(fold).collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        let step = match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-                continue;
-            }
-            Some('?') => Some(pi + 1),
-            Some('[') => class(&p, pi, t[ti]),
-            Some(&c) if c == t[ti] => Some(pi + 1),
-            _ => None,
-        };
-        match step {
-            Some(next) => {
-                pi = next;
-                ti += 1;
-            }
-            None => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
+    if ignore_case {
+        crate::solve::glob_match(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase())
+    } else {
+        crate::solve::glob_match(pattern, text)
     }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
-/// Match `c` against the class starting at `p[start] == '['`: the index after it, or None.
-fn class(p: &[char], start: usize, c: char) -> Option<usize> {
-    let mut i = start + 1;
-    let negate = matches!(p.get(i), Some('!') | Some('^'));
-    if negate {
-        i += 1;
-    }
-    let mut hit = false;
-    let mut first = true;
-    while i < p.len() && (first || p[i] != ']') {
-        first = false;
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            hit |= p[i] <= c && c <= p[i + 2];
-            i += 3;
-        } else {
-            hit |= p[i] == c;
-            i += 1;
-        }
-    }
-    if i >= p.len() {
-        // No closing bracket: a literal `[`.
-        return (c == '[').then_some(start + 1);
-    }
-    (hit != negate).then_some(i + 1)
 }
 
 /// dnf's default output: one `name-epoch:version-release.arch` per line, sorted, each once

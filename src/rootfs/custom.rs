@@ -1,12 +1,14 @@
 //! The profile's customisations, applied to the tree after every package is in:
-//! removals (globs) first, then directories, files, symlinks, systemd units
-//! (enabled/disabled/masked as the symlinks `systemctl` would create), the default target,
+//! directories, files (replaced or appended to; the network files `profile` renders,
+//! NetworkManager keyfiles for EL9 or ifcfg for EL7/8, arrive here as files too), symlinks
+//! (`/init -> sbin/init` for initramfs images), systemd units enabled/disabled/masked as the
+//! symlinks `systemctl` would create from their [Install] sections, the default target,
 //! hostname, an empty /etc/machine-id (so systemd applies presets at every boot), fstab
-//! entries, network configuration (NetworkManager keyfiles for EL9, ifcfg files for
-//! EL7/8), dnf/yum `[main]` options, and the `/init -> sbin/init` symlink an initramfs needs.
+//! lines, NETWORKING=yes for ifcfg networking, dnf/yum `[main]` options, and last the
+//! removals (globs), as the profile documents.
 //!
 //! Everything here is data: files come as bytes, owners as names (checked against the
-//! image's accounts), modes as numbers; nothing is read from or written to the host.
+//! image's accounts), modes as numbers; nothing is written to the host.
 
 use super::RootfsError;
 use super::extract::{Image, Owner};
@@ -21,6 +23,8 @@ pub struct FileSpec {
     pub mode: u32,
     pub user: String,
     pub group: String,
+    /// Append to what the packages installed (creating the file if absent).
+    pub append: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,37 +33,6 @@ pub struct DirSpec {
     pub mode: u32,
     pub user: String,
     pub group: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FstabEntry {
-    pub spec: String,
-    pub file: String,
-    pub vfstype: String,
-    pub options: String,
-    pub freq: u32,
-    pub passno: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Interface {
-    pub name: String,
-    /// `None` = DHCP; else `address/prefix`.
-    pub address: Option<String>,
-    pub gateway: Option<String>,
-    pub dns: Vec<String>,
-    /// Bring the interface up at boot (ifcfg ONBOOT, keyfile autoconnect).
-    pub onboot: bool,
-}
-
-/// How to write network configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NetworkStyle {
-    /// NetworkManager keyfiles (EL9).
-    #[default]
-    Keyfile,
-    /// /etc/sysconfig/network-scripts/ifcfg-* (EL7, EL8).
-    Ifcfg,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +48,11 @@ pub struct Customisations {
     pub default_target: Option<String>,
     pub hostname: Option<String>,
     pub empty_machine_id: bool,
-    pub fstab: Vec<FstabEntry>,
-    pub network: Vec<Interface>,
-    pub network_style: NetworkStyle,
+    /// Lines appended to /etc/fstab, as written.
+    pub fstab: Vec<String>,
+    /// Set NETWORKING=yes in /etc/sysconfig/network (EL7/8 ifcfg networking); the
+    /// interface files themselves come as `files`.
+    pub sysconfig_networking: bool,
     /// `[main]` options for /etc/dnf/dnf.conf (and /etc/yum.conf when it is a file).
     pub dnf_main: Vec<(String, String)>,
     /// `/init -> sbin/init`, needed when the tree becomes an initramfs.
@@ -98,8 +73,7 @@ impl Default for Customisations {
             hostname: None,
             empty_machine_id: true,
             fstab: Vec::new(),
-            network: Vec::new(),
-            network_style: NetworkStyle::Keyfile,
+            sysconfig_networking: false,
             dnf_main: Vec::new(),
             init_symlink: true,
         }
@@ -400,55 +374,6 @@ pub fn set_ini_main(text: &str, key: &str, value: &str) -> String {
     out.join("\n") + "\n"
 }
 
-fn keyfile(i: &Interface) -> String {
-    let mut s = format!(
-        "[connection]\nid={0}\ntype=ethernet\ninterface-name={0}\n",
-        i.name
-    );
-    if !i.onboot {
-        s.push_str("autoconnect=false\n");
-    }
-    s.push_str("\n[ethernet]\n\n[ipv4]\n");
-    match &i.address {
-        None => s.push_str("method=auto\n"),
-        Some(a) => {
-            s.push_str(&format!("address1={a}"));
-            if let Some(g) = &i.gateway {
-                s.push_str(&format!(",{g}"));
-            }
-            s.push_str("\nmethod=manual\n");
-        }
-    }
-    if !i.dns.is_empty() {
-        s.push_str(&format!("dns={};\n", i.dns.join(";")));
-    }
-    s.push_str("\n[ipv6]\naddr-gen-mode=eui64\nmethod=ignore\n");
-    s
-}
-
-fn ifcfg(i: &Interface) -> String {
-    let mut s = format!(
-        "DEVICE={}\nTYPE=Ethernet\nONBOOT={}\n",
-        i.name,
-        if i.onboot { "yes" } else { "no" }
-    );
-    match &i.address {
-        None => s.push_str("BOOTPROTO=dhcp\n"),
-        Some(a) => {
-            s.push_str("BOOTPROTO=none\n");
-            let (ip, prefix) = a.split_once('/').unwrap_or((a, "24"));
-            s.push_str(&format!("IPADDR={ip}\nPREFIX={prefix}\n"));
-            if let Some(g) = &i.gateway {
-                s.push_str(&format!("GATEWAY={g}\n"));
-            }
-        }
-    }
-    for (n, d) in i.dns.iter().enumerate() {
-        s.push_str(&format!("DNS{}={d}\n", n + 1));
-    }
-    s
-}
-
 /// Apply `c` to the image. `db` holds the image's accounts for owner checks.
 pub fn apply(
     image: &mut Image<'_>,
@@ -458,23 +383,6 @@ pub fn apply(
 ) -> Result<(), RootfsError> {
     let mut x = Ctx { image, db };
 
-    for pattern in &c.remove {
-        let doomed: Vec<String> = x
-            .image
-            .tree
-            .entries
-            .keys()
-            .filter(|p| *p != "/" && super::glob::matches_or_below(pattern, p))
-            .cloned()
-            .collect();
-        if doomed.is_empty() {
-            notes.push(format!("remove `{pattern}` matched nothing"));
-        }
-        for p in doomed {
-            x.image.tree.remove(&p);
-            x.image.owners.remove(&p);
-        }
-    }
     for d in &c.dirs {
         let what = format!("directory {}", d.path);
         x.check_owner(&what, &d.user, &d.group)?;
@@ -543,11 +451,9 @@ pub fn apply(
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }
-        for e in &c.fstab {
-            text.push_str(&format!(
-                "{} {} {} {} {} {}\n",
-                e.spec, e.file, e.vfstype, e.options, e.freq, e.passno
-            ));
+        for line in &c.fstab {
+            text.push_str(line);
+            text.push('\n');
         }
         x.write(
             "fstab",
@@ -558,30 +464,7 @@ pub fn apply(
             "root",
         )?;
     }
-    for i in &c.network {
-        match c.network_style {
-            NetworkStyle::Keyfile => x.write(
-                &format!("network {}", i.name),
-                &format!(
-                    "/etc/NetworkManager/system-connections/{}.nmconnection",
-                    i.name
-                ),
-                keyfile(i).as_bytes(),
-                0o600,
-                "root",
-                "root",
-            )?,
-            NetworkStyle::Ifcfg => x.write(
-                &format!("network {}", i.name),
-                &format!("/etc/sysconfig/network-scripts/ifcfg-{}", i.name),
-                ifcfg(i).as_bytes(),
-                0o644,
-                "root",
-                "root",
-            )?,
-        }
-    }
-    if !c.network.is_empty() && c.network_style == NetworkStyle::Ifcfg {
+    if c.sysconfig_networking {
         let mut text = x.read("/etc/sysconfig/network")?.unwrap_or_default();
         if !text.lines().any(|l| l.starts_with("NETWORKING=")) {
             text.push_str("NETWORKING=yes\n");
@@ -622,6 +505,24 @@ pub fn apply(
     if c.init_symlink && x.image.tree.get("/init").is_none() {
         x.symlink("/init", "/init", "sbin/init")?;
     }
+    // Removals come last, as the profile documents: they also see what was added above.
+    for pattern in &c.remove {
+        let doomed: Vec<String> = x
+            .image
+            .tree
+            .entries
+            .keys()
+            .filter(|p| *p != "/" && super::glob::matches_or_below(pattern, p))
+            .cloned()
+            .collect();
+        if doomed.is_empty() {
+            notes.push(format!("remove `{pattern}` matched nothing"));
+        }
+        for p in doomed {
+            x.image.tree.remove(&p);
+            x.image.owners.remove(&p);
+        }
+    }
     Ok(())
 }
 
@@ -649,28 +550,5 @@ mod tests {
             "[main]\ndiskspacecheck=0\n[x]\n"
         );
         assert_eq!(set_ini_main("", "a", "b"), "[main]\na=b\n");
-    }
-
-    #[test]
-    fn network_files() {
-        let i = Interface {
-            name: "eth0".into(),
-            onboot: true,
-            ..Default::default()
-        };
-        assert!(ifcfg(&i).contains("BOOTPROTO=dhcp\n"));
-        assert!(keyfile(&i).contains("interface-name=eth0\n"));
-        let s = Interface {
-            address: Some("10.0.0.5/16".into()),
-            gateway: Some("10.0.0.1".into()),
-            dns: vec!["10.0.0.2".into()],
-            ..i
-        };
-        assert!(
-            ifcfg(&s).contains("IPADDR=10.0.0.5\nPREFIX=16\nGATEWAY=10.0.0.1\nDNS1=10.0.0.2\n")
-        );
-        assert!(
-            keyfile(&s).contains("address1=10.0.0.5/16,10.0.0.1\nmethod=manual\ndns=10.0.0.2;\n")
-        );
     }
 }

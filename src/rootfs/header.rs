@@ -177,6 +177,8 @@ pub struct PkgHeader {
     /// RPMTAG_FILEDIGESTALGO (1 = md5, 8 = sha256, ...).
     pub digest_algo: u32,
     pub payload_compressor: String,
+    /// RPMTAG_BUILDTIME (seconds since the epoch).
+    pub buildtime: u64,
 }
 
 impl PkgHeader {
@@ -442,6 +444,10 @@ impl PkgHeader {
                 .get_entry_data_as_u32(T::RPMTAG_FILEDIGESTALGO)
                 .unwrap_or(1),
             payload_compressor: s(T::RPMTAG_PAYLOADCOMPRESSOR).unwrap_or_else(|| "gzip".into()),
+            buildtime: h
+                .get_entry_data_as_u32(T::RPMTAG_BUILDTIME)
+                .map(u64::from)
+                .unwrap_or(0),
             name,
         })
     }

@@ -130,11 +130,16 @@ pub struct AssembleConfig {
     pub groups: Vec<(String, Option<u32>)>,
     /// Profile users, created after the profile groups.
     pub users: Vec<users::NewUser>,
+    /// Profile group members (group, user), added once the profile's users exist.
+    pub members: Vec<(String, String)>,
+    /// Profile users' password hashes (user, crypt hash).
+    pub passwords: Vec<(String, String)>,
     pub root_password: Option<RootPassword>,
     /// Stable identity for the derived password salt (the profile's name).
     pub password_seed: String,
     pub custom: custom::Customisations,
     /// mtime of generated files and implied directories; also the shadow "last change" day.
+    /// `None`: the newest build time among the packages (never the clock).
     pub source_date_epoch: Option<u64>,
 }
 
@@ -150,6 +155,8 @@ pub struct Assembled {
     pub skipped: Skipped,
     /// Things done that the user should know about (e.g. /etc/initrd-release removed).
     pub notes: Vec<String>,
+    /// The SOURCE_DATE_EPOCH used for generated entries (for the build manifest).
+    pub source_date_epoch: u64,
 }
 
 /// Read the headers of `rpms` (no payload).
@@ -223,7 +230,10 @@ pub fn assemble(
 ) -> Result<Assembled, RootfsError> {
     let headers = read_headers(rpms)?;
     let order = order::install_order(&headers);
-    let sde = cfg.source_date_epoch.unwrap_or(0);
+    let sde = cfg
+        .source_date_epoch
+        .or_else(|| headers.iter().map(|h| h.buildtime).max())
+        .unwrap_or(0);
     let mut image = Image::new(store, sde);
     let mut notes = Vec::new();
 
@@ -257,7 +267,7 @@ pub fn assemble(
     let mut db =
         users::UserDb::from_files(sp.as_deref(), sg.as_deref(), ss.as_deref(), sgs.as_deref())
             .map_err(users_err("the shipped account files"))?;
-    db.lastchg = cfg.source_date_epoch.map(|t| t / 86400);
+    db.lastchg = Some(sde / 86400);
     for (name, gid) in &cfg.groups {
         db.add_group(name, *gid, "profile")
             .map_err(users_err("the profile"))?;
@@ -340,6 +350,10 @@ pub fn assemble(
         }
         None => {}
     }
+    for (user, hash) in &cfg.passwords {
+        password::check_hash(hash)?;
+        db.set_password(user, hash);
+    }
 
     let generated = [
         ("/etc/passwd", db.passwd_text(), 0o644, &sp),
@@ -347,11 +361,13 @@ pub fn assemble(
         ("/etc/shadow", db.shadow_text(), 0o000, &ss),
         ("/etc/gshadow", db.gshadow_text(), 0o000, &sgs),
     ];
-    let any_accounts = !db.users.is_empty() || !db.groups.is_empty();
-    for (path, text, mode, shipped) in generated {
-        let changed = shipped.as_deref() != Some(text.as_str());
-        if any_accounts && changed {
-            put_generated(&mut image, path, &text, mode)?;
+    // Shipped account files stay untouched (as rpm leaves them) unless something was
+    // declared on top; then all four are written, with a shadow line for every user.
+    if db.changed {
+        for (path, text, mode, shipped) in generated {
+            if shipped.as_deref() != Some(text.as_str()) {
+                put_generated(&mut image, path, &text, mode)?;
+            }
         }
     }
 
@@ -389,5 +405,120 @@ pub fn assemble(
         groups: db.groups.clone(),
         skipped,
         notes,
+        source_date_epoch: sde,
     })
+}
+
+impl AssembleConfig {
+    /// What assembly needs from a loaded profile. Reads `source` files and nothing else.
+    pub fn from_profile(p: &crate::profile::Profile) -> Result<AssembleConfig, RootfsError> {
+        use crate::profile::{FileData, NetworkStyle};
+        let read = |what: &str, path: &std::path::Path| {
+            fs_err::read(path).map_err(|e| RootfsError::Custom {
+                what: what.to_string(),
+                reason: e.to_string(),
+            })
+        };
+        let unit = |u: &String| {
+            if u.contains('.') {
+                u.clone()
+            } else {
+                format!("{u}.service")
+            }
+        };
+        let mut files = Vec::new();
+        for f in p.files.iter().chain(p.network.files().iter()) {
+            let contents = match &f.data {
+                FileData::Content(s) => s.clone().into_bytes(),
+                FileData::Source(path) => read(&format!("file {}", f.path), path)?,
+            };
+            files.push(custom::FileSpec {
+                path: f.path.clone(),
+                contents,
+                mode: f.mode,
+                user: f.owner.clone(),
+                group: f.group.clone(),
+                append: f.append,
+            });
+        }
+        let mut groups: Vec<(String, Option<u32>)> =
+            p.groups.iter().map(|g| (g.name.clone(), g.gid)).collect();
+        let mut members = Vec::new();
+        for g in &p.groups {
+            for m in &g.members {
+                members.push((g.name.clone(), m.clone()));
+            }
+        }
+        groups.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        groups.dedup_by(|a, b| a.0 == b.0);
+        let users = p
+            .users
+            .iter()
+            .map(|u| users::NewUser {
+                name: u.name.clone(),
+                uid: u.uid,
+                group: u.gid.map(|g| g.to_string()),
+                groups: u.groups.clone(),
+                gecos: u.gecos.clone().unwrap_or_default(),
+                home: u.home.clone(),
+                shell: u.shell.clone(),
+                system: u.system,
+                no_user_group: false,
+            })
+            .collect();
+        let passwords = p
+            .users
+            .iter()
+            .filter_map(|u| u.password_hash.clone().map(|h| (u.name.clone(), h)))
+            .collect();
+        Ok(AssembleConfig {
+            filters: Filters {
+                nodocs: p.packages.nodocs,
+                langs: (!p.packages.langs.is_empty()).then(|| p.packages.langs.clone()),
+                exclude_paths: p.packages.exclude_paths.clone(),
+            },
+            groups,
+            members,
+            users,
+            passwords,
+            root_password: match (&p.root.password_hash, &p.root.password_file) {
+                (Some(h), _) => Some(RootPassword::Hash(h.clone())),
+                (None, Some(f)) => Some(RootPassword::File(f.clone())),
+                (None, None) => None,
+            },
+            password_seed: p.image.name.clone(),
+            custom: custom::Customisations {
+                remove: p.remove.clone(),
+                dirs: p
+                    .dirs
+                    .iter()
+                    .map(|d| custom::DirSpec {
+                        path: d.path.clone(),
+                        mode: d.mode,
+                        user: d.owner.clone(),
+                        group: d.group.clone(),
+                    })
+                    .collect(),
+                files,
+                symlinks: p
+                    .symlinks
+                    .iter()
+                    .map(|s| (s.path.clone(), s.target.clone()))
+                    .collect(),
+                enable: p.services.enable.iter().map(unit).collect(),
+                disable: p.services.disable.iter().map(unit).collect(),
+                mask: p.services.mask.iter().map(unit).collect(),
+                default_target: p.services.default_target.clone(),
+                hostname: p.hostname.clone(),
+                empty_machine_id: p.empty_machine_id,
+                fstab: p.fstab.clone(),
+                sysconfig_networking: p.network.style == NetworkStyle::Ifcfg
+                    && !p.network.interfaces.is_empty(),
+                dnf_main: p.dnf.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                // The profile lists /init among its symlinks already (image.init_symlink).
+                init_symlink: false,
+            },
+            source_date_epoch: p.image.source_date_epoch,
+        })
+    }
 }

@@ -113,6 +113,7 @@ mod tests {
             scripts: Vec::new(),
             digest_algo: 8,
             payload_compressor: "gzip".into(),
+            buildtime: 0,
         }
     }
 

@@ -265,6 +265,7 @@ mod tests {
             scripts,
             digest_algo: 8,
             payload_compressor: "gzip".into(),
+            buildtime: 0,
         }
     }
     fn sh(kind: ScriptKind, body: &str) -> Script {

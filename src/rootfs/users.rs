@@ -91,6 +91,8 @@ pub struct UserDb {
     gshadow: Vec<(String, String)>,
     /// Day count written into new shadow lines (`None` = empty field).
     pub lastchg: Option<u64>,
+    /// Something was added or changed after the shipped files were read.
+    pub changed: bool,
 }
 
 fn parse_colon_file(
@@ -240,6 +242,7 @@ impl UserDb {
             members: Vec::new(),
             source: source.into(),
         });
+        self.changed = true;
         Ok(gid)
     }
 
@@ -249,6 +252,7 @@ impl UserDb {
             Some(g) => {
                 if !g.members.iter().any(|m| m == user) {
                     g.members.push(user.into());
+                    self.changed = true;
                 }
                 true
             }
@@ -295,6 +299,7 @@ impl UserDb {
             shell: u.shell.clone().unwrap_or_else(|| "/bin/bash".into()),
             source: source.into(),
         });
+        self.changed = true;
         for g in &u.groups {
             self.add_member(g, &u.name);
         }
@@ -503,6 +508,7 @@ impl UserDb {
         f.resize(9, String::new());
         f[1] = hash.to_string();
         let new = f.join(":");
+        self.changed = true;
         match self.shadow.iter_mut().find(|(n, _)| n == user) {
             Some((_, l)) => *l = new,
             None => self.shadow.push((user.into(), new)),

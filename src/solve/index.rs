@@ -38,7 +38,6 @@ pub struct Index<'a> {
     /// one name in different classes may be installed side by side (multilib).
     pub arch_class: Vec<u16>,
     pub priority: Vec<i32>,
-    pub cost: Vec<i32>,
     /// Allowed packages by name, best first.
     by_name: HashMap<&'a str, Vec<PkgId>>,
     /// Provide name -> (package, index into its provides), allowed packages only.
@@ -153,7 +152,6 @@ impl<'a> Index<'a> {
             rank,
             arch_class,
             priority,
-            cost,
             by_name,
             provides,
             files,
@@ -189,8 +187,7 @@ impl<'a> Index<'a> {
             return true;
         }
         if dep.name.starts_with('/') && dep.op.is_none() {
-            return p.files.iter().any(|f| *f == dep.name)
-                || self.lazy_files(&dep.name).contains(&id);
+            return p.files.contains(&dep.name) || self.lazy_files(&dep.name).contains(&id);
         }
         false
     }

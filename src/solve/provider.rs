@@ -268,24 +268,14 @@ impl<'a> Provider<'a> {
     }
 
     /// The version sets (one per provider name, in policy order) of a predicate.
-    pub fn pred_vsets(&self, pred: PredId, cap: Option<&str>) -> Vec<VersionSetId> {
+    pub fn pred_vsets(&self, pred: PredId, requirer: Option<PkgId>) -> Vec<VersionSetId> {
         let p = self.pred(pred);
         let providers = self.pred_providers(&p);
-        let names = policy::order_provider_names(self, cap, &providers);
+        let names = policy::order_provider_names(self, requirer, &providers);
         names
             .into_iter()
             .map(|n| self.vset(n, Pred::Match(pred)))
             .collect()
-    }
-
-    /// The capability name a predicate asks for, when it is one atom (for the
-    /// "provider named like the capability" preference).
-    fn cap_name(p: &PkgPred) -> Option<&str> {
-        match p {
-            PkgPred::Dep(d) => Some(d.name.as_str()),
-            PkgPred::All(v) => v.first().and_then(Self::cap_name),
-            _ => None,
-        }
     }
 
     /// Names (resolvo ids) of the allowed packages whose name is `name`, all arch classes.
@@ -324,7 +314,9 @@ impl<'a> Provider<'a> {
                 let (a, b) = (self.formula(then)?, self.formula(cond)?);
                 let mut parts = vec![Formula::Or(vec![negate(&b), a])];
                 if let Some(c) = otherwise {
-                    parts.push(Formula::Or(vec![b, self.formula(c)?]));
+                    // `else` needs `not b`, which resolvo cannot require: `b or c` is the
+                    // same formula, with `c` tried first.
+                    parts.push(Formula::Or(vec![self.formula(c)?, b]));
                 }
                 Formula::And(parts)
             }
@@ -387,8 +379,7 @@ impl<'a> Provider<'a> {
             let mut negatives: Vec<PredId> = Vec::new();
             for lit in &clause {
                 if lit.positive {
-                    let p = self.pred(lit.pred);
-                    for vs in self.pred_vsets(lit.pred, Self::cap_name(&p)) {
+                    for vs in self.pred_vsets(lit.pred, owner) {
                         if !union.contains(&vs) {
                             union.push(vs);
                         }
@@ -402,7 +393,7 @@ impl<'a> Provider<'a> {
             let mut cond_parts: Vec<ConditionId> = Vec::new();
             let mut always = false;
             for &n in &negatives {
-                let vsets = self.pred_vsets(n, None);
+                let vsets = self.pred_vsets(n, owner);
                 if vsets.is_empty() {
                     always = true;
                     break;
@@ -422,7 +413,7 @@ impl<'a> Provider<'a> {
                 let n = negatives[0];
                 let p = self.pred(n);
                 let providers = self.pred_providers(&p);
-                let names = policy::order_provider_names(self, None, &providers);
+                let names = policy::order_provider_names(self, owner, &providers);
                 for name in names {
                     let pred = match owner {
                         Some(o) => Pred::NotMatchOrSelf(n, o),

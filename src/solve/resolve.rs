@@ -150,23 +150,28 @@ fn holds(p: &Provider<'_>, chosen: &[PkgId], f: &Formula) -> bool {
 }
 
 /// The best package to satisfy the first satisfiable positive atom of `f` (not chosen yet).
-fn best_for(p: &Provider<'_>, f: &Formula) -> Option<PkgId> {
+fn best_for(
+    p: &Provider<'_>,
+    f: &Formula,
+    requirer: PkgId,
+    tried: &BTreeSet<PkgId>,
+) -> Option<PkgId> {
     match f {
         Formula::Lit(l) if l.positive => {
             let pred = p.pred(l.pred);
             let providers = p.pred_providers(&pred);
-            let cap = match &pred {
-                super::provider::PkgPred::Dep(d) => Some(d.name.as_str()),
-                _ => None,
-            };
-            let names = super::policy::order_provider_names(p, cap, &providers);
-            let first = *names.first()?;
-            providers
-                .into_iter()
-                .find(|&id| p.pkg_name[id] == Some(first))
+            let names = super::policy::order_provider_names(p, Some(requirer), &providers);
+            // The best untried provider: one that failed as a soft requirement before
+            // (a conflict, say) makes room for the next.
+            names.iter().find_map(|&n| {
+                providers
+                    .iter()
+                    .copied()
+                    .find(|&id| p.pkg_name[id] == Some(n) && !tried.contains(&id))
+            })
         }
         Formula::Lit(_) => None,
-        Formula::And(v) | Formula::Or(v) => v.iter().find_map(|x| best_for(p, x)),
+        Formula::And(v) | Formula::Or(v) => v.iter().find_map(|x| best_for(p, x, requirer, tried)),
     }
 }
 
@@ -188,7 +193,7 @@ fn weak_candidates(
             if holds(p, chosen, &f) {
                 continue;
             }
-            if let Some(best) = best_for(p, &f)
+            if let Some(best) = best_for(p, &f, c, tried)
                 && tried.insert(best)
             {
                 new.push(best);

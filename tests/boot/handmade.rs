@@ -129,5 +129,7 @@ pub fn tree(
              initrd /pxelinux/images/{name}/initramfs.img\n}}\n"
         ),
     )?;
+    // The boot packages keep EL's 0700 on the EFI binaries; a tftp server drops to nobody.
+    run(Command::new("chmod").args(["-R", "a+rX"]).arg(&tftp))?;
     Ok(tftp)
 }

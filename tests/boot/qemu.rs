@@ -241,6 +241,10 @@ pub fn boot(spec: &BootSpec, work: &Path) -> Result<Booted, BootFailure> {
         Err(e) => return Err(fail(format!("starting QEMU: {e}"), String::new())),
     };
     let serial = Arc::new(Mutex::new(Vec::<u8>::new()));
+    // The raw console also goes to the log file as it arrives, to watch a slow boot.
+    let raw_log = std::fs::File::create(work.join(format!("{}.raw.log", spec.name)))
+        .ok()
+        .map(|f| Arc::new(Mutex::new(f)));
     let mut readers = Vec::new();
     for out in [
         child
@@ -256,6 +260,7 @@ pub fn boot(spec: &BootSpec, work: &Path) -> Result<Booted, BootFailure> {
     .flatten()
     {
         let serial = Arc::clone(&serial);
+        let raw_log = raw_log.clone();
         readers.push(std::thread::spawn(move || {
             let mut out = out;
             let mut buf = [0u8; 8192];
@@ -267,6 +272,12 @@ pub fn boot(spec: &BootSpec, work: &Path) -> Result<Booted, BootFailure> {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .extend_from_slice(&buf[..n]);
+                if let Some(f) = &raw_log {
+                    let _ = f
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .write_all(&buf[..n]);
+                }
             }
         }));
     }

@@ -32,7 +32,7 @@ pub enum Fault {
     Truncate,
     /// The right length, but one byte changed.
     Wrong,
-    /// Send half, then stall longer than any read timeout of the tests.
+    /// Send half, then stall (6 s) longer than the read timeout of the tests (1.5 s).
     Stall,
     /// No Content-Length, half the body, close: only the lock's size can tell.
     ShortNoLength,
@@ -187,7 +187,7 @@ fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
             conn.write_all(head(Some(body.len())).as_bytes())?;
             conn.write_all(&body[..half])?;
             conn.flush()?;
-            std::thread::sleep(Duration::from_secs(3));
+            std::thread::sleep(Duration::from_secs(6));
             conn.write_all(&body[half..])?;
         }
         Some(Fault::ShortNoLength) => {
@@ -355,7 +355,7 @@ pub fn quick_opts(cache: &Path, jobs: usize) -> FetchOptions {
     };
     o.timeouts = Timeouts {
         connect: Duration::from_secs(2),
-        read: Duration::from_millis(700),
+        read: Duration::from_millis(1500),
     };
     o
 }
@@ -482,7 +482,7 @@ fn fetch_downloads_verifies_and_second_fetch_makes_no_requests() {
 
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 4),
         &Silent,
     )
@@ -757,7 +757,7 @@ fn corrupt_cache_entries_are_detected_and_fetched_again() {
     let repo = env.repo(&["m1"]);
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -768,7 +768,7 @@ fn corrupt_cache_entries_are_detected_and_fetched_again() {
     std::fs::write(&entry, &p.bytes[..100]).unwrap();
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -777,7 +777,24 @@ fn corrupt_cache_entries_are_detected_and_fetched_again() {
     assert_eq!(env.server.rpm_hits(), 2);
     assert_cache_holds(&env.cache(), &[&p]);
 
-    // Same size, one bit flipped: `--verify-cache` re-hashes and catches it.
+    // Same size, one letter of the header changed: the header digest, checked on every use,
+    // catches it.
+    let mut bad = p.bytes.clone();
+    let at = find(&bad, b"The corrupt test package").unwrap();
+    bad[at] = b'X';
+    std::fs::write(&entry, &bad).unwrap();
+    let got = fetch_lock(
+        &lock,
+        std::slice::from_ref(&repo),
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    assert!(!got[0].from_cache);
+    assert_eq!(env.server.rpm_hits(), 3);
+    assert_cache_holds(&env.cache(), &[&p]);
+
+    // Same size, one payload bit flipped: only `--verify-cache` (re-hash) catches it.
     let mut bad = p.bytes.clone();
     bad[5000] ^= 1;
     std::fs::write(&entry, &bad).unwrap();
@@ -785,7 +802,7 @@ fn corrupt_cache_entries_are_detected_and_fetched_again() {
     opts.verify_cache = true;
     let got = fetch_lock(&lock, &[repo], &opts, &Silent).unwrap();
     assert!(!got[0].from_cache);
-    assert_eq!(env.server.rpm_hits(), 3);
+    assert_eq!(env.server.rpm_hits(), 4);
     assert_cache_holds(&env.cache(), &[&p]);
 }
 
@@ -800,7 +817,7 @@ fn offline_names_every_missing_package() {
     let repo = env.repo(&["m1"]);
     fetch_lock(
         &lock_of("test", &env.server.url("m1"), &pkgs[..1]),
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -808,7 +825,7 @@ fn offline_names_every_missing_package() {
     let lock = lock_of("test", &env.server.url("m1"), &pkgs);
     let mut opts = quick_opts(&env.cache(), 2);
     opts.offline = true;
-    let err = fetch_lock(&lock, &[repo.clone()], &opts, &Silent).unwrap_err();
+    let err = fetch_lock(&lock, std::slice::from_ref(&repo), &opts, &Silent).unwrap_err();
     assert_eq!(
         err.to_string(),
         "Offline, and 2 locked packages are not in the cache: `miss-a-1.0-1.noarch`, `miss-b-1.0-1.noarch`"
@@ -876,7 +893,7 @@ fn duplicate_files_and_non_sha256_locks() {
     let repo = env.repo(&["m1"]);
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 3),
         &Silent,
     )
@@ -1044,7 +1061,7 @@ fn file_urls_and_missing_keys() {
     };
     let got = fetch_lock(
         &lock,
-        &[repo.clone()],
+        std::slice::from_ref(&repo),
         &quick_opts(&env.cache(), 1),
         &Silent,
     )
@@ -1067,6 +1084,659 @@ fn file_urls_and_missing_keys() {
     let err = fetch_lock(&lock, &[bad_key], &quick_opts(&env.cache(), 1), &Silent).unwrap_err();
     assert!(
         chain(&err).contains("Cannot use the GPG key `/nonexistent/RPM-GPG-KEY`"),
+        "{}",
+        chain(&err)
+    );
+}
+
+/// A profile naming the test server as its repository, with `<profile>.lock` pinning `pkgs`.
+fn write_profile(env: &Env, name: &str, pkgs: &[TestPkg], gpgcheck: bool) -> PathBuf {
+    let profile = env.tmp.path().join(format!("{name}.toml"));
+    std::fs::write(
+        &profile,
+        format!(
+            "[image]\nname = \"{name}\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n\
+             [[repo]]\nid = \"test\"\nbaseurl = \"{}\"\ngpgkey = \"{}\"\ngpgcheck = {gpgcheck}\n\n\
+             [packages]\ninstall = [\"bash\"]\n",
+            env.server.url("m1"),
+            url::Url::from_file_path(env.key_file()).unwrap()
+        ),
+    )
+    .unwrap();
+    let p = diskless::profile::load(&profile).unwrap();
+    let mut lock = lock_of("test", &env.server.url("m1"), pkgs);
+    lock.profile_digest = p.resolution_digest();
+    lock.write(&diskless::lock::path_for_profile(&profile))
+        .unwrap();
+    profile
+}
+
+fn diskless_cmd(env: &Env) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("diskless").unwrap();
+    c.arg("--cache-dir")
+        .arg(env.cache())
+        .env_remove("DISKLESS_CACHE_DIR")
+        .env("NO_PROXY", "127.0.0.1");
+    c
+}
+
+#[test]
+fn cli_fetch_then_fetch_again_offline_then_gc() {
+    let env = Env::new();
+    let pkgs: Vec<TestPkg> = (0..4)
+        .map(|i| TestPkg::new(&format!("cli{i}"), 30_000, Some(&env.key)))
+        .collect();
+    env.serve("m1", &pkgs);
+    let profile = write_profile(&env, "cli", &pkgs, true);
+
+    let out = diskless_cmd(&env)
+        .args(["fetch", "--jobs", "3"])
+        .arg(&profile)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("Fetching 4 packages (142.1 KiB)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("4 of 4 packages ready (4 downloaded, 0 cached)"),
+        "{stderr}"
+    );
+    assert!(
+        out.get_output().stdout.is_empty(),
+        "stdout carries data only"
+    );
+    assert_eq!(env.server.rpm_hits(), 4);
+
+    // Again, and offline: zero package requests.
+    let out = diskless_cmd(&env)
+        .args(["--offline", "fetch"])
+        .arg(&profile)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("4 of 4 packages ready (all from the cache)"),
+        "{stderr}"
+    );
+    diskless_cmd(&env)
+        .args(["-q", "fetch"])
+        .arg(&profile)
+        .assert()
+        .success()
+        .stderr("");
+    assert_eq!(env.server.rpm_hits(), 4);
+
+    // gc with a lock that keeps two of the four.
+    let small = write_profile(&env, "small", &pkgs[..2], true);
+    diskless_cmd(&env)
+        .args(["cache", "gc"])
+        .arg(diskless::lock::path_for_profile(&small))
+        .assert()
+        .success();
+    assert_cache_holds(&env.cache(), &[&pkgs[0], &pkgs[1]]);
+
+    // Offline with packages missing: one error naming both, and a hint.
+    let out = diskless_cmd(&env)
+        .args(["--offline", "fetch"])
+        .arg(&profile)
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("error: Offline, and 2 locked packages are not in the cache: `cli2-1.0-1.noarch`, `cli3-1.0-1.noarch`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: run once without `--offline`"),
+        "{stderr}"
+    );
+    snapshot("cli_offline_missing", &env, &stderr);
+}
+
+/// Snapshot CLI output with the temp dir and the server port filtered out.
+fn snapshot(name: &str, env: &Env, text: &str) {
+    let tmp = regex_escape(&env.tmp.path().display().to_string());
+    insta::with_settings!({filters => vec![
+        (tmp.as_str(), "[TMP]"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"in \d+\.\d s \([^)]*\)", "in [TIME] ([RATE])"),
+    ]}, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn cli_fetch_refuses_a_foreign_signature_and_a_stale_lock() {
+    let env = Env::new();
+    let other = gen_key(4, "intruder <x@example.org>");
+    let pkgs = vec![TestPkg::new("intruder", 20_000, Some(&other))];
+    env.serve("m1", &pkgs);
+    let profile = write_profile(&env, "foreign", &pkgs, true);
+    let out = diskless_cmd(&env)
+        .args(["fetch"])
+        .arg(&profile)
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("error: Cannot fetch `intruder-1.0-1.noarch`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "Caused by: `intruder-1.0-1.noarch` is signed with key {}",
+            other.key_id
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: add the repository's signing key"),
+        "{stderr}"
+    );
+    assert_eq!(files_under(&env.cache()), Vec::<PathBuf>::new());
+    snapshot("cli_foreign_signature", &env, &stderr);
+
+    // The profile changes (gpgcheck off is a resolution input? either way the lock is
+    // checked): a lock made for other inputs is refused with a hint.
+    let mut lock =
+        diskless::lock::Lockfile::read(&diskless::lock::path_for_profile(&profile)).unwrap();
+    lock.profile_digest = "0".repeat(64);
+    lock.write(&diskless::lock::path_for_profile(&profile))
+        .unwrap();
+    let out = diskless_cmd(&env)
+        .args(["fetch"])
+        .arg(&profile)
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("hint: run `diskless lock"), "{stderr}");
+}
+
+#[test]
+fn mirrorlist_and_metalink_mirrors_are_tried_after_the_locked_base() {
+    let env = Env::new();
+    let p = TestPkg::new("mirrored", 20_000, Some(&env.key));
+    let q = TestPkg::new("metalinked", 20_000, Some(&env.key));
+    // m1 (the locked base URL) has nothing; m2 has both; m3 is listed first by the metalink
+    // but lacks the files.
+    env.serve("m2", &[p.clone(), q.clone()]);
+    env.server.put(
+        "/mirrorlist",
+        format!(
+            "# mirrors\n{}\n{}\n",
+            env.server.url("m1"),
+            env.server.url("m2")
+        )
+        .as_bytes(),
+    );
+    let metalink = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/"><files><file name="repomd.xml">
+<size>5</size><verification><hash type="sha256">{}</hash></verification>
+<resources>
+<url protocol="http" preference="50">{}repodata/repomd.xml</url>
+<url protocol="http" preference="100">{}repodata/repomd.xml</url>
+</resources></file></files></metalink>"#,
+        hex::encode(sha2::Sha256::digest(b"hello")),
+        env.server.url("m2"),
+        env.server.url("m3")
+    );
+    env.server.put("/metalink", metalink.as_bytes());
+
+    let with_mirrorlist = FetchRepo {
+        baseurls: vec![],
+        mirrorlist: Some(format!(
+            "{}/mirrorlist",
+            env.server.url("").trim_end_matches('/')
+        )),
+        ..env.repo(&[])
+    };
+    let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&p));
+    let got = fetch_lock(
+        &lock,
+        &[with_mirrorlist],
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    check_fetched(&got, &[&p]);
+    assert_eq!(
+        (
+            env.server.hits(&p.path("m1")),
+            env.server.hits(&p.path("m2"))
+        ),
+        (1, 1)
+    );
+    assert_eq!(env.server.hits("/mirrorlist"), 1);
+
+    let with_metalink = FetchRepo {
+        baseurls: vec![],
+        metalink: Some(format!(
+            "{}/metalink",
+            env.server.url("").trim_end_matches('/')
+        )),
+        ..env.repo(&[])
+    };
+    let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&q));
+    let got = fetch_lock(
+        &lock,
+        &[with_metalink],
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    check_fetched(&got, &[&q]);
+    assert_eq!(
+        [q.path("m1"), q.path("m3"), q.path("m2")].map(|x| env.server.hits(&x)),
+        [1, 1, 1],
+        "locked base, then the metalink's mirrors by preference"
+    );
+    // A cached package never asks for the mirror list.
+    let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&q));
+    let repo = FetchRepo {
+        metalink: Some(format!(
+            "{}/metalink",
+            env.server.url("").trim_end_matches('/')
+        )),
+        ..env.repo(&[])
+    };
+    fetch_lock(&lock, &[repo], &quick_opts(&env.cache(), 1), &Silent).unwrap();
+    assert_eq!(env.server.hits("/metalink"), 1);
+}
+
+#[test]
+fn repomd_detached_signatures_check_against_the_repository_keys() {
+    use pgp::composed::{Deserializable, DetachedSignature, SignedSecretKey};
+    use rand::SeedableRng;
+    let env = Env::new();
+    // The same key as `env.key`: same seed.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let params = pgp::composed::SecretKeyParamsBuilder::default()
+        .key_type(pgp::composed::KeyType::Ed25519Legacy)
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id("diskless test <test@example.org>".into())
+        .created_at(pgp::types::Timestamp::from_secs(1_700_000_000))
+        .build()
+        .unwrap();
+    let sk: SignedSecretKey = params.generate(&mut rng).unwrap();
+    let repomd = b"<repomd>...</repomd>\n";
+    let sig = DetachedSignature::sign_binary_data(
+        &mut rng,
+        &sk.primary_key,
+        &pgp::types::Password::empty(),
+        pgp::crypto::hash::HashAlgorithm::Sha256,
+        &repomd[..],
+    )
+    .unwrap();
+    let asc = sig.to_armored_string(None.into()).unwrap();
+    assert!(DetachedSignature::from_string(&asc).is_ok());
+
+    let repo = env.repo(&["m1"]);
+    let ring = diskless::fetch::load_keyring(&repo, None, &RetryPolicy::default(), None).unwrap();
+    ring.verify_detached(repomd, asc.as_bytes(), "repomd.xml.asc")
+        .unwrap();
+    let err = ring
+        .verify_detached(
+            b"<repomd>changed</repomd>\n",
+            asc.as_bytes(),
+            "repomd.xml.asc",
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("signed by key {}", env.key.key_id)),
+        "{err}"
+    );
+
+    let other = gen_key(5, "other <o@example.org>");
+    let kf = env.tmp.path().join("other.asc");
+    std::fs::write(&kf, &other.public_asc).unwrap();
+    let ring = diskless::fetch::load_keyring(
+        &signed_repo("x", &[], &kf),
+        None,
+        &RetryPolicy::default(),
+        None,
+    )
+    .unwrap();
+    let err = ring
+        .verify_detached(repomd, asc.as_bytes(), "repomd.xml.asc")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("known keys: {}", other.key_id)),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_processes_racing_on_one_cache_both_succeed() {
+    let env = Env::new();
+    let pkgs: Vec<TestPkg> = (0..6)
+        .map(|i| TestPkg::new(&format!("proc{i}"), 150_000, Some(&env.key)))
+        .collect();
+    env.serve("m1", &pkgs);
+    env.server.throttle(Duration::from_millis(2));
+    let profile = write_profile(&env, "race", &pkgs, true);
+    let bin = assert_cmd::cargo::cargo_bin("diskless");
+    let spawn = || {
+        std::process::Command::new(&bin)
+            .arg("--cache-dir")
+            .arg(env.cache())
+            .args(["-q", "fetch", "--jobs", "3"])
+            .arg(&profile)
+            .env("NO_PROXY", "127.0.0.1")
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    let refs: Vec<&TestPkg> = pkgs.iter().collect();
+    assert_cache_holds(&env.cache(), &refs);
+    assert!(env.server.rpm_hits() >= 6);
+}
+
+/// Kills the child process when dropped.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+fn make_pki(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=diskless test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ];
+    ca.extend(ec);
+    ca.extend([
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(dir, &ca);
+    for (name, ext) in [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let pem = format!("{name}.pem");
+        let extf = format!("{name}.ext");
+        std::fs::write(dir.join(&extf), ext).unwrap();
+        let mut req = vec!["req", "-new", "-subj"];
+        let subj = format!("/CN={name}");
+        req.push(&subj);
+        req.extend(["-keyout", &key, "-out", &csr]);
+        req.extend(ec);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &extf,
+                "-out",
+                &pem,
+            ],
+        );
+    }
+}
+
+/// The Red Hat CDN case: an https repository that demands a client certificate, trusted
+/// through the repository's own CA (`sslcacert`, `sslclientcert`, `sslclientkey`). The server
+/// is `openssl s_server -WWW` (HTTP/1.0 without Content-Length: the lock's size is the check).
+#[test]
+fn https_with_client_certificate_and_private_ca() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no openssl");
+        return;
+    }
+    let env = Env::new();
+    let pki = env.tmp.path().join("pki");
+    let www = env.tmp.path().join("www");
+    std::fs::create_dir_all(&pki).unwrap();
+    std::fs::create_dir_all(www.join("repo/Packages")).unwrap();
+    make_pki(&pki);
+    let p = TestPkg::new("cdn", 30_000, Some(&env.key));
+    std::fs::write(www.join("repo/Packages").join(p.file()), &p.bytes).unwrap();
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-WWW", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(pki.join("server.pem"))
+        .arg("-key")
+        .arg(pki.join("server.key"))
+        .arg("-CAfile")
+        .arg(pki.join("ca.pem"))
+        .args(["-Verify", "1"])
+        .current_dir(&www)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = ChildGuard(server);
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let base = format!("https://127.0.0.1:{port}/repo/");
+    let lock = lock_of("cdn", &base, std::slice::from_ref(&p));
+    let full = FetchRepo {
+        tls: diskless::fetch::TlsConfig {
+            ca_cert: Some(pki.join("ca.pem")),
+            client_cert: Some(pki.join("client.pem")),
+            client_key: Some(pki.join("client.key")),
+            verify: true,
+        },
+        ..signed_repo("cdn", std::slice::from_ref(&base), &env.key_file())
+    };
+    let got = fetch_lock(
+        &lock,
+        std::slice::from_ref(&full),
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    check_fetched(&got, &[&p]);
+
+    // Without the client certificate the server refuses the handshake; without the CA the
+    // server is not trusted. Either way: a clear error and nothing in the cache.
+    let fresh = env.tmp.path().join("cache2");
+    for (tls, cause) in [
+        (
+            diskless::fetch::TlsConfig {
+                client_cert: None,
+                client_key: None,
+                ..full.tls.clone()
+            },
+            "CertificateRequired",
+        ),
+        (
+            diskless::fetch::TlsConfig {
+                ca_cert: None,
+                ..full.tls.clone()
+            },
+            "UnknownIssuer",
+        ),
+    ] {
+        let repo = FetchRepo {
+            tls,
+            ..full.clone()
+        };
+        let err = fetch_lock(&lock, &[repo], &quick_opts(&fresh, 1), &Silent).unwrap_err();
+        let msg = chain(&err);
+        assert!(
+            msg.contains(&format!("{base}Packages/{}", p.file())),
+            "{msg}"
+        );
+        assert!(msg.contains(cause), "{msg}");
+        assert_eq!(files_under(&fresh), Vec::<PathBuf>::new(), "{msg}");
+    }
+}
+
+/// `http_proxy` from the environment is used: the repository host does not even resolve,
+/// only the proxy (the test server, answering absolute-form requests) knows it.
+#[test]
+fn http_proxy_from_the_environment() {
+    let env = Env::new();
+    let p = TestPkg::new("proxied", 20_000, Some(&env.key));
+    let base = "http://repo.diskless.invalid/m1/";
+    env.server
+        .put(&format!("{base}Packages/{}", p.file()), &p.bytes);
+    let profile = env.tmp.path().join("proxy.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "[image]\nname = \"proxy\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n\
+             [[repo]]\nid = \"test\"\nbaseurl = \"{base}\"\ngpgkey = \"{}\"\n\n\
+             [packages]\ninstall = [\"bash\"]\n",
+            url::Url::from_file_path(env.key_file()).unwrap()
+        ),
+    )
+    .unwrap();
+    let prof = diskless::profile::load(&profile).unwrap();
+    let mut lock = lock_of("test", base, std::slice::from_ref(&p));
+    lock.profile_digest = prof.resolution_digest();
+    lock.write(&diskless::lock::path_for_profile(&profile))
+        .unwrap();
+
+    let proxy = env.server.url("").trim_end_matches('/').to_string();
+    let mut cmd = assert_cmd::Command::cargo_bin("diskless").unwrap();
+    cmd.arg("--cache-dir")
+        .arg(env.cache())
+        .args(["-q", "fetch"])
+        .arg(&profile);
+    for v in [
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.env("http_proxy", &proxy)
+        .env("HTTP_PROXY", &proxy)
+        .assert()
+        .success();
+    assert_eq!(env.server.hits(&format!("{base}Packages/{}", p.file())), 1);
+    assert_cache_holds(&env.cache(), &[&p]);
+}
+
+/// A key named by an https/http URL is downloaded once and kept, so `--offline` can still
+/// check signatures.
+#[test]
+fn keys_from_urls_are_kept_for_offline_use() {
+    let env = Env::new();
+    let p = TestPkg::new("keyed", 10_000, Some(&env.key));
+    env.serve("m1", std::slice::from_ref(&p));
+    env.server
+        .put("/keys/RPM-GPG-KEY-test", env.key.public_asc.as_bytes());
+    let repo = FetchRepo {
+        gpgkeys: vec![format!(
+            "{}/keys/RPM-GPG-KEY-test",
+            env.server.url("").trim_end_matches('/')
+        )],
+        ..env.repo(&["m1"])
+    };
+    let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&p));
+    fetch_lock(
+        &lock,
+        std::slice::from_ref(&repo),
+        &quick_opts(&env.cache(), 1),
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(env.server.hits("/keys/RPM-GPG-KEY-test"), 1);
+    let mut opts = quick_opts(&env.cache(), 1);
+    opts.offline = true;
+    let got = fetch_lock(&lock, std::slice::from_ref(&repo), &opts, &Silent).unwrap();
+    assert!(got[0].from_cache && got[0].signature == diskless::fetch::SignatureCheck::Verified);
+    assert_eq!(env.server.hits("/keys/RPM-GPG-KEY-test"), 1);
+    // A key never downloaded: offline is a clear error.
+    let other = FetchRepo {
+        gpgkeys: vec!["https://keys.diskless.invalid/KEY".into()],
+        ..repo
+    };
+    let err = fetch_lock(&lock, &[other], &opts, &Silent).unwrap_err();
+    assert!(
+        chain(&err).contains("offline, and no copy of it was kept"),
         "{}",
         chain(&err)
     );

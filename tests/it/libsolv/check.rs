@@ -5,7 +5,7 @@
 //! unnoticed. It is checked against rpm's own tables (`derived/vercmp-cases.tsv`,
 //! `derived/depmatch-cases.tsv`) in the tests at the bottom.
 
-use diskless::package::{DepEvr, Dependency, Evr, Op, Package};
+use diskless::package::{DepEvr, Dependency, Op, Package};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -94,14 +94,6 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
         (true, false) => Ordering::Less,
         _ => Ordering::Greater,
     }
-}
-
-/// Package EVR order: epoch numerically, then version, then release.
-pub fn evr_cmp(a: &Evr, b: &Evr) -> Ordering {
-    a.epoch
-        .cmp(&b.epoch)
-        .then_with(|| rpmvercmp(&a.version, &b.version))
-        .then_with(|| rpmvercmp(&a.release, &b.release))
 }
 
 /// Dependency EVR order as rpm 4.18 compares ranges: a missing epoch is 0, and the release

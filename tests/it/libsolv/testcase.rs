@@ -13,7 +13,7 @@
 use super::check::parse_dep_evr;
 use diskless::package::{Checksum, DepEvr, Dependency, Evr, Op, Package};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One `repo` line and its packages.
 #[derive(Debug, Clone)]
@@ -61,7 +61,6 @@ pub struct Solve {
 
 #[derive(Debug, Clone, Default)]
 pub struct Testcase {
-    pub path: PathBuf,
     pub repos: Vec<TcRepo>,
     /// `system ARCH DISTTYPE INSTALLED`: arch, and the repo that is the installed system.
     pub arch: String,
@@ -102,10 +101,7 @@ pub fn read(path: &Path) -> Result<Testcase, String> {
     let text = fs_err::read_to_string(path).map_err(|e| e.to_string())?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let lines: Vec<&str> = text.lines().collect();
-    let mut tc = Testcase {
-        path: path.to_path_buf(),
-        ..Default::default()
-    };
+    let mut tc = Testcase::default();
     let mut cur = Solve::default();
     let mut i = 0;
     // The `#>` lines after the current command, when it is `<inline>`.
@@ -224,11 +220,8 @@ fn parse_result(kinds: &str, body: &[String]) -> Expected {
             Some(k @ ("recommended" | "suggested")) => {
                 e.weak.insert(format!("{k} {}", w[1..].join(" ")));
             }
-            Some("problem") => {
-                if w.get(2) == Some(&"info") {
-                    e.problems.push(w[3..].join(" "));
-                }
-            }
+            Some("problem") if w.get(2) == Some(&"info") => e.problems.push(w[3..].join(" ")),
+            Some("problem") => {}
             Some(_) => e.other.push(l.trim().to_string()),
             None => {}
         }

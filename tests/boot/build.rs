@@ -1,0 +1,131 @@
+//! Run `diskless lock` and `diskless build` on the boot profile (tests/boot/fixture/boot.toml)
+//! as an unprivileged user: as root the tests switch to uid/gid 65534 with `setpriv`, with a
+//! temporary HOME, cache and output folder that user owns; as any other user they run as
+//! that user.
+
+use anyhow::{Context, Result, ensure};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The unprivileged user (and group) the build runs as when the tests run as root.
+pub const BUILD_UID: u32 = 65534;
+
+/// How to vary the boot profile.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub compression: &'static str,
+    /// `false` drops the `/init -> sbin/init` symlink: a broken image.
+    pub init_symlink: bool,
+    /// Written to /etc/boot-fixture/marker by the profile; the init prints it.
+    pub marker: String,
+}
+
+/// A finished build.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The tftp root inside it.
+    pub tftp: PathBuf,
+    /// The generated boot-service configs.
+    pub config: PathBuf,
+    /// Wall time of lock + build.
+    pub elapsed: Duration,
+}
+
+/// The profile template with its placeholders filled in.
+pub fn render_profile(base_url: &str, tftp_root: &Path, o: &Options) -> String {
+    let template = include_str!("fixture/boot.toml");
+    template
+        .replace("@COMPRESSION@", o.compression)
+        .replace(
+            "@INIT_SYMLINK@",
+            if o.init_symlink { "true" } else { "false" },
+        )
+        .replace("@BASEURL@", base_url)
+        .replace("@MARKER@", &o.marker)
+        .replace("@TFTP_ROOT@", &tftp_root.display().to_string())
+}
+
+fn chown_to_builder(path: &Path) -> Result<()> {
+    if crate::is_root() {
+        std::os::unix::fs::chown(path, Some(BUILD_UID), Some(BUILD_UID))
+            .with_context(|| format!("chown `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Run diskless as the unprivileged builder with a clean environment.
+fn diskless(dir: &Path, args: &[&str]) -> Result<String> {
+    let bin = env!("CARGO_BIN_EXE_diskless");
+    let mut cmd = if crate::is_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            &format!("--reuid={BUILD_UID}"),
+            &format!("--regid={BUILD_UID}"),
+            "--clear-groups",
+            "--",
+            bin,
+        ]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("HOME", dir.join("home"))
+        .env("DISKLESS_CACHE_DIR", dir.join("cache"))
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("LANG", "C.UTF-8");
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    let text = format!(
+        "--- stdout ---\n{}--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(
+        out.status.success(),
+        "`diskless {}` failed ({}):\n{text}",
+        args.join(" "),
+        out.status
+    );
+    Ok(text)
+}
+
+/// Lock and build the boot profile into `<dir>/out`, unprivileged.
+pub fn build(dir: &Path, base_url: &str, o: &Options) -> Result<Built> {
+    fs_err::create_dir_all(dir)?;
+    // Readable by the builder, and by dnsmasq's and in.tftpd's unprivileged users later.
+    for p in dir
+        .ancestors()
+        .take_while(|p| p.starts_with(std::env::temp_dir()))
+    {
+        if p != std::env::temp_dir() {
+            fs_err::set_permissions(p, std::fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    chown_to_builder(dir)?;
+    for sub in ["home", "cache"] {
+        let p = dir.join(sub);
+        fs_err::create_dir_all(&p)?;
+        chown_to_builder(&p)?;
+    }
+    let out = dir.join("out");
+    let tftp = out.join("tftpboot");
+    let profile = dir.join("boot.toml");
+    fs_err::write(&profile, render_profile(base_url, &tftp, o))?;
+    chown_to_builder(&profile)?;
+
+    let start = Instant::now();
+    let p = profile.display().to_string();
+    diskless(dir, &["lock", &p])?;
+    diskless(dir, &["build", &p, "--out", &out.display().to_string()])?;
+    let elapsed = start.elapsed();
+    ensure!(tftp.is_dir(), "the build wrote no `{}`", tftp.display());
+    Ok(Built {
+        config: out.join("config"),
+        tftp,
+        elapsed,
+    })
+}
