@@ -1136,3 +1136,93 @@ fn verify_checks_sums_and_names_the_tampered_file() {
     let stdout = String::from_utf8_lossy(&o.get_output().stdout).into_owned();
     assert!(stdout.contains("config/dhcpd.conf: FAILED"), "{stdout}");
 }
+
+/// A registry process started by a test, stopped (by its own pid) when dropped.
+struct Registry(std::process::Child);
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn push_to_a_local_registry_and_copy_back_keeps_the_digest() {
+    if !have("docker-registry") || !have("skopeo") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let a = emit_to(&fixture(), settings(), &out);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("registry.yml");
+    fs_err::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let _reg = Registry(
+        std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "docker-registry did not start on port {port}");
+    let reference = format!("127.0.0.1:{port}/diskless/tftp:1.0");
+    for _ in 0..2 {
+        // The second push finds every blob in place and uploads only the manifest.
+        let o = Command::cargo_bin("diskless")
+            .unwrap()
+            .args(["push", "--plain-http"])
+            .arg(&out)
+            .arg(&reference)
+            .env("HOME", dir.path())
+            .assert()
+            .success();
+        assert_eq!(
+            String::from_utf8_lossy(&o.get_output().stdout).trim(),
+            a.oci.manifest_digest
+        );
+    }
+    let inspect = run(std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false"])
+        .arg(format!("docker://{reference}")));
+    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(v["Digest"], a.oci.manifest_digest);
+    let back = dir.path().join("back");
+    run(std::process::Command::new("skopeo")
+        // Layers are uncompressed tars (the initramfs is compressed already); without these
+        // flags skopeo would gzip them on the way into an OCI layout and change the digest.
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            "--preserve-digests",
+            "--dest-oci-accept-uncompressed-layers",
+        ])
+        .arg(format!("docker://{reference}"))
+        .arg(format!("oci:{}:copy", back.display())));
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(back.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], a.oci.manifest_digest);
+    // The copied layout holds the same entries as the built one.
+    assert!(
+        emit::diff::diff(&out.join("oci"), &back)
+            .unwrap()
+            .is_empty()
+    );
+}
