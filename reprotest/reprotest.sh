@@ -106,7 +106,7 @@ fi
 faketime=()
 if ! command -v faketime >/dev/null 2>&1; then
   skipped+=("clock: faketime is not installed")
-elif file -L "$bin" 2>/dev/null | grep -q 'statically linked'; then
+elif file -L "$bin" 2>/dev/null | grep -Eq 'statically linked|static-pie linked'; then
   skipped+=("clock: the binary is statically linked (faketime works through LD_PRELOAD)")
 else
   faketime=(faketime -f "+365d")
