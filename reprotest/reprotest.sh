@@ -20,7 +20,8 @@
 # It prints which variations ran and which were skipped (and why). It exits 0 when all three
 # SHA256SUMS (which cover every artifact, the OCI blobs and index included) are identical;
 # on a mismatch it prints the differing sums and a `diskless diff` report, and exits 1.
-# Usage errors exit 2. REPROTEST_KEEP=1 keeps the work folder (its path is printed).
+# Usage errors exit 2, a failed build exits 3. REPROTEST_KEEP=1 keeps the work folder (its
+# path is printed).
 set -euo pipefail
 
 log() { printf 'reprotest: %s\n' "$*" >&2; }
@@ -62,12 +63,15 @@ sde=()
 # Build 1: the reference, in a plain environment.
 log "build 1 (reference): $profile"
 mkdir -p "$work/one/home"
-(
+if ! (
   cd "$work/one" && umask 0022 && \
   env -i PATH="$path" HOME="$work/one/home" TZ=UTC LANG=C.UTF-8 \
     DISKLESS_CACHE_DIR="$work/one/cache" RAYON_NUM_THREADS=1 "${sde[@]}" \
     "$bin" -q build "$profile" --out "$work/one/out"
-)
+); then
+  log "build 1 failed"
+  exit 3
+fi
 
 # Build 2: everything varied.
 varied=("TZ" "LANG/LC_ALL" "umask" "working directory" "output path" "profile path" "HOME"
@@ -95,7 +99,11 @@ elif [ ! -e /dev/fuse ]; then
   skipped+=("directory order: no /dev/fuse (FUSE unavailable)")
 else
   mkdir -p "$two/shuffled"
-  if disorderfs --shuffle-dirents=yes --multi-user=yes "$two/src" "$two/shuffled" >"$work/disorderfs.log" 2>&1; then
+  # Other users (nobody, below) can read a FUSE mount only with --multi-user, which
+  # non-root users may use only with user_allow_other in /etc/fuse.conf.
+  multi=()
+  [ "${#runas[@]}" -gt 0 ] && multi=(--multi-user=yes)
+  if disorderfs --shuffle-dirents=yes "${multi[@]}" "$two/src" "$two/shuffled" >"$work/disorderfs.log" 2>&1; then
     mounted="$two/shuffled"
     profile_two="$two/shuffled/$profile_name"
     varied+=("directory order (disorderfs)")
@@ -113,21 +121,27 @@ else
   varied+=("clock (+1 year, faketime)")
 fi
 log "build 2 (varied): $profile_two"
-(
+if ! (
   cd "$two" && umask 0077 && \
   env -i PATH="$path" HOME="$two/home" TZ=Pacific/Chatham LANG=de_DE.UTF-8 LC_ALL=tr_TR.UTF-8 \
     DISKLESS_CACHE_DIR="$two/cache" RAYON_NUM_THREADS=4 "${sde[@]}" \
     "${runas[@]}" "${faketime[@]}" "$bin" -q build "$profile_two" --out "$work/elsewhere/out-two"
-)
+); then
+  log "build 2 failed"
+  exit 3
+fi
 
 # Build 3: warm cache (build 2's), the unshuffled copy of the profile.
 log "build 3 (warm cache)"
-(
+if ! (
   cd "$work/three" && umask 0022 && \
   env -i PATH="$path" HOME="$two/home" TZ=UTC LANG=C.UTF-8 \
     DISKLESS_CACHE_DIR="$two/cache" "${sde[@]}" \
     "${runas[@]}" "$bin" -q build "$two/src/$profile_name" --out "$work/three/out"
-)
+); then
+  log "build 3 failed"
+  exit 3
+fi
 
 for v in "${varied[@]}"; do log "varied: $v"; done
 for s in "${skipped[@]}"; do log "skipped: $s"; done
