@@ -136,7 +136,8 @@ fn reprotest_names_the_entry_an_environment_leak_changes() {
     let want = "MISMATCH between one/out and elsewhere/out-two";
     assert!(text.contains(want), "no `{want}` in:\n{text}");
     // The diff report names the initramfs and, inside it, the leaking file.
-    let entry = "tftpboot/pxelinux/images/fixture/initramfs.img: /etc/build-env: content digest differs";
+    let entry =
+        "tftpboot/pxelinux/images/fixture/initramfs.img: /etc/build-env: content digest differs";
     assert!(text.contains(entry), "no `{entry}` in:\n{text}");
     // Only the leak differs: the kernel and boot loaders are still identical.
     assert!(!text.contains("vmlinuz:"), "{text}");
