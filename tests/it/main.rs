@@ -10,5 +10,6 @@ mod repoquery;
 mod support;
 mod rootfs;
 mod profile;
+mod reprotest;
 mod workflows;
 mod resolve_cs9;
