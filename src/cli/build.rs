@@ -58,7 +58,10 @@ pub fn run(args: BuildArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     // Like cargo with Cargo.lock: a missing lock is written on the first build; a stale one
     // is an error (moving the packages of an existing image is a decision, not a side effect).
     if !lock_path.exists() && !g.offline {
-        step(g, &format!("No lock yet: resolving `{}`…", profile.path.display()));
+        step(
+            g,
+            &format!("No lock yet: resolving `{}`…", profile.path.display()),
+        );
         let lock = diskless::resolve::resolve(&profile, &super::lock::load_options(g), None, &[])?;
         lock.write(&lock_path)?;
         step(
@@ -76,8 +79,11 @@ pub fn run(args: BuildArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     let lock_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&lock_bytes)));
 
     if args.out.exists() && !args.force && !is_previous_build(&args.out) {
-        return Err(anyhow::anyhow!("`{}` exists and is not a diskless output", args.out.display()))
-            .hint("choose another `--out`, or pass `--force` to replace it");
+        return Err(anyhow::anyhow!(
+            "`{}` exists and is not a diskless output",
+            args.out.display()
+        ))
+        .hint("choose another `--out`, or pass `--force` to replace it");
     }
     let parent = match args.out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -90,7 +96,10 @@ pub fn run(args: BuildArgs, g: &GlobalArgs) -> anyhow::Result<()> {
         .with_context(|| format!("Cannot create a work folder in `{}`", parent.display()))?;
 
     // Fetch.
-    step(g, &format!("Fetching {} packages…", lock.all_packages().count()));
+    step(
+        g,
+        &format!("Fetching {} packages…", lock.all_packages().count()),
+    );
     let repos = fetch::repos_of(&profile);
     let mut opts = FetchOptions::new(g.cache_dir());
     opts.jobs = args.jobs.max(1);
@@ -104,8 +113,16 @@ pub fn run(args: BuildArgs, g: &GlobalArgs) -> anyhow::Result<()> {
             .map(|f| f.path.clone())
             .ok_or_else(|| anyhow::anyhow!("`{}` was not fetched", p.nevra()))
     };
-    let image_rpms = lock.packages.iter().map(path_of).collect::<anyhow::Result<Vec<_>>>()?;
-    let boot_rpms = lock.boot_packages.iter().map(path_of).collect::<anyhow::Result<Vec<_>>>()?;
+    let image_rpms = lock
+        .packages
+        .iter()
+        .map(path_of)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let boot_rpms = lock
+        .boot_packages
+        .iter()
+        .map(path_of)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let out_tmp = work.path().join("out");
     fs_err::create_dir(&out_tmp)?;
     if args.stage == Stage::Fetch {
@@ -113,31 +130,55 @@ pub fn run(args: BuildArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     }
 
     // SOURCE_DATE_EPOCH: the environment wins, then the profile's pin, then the lock.
-    let (sde, sde_from) = match (std::env::var_os("SOURCE_DATE_EPOCH"), profile.image.source_date_epoch) {
+    let (sde, sde_from) = match (
+        std::env::var_os("SOURCE_DATE_EPOCH"),
+        profile.image.source_date_epoch,
+    ) {
         (None, Some(pinned)) => (pinned, "profile"),
         _ => emit::source_date_epoch(&lock),
     };
 
     // Root filesystem.
-    step(g, &format!("Assembling the root filesystem from {} packages…", image_rpms.len()));
+    step(
+        g,
+        &format!(
+            "Assembling the root filesystem from {} packages…",
+            image_rpms.len()
+        ),
+    );
     let store = Store::new(work.path().join("store"))?;
     let mut cfg = rootfs::AssembleConfig::from_profile(&profile)
         .with_context(|| format!("Invalid customisations in `{}`", profile.path.display()))?;
     cfg.source_date_epoch = Some(sde);
-    let assembled = rootfs::assemble(&image_rpms, &cfg, &store)
-        .with_context(|| format!("Cannot assemble the root filesystem of `{}`", profile.path.display()))?;
+    let assembled = rootfs::assemble(&image_rpms, &cfg, &store).with_context(|| {
+        format!(
+            "Cannot assemble the root filesystem of `{}`",
+            profile.path.display()
+        )
+    })?;
     for note in &assembled.notes {
         tracing::info!("{note}");
     }
     step(g, &format!("  {}", assembled.report.summary()));
     if args.stage == Stage::Rootfs {
-        listing::write_listing(&assembled.tree, &out_tmp.join("rootfs.txt"), listing::Format::Text)?;
-        listing::write_listing(&assembled.tree, &out_tmp.join("rootfs.json"), listing::Format::Json)?;
+        listing::write_listing(
+            &assembled.tree,
+            &out_tmp.join("rootfs.txt"),
+            listing::Format::Text,
+        )?;
+        listing::write_listing(
+            &assembled.tree,
+            &out_tmp.join("rootfs.json"),
+            listing::Format::Json,
+        )?;
         return finish(g, work.path(), &out_tmp, &args.out, started);
     }
 
     // Artifacts.
-    step(g, "Writing the initramfs, tftp tree, configs and OCI image…");
+    step(
+        g,
+        "Writing the initramfs, tftp tree, configs and OCI image…",
+    );
     let inputs = EmitInputs {
         images: vec![emit::from_profile::image(&profile, &assembled.tree)],
         store: &store,
@@ -171,11 +212,19 @@ pub fn run(args: BuildArgs, g: &GlobalArgs) -> anyhow::Result<()> {
 
 /// A folder we may replace: one a previous build wrote (it has SHA256SUMS or a listing).
 fn is_previous_build(out: &Path) -> bool {
-    out.join("SHA256SUMS").is_file() || out.join("rootfs.txt").is_file() || out.read_dir().is_ok_and(|mut d| d.next().is_none())
+    out.join("SHA256SUMS").is_file()
+        || out.join("rootfs.txt").is_file()
+        || out.read_dir().is_ok_and(|mut d| d.next().is_none())
 }
 
 /// Move the finished output into place (replacing a previous build) and drop the work dir.
-fn finish(g: &GlobalArgs, work: &Path, out_tmp: &Path, out: &Path, started: Instant) -> anyhow::Result<()> {
+fn finish(
+    g: &GlobalArgs,
+    work: &Path,
+    out_tmp: &Path,
+    out: &Path,
+    started: Instant,
+) -> anyhow::Result<()> {
     if out.exists() {
         // Rename the old output aside first, so `out` is never a mix of two builds.
         let old = work.join("previous-out");
@@ -184,7 +233,11 @@ fn finish(g: &GlobalArgs, work: &Path, out_tmp: &Path, out: &Path, started: Inst
     fs_err::rename(out_tmp, out)
         .with_context(|| format!("Cannot move the finished build into `{}`", out.display()))?;
     if g.quiet == 0 {
-        eprintln!("Built `{}` in {:.1} s", out.display(), started.elapsed().as_secs_f64());
+        eprintln!(
+            "Built `{}` in {:.1} s",
+            out.display(),
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }

@@ -121,7 +121,10 @@ fn default_profile_is_the_recipe() {
     assert_eq!(p.image.name, "diskless");
     assert_eq!(p.image.compression, Compression::Gzip { level: 9 });
     assert_eq!(p.boot.cmdline, "ip=dhcp lang=en_US keymap=us");
-    assert_eq!(p.boot.packages, ["syslinux-tftpboot", "shim-x64", "grub2-efi-x64"]);
+    assert_eq!(
+        p.boot.packages,
+        ["syslinux-tftpboot", "shim-x64", "grub2-efi-x64"]
+    );
     for pkg in [
         "basesystem",
         "filesystem",
