@@ -16,8 +16,9 @@ case "$kind" in
   *"statically linked"*|*"static-pie linked"*) ;;
   *) echo "error: $bin is not statically linked" >&2; exit 1 ;;
 esac
-if ldd "$bin" >/dev/null 2>&1; then
-  echo "error: ldd lists shared libraries of $bin:" >&2
+# ldd prints `statically linked` (or fails) for a static binary, `lib => path` lines otherwise.
+if ldd "$bin" 2>&1 | grep -q '=>'; then
+  echo "error: $bin loads shared libraries:" >&2
   ldd "$bin" >&2
   exit 1
 fi
