@@ -57,7 +57,7 @@ impl<'a> Index<'a> {
         pkgs: &'a [Package],
         files_lazy: &'a dyn FileProviders,
         req: &Request,
-        forced: &[PkgId],
+        _forced: &[PkgId], // exact-version requests; every version is a candidate now
     ) -> Self {
         let n = pkgs.len();
         let mut arch_class = vec![0u16; n];
@@ -88,26 +88,10 @@ impl<'a> Index<'a> {
             .iter()
             .map(|p| req.repo_cost.get(&p.repo).copied().unwrap_or(DEFAULT_COST))
             .collect();
-        // dnf applies repository priorities per package name: versions of a name in a
-        // repository with a worse priority are not candidates at all.
-        let mut best_prio: HashMap<&str, i32> = HashMap::new();
-        for (i, p) in pkgs.iter().enumerate() {
-            if hidden[i].is_none() {
-                let e = best_prio.entry(p.name.as_str()).or_insert(priority[i]);
-                *e = (*e).min(priority[i]);
-            }
-        }
-        for (i, p) in pkgs.iter().enumerate() {
-            if hidden[i].is_none()
-                && forced.binary_search(&i).is_err()
-                && best_prio
-                    .get(p.name.as_str())
-                    .is_some_and(|b| *b < priority[i])
-            {
-                hidden[i] = Some(Hidden::Priority);
-            }
-        }
-
+        // Repository priority is a preference, as dnf applies it: among the versions of a
+        // name, those of the best-priority repository come first (even when older), but a
+        // worse-priority version is still a candidate when the better one cannot be
+        // installed (dnf falls back, checked against dnf on libsolv's strictrepoprio case).
         // The policy order, independent of the input order: name, then best EVR, then the
         // target arch before extra arches before noarch, then cheaper repository, then
         // repository id and location as the last, content-based tie-breaks.
@@ -123,6 +107,7 @@ impl<'a> Index<'a> {
             let (pa, pb) = (&pkgs[a], &pkgs[b]);
             pa.name
                 .cmp(&pb.name)
+                .then_with(|| priority[a].cmp(&priority[b]))
                 .then_with(|| evr_cmp(&pb.evr, &pa.evr))
                 .then_with(|| arch_pref(a).cmp(&arch_pref(b)))
                 .then_with(|| pa.arch.cmp(&pb.arch))

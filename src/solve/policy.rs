@@ -202,7 +202,15 @@ fn common_dep_badness(
             }
         })
     };
-    entries.sort_by(|a, b| cmp(a, b).then_with(|| a.3.cmp(&b.3)));
+    // Sort with a total order (a missing release sorts before any release): `cmp` treats a
+    // missing release as matching every release, which is not transitive, and a sort given
+    // a non-total order may panic. `cmp` still decides the runs below, as libsolv does.
+    entries.sort_by(|a, b| {
+        a.0.cmp(b.0)
+            .then_with(|| evr_total_cmp(b.1, a.1))
+            .then_with(|| a.2.cmp(&b.2))
+            .then_with(|| a.3.cmp(&b.3))
+    });
     let mut run = 0u32;
     for k in 0..entries.len() {
         if k > 0 && entries[k].0 == entries[k - 1].0 {
@@ -229,6 +237,20 @@ fn evr_match_release_cmp(a: &DepEvr, b: &DepEvr) -> Ordering {
         .then_with(|| match (&a.release, &b.release) {
             (Some(x), Some(y)) => rpmvercmp(x, y),
             _ => Ordering::Equal,
+        })
+}
+
+/// Like [`evr_match_release_cmp`], but total: no release < any release.
+fn evr_total_cmp(a: &DepEvr, b: &DepEvr) -> Ordering {
+    a.epoch
+        .unwrap_or(0)
+        .cmp(&b.epoch.unwrap_or(0))
+        .then_with(|| rpmvercmp(&a.version, &b.version))
+        .then_with(|| match (&a.release, &b.release) {
+            (Some(x), Some(y)) => rpmvercmp(x, y),
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
         })
 }
 
