@@ -22,7 +22,7 @@
 //! `dnf install foo` matches package names before provides (see [`super::spec`]).
 
 use super::PkgId;
-use super::depmatch::{Sense, overlap};
+use super::depmatch::Sense;
 use super::provider::Provider;
 use super::vercmp::{evr_cmp, rpmvercmp};
 use crate::package::{DepEvr, Dependency, Op, Package};
@@ -260,9 +260,4 @@ fn looks_like_hash(evr: &DepEvr) -> bool {
     s.len() >= 4
         && s.bytes()
             .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-}
-
-#[allow(dead_code)]
-fn unused(_: Sense) -> bool {
-    overlap(Sense::ANY, None, Sense::ANY, None)
 }

@@ -87,14 +87,14 @@ pub struct VersionSet {
 /// An append-only interner: ids are positions, so they follow insertion order.
 pub struct Arena<T: Eq + Hash + Clone> {
     items: Vec<T>,
-    map: HashMap<T, u32>,
+    map: super::index::FxMap<T, u32>,
 }
 
 impl<T: Eq + Hash + Clone> Default for Arena<T> {
     fn default() -> Self {
         Arena {
             items: Vec::new(),
-            map: HashMap::new(),
+            map: Default::default(),
         }
     }
 }

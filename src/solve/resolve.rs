@@ -8,9 +8,7 @@ use super::provider::{Formula, Pred, Provider, pkg_of, solvable};
 use super::spec::{SpecMatch, resolve_spec};
 use super::{FileProviders, PkgId, Reason, Request, Solution, SolveError};
 use crate::package::{Dependency, Package};
-use resolvo::{
-    ConditionalRequirement, DenseIndex, NameId, Problem, Requirement, Solver, UnsolvableOrCancelled,
-};
+use resolvo::{ConditionalRequirement, NameId, Problem, Solver, UnsolvableOrCancelled};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Rounds of weak-dependency additions before giving up on reaching a fixed point.
@@ -398,14 +396,4 @@ fn collect_atoms(r: &super::rich::Rich, out: &mut Vec<Dependency>) {
             }
         }
     }
-}
-
-#[allow(dead_code)]
-fn name_index(n: NameId) -> usize {
-    n.to_index()
-}
-
-#[allow(dead_code)]
-fn requirement_of(r: &ConditionalRequirement) -> Requirement {
-    r.requirement
 }

@@ -836,3 +836,67 @@ fn deterministic_under_shuffled_input() {
         assert_eq!(nevras(&list, &r).unwrap(), first);
     }
 }
+
+/// A synthetic repository of 20,000 packages (5,000 names x 4 versions, sonames,
+/// versioned and rich requires, conflicts with older versions of a neighbour; the newest
+/// versions satisfy everything, so it is solvable): the solve must succeed and
+/// be the same twice. Prints the time; `cargo test --release` shows it well under a
+/// second (speed claims belong to `bench/`, so nothing is asserted about it).
+#[test]
+fn synthetic_twenty_thousand_packages() {
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let names = 5000u64;
+    let mut pkgs = Vec::new();
+    for i in 0..names {
+        for v in 1..=4u64 {
+            let mut p = pkg(
+                &format!("pkg{i}"),
+                &format!("{v}.0-1"),
+                if i % 5 == 0 { "noarch" } else { "x86_64" },
+            )
+            .provides(&format!("libp{i}.so.{}()(64bit)", v / 3))
+            .provides(&format!("cap{} = {v}", i % 1000))
+            .file(&format!("/usr/bin/tool{i}"));
+            if i > 10 {
+                for _ in 0..4 {
+                    let d = next(i);
+                    p = match next(4) {
+                        0 => p.requires(&format!("libp{d}.so.1()(64bit)")),
+                        1 => p.requires(&format!("pkg{d} >= {}.0", 1 + next(3))),
+                        2 => p.requires(&format!("(pkg{d} or cap{})", next(1000))),
+                        _ => p.requires(&format!("/usr/bin/tool{d}")),
+                    };
+                }
+            }
+            if next(50) == 0 && i > 0 {
+                p = p.conflicts(&format!("pkg{} < {}.0", i - 1, 1 + next(3)));
+            }
+            pkgs.push(p.build());
+        }
+    }
+    let install: Vec<String> = (0..50)
+        .map(|k| format!("pkg{}", names - 1 - k * 7))
+        .collect();
+    let r = Request {
+        install,
+        arch: "x86_64".into(),
+        ..Request::default()
+    };
+    let t = std::time::Instant::now();
+    let a = solve(&pkgs, &NoFileLists, &r).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "synthetic: {} of {} packages chosen in {:?}",
+        a.packages.len(),
+        pkgs.len(),
+        t.elapsed()
+    );
+    let b = solve(&pkgs, &NoFileLists, &r).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.packages, b.packages);
+    assert!(a.packages.len() > 50);
+}
