@@ -51,8 +51,8 @@ pub struct Index<'a> {
 }
 
 impl<'a> Index<'a> {
-    /// Index `pkgs` for `req`. `forced` packages (sorted) escape the priority rule: a
-    /// request naming an exact version of a package asks for it, as libsolv's `pkg` jobs do.
+    /// Index `pkgs` for `req`. The exact-version requests (`_forced`) once had to escape a
+    /// priority filter; priority is now a preference, so every version stays a candidate.
     pub fn new(
         pkgs: &'a [Package],
         files_lazy: &'a dyn FileProviders,
