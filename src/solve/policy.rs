@@ -202,7 +202,15 @@ fn common_dep_badness(
             }
         })
     };
-    entries.sort_by(|a, b| cmp(a, b).then_with(|| a.3.cmp(&b.3)));
+    // Sort by a total order (a missing release sorts before any release); the badness
+    // steps then compare neighbours with libsolv's release-matching comparison, which is
+    // not transitive and so cannot drive a sort.
+    entries.sort_by(|a, b| {
+        a.0.cmp(b.0)
+            .then_with(|| total_evr_cmp(b.1, a.1))
+            .then_with(|| a.2.cmp(&b.2))
+            .then_with(|| a.3.cmp(&b.3))
+    });
     let mut run = 0u32;
     for k in 0..entries.len() {
         if k > 0 && entries[k].0 == entries[k - 1].0 {
@@ -217,6 +225,21 @@ fn common_dep_badness(
         bad[entries[k].3] += run;
     }
     bad
+}
+
+/// A total order on dependency versions: epoch, version, then release with a missing
+/// release first.
+fn total_evr_cmp(a: &DepEvr, b: &DepEvr) -> Ordering {
+    a.epoch
+        .unwrap_or(0)
+        .cmp(&b.epoch.unwrap_or(0))
+        .then_with(|| rpmvercmp(&a.version, &b.version))
+        .then_with(|| match (&a.release, &b.release) {
+            (Some(x), Some(y)) => rpmvercmp(x, y),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        })
+        .then_with(|| a.version.cmp(&b.version))
+        .then_with(|| a.release.cmp(&b.release))
 }
 
 /// Version comparison where a missing release matches any release (libsolv's
