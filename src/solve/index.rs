@@ -109,6 +109,9 @@ impl<'a> Index<'a> {
                 .cmp(&pb.name)
                 .then_with(|| priority[a].cmp(&priority[b]))
                 .then_with(|| evr_cmp(&pb.evr, &pa.evr))
+                .then_with(|| {
+                    (&pa.evr.version, &pa.evr.release).cmp(&(&pb.evr.version, &pb.evr.release))
+                })
                 .then_with(|| arch_pref(a).cmp(&arch_pref(b)))
                 .then_with(|| pa.arch.cmp(&pb.arch))
                 .then_with(|| cost[a].cmp(&cost[b]))

@@ -202,12 +202,12 @@ fn common_dep_badness(
             }
         })
     };
-    // Sort with a total order (a missing release sorts before any release): `cmp` treats a
-    // missing release as matching every release, which is not transitive, and a sort given
-    // a non-total order may panic. `cmp` still decides the runs below, as libsolv does.
+    // Sort by a total order (a missing release sorts before any release); the badness
+    // steps then compare neighbours with libsolv's release-matching comparison, which is
+    // not transitive and so cannot drive a sort.
     entries.sort_by(|a, b| {
         a.0.cmp(b.0)
-            .then_with(|| evr_total_cmp(b.1, a.1))
+            .then_with(|| total_evr_cmp(b.1, a.1))
             .then_with(|| a.2.cmp(&b.2))
             .then_with(|| a.3.cmp(&b.3))
     });
@@ -227,6 +227,21 @@ fn common_dep_badness(
     bad
 }
 
+/// A total order on dependency versions: epoch, version, then release with a missing
+/// release first.
+fn total_evr_cmp(a: &DepEvr, b: &DepEvr) -> Ordering {
+    a.epoch
+        .unwrap_or(0)
+        .cmp(&b.epoch.unwrap_or(0))
+        .then_with(|| rpmvercmp(&a.version, &b.version))
+        .then_with(|| match (&a.release, &b.release) {
+            (Some(x), Some(y)) => rpmvercmp(x, y),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        })
+        .then_with(|| a.version.cmp(&b.version))
+        .then_with(|| a.release.cmp(&b.release))
+}
+
 /// Version comparison where a missing release matches any release (libsolv's
 /// `EVRCMP_MATCH_RELEASE`).
 fn evr_match_release_cmp(a: &DepEvr, b: &DepEvr) -> Ordering {
@@ -237,20 +252,6 @@ fn evr_match_release_cmp(a: &DepEvr, b: &DepEvr) -> Ordering {
         .then_with(|| match (&a.release, &b.release) {
             (Some(x), Some(y)) => rpmvercmp(x, y),
             _ => Ordering::Equal,
-        })
-}
-
-/// Like [`evr_match_release_cmp`], but total: no release < any release.
-fn evr_total_cmp(a: &DepEvr, b: &DepEvr) -> Ordering {
-    a.epoch
-        .unwrap_or(0)
-        .cmp(&b.epoch.unwrap_or(0))
-        .then_with(|| rpmvercmp(&a.version, &b.version))
-        .then_with(|| match (&a.release, &b.release) {
-            (Some(x), Some(y)) => rpmvercmp(x, y),
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
         })
 }
 
