@@ -29,6 +29,9 @@ pub struct Pool {
     provides: HashMap<String, Vec<PkgId>>,
     primary_files: HashMap<String, Vec<PkgId>>,
     all_files: OnceLock<HashMap<String, Vec<PkgId>>>,
+    /// Set once reading the full file lists failed: the solver then asks primary's subset
+    /// only, without retrying (and warning) on every file dependency.
+    filelists_failed: OnceLock<()>,
     hidden_by_modules: usize,
 }
 
@@ -90,6 +93,7 @@ impl Pool {
             provides,
             primary_files,
             all_files: OnceLock::new(),
+            filelists_failed: OnceLock::new(),
             hidden_by_modules,
         }
     }
@@ -223,10 +227,14 @@ impl FileProviders for Pool {
     /// Full file lists; if they cannot be read, the error is logged and primary's subset
     /// answers (call [`Pool::load_filelists`] first to see the error instead).
     fn providers(&self, path: &str) -> Vec<PkgId> {
+        if self.filelists_failed.get().is_some() {
+            return self.primary_file_owners(path).to_vec();
+        }
         match self.file_owners(path) {
             Ok(ids) => ids,
             Err(e) => {
                 tracing::warn!("{e}; using primary.xml's file lists only");
+                let _ = self.filelists_failed.set(());
                 self.primary_file_owners(path).to_vec()
             }
         }
