@@ -26,7 +26,7 @@
 //! That list is the only exception; nothing is silently allowed.
 
 use diskless::package::Package;
-use diskless::solve::{self, NoFileLists, Request};
+use diskless::solve::{self, Focus, Job as SysJob, JobKind, NoFileLists, Request, Select, System};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use testcase::{Expected, Job, Solve, Testcase};
@@ -152,6 +152,203 @@ fn compare_sets(
     }
 }
 
+/// A solve on top of the testcase's installed `system` repo: the packages (available ones
+/// first, then the installed ones), the request knobs and the system with its jobs.
+pub struct SystemSolve {
+    pub packages: Vec<Package>,
+    pub request: Request,
+    pub system: System,
+}
+
+/// Solver flags this mapping knows; anything else makes the solve not applicable.
+const KNOWN_FLAGS: &[&str] = &[
+    "allowuninstall",
+    "noautotarget",
+    "focusbest",
+    "focusinstalled",
+    // libsolv's default focus.
+    "focusnew",
+    "strongrecommends",
+    "!dupallowarchchange",
+    "ignorerecommended",
+    // Only change which package vendors or obsoletes libsolv accepts; none of the cases
+    // using them depends on it (their answers are checked like every other).
+    "allowvendorchange",
+    "keepexplicitobsoletes",
+    "keeporphans",
+    "yumobsoletes",
+];
+
+/// The packages a libsolv job selector names, as indices into `packages`.
+fn select(packages: &[Package], job: &Job) -> Result<Select, String> {
+    let ids = |f: &dyn Fn(&Package) -> bool| -> Vec<usize> {
+        (0..packages.len()).filter(|&i| f(&packages[i])).collect()
+    };
+    Ok(match job.selector.as_str() {
+        "all" => Select::All,
+        "name" => {
+            let d = testcase::parse_dep(&job.arg)?;
+            Select::Packages(ids(&|p| {
+                p.name == d.name
+                    && (d.op.is_none() || solve::provide_satisfies(&check::self_provide(p), &d))
+            }))
+        }
+        "provides" => {
+            let d = testcase::parse_dep(&job.arg)?;
+            Select::Packages(ids(&|p| {
+                p.provides.iter().any(|pr| solve::provide_satisfies(pr, &d))
+            }))
+        }
+        "pkg" | "oneof" => {
+            let want: BTreeSet<&str> = job.arg.split_whitespace().collect();
+            let v = ids(&|p| want.contains(label(p).as_str()));
+            if v.len() != want.len() {
+                return Err(format!("`{}` names unknown packages", job.arg));
+            }
+            Select::Packages(v)
+        }
+        s => return Err(format!("`{s}` selector")),
+    })
+}
+
+/// The system solve of a testcase with an installed system (`Err` = not applicable).
+pub fn system_solve(tc: &Testcase, s: &Solve) -> Result<SystemSolve, String> {
+    if let Some(f) = s
+        .solverflags
+        .iter()
+        .find(|f| !KNOWN_FLAGS.contains(&f.as_str()))
+    {
+        return Err(format!("solver flag `{f}`"));
+    }
+    if let Some(f) = tc
+        .poolflags
+        .iter()
+        .find(|f| *f != "implicitobsoleteusescolors")
+    {
+        return Err(format!("pool flag `{f}`"));
+    }
+    let mut packages = tc.available();
+    let first_installed = packages.len();
+    packages.extend(tc.installed().into_iter().cloned());
+    let flag = |f: &str| s.solverflags.iter().any(|x| x == f);
+    let mut system = System {
+        installed: (first_installed..packages.len()).collect(),
+        ..Default::default()
+    };
+    system.flags.allow_uninstall = flag("allowuninstall");
+    system.flags.no_auto_target = flag("noautotarget");
+    system.flags.strong_recommends = flag("strongrecommends");
+    system.flags.dup_no_arch_change = flag("!dupallowarchchange");
+    system.flags.lockstep = tc
+        .poolflags
+        .iter()
+        .any(|f| f == "implicitobsoleteusescolors");
+    system.flags.focus = if flag("focusbest") {
+        Focus::Best
+    } else if flag("focusinstalled") {
+        Focus::Installed
+    } else {
+        Focus::Normal
+    };
+    for j in &s.jobs {
+        let kind = match j.verb.as_str() {
+            "install" => JobKind::Install,
+            "erase" => JobKind::Erase,
+            "update" => JobKind::Update,
+            "distupgrade" => JobKind::DistUpgrade,
+            v => return Err(format!("`{v}` job")),
+        };
+        let mut job = SysJob::new(kind, select(&packages, j)?);
+        for f in &j.flags {
+            match f.as_str() {
+                "weak" => job.weak = true,
+                "forcebest" => job.force_best = true,
+                "targeted" => job.targeted = true,
+                // cleandeps only removes unneeded dependencies of erased packages; setevr and
+                // setarch only say how the selection was made.
+                "cleandeps" | "setevr" | "setarch" => {}
+                other => return Err(format!("job flag `[{other}]`")),
+            }
+        }
+        system.jobs.push(job);
+    }
+    let mut repo_priority = BTreeMap::new();
+    for r in &tc.repos {
+        repo_priority.insert(r.id.clone(), 99 - r.priority);
+    }
+    let request = Request {
+        arch: tc.arch.clone(),
+        extra_arches: compatible_arches(&tc.arch),
+        weak_deps: !flag("ignorerecommended"),
+        repo_priority,
+        ..Default::default()
+    };
+    Ok(SystemSolve {
+        packages,
+        request,
+        system,
+    })
+}
+
+/// The installed set after libsolv's transaction: the installed packages, less what the
+/// transaction erases or replaces, plus what it installs.
+pub fn final_set(tc: &Testcase, want: &Expected) -> Result<BTreeSet<String>, String> {
+    let mut set: BTreeSet<String> = tc.installed().into_iter().map(label).collect();
+    set.extend(want.install.iter().cloned());
+    for l in &want.other {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        match w.as_slice() {
+            ["erase", old, ..] => {
+                set.remove(*old);
+            }
+            ["upgrade" | "downgrade" | "change" | "reinstall", old, new] => {
+                set.remove(*old);
+                set.insert(new.to_string());
+            }
+            _ => return Err(format!("result line `{l}`")),
+        }
+    }
+    Ok(set)
+}
+
+/// Run a system solve and compare with libsolv's answer.
+fn compare_system(tc: &Testcase, s: &Solve, want: &Expected) -> Status {
+    let ss = match system_solve(tc, s) {
+        Ok(ss) => ss,
+        Err(why) => return Status::NotApplicable(why),
+    };
+    let expected = match final_set(tc, want) {
+        Ok(e) => e,
+        Err(why) => return Status::NotApplicable(why),
+    };
+    let result = std::panic::catch_unwind(|| {
+        solve::solve_system(&ss.packages, &NoFileLists, &ss.request, &ss.system)
+    });
+    let Ok(result) = result else {
+        return Status::Fail("solver panicked".into());
+    };
+    let problem = !want.problems.is_empty();
+    match result {
+        Err(_) if problem => Status::Pass,
+        Err(e) => Status::Fail(format!("expected {expected:?}, got error: {e}")),
+        Ok(_) if problem => Status::Fail("expected a problem, got a solution".into()),
+        Ok(sol) => {
+            let got: BTreeSet<String> = sol
+                .packages
+                .iter()
+                .map(|&i| label(&ss.packages[i]))
+                .collect();
+            if got == expected {
+                Status::Pass
+            } else {
+                let missing: Vec<_> = expected.difference(&got).collect();
+                let extra: Vec<_> = got.difference(&expected).collect();
+                Status::Fail(format!("missing {missing:?}, extra {extra:?}"))
+            }
+        }
+    }
+}
+
 /// T1 and T2 testcases named by the classification table.
 fn tiered_cases(root: &Path) -> Vec<(String, String)> {
     let text = fs_err::read_to_string(root.join("libsolv/CLASSIFICATION.md")).unwrap();
@@ -244,6 +441,11 @@ pub fn run_all(fx: &Path) -> Vec<(String, String, String, Status)> {
                 ));
                 continue;
             };
+            if !tc.installed().is_empty() {
+                let st = compare_system(&tc, s, want);
+                rows.push((case.clone(), tier.clone(), label, st));
+                continue;
+            }
             let req = match request_for(&tc, s) {
                 Ok(r) => r,
                 Err(why) => {
