@@ -50,6 +50,9 @@ pub struct System {
     /// Jobs, in order; `Request::install` specs come first as install jobs.
     pub jobs: Vec<Job>,
     pub flags: SystemFlags,
+    /// The vendor of each package (by package id), for `SystemFlags::sticky_vendor`;
+    /// empty when not known.
+    pub vendors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +125,11 @@ pub struct SystemFlags {
     pub strong_recommends: bool,
     /// A `DistUpgrade` may not change a package's arch (other than to or from noarch).
     pub dup_no_arch_change: bool,
+    /// `Update` keeps each package's vendor (libsolv's default; dnf allows vendor changes).
+    pub sticky_vendor: bool,
+    /// `force_best` means the best candidate the policy allows (vendor kept), not the best
+    /// version of all (libsolv's `bestobeypolicy`).
+    pub best_obeys_policy: bool,
     /// Extra-arch packages need the target-arch package of the same version (multilib
     /// lock-step; libsolv with `implicitobsoleteusescolors`, as dnf sets it).
     pub lockstep: bool,
@@ -252,6 +260,8 @@ struct Cands<'p, 'a> {
     installed: &'p [bool],
     /// Installed packages that have an identical copy in a repository.
     in_repo: &'p [bool],
+    /// Vendors by package id when updates keep them (empty: vendor changes allowed).
+    vendors: &'p [String],
 }
 
 impl Cands<'_, '_> {
@@ -277,6 +287,15 @@ impl Cands<'_, '_> {
     /// What installed package `i` may be updated to, best first: newer versions of its
     /// name and arch, and packages that obsolete it.
     fn updates(&self, i: PkgId) -> Vec<PkgId> {
+        let vendor = |q: PkgId| self.vendors.get(q).map(String::as_str).unwrap_or("");
+        self.updates_any_vendor(i)
+            .into_iter()
+            .filter(|&q| self.vendors.is_empty() || vendor(q) == vendor(i))
+            .collect()
+    }
+
+    /// [`Cands::updates`] whatever their vendor.
+    fn updates_any_vendor(&self, i: PkgId) -> Vec<PkgId> {
         let pk = self.pkgs();
         let mut v: Vec<PkgId> = self
             .p
@@ -383,10 +402,16 @@ pub fn run(
     }
     jobs.extend(system.jobs.iter().cloned());
 
+    let vendors: &[String] = if flags.sticky_vendor {
+        &system.vendors
+    } else {
+        &[]
+    };
     let cands = Cands {
         p: &prov,
         installed: &installed,
         in_repo: &in_repo,
+        vendors,
     };
     let mut hard: Vec<ConditionalRequirement> = Vec::new();
     let mut cons: Vec<VersionSetId> = Vec::new();
@@ -493,9 +518,20 @@ pub fn run(
                         };
                         dup.insert(i, need);
                     }
-                    if job.force_best && !t.is_empty() {
-                        let text = format!("the best update of {}", packages[i].nevra());
-                        r.push(req(one_of(&prov, &t[..1], &text)));
+                    if job.force_best {
+                        // The best of all versions, unless the best must obey the policy.
+                        let best = if is_dup || flags.best_obeys_policy {
+                            t.first().copied()
+                        } else {
+                            cands
+                                .updates_any_vendor(i)
+                                .into_iter()
+                                .find(|q| !targeted || t.contains(q))
+                        };
+                        if let Some(b) = best {
+                            let text = format!("the best update of {}", packages[i].nevra());
+                            r.push(req(one_of(&prov, &[b], &text)));
+                        }
                     }
                     updates.push((i, t));
                 }

@@ -171,9 +171,10 @@ const KNOWN_FLAGS: &[&str] = &[
     "strongrecommends",
     "!dupallowarchchange",
     "ignorerecommended",
-    // Only change which package vendors or obsoletes libsolv accepts; none of the cases
-    // using them depends on it (their answers are checked like every other).
+    "bestobeypolicy",
     "allowvendorchange",
+    // Only change which obsoletes libsolv honours and whether orphans may go; none of the
+    // cases using them depends on it (their answers are checked like every other).
     "keepexplicitobsoletes",
     "keeporphans",
     "yumobsoletes",
@@ -239,6 +240,9 @@ pub fn system_solve(tc: &Testcase, s: &Solve) -> Result<SystemSolve, String> {
     system.flags.no_auto_target = flag("noautotarget");
     system.flags.strong_recommends = flag("strongrecommends");
     system.flags.dup_no_arch_change = flag("!dupallowarchchange");
+    system.flags.sticky_vendor = !flag("allowvendorchange");
+    system.flags.best_obeys_policy = flag("bestobeypolicy");
+    system.vendors = tc.vendors();
     system.flags.lockstep = tc
         .poolflags
         .iter()
