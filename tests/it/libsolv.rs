@@ -1,26 +1,31 @@
 //! libsolv's own resolver testcases (tiers T1 and T2 of
 //! `fixtures/libsolv/CLASSIFICATION.md`) run through `diskless::solve`.
 //!
-//! diskless resolves for an EMPTY install root, so a case maps onto it only when its
-//! `system` repo is empty and its jobs are installs. The others are listed as not applicable
-//! with the reason (printed in the table, never silently dropped):
-//! - an installed `system` repo with packages: libsolv then decides upgrades, keeps and
-//!   erasures of installed packages, which an empty root does not have;
-//! - `update`/`distupgrade`/`erase` jobs: the same reason.
+//! A case whose `system` repo is empty maps onto an empty install root (what `diskless lock`
+//! resolves): its install jobs become `Request::install` specs for [`solve::solve`]. A case
+//! with installed packages runs through [`solve::solve_system`]: the `system` repo's packages
+//! are the installed set, the jobs (`install`, `erase`, `update`, `distupgrade` with the
+//! `name`, `provides`, `pkg`, `oneof`, `all` selectors and the `weak`, `forcebest`,
+//! `targeted` flags) and solver flags (`allowuninstall`, `noautotarget`, `focus*`,
+//! `strongrecommends`, `!dupallowarchchange`, `bestobeypolicy`, `allowvendorchange`) map onto
+//! [`solve::System`], and the expected result is the installed set after libsolv's
+//! transaction (installed packages less `erase`d and replaced ones, plus `install`ed and
+//! replacing ones). A solver or pool flag the mapping does not know makes a solve "n/a"
+//! with the reason in the table; today none is, and the test fails if one becomes so.
 //!
-//! One case is adapted rather than dropped: `evrcmp/testevr.t` installs a package with a
-//! versioned Conflicts into a system of packages with versioned Provides, and the erasures in
-//! its result say which pairs conflict. For an empty root that becomes: installing the pair
-//! `{C, A}` must fail exactly when libsolv erased `A` for `C` (520 pairs of range matching).
+//! `evrcmp/testevr.t` runs both ways: as written (installing a package with versioned
+//! Conflicts into a system of packages with versioned Provides, `allowuninstall`, so
+//! libsolv erases exactly the conflicting ones), and adapted to an empty root (installing the
+//! pair `{C, A}` must fail exactly when libsolv erased `A` for `C`: 600 pairs).
 //!
 //! Mapping: libsolv priority (higher wins) -> dnf priority `99 - prio` (lower wins); system
 //! arch -> `Request::arch` with libsolv's compatible arches as `extra_arches`; recommends are
 //! installed unless the solve sets `ignorerecommended` (testsolv's default is to install
-//! them). Comparison: the same NEVRA@repo set as the `install` lines, or an error where
-//! libsolv reports a problem. For `recommendations/recommended_*` the `recommended` line is
-//! also checked by solving again with weak dependencies on.
+//! them). Comparison: the same NEVRA@repo set, or an error where libsolv reports a problem.
+//! For `recommendations/recommended_*` the `recommended` line is also checked by solving
+//! again with weak dependencies on.
 //!
-//! A second oracle, real dnf (`libsolv/dnf.rs`): every applicable solve is also written out as
+//! A second oracle, real dnf (`libsolv/dnf.rs`): every empty-root solve is also written out as
 //! repodata and resolved by Debian's dnf. dnf agrees with testsolv on all of them except two
 //! (`DNF_DIFFERS`, with the reasons); diskless follows dnf, so there dnf's answer is expected.
 //! That list is the only exception; nothing is silently allowed.
@@ -431,6 +436,14 @@ pub fn run_all(fx: &Path) -> Vec<(String, String, String, Status)> {
             for (label, st) in run_testevr(&tc) {
                 rows.push((case.clone(), tier.clone(), format!("{label} (adapted)"), st));
             }
+            // And as written: on the installed system.
+            for (n, s) in tc.solves.iter().enumerate() {
+                let st = match &s.expected {
+                    Some(want) => compare_system(&tc, s, want),
+                    None => Status::NotApplicable("no result".into()),
+                };
+                rows.push((case.clone(), tier.clone(), format!("#{}", n + 1), st));
+            }
             continue;
         }
         let packages = tc.available();
@@ -541,13 +554,13 @@ fn libsolv_t1_t2_testcases() {
         "{} libsolv solves differ (table above)",
         fails.len()
     );
-    // Every applicable case must really have run.
-    assert!(
-        rows.iter()
-            .filter(|r| !matches!(r.3, Status::NotApplicable(_)))
-            .count()
-            >= 20
-    );
+    // Every solve must really have run: none is left out, none went missing.
+    let na: Vec<_> = rows
+        .iter()
+        .filter(|r| matches!(r.3, Status::NotApplicable(_)))
+        .collect();
+    assert!(na.is_empty(), "solves not run: {na:?}");
+    assert_eq!(rows.len(), 93, "the T1/T2 solves of the fixture changed");
 }
 
 /// The reader itself: every T1/T2 case parses, and the applicable ones' expected sets are
@@ -562,25 +575,36 @@ fn libsolv_expected_sets_pass_the_checker() {
     let mut checked = 0;
     for (_, case) in tiered_cases(&fx) {
         let tc = testcase::read(&base.join(&case)).unwrap_or_else(|e| panic!("{case}: {e}"));
-        let packages = tc.available();
+        let mut packages = tc.available();
+        packages.extend(tc.installed().into_iter().cloned());
         for s in &tc.solves {
-            let (Some(want), Ok(_)) = (&s.expected, request_for(&tc, s)) else {
+            let Some(want) = &s.expected else {
                 continue;
             };
             if !want.problems.is_empty() {
                 continue;
             }
+            // An empty root: the `install` lines; an installed system: the set after the
+            // transaction (which tests `final_set` too).
+            let expected = if tc.installed().is_empty() {
+                if request_for(&tc, s).is_err() {
+                    continue;
+                }
+                want.install.clone()
+            } else {
+                final_set(&tc, want).unwrap_or_else(|e| panic!("{case}: {e}"))
+            };
             let set: Vec<&Package> = packages
                 .iter()
-                .filter(|p| want.install.contains(&label(p)))
+                .filter(|p| expected.contains(&label(p)))
                 .collect();
-            assert_eq!(set.len(), want.install.len(), "{case}: {:?}", want.install);
+            assert_eq!(set.len(), expected.len(), "{case}: {expected:?}");
             let rep = check::check_set(&set, &[], &|_| Vec::new());
             assert!(rep.is_clean(), "{case}: {rep:?}");
             checked += 1;
         }
     }
-    assert!(checked >= 15, "only {checked} expected sets checked");
+    assert!(checked >= 60, "only {checked} expected sets checked");
 }
 
 /// Where dnf (on the same records written as repodata) and libsolv's testsolv answer
