@@ -368,10 +368,7 @@ pub fn run(
     let mut in_repo = vec![false; n];
     for &i in &inst_order {
         for &j in ix.named(&packages[i].name) {
-            if !installed[j]
-                && packages[j].arch == packages[i].arch
-                && packages[j].evr == packages[i].evr
-            {
+            if !installed[j] && identical(packages, &system.vendors, i, j) {
                 twin[j] = Some(i);
                 in_repo[i] = true;
             }
@@ -516,6 +513,11 @@ pub fn run(
                         } else {
                             Some(legal)
                         };
+                        // A package a distupgrade replaces may not stay, even where it
+                        // may be removed (`allow_uninstall`).
+                        if need.is_some() && !in_repo[i] {
+                            c.extend(none_of(&prov, &[i]));
+                        }
                         dup.insert(i, need);
                     }
                     if job.force_best {
@@ -776,6 +778,21 @@ fn weak_rounds(
     let ix = st.solver.provider().ix;
     weak.retain(|id, _| chosen.binary_search_by(|c| ix.cmp_rank(*c, *id)).is_ok());
     (chosen, weak)
+}
+
+/// libsolv's `solvable_identical`: same NEVRA and vendor, and the same build time when both
+/// have one, else the same requires (a rebuild with other dependencies is another package).
+fn identical(packages: &[Package], vendors: &[String], a: PkgId, b: PkgId) -> bool {
+    let (pa, pb) = (&packages[a], &packages[b]);
+    let vendor = |i: PkgId| vendors.get(i).map(String::as_str).unwrap_or("");
+    if pa.name != pb.name || pa.arch != pb.arch || pa.evr != pb.evr || vendor(a) != vendor(b) {
+        return false;
+    }
+    if pa.time_build != 0 && pb.time_build != 0 {
+        return pa.time_build == pb.time_build;
+    }
+    let reqs = |p: &Package| -> BTreeSet<String> { p.requires.iter().map(|d| d.to_string()).collect() };
+    reqs(pa) == reqs(pb)
 }
 
 fn describe(packages: &[Package], ids: &[PkgId]) -> String {
