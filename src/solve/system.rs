@@ -287,6 +287,17 @@ impl Cands<'_, '_> {
     /// What installed package `i` may be updated to, best first: newer versions of its
     /// name and arch, and packages that obsolete it.
     fn updates(&self, i: PkgId) -> Vec<PkgId> {
+        let pk = self.pkgs();
+        self.replacements(i)
+            .into_iter()
+            .filter(|&q| pk[q].name != pk[i].name || evr_cmp(&pk[q].evr, &pk[i].evr).is_gt())
+            .collect()
+    }
+
+    /// What installed package `i` may be replaced with without a downgrade (libsolv's
+    /// update rule): [`Cands::updates`] and rebuilds of the same version (same NEVRA, other
+    /// dependencies).
+    fn replacements(&self, i: PkgId) -> Vec<PkgId> {
         let vendor = |q: PkgId| self.vendors.get(q).map(String::as_str).unwrap_or("");
         self.updates_any_vendor(i)
             .into_iter()
@@ -294,7 +305,7 @@ impl Cands<'_, '_> {
             .collect()
     }
 
-    /// [`Cands::updates`] whatever their vendor.
+    /// [`Cands::replacements`] whatever their vendor.
     fn updates_any_vendor(&self, i: PkgId) -> Vec<PkgId> {
         let pk = self.pkgs();
         let mut v: Vec<PkgId> = self
@@ -306,7 +317,7 @@ impl Cands<'_, '_> {
             .filter(|&q| {
                 self.visible_new(q)
                     && same_arch_or_noarch(&pk[q], &pk[i])
-                    && evr_cmp(&pk[q].evr, &pk[i].evr) == Ordering::Greater
+                    && evr_cmp(&pk[q].evr, &pk[i].evr) != Ordering::Less
             })
             .collect();
         v.extend(self.obsoleters(i));
@@ -551,7 +562,7 @@ pub fn run(
             Some(None) => {}
             None => {
                 let mut v = vec![i];
-                v.extend(cands.updates(i));
+                v.extend(cands.replacements(i));
                 hard.push(req(one_of(&prov, &v, &text)));
             }
         }
@@ -563,7 +574,7 @@ pub fn run(
         .filter(|&&i| !erased[i])
         .map(|&i| {
             let mut v = vec![i];
-            v.extend(cands.updates(i));
+            v.extend(cands.replacements(i));
             let (l, o) = cands.dup(i, false);
             v.extend(l);
             v.extend(o);

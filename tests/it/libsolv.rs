@@ -38,6 +38,7 @@ use testcase::{Expected, Job, Solve, Testcase};
 
 pub mod check;
 pub mod dnf;
+pub mod random;
 pub mod testcase;
 
 /// libsolv's arch policy (`pool_setarch`): the arches a system arch also accepts.
@@ -727,3 +728,73 @@ fn unmangle(label: &str) -> String {
         _ => label.to_string(),
     }
 }
+
+/// Random installed systems and jobs (`libsolv/random.rs`) answered by libsolv's `testsolv`
+/// and by `solve_system`. Where they differ must be exactly [`RANDOM_DIFFERS`].
+#[test]
+fn libsolv_random_systems_against_testsolv() {
+    let testsolv = std::process::Command::new("testsolv").arg("-h").output();
+    if testsolv.is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "testsolv (libsolv-tools) must be installed in CI (ci/setup.sh)"
+        );
+        println!("skipped: testsolv (Debian libsolv-tools) is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut pass, mut problems, mut differ) = (0, 0, Vec::new());
+    for k in 0..RANDOM_CASES {
+        let Some(text) = random::case(k) else {
+            continue;
+        };
+        let path = tmp.path().join(format!("r{k}.t"));
+        fs_err::write(&path, format!("{text}result transaction,problems <inline>\n")).unwrap();
+        let out = std::process::Command::new("testsolv")
+            .arg("-r")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1) && out.stderr.is_empty(),
+            "case {k}: testsolv failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let result: String = stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("#>{l}\n"))
+            .collect();
+        fs_err::write(
+            &path,
+            format!("{text}result transaction,problems <inline>\n{result}"),
+        )
+        .unwrap();
+        let tc = testcase::read(&path).unwrap();
+        let s = &tc.solves[0];
+        let want = s.expected.as_ref().unwrap();
+        match compare_system(&tc, s, want) {
+            Status::Pass => {
+                pass += 1;
+                if !want.problems.is_empty() {
+                    problems += 1;
+                }
+            }
+            st => {
+                println!("case {k}: {st:?}\n{text}{result}");
+                differ.push(k);
+            }
+        }
+    }
+    println!("random cases: {pass} agree ({problems} of them problems), differ: {differ:?}");
+    let listed: Vec<u64> = RANDOM_DIFFERS.iter().map(|(k, _)| *k).collect();
+    assert_eq!(differ, listed, "differences from libsolv changed (cases printed above)");
+    assert!(pass >= 250 && problems >= 20, "too few cases ran: {pass}");
+}
+
+/// How many random cases `libsolv_random_systems_against_testsolv` generates.
+const RANDOM_CASES: u64 = 300;
+
+/// Random cases where libsolv 0.7.23 answers differently, and why.
+const RANDOM_DIFFERS: &[(u64, &str)] = &[];
