@@ -569,7 +569,7 @@ pub fn run(
     }
     // Every installed package present (kept or replaced): tried first, as libsolv keeps
     // orphans and allowed removals when it can.
-    let presence: Vec<ConditionalRequirement> = inst_order
+    let present_as: Vec<(PkgId, Vec<PkgId>)> = inst_order
         .iter()
         .filter(|&&i| !erased[i])
         .map(|&i| {
@@ -579,13 +579,23 @@ pub fn run(
             v.extend(l);
             v.extend(o);
             v.dedup();
-            req(one_of(
-                &prov,
-                &v,
-                &format!("the installed package {}", packages[i].nevra()),
-            ))
+            (i, v)
         })
         .collect();
+    let presence_of =
+        |p: &Provider<'_>, which: &[&(PkgId, Vec<PkgId>)]| -> Vec<ConditionalRequirement> {
+            which
+                .iter()
+                .map(|(i, v)| {
+                    req(one_of(
+                        p,
+                        v,
+                        &format!("the installed package {}", packages[*i].nevra()),
+                    ))
+                })
+                .collect()
+        };
+    let presence = presence_of(&prov, &present_as.iter().collect::<Vec<_>>());
     let installed_names: BTreeSet<&str> = inst_order
         .iter()
         .map(|&i| packages[i].name.as_str())
@@ -648,14 +658,29 @@ pub fn run(
             }
         }
     }
-    // Updates: the best candidate that can be installed.
+    // Updates: the best candidate that can be installed without removing an installed
+    // package that is there now (libsolv removes packages for jobs, not for updates).
+    let now = match st.attempt(&presence, &[]) {
+        Ok(s) => s,
+        Err(_) => st.attempt(&[], &[])?,
+    };
+    let guard = presence_of(
+        st.solver.provider(),
+        &present_as
+            .iter()
+            .filter(|(_, v)| v.iter().any(|q| now.contains(q)))
+            .collect::<Vec<_>>(),
+    );
     for (i, t) in &updates {
         if decided.contains(i) {
             continue;
         }
         for &c in t {
             let r = req(one_of(st.solver.provider(), &[c], "update"));
-            if st.try_add(r) {
+            let mut with = guard.clone();
+            with.push(r.clone());
+            if st.attempt(&with, &[]).is_ok() {
+                st.reqs.push(r);
                 decided.insert(*i);
                 break;
             }
@@ -670,21 +695,27 @@ pub fn run(
             }
         }
     }
-    // No new packages beyond the needed ones.
+    // No new packages beyond the needed ones: leave out one new name at a time while the
+    // others can do without it (and without any other new name).
+    let new_names = |sol: &[PkgId]| -> BTreeSet<String> {
+        sol.iter()
+            .filter(|&&q| independent(q))
+            .map(|&q| packages[q].name.clone())
+            .collect()
+    };
     let base = match st.attempt(&presence, &[]) {
         Ok(s) => {
-            let names: BTreeSet<String> = s
-                .iter()
-                .filter(|&&q| independent(q))
-                .map(|&q| packages[q].name.clone())
-                .collect();
-            for name in names {
-                let f = forbid_name(st.solver.provider(), &name);
-                if st.attempt(&presence, &f).is_ok() {
+            let mut current = new_names(&s);
+            for name in current.clone() {
+                let mut fewer = current.clone();
+                fewer.remove(&name);
+                if let Ok(s2) = closed_attempt(&mut st, &presence, &fewer, &independent) {
+                    let f = forbid_name(st.solver.provider(), &name);
                     st.cons.extend(f);
+                    current = new_names(&s2);
                 }
             }
-            st.attempt(&presence, &[])?
+            closed_attempt(&mut st, &presence, &current, &independent)?
         }
         Err(_) => st.attempt(&[], &[])?,
     };
@@ -802,7 +833,8 @@ fn identical(packages: &[Package], vendors: &[String], a: PkgId, b: PkgId) -> bo
     if pa.time_build != 0 && pb.time_build != 0 {
         return pa.time_build == pb.time_build;
     }
-    let reqs = |p: &Package| -> BTreeSet<String> { p.requires.iter().map(|d| d.to_string()).collect() };
+    let reqs =
+        |p: &Package| -> BTreeSet<String> { p.requires.iter().map(|d| d.to_string()).collect() };
     reqs(pa) == reqs(pb)
 }
 
