@@ -7,24 +7,32 @@
 //! here each decision is a requirement added to the resolvo problem when the problem stays
 //! solvable, in libsolv's order (`solver_run_sat`):
 //! 1. hard rules: the jobs, and for every installed package an "update rule": it stays, or
-//!    is replaced by a newer version of its name (same arch, or noarch) or by a package
-//!    that obsoletes it (libsolv never downgrades on `update`, nor removes an installed
-//!    package unless `allow_uninstall`); a package in a `distupgrade` must become a package
-//!    of the repositories (downgrades and, unless `dup_no_arch_change`, arch changes
-//!    allowed), except orphans (nothing of its name is available), which are kept when they
-//!    can be;
+//!    is replaced by a version of its name and arch (or noarch) at least as new (a
+//!    same-version rebuild counts), or by a package that obsoletes it (libsolv never
+//!    downgrades on `update`, nor removes an installed package unless `allow_uninstall`);
+//!    a package in a `distupgrade` must become a package of the repositories (downgrades
+//!    and, unless `dup_no_arch_change`, arch changes allowed), except orphans (nothing of
+//!    its name is available), which are kept when they can be. An available package
+//!    identical to an installed one (libsolv's `solvable_identical`) is that package;
 //! 2. the best candidate of each install job;
-//! 3. the best update of each package an `update`/`distupgrade` job names (an update that
-//!    cannot be installed is skipped: `update` is a wish, unless `force_best`);
+//! 3. the best newer version of each package an `update`/`distupgrade` job names, when it
+//!    removes no installed package still there (an update that cannot be installed is
+//!    skipped: `update` is a wish, unless `force_best`); packages in installed order;
 //! 4. no new packages that are not needed: a package of a new name (not installed, not
-//!    replacing an installed package, not asked for) is left out when the rest can do
-//!    without it while every installed package stays or is replaced (libsolv's choice
-//!    rules prefer updating an installed provider over installing a new one);
+//!    replacing an installed package, not asked for) is left out, one name at a time, when
+//!    the rest can do without it and without any other new name while every installed
+//!    package stays or is replaced (libsolv's choice rules prefer updating an installed
+//!    provider over installing a new one);
 //! 5. every other installed package kept as it is, when that needs no new package;
-//! 6. the rest by the empty-root policy (best versions), then weak dependencies.
+//! 6. the rest by the empty-root policy (best versions), again without new names beyond
+//!    step 4's when possible, then weak dependencies.
 //!
 //! `Focus::Installed` keeps installed packages before step 2, `Focus::Best` fixes the
-//! best choices for new packages before step 4 (libsolv's `focusinstalled`/`focusbest`).
+//! best choices for new packages before step 4 (libsolv's `focusinstalled`/`focusbest`);
+//! `strong_recommends` adds weak dependencies before step 5.
+//!
+//! Every step is a resolvo solve, so this costs a few solves per installed package: made
+//! for small systems (libsolv's testcases), not for a whole distribution.
 
 use super::error::problems;
 use super::index::Index;
@@ -457,7 +465,11 @@ pub fn run(
         match job.kind {
             JobKind::Install => {
                 let order = policy_order(&prov, &ids);
-                let text = describe(packages, &ids);
+                let text = if ids.is_empty() {
+                    "a package the install job selects".to_string()
+                } else {
+                    describe(packages, &ids)
+                };
                 for &i in &ids {
                     wanted.insert(packages[i].name.as_str());
                 }

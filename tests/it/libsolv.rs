@@ -25,6 +25,11 @@
 //! For `recommendations/recommended_*` the `recommended` line is also checked by solving
 //! again with weak dependencies on.
 //!
+//! Beyond the fixture: `libsolv_random_systems_against_testsolv` generates 300 small
+//! installed systems with random jobs (`libsolv/random.rs`), has libsolv's `testsolv` answer
+//! them and compares; every diskless answer must also pass the independent checker, and the
+//! cases where libsolv picks another valid set are listed in `RANDOM_DIFFERS`.
+//!
 //! A second oracle, real dnf (`libsolv/dnf.rs`): every empty-root solve is also written out as
 //! repodata and resolved by Debian's dnf. dnf agrees with testsolv on all of them except two
 //! (`DNF_DIFFERS`, with the reasons); diskless follows dnf, so there dnf's answer is expected.
