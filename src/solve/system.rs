@@ -690,7 +690,7 @@ pub fn run(
         for &c in t {
             let r = req(one_of(st.solver.provider(), &[c], "update"));
             let mut with = guard.clone();
-            with.push(r.clone());
+            with.push(r);
             if st.attempt(&with, &[]).is_ok() {
                 st.reqs.push(r);
                 decided.insert(*i);
