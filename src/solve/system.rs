@@ -587,13 +587,19 @@ pub fn run(
         .map(|&i| {
             let mut v = vec![i];
             v.extend(cands.replacements(i));
-            let (l, o) = cands.dup(i, false);
-            v.extend(l);
-            v.extend(o);
+            // Only a distupgrade may downgrade or change the arch.
+            if dup.contains_key(&i) {
+                let (l, o) = cands.dup(i, false);
+                v.extend(l);
+                v.extend(o);
+            }
             v.dedup();
             (i, v)
         })
         .collect();
+    // The updates of each installed package, for those that cannot be kept.
+    let upd: BTreeMap<PkgId, Vec<PkgId>> =
+        inst_order.iter().map(|&i| (i, cands.updates(i))).collect();
     let presence_of =
         |p: &Provider<'_>, which: &[&(PkgId, Vec<PkgId>)]| -> Vec<ConditionalRequirement> {
             which
@@ -640,24 +646,33 @@ pub fn run(
     st.attempt(&[], &[])?;
 
     let mut decided: BTreeSet<PkgId> = BTreeSet::new();
-    let keep_pass = |st: &mut State<'_>,
-                     decided: &mut BTreeSet<PkgId>,
-                     allowed: Option<&BTreeSet<String>>| {
-        for &i in &inst_order {
-            if erased[i] || decided.contains(&i) || matches!(dup.get(&i), Some(Some(_))) {
-                continue;
+    let keep_pass =
+        |st: &mut State<'_>, decided: &mut BTreeSet<PkgId>, allowed: Option<&BTreeSet<String>>| {
+            for &i in &inst_order {
+                if erased[i] || decided.contains(&i) || matches!(dup.get(&i), Some(Some(_))) {
+                    continue;
+                }
+                // Kept, or else (libsolv's third pass) its best update that can be installed.
+                let mut options = vec![i];
+                if !dup.contains_key(&i) {
+                    options.extend(upd.get(&i).into_iter().flatten().copied());
+                }
+                for c in options {
+                    let r = req(one_of(st.solver.provider(), &[c], "keep"));
+                    let ok = match allowed {
+                        Some(a) => {
+                            closed_attempt(st, std::slice::from_ref(&r), a, &independent).is_ok()
+                        }
+                        None => st.attempt(std::slice::from_ref(&r), &[]).is_ok(),
+                    };
+                    if ok {
+                        st.reqs.push(r);
+                        decided.insert(i);
+                        break;
+                    }
+                }
             }
-            let r = req(one_of(st.solver.provider(), &[i], "keep"));
-            let ok = match allowed {
-                Some(a) => closed_attempt(st, std::slice::from_ref(&r), a, &independent).is_ok(),
-                None => st.attempt(std::slice::from_ref(&r), &[]).is_ok(),
-            };
-            if ok {
-                st.reqs.push(r);
-                decided.insert(i);
-            }
-        }
-    };
+        };
     if flags.focus == Focus::Installed {
         keep_pass(&mut st, &mut decided, None);
     }
@@ -680,7 +695,8 @@ pub fn run(
         st.solver.provider(),
         &present_as
             .iter()
-            .filter(|(_, v)| v.iter().any(|q| now.contains(q)))
+            // Orphans may go for a distupgrade.
+            .filter(|(i, v)| !matches!(dup.get(i), Some(None)) && v.iter().any(|q| now.contains(q)))
             .collect::<Vec<_>>(),
     );
     for (i, t) in &updates {
