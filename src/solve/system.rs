@@ -16,14 +16,16 @@
 //!    identical to an installed one (libsolv's `solvable_identical`) is that package;
 //! 2. the best candidate of each install job;
 //! 3. the best newer version of each package an `update`/`distupgrade` job names, when it
-//!    removes no installed package still there (an update that cannot be installed is
-//!    skipped: `update` is a wish, unless `force_best`); packages in installed order;
+//!    removes no installed package still there but a distupgrade's orphans (an update that
+//!    cannot be installed is skipped: `update` is a wish, unless `force_best`); packages
+//!    in installed order;
 //! 4. no new packages that are not needed: a package of a new name (not installed, not
 //!    replacing an installed package, not asked for) is left out, one name at a time, when
 //!    the rest can do without it and without any other new name while every installed
 //!    package stays or is replaced (libsolv's choice rules prefer updating an installed
 //!    provider over installing a new one);
-//! 5. every other installed package kept as it is, when that needs no new package;
+//! 5. every other installed package kept as it is, when that needs no new package, or else
+//!    moved to its best update that can be installed (libsolv's third pass);
 //! 6. the rest by the empty-root policy (best versions), again without new names beyond
 //!    step 4's when possible, then weak dependencies.
 //!
