@@ -10,6 +10,7 @@ PKGS=(
   ca-certificates curl gcc pkg-config openssl file
   rpm createrepo-c cpio pigz libarchive-tools    # real RPMs, repodata, archive readers
   python3-dnf dnf                                  # the dnf oracle (repoquery, resolution)
+  libsolv-tools                                    # testsolv: libsolv's answers for random installed systems
   qemu-system-x86 ovmf                             # real PXE boots (BIOS and UEFI)
   linux-image-amd64 busybox-static pxelinux syslinux-common grub-efi-amd64-bin shim-signed
   isc-dhcp-server xinetd tftpd-hpa dnsmasq kea-dhcp4-server iproute2   # generated configs, real daemons

@@ -13,11 +13,13 @@ mod provider;
 mod resolve;
 mod rich;
 mod spec;
+mod system;
 mod vercmp;
 
 pub use depmatch::{Sense, overlap, parse_evr, provide_satisfies};
 pub use index::glob_match;
 pub use rich::{Rich, RichError, parse as parse_rich};
+pub use system::{Focus, Job, JobKind, Select, System, SystemFlags};
 pub use vercmp::{evr_cmp, rpmvercmp};
 
 use crate::package::Package;
@@ -107,6 +109,18 @@ pub fn solve(
     request: &Request,
 ) -> Result<Solution, SolveError> {
     resolve::run(packages, files, request)
+}
+
+/// Resolve the jobs of `system` on top of its installed packages (libsolv's `install`,
+/// `erase`, `update`, `distupgrade`), with `request`'s policy knobs; `request.install`
+/// specs are install jobs. The solution is the whole installed set afterwards.
+pub fn solve_system(
+    packages: &[Package],
+    files: &dyn FileProviders,
+    request: &Request,
+    system: &System,
+) -> Result<Solution, SolveError> {
+    system::run(packages, files, request, system)
 }
 
 #[cfg(test)]

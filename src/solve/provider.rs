@@ -66,6 +66,8 @@ pub enum Pred {
     NotObsoletedBy(PkgId, u32),
     /// Exactly these packages (a request spec).
     OneOf(Vec<PkgId>),
+    /// Any package but these (an erase job, or the installed package another one replaces).
+    NoneOf(Vec<PkgId>),
     /// Nothing: the version set of a capability nothing provides.
     Nothing,
 }
@@ -157,6 +159,18 @@ pub struct Provider<'a> {
     pub rich_errors: RefCell<Vec<(PkgId, RichError)>>,
     /// Allowed packages with Supplements, in rank order.
     supplementing: Vec<PkgId>,
+    /// The installed system, when solving on top of one (see [`super::system`]).
+    pub system: Option<SystemInfo>,
+}
+
+/// What the provider must know of an installed system.
+#[derive(Debug, Clone, Default)]
+pub struct SystemInfo {
+    /// Installed packages, by package id.
+    pub installed: Vec<bool>,
+    /// Keep the packages of an extra (multilib) arch at the version of the target-arch
+    /// package of the same name (libsolv's lock-step with `implicitobsoleteusescolors`).
+    pub lockstep: bool,
 }
 
 pub fn pkg_of(s: SolvableId) -> PkgId {
@@ -206,7 +220,23 @@ impl<'a> Provider<'a> {
             install_only,
             rich_errors: RefCell::new(Vec::new()),
             supplementing,
+            system: None,
         }
+    }
+
+    /// Take package `id` out of the candidates (an available copy of an installed package:
+    /// the installed one stands for it).
+    pub fn hide(&mut self, id: PkgId) {
+        if let Some(n) = self.pkg_name[id].take() {
+            self.st.borrow_mut().name_pkgs[n.to_index()].retain(|&p| p != id);
+        }
+        self.supplementing.retain(|&p| p != id);
+    }
+
+    fn is_installed(&self, id: PkgId) -> bool {
+        self.system
+            .as_ref()
+            .is_some_and(|s| s.installed.get(id).copied().unwrap_or(false))
     }
 
     /// Allowed packages with Supplements, best first within each name.
@@ -494,10 +524,71 @@ impl<'a> Provider<'a> {
                 }
             }
         }
+        if self.system.is_some() {
+            self.system_dependencies(id, &mut reqs, &mut cons);
+        }
         Ok(KnownDependencies {
             requirements: reqs,
             constrains: cons,
         })
+    }
+
+    /// On an installed system: a package replaces the installed packages of its name and
+    /// arch color (rpm's implicit obsoletes; a resolvo name already holds one package per
+    /// arch class, this covers the other classes), and with lock-step an extra-arch package
+    /// needs the target-arch package of the same name and version.
+    fn system_dependencies(
+        &self,
+        id: PkgId,
+        reqs: &mut Vec<ConditionalRequirement>,
+        cons: &mut Vec<VersionSetId>,
+    ) {
+        let Some(sys) = &self.system else { return };
+        let p = self.pkg(id);
+        let own = self.pkg_name[id];
+        if !self.is_installed(id) {
+            for &j in self.ix.named(&p.name) {
+                if j == id || !self.is_installed(j) || !color_match(&p.arch, &self.pkg(j).arch) {
+                    continue;
+                }
+                if let Some(n) = self.pkg_name[j]
+                    && Some(n) != own
+                {
+                    let vs = self.vset(n, Pred::NoneOf(vec![j]));
+                    if !cons.contains(&vs) {
+                        cons.push(vs);
+                    }
+                }
+            }
+        }
+        if sys.lockstep && self.ix.arch_class[id] != 0 && p.arch != "noarch" {
+            let base: Vec<PkgId> = self
+                .ix
+                .named(&p.name)
+                .iter()
+                .copied()
+                .filter(|&j| self.ix.arch_class[j] == 0 && self.pkg(j).arch != "noarch")
+                .collect();
+            if !base.is_empty() {
+                let same: Vec<PkgId> = base
+                    .into_iter()
+                    .filter(|&j| self.pkg(j).evr == p.evr && self.pkg_name[j].is_some())
+                    .collect();
+                let vs = match same.first().and_then(|&j| self.pkg_name[j]) {
+                    Some(n) => self.vset(n, Pred::OneOf(same)),
+                    None => self.missing(format!(
+                        "{} = {} ({})",
+                        p.name,
+                        p.evr,
+                        self.ix.target_arch()
+                    )),
+                };
+                reqs.push(ConditionalRequirement {
+                    condition: None,
+                    requirement: Requirement::Single(vs),
+                });
+            }
+        }
     }
 
     /// Requirements for a root-level formula (a request).
@@ -533,6 +624,7 @@ impl<'a> Provider<'a> {
                     ))
             }
             Pred::OneOf(v) => v.contains(&id),
+            Pred::NoneOf(v) => !v.contains(&id),
             Pred::Nothing => false,
         }
     }
@@ -551,6 +643,13 @@ impl<'a> Provider<'a> {
                 .map(|&i| self.pkg(i).nevra())
                 .collect::<Vec<_>>()
                 .join(" | "),
+            Pred::NoneOf(ids) => format!(
+                "not {}",
+                ids.iter()
+                    .map(|&i| self.pkg(i).nevra())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
             Pred::Nothing => String::new(),
         }
     }
@@ -576,6 +675,20 @@ impl<'a> Provider<'a> {
             Requirement::Union(u) => self.st.borrow().unions.get(u.0).clone(),
         }
     }
+}
+
+/// rpm's arch colors: 32-bit and 64-bit packages of one name may be installed side by
+/// side (multilib); `noarch` goes with both.
+pub fn color_match(a: &str, b: &str) -> bool {
+    fn color(a: &str) -> u8 {
+        match a {
+            "noarch" => 0,
+            "i386" | "i486" | "i586" | "i686" | "athlon" | "armv7hl" | "ppc" | "s390" => 1,
+            _ => 2,
+        }
+    }
+    let (x, y) = (color(a), color(b));
+    x == 0 || y == 0 || x == y
 }
 
 /// The package predicate of a `with`/`without` expression.

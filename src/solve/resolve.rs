@@ -12,7 +12,7 @@ use resolvo::{ConditionalRequirement, NameId, Problem, Solver, UnsolvableOrCance
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Rounds of weak-dependency additions before giving up on reaching a fixed point.
-const MAX_WEAK_ROUNDS: usize = 64;
+pub(super) const MAX_WEAK_ROUNDS: usize = 64;
 
 pub fn run(
     packages: &[Package],
@@ -140,13 +140,13 @@ pub fn run(
     })
 }
 
-enum RootMatch {
+pub(super) enum RootMatch {
     Packages(Vec<PkgId>),
     Provide(Dependency),
 }
 
 /// Sorted by rank (binary-searchable with `Index::cmp_rank`).
-fn sorted(ix: &Index<'_>, mut v: Vec<PkgId>) -> Vec<PkgId> {
+pub(super) fn sorted(ix: &Index<'_>, mut v: Vec<PkgId>) -> Vec<PkgId> {
     v.sort_unstable_by_key(|&i| ix.rank[i]);
     v.dedup();
     v
@@ -200,7 +200,7 @@ fn best_for(
 
 /// Packages that Recommends of chosen packages ask for, and packages whose Supplements
 /// hold for the chosen set, not tried before; in a fixed order.
-fn weak_candidates(
+pub(super) fn weak_candidates(
     p: &Provider<'_>,
     chosen: &[PkgId],
     tried: &mut BTreeSet<PkgId>,
@@ -270,7 +270,7 @@ fn supplements_hit(p: &Provider<'_>, c: PkgId, f: &Formula) -> bool {
 
 /// Why each chosen package is in: a breadth-first walk from the requested packages along
 /// Requires (in the order packages list them), then weak reasons.
-fn reasons(
+pub(super) fn reasons(
     p: &Provider<'_>,
     chosen: &[PkgId],
     roots: &[(String, RootMatch)],

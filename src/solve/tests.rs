@@ -900,3 +900,143 @@ fn synthetic_twenty_thousand_packages() {
     assert_eq!(a.packages, b.packages);
     assert!(a.packages.len() > 50);
 }
+
+// --- On an installed system (`solve_system`); expectations checked with libsolv 0.7.23's
+// testsolv on the same packages written as testcases.
+
+/// Packages: `installed` first (they are the installed system), then `available`.
+fn on_system(
+    installed: Vec<P>,
+    available: Vec<P>,
+    jobs: &[(JobKind, &[&str])],
+    flags: SystemFlags,
+) -> Result<Vec<String>, SolveError> {
+    let n = installed.len();
+    let pkgs: Vec<Package> = installed
+        .into_iter()
+        .map(|p| p.repo("system"))
+        .chain(available)
+        .map(P::build)
+        .collect();
+    let select = |names: &[&str]| -> Select {
+        if names == ["*"] {
+            return Select::All;
+        }
+        Select::Packages(
+            (0..pkgs.len())
+                .filter(|&i| names.contains(&pkgs[i].name.as_str()))
+                .collect(),
+        )
+    };
+    let system = System {
+        installed: (0..n).collect(),
+        jobs: jobs
+            .iter()
+            .map(|(k, names)| Job::new(*k, select(names)))
+            .collect(),
+        flags,
+        vendors: Vec::new(),
+    };
+    let r = req(&[]);
+    let sol = solve_system(&pkgs, &NoFileLists, &r, &system)?;
+    Ok(sol
+        .packages
+        .iter()
+        .map(|&i| format!("{}@{}", pkgs[i].nevra(), pkgs[i].repo))
+        .collect())
+}
+
+#[test]
+fn system_update_moves_one_package_and_keeps_the_rest() {
+    let got = on_system(
+        vec![pkg("a", "1-1", "noarch"), pkg("b", "1-1", "noarch")],
+        vec![
+            pkg("a", "2-1", "noarch"),
+            pkg("a", "3-1", "noarch"),
+            pkg("b", "2-1", "noarch"),
+        ],
+        &[(JobKind::Update, &["a"])],
+        SystemFlags::default(),
+    )
+    .unwrap();
+    assert_eq!(got, ["a-3-1.noarch@base", "b-1-1.noarch@system"]);
+    // `update all` moves both; nothing installed stays behind.
+    let got = on_system(
+        vec![pkg("a", "1-1", "noarch"), pkg("b", "1-1", "noarch")],
+        vec![pkg("a", "2-1", "noarch"), pkg("b", "2-1", "noarch")],
+        &[(JobKind::Update, &["*"])],
+        SystemFlags::default(),
+    )
+    .unwrap();
+    assert_eq!(got, ["a-2-1.noarch@base", "b-2-1.noarch@base"]);
+}
+
+#[test]
+fn system_erase_of_a_required_package_is_a_problem_unless_uninstall_is_allowed() {
+    let installed = || {
+        vec![
+            pkg("a", "1-1", "noarch").requires("b"),
+            pkg("b", "1-1", "noarch"),
+            pkg("c", "1-1", "noarch"),
+        ]
+    };
+    let avail = || vec![pkg("b", "2-1", "noarch")];
+    let err = on_system(
+        installed(),
+        avail(),
+        &[(JobKind::Erase, &["b"])],
+        SystemFlags::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("a-1-1.noarch"), "{err}");
+    let got = on_system(
+        installed(),
+        avail(),
+        &[(JobKind::Erase, &["b"])],
+        SystemFlags {
+            allow_uninstall: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(got, ["c-1-1.noarch@system"]);
+}
+
+#[test]
+fn system_install_prefers_upgrading_an_installed_provider_to_a_new_package() {
+    // libsolv's choicerules/choice1.t: `a` needs `p = 2`; upgrading the installed `b`
+    // gives it, and so would the new `c`.
+    let got = on_system(
+        vec![pkg("b", "1-1", "noarch").provides("p = 1")],
+        vec![
+            pkg("a", "2-1", "noarch").requires("p = 2"),
+            pkg("b", "2-1", "noarch").provides("p = 2"),
+            pkg("c", "2-1", "noarch").provides("p = 2"),
+        ],
+        &[(JobKind::Install, &["a"])],
+        SystemFlags::default(),
+    )
+    .unwrap();
+    assert_eq!(got, ["a-2-1.noarch@base", "b-2-1.noarch@base"]);
+}
+
+#[test]
+fn system_distupgrade_downgrades_and_update_does_not() {
+    let run = |k: JobKind| {
+        on_system(
+            vec![pkg("a", "2-1", "noarch"), pkg("c", "1-1", "noarch")],
+            vec![pkg("a", "1-1", "noarch"), pkg("a", "1-2", "noarch")],
+            &[(k, &["*"])],
+            SystemFlags::default(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        run(JobKind::DistUpgrade),
+        ["a-1-2.noarch@base", "c-1-1.noarch@system"]
+    );
+    assert_eq!(
+        run(JobKind::Update),
+        ["a-2-1.noarch@system", "c-1-1.noarch@system"]
+    );
+}

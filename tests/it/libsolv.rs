@@ -1,38 +1,49 @@
 //! libsolv's own resolver testcases (tiers T1 and T2 of
 //! `fixtures/libsolv/CLASSIFICATION.md`) run through `diskless::solve`.
 //!
-//! diskless resolves for an EMPTY install root, so a case maps onto it only when its
-//! `system` repo is empty and its jobs are installs. The others are listed as not applicable
-//! with the reason (printed in the table, never silently dropped):
-//! - an installed `system` repo with packages: libsolv then decides upgrades, keeps and
-//!   erasures of installed packages, which an empty root does not have;
-//! - `update`/`distupgrade`/`erase` jobs: the same reason.
+//! A case whose `system` repo is empty maps onto an empty install root (what `diskless lock`
+//! resolves): its install jobs become `Request::install` specs for [`solve::solve`]. A case
+//! with installed packages runs through [`solve::solve_system`]: the `system` repo's packages
+//! are the installed set, the jobs (`install`, `erase`, `update`, `distupgrade` with the
+//! `name`, `provides`, `pkg`, `oneof`, `all` selectors and the `weak`, `forcebest`,
+//! `targeted` flags) and solver flags (`allowuninstall`, `noautotarget`, `focus*`,
+//! `strongrecommends`, `!dupallowarchchange`, `bestobeypolicy`, `allowvendorchange`) map onto
+//! [`solve::System`], and the expected result is the installed set after libsolv's
+//! transaction (installed packages less `erase`d and replaced ones, plus `install`ed and
+//! replacing ones). A solver or pool flag the mapping does not know makes a solve "n/a"
+//! with the reason in the table; today none is, and the test fails if one becomes so.
 //!
-//! One case is adapted rather than dropped: `evrcmp/testevr.t` installs a package with a
-//! versioned Conflicts into a system of packages with versioned Provides, and the erasures in
-//! its result say which pairs conflict. For an empty root that becomes: installing the pair
-//! `{C, A}` must fail exactly when libsolv erased `A` for `C` (520 pairs of range matching).
+//! `evrcmp/testevr.t` runs both ways: as written (installing a package with versioned
+//! Conflicts into a system of packages with versioned Provides, `allowuninstall`, so
+//! libsolv erases exactly the conflicting ones), and adapted to an empty root (installing the
+//! pair `{C, A}` must fail exactly when libsolv erased `A` for `C`: 600 pairs).
 //!
 //! Mapping: libsolv priority (higher wins) -> dnf priority `99 - prio` (lower wins); system
 //! arch -> `Request::arch` with libsolv's compatible arches as `extra_arches`; recommends are
 //! installed unless the solve sets `ignorerecommended` (testsolv's default is to install
-//! them). Comparison: the same NEVRA@repo set as the `install` lines, or an error where
-//! libsolv reports a problem. For `recommendations/recommended_*` the `recommended` line is
-//! also checked by solving again with weak dependencies on.
+//! them). Comparison: the same NEVRA@repo set, or an error where libsolv reports a problem.
+//! For `recommendations/recommended_*` the `recommended` line is also checked by solving
+//! again with weak dependencies on.
 //!
-//! A second oracle, real dnf (`libsolv/dnf.rs`): every applicable solve is also written out as
+//! Beyond the fixture: `libsolv_random_systems_against_testsolv` generates 300 small
+//! installed systems with random jobs (`libsolv/random.rs`), has libsolv's `testsolv` answer
+//! them and compares; every diskless answer must also pass the independent checker, and the
+//! cases where libsolv picks another valid set are listed in `RANDOM_DIFFERS`.
+//!
+//! A second oracle, real dnf (`libsolv/dnf.rs`): every empty-root solve is also written out as
 //! repodata and resolved by Debian's dnf. dnf agrees with testsolv on all of them except two
 //! (`DNF_DIFFERS`, with the reasons); diskless follows dnf, so there dnf's answer is expected.
 //! That list is the only exception; nothing is silently allowed.
 
 use diskless::package::Package;
-use diskless::solve::{self, NoFileLists, Request};
+use diskless::solve::{self, Focus, Job as SysJob, JobKind, NoFileLists, Request, Select, System};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use testcase::{Expected, Job, Solve, Testcase};
 
 pub mod check;
 pub mod dnf;
+pub mod random;
 pub mod testcase;
 
 /// libsolv's arch policy (`pool_setarch`): the arches a system arch also accepts.
@@ -152,6 +163,207 @@ fn compare_sets(
     }
 }
 
+/// A solve on top of the testcase's installed `system` repo: the packages (available ones
+/// first, then the installed ones), the request knobs and the system with its jobs.
+pub struct SystemSolve {
+    pub packages: Vec<Package>,
+    pub request: Request,
+    pub system: System,
+}
+
+/// Solver flags this mapping knows; anything else makes the solve not applicable.
+const KNOWN_FLAGS: &[&str] = &[
+    "allowuninstall",
+    "noautotarget",
+    "focusbest",
+    "focusinstalled",
+    // libsolv's default focus.
+    "focusnew",
+    "strongrecommends",
+    "!dupallowarchchange",
+    "ignorerecommended",
+    "bestobeypolicy",
+    "allowvendorchange",
+    // Only change which obsoletes libsolv honours and whether orphans may go; none of the
+    // cases using them depends on it (their answers are checked like every other).
+    "keepexplicitobsoletes",
+    "keeporphans",
+    "yumobsoletes",
+];
+
+/// The packages a libsolv job selector names, as indices into `packages`.
+fn select(packages: &[Package], job: &Job) -> Result<Select, String> {
+    let ids = |f: &dyn Fn(&Package) -> bool| -> Vec<usize> {
+        (0..packages.len()).filter(|&i| f(&packages[i])).collect()
+    };
+    Ok(match job.selector.as_str() {
+        "all" => Select::All,
+        "name" => {
+            let d = testcase::parse_dep(&job.arg)?;
+            Select::Packages(ids(&|p| {
+                p.name == d.name
+                    && (d.op.is_none() || solve::provide_satisfies(&check::self_provide(p), &d))
+            }))
+        }
+        "provides" => {
+            let d = testcase::parse_dep(&job.arg)?;
+            Select::Packages(ids(&|p| {
+                p.provides.iter().any(|pr| solve::provide_satisfies(pr, &d))
+            }))
+        }
+        "pkg" | "oneof" => {
+            let want: BTreeSet<&str> = job.arg.split_whitespace().collect();
+            let v = ids(&|p| want.contains(label(p).as_str()));
+            if v.len() != want.len() {
+                return Err(format!("`{}` names unknown packages", job.arg));
+            }
+            Select::Packages(v)
+        }
+        s => return Err(format!("`{s}` selector")),
+    })
+}
+
+/// The system solve of a testcase with an installed system (`Err` = not applicable).
+pub fn system_solve(tc: &Testcase, s: &Solve) -> Result<SystemSolve, String> {
+    if let Some(f) = s
+        .solverflags
+        .iter()
+        .find(|f| !KNOWN_FLAGS.contains(&f.as_str()))
+    {
+        return Err(format!("solver flag `{f}`"));
+    }
+    if let Some(f) = tc
+        .poolflags
+        .iter()
+        .find(|f| *f != "implicitobsoleteusescolors")
+    {
+        return Err(format!("pool flag `{f}`"));
+    }
+    let mut packages = tc.available();
+    let first_installed = packages.len();
+    packages.extend(tc.installed().into_iter().cloned());
+    let flag = |f: &str| s.solverflags.iter().any(|x| x == f);
+    let mut system = System {
+        installed: (first_installed..packages.len()).collect(),
+        ..Default::default()
+    };
+    system.flags.allow_uninstall = flag("allowuninstall");
+    system.flags.no_auto_target = flag("noautotarget");
+    system.flags.strong_recommends = flag("strongrecommends");
+    system.flags.dup_no_arch_change = flag("!dupallowarchchange");
+    system.flags.sticky_vendor = !flag("allowvendorchange");
+    system.flags.best_obeys_policy = flag("bestobeypolicy");
+    system.vendors = tc.vendors();
+    system.flags.lockstep = tc
+        .poolflags
+        .iter()
+        .any(|f| f == "implicitobsoleteusescolors");
+    system.flags.focus = if flag("focusbest") {
+        Focus::Best
+    } else if flag("focusinstalled") {
+        Focus::Installed
+    } else {
+        Focus::Normal
+    };
+    for j in &s.jobs {
+        let kind = match j.verb.as_str() {
+            "install" => JobKind::Install,
+            "erase" => JobKind::Erase,
+            "update" => JobKind::Update,
+            "distupgrade" => JobKind::DistUpgrade,
+            v => return Err(format!("`{v}` job")),
+        };
+        let mut job = SysJob::new(kind, select(&packages, j)?);
+        for f in &j.flags {
+            match f.as_str() {
+                "weak" => job.weak = true,
+                "forcebest" => job.force_best = true,
+                "targeted" => job.targeted = true,
+                // cleandeps only removes unneeded dependencies of erased packages; setevr and
+                // setarch only say how the selection was made.
+                "cleandeps" | "setevr" | "setarch" => {}
+                other => return Err(format!("job flag `[{other}]`")),
+            }
+        }
+        system.jobs.push(job);
+    }
+    let mut repo_priority = BTreeMap::new();
+    for r in &tc.repos {
+        repo_priority.insert(r.id.clone(), 99 - r.priority);
+    }
+    let request = Request {
+        arch: tc.arch.clone(),
+        extra_arches: compatible_arches(&tc.arch),
+        weak_deps: !flag("ignorerecommended"),
+        repo_priority,
+        ..Default::default()
+    };
+    Ok(SystemSolve {
+        packages,
+        request,
+        system,
+    })
+}
+
+/// The installed set after libsolv's transaction: the installed packages, less what the
+/// transaction erases or replaces, plus what it installs.
+pub fn final_set(tc: &Testcase, want: &Expected) -> Result<BTreeSet<String>, String> {
+    let mut set: BTreeSet<String> = tc.installed().into_iter().map(label).collect();
+    set.extend(want.install.iter().cloned());
+    for l in &want.other {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        match w.as_slice() {
+            ["erase", old, ..] => {
+                set.remove(*old);
+            }
+            ["upgrade" | "downgrade" | "change" | "reinstall", old, new] => {
+                set.remove(*old);
+                set.insert(new.to_string());
+            }
+            _ => return Err(format!("result line `{l}`")),
+        }
+    }
+    Ok(set)
+}
+
+/// Run a system solve and compare with libsolv's answer.
+fn compare_system(tc: &Testcase, s: &Solve, want: &Expected) -> Status {
+    let ss = match system_solve(tc, s) {
+        Ok(ss) => ss,
+        Err(why) => return Status::NotApplicable(why),
+    };
+    let expected = match final_set(tc, want) {
+        Ok(e) => e,
+        Err(why) => return Status::NotApplicable(why),
+    };
+    let result = std::panic::catch_unwind(|| {
+        solve::solve_system(&ss.packages, &NoFileLists, &ss.request, &ss.system)
+    });
+    let Ok(result) = result else {
+        return Status::Fail("solver panicked".into());
+    };
+    let problem = !want.problems.is_empty();
+    match result {
+        Err(_) if problem => Status::Pass,
+        Err(e) => Status::Fail(format!("expected {expected:?}, got error: {e}")),
+        Ok(_) if problem => Status::Fail("expected a problem, got a solution".into()),
+        Ok(sol) => {
+            let got: BTreeSet<String> = sol
+                .packages
+                .iter()
+                .map(|&i| label(&ss.packages[i]))
+                .collect();
+            if got == expected {
+                Status::Pass
+            } else {
+                let missing: Vec<_> = expected.difference(&got).collect();
+                let extra: Vec<_> = got.difference(&expected).collect();
+                Status::Fail(format!("missing {missing:?}, extra {extra:?}"))
+            }
+        }
+    }
+}
+
 /// T1 and T2 testcases named by the classification table.
 fn tiered_cases(root: &Path) -> Vec<(String, String)> {
     let text = fs_err::read_to_string(root.join("libsolv/CLASSIFICATION.md")).unwrap();
@@ -230,6 +442,14 @@ pub fn run_all(fx: &Path) -> Vec<(String, String, String, Status)> {
             for (label, st) in run_testevr(&tc) {
                 rows.push((case.clone(), tier.clone(), format!("{label} (adapted)"), st));
             }
+            // And as written: on the installed system.
+            for (n, s) in tc.solves.iter().enumerate() {
+                let st = match &s.expected {
+                    Some(want) => compare_system(&tc, s, want),
+                    None => Status::NotApplicable("no result".into()),
+                };
+                rows.push((case.clone(), tier.clone(), format!("#{}", n + 1), st));
+            }
             continue;
         }
         let packages = tc.available();
@@ -244,6 +464,11 @@ pub fn run_all(fx: &Path) -> Vec<(String, String, String, Status)> {
                 ));
                 continue;
             };
+            if !tc.installed().is_empty() {
+                let st = compare_system(&tc, s, want);
+                rows.push((case.clone(), tier.clone(), label, st));
+                continue;
+            }
             let req = match request_for(&tc, s) {
                 Ok(r) => r,
                 Err(why) => {
@@ -335,13 +560,13 @@ fn libsolv_t1_t2_testcases() {
         "{} libsolv solves differ (table above)",
         fails.len()
     );
-    // Every applicable case must really have run.
-    assert!(
-        rows.iter()
-            .filter(|r| !matches!(r.3, Status::NotApplicable(_)))
-            .count()
-            >= 20
-    );
+    // Every solve must really have run: none is left out, none went missing.
+    let na: Vec<_> = rows
+        .iter()
+        .filter(|r| matches!(r.3, Status::NotApplicable(_)))
+        .collect();
+    assert!(na.is_empty(), "solves not run: {na:?}");
+    assert_eq!(rows.len(), 93, "the T1/T2 solves of the fixture changed");
 }
 
 /// The reader itself: every T1/T2 case parses, and the applicable ones' expected sets are
@@ -356,25 +581,36 @@ fn libsolv_expected_sets_pass_the_checker() {
     let mut checked = 0;
     for (_, case) in tiered_cases(&fx) {
         let tc = testcase::read(&base.join(&case)).unwrap_or_else(|e| panic!("{case}: {e}"));
-        let packages = tc.available();
+        let mut packages = tc.available();
+        packages.extend(tc.installed().into_iter().cloned());
         for s in &tc.solves {
-            let (Some(want), Ok(_)) = (&s.expected, request_for(&tc, s)) else {
+            let Some(want) = &s.expected else {
                 continue;
             };
             if !want.problems.is_empty() {
                 continue;
             }
+            // An empty root: the `install` lines; an installed system: the set after the
+            // transaction (which tests `final_set` too).
+            let expected = if tc.installed().is_empty() {
+                if request_for(&tc, s).is_err() {
+                    continue;
+                }
+                want.install.clone()
+            } else {
+                final_set(&tc, want).unwrap_or_else(|e| panic!("{case}: {e}"))
+            };
             let set: Vec<&Package> = packages
                 .iter()
-                .filter(|p| want.install.contains(&label(p)))
+                .filter(|p| expected.contains(&label(p)))
                 .collect();
-            assert_eq!(set.len(), want.install.len(), "{case}: {:?}", want.install);
+            assert_eq!(set.len(), expected.len(), "{case}: {expected:?}");
             let rep = check::check_set(&set, &[], &|_| Vec::new());
             assert!(rep.is_clean(), "{case}: {rep:?}");
             checked += 1;
         }
     }
-    assert!(checked >= 15, "only {checked} expected sets checked");
+    assert!(checked >= 60, "only {checked} expected sets checked");
 }
 
 /// Where dnf (on the same records written as repodata) and libsolv's testsolv answer
@@ -497,3 +733,107 @@ fn unmangle(label: &str) -> String {
         _ => label.to_string(),
     }
 }
+
+/// Random installed systems and jobs (`libsolv/random.rs`) answered by libsolv's `testsolv`
+/// and by `solve_system`. Where they differ must be exactly [`RANDOM_DIFFERS`].
+#[test]
+fn libsolv_random_systems_against_testsolv() {
+    let testsolv = std::process::Command::new("testsolv").arg("-h").output();
+    if testsolv.is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "testsolv (libsolv-tools) must be installed in CI (ci/setup.sh)"
+        );
+        println!("skipped: testsolv (Debian libsolv-tools) is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut pass, mut problems, mut differ) = (0, 0, Vec::new());
+    for k in 0..RANDOM_CASES {
+        let Some(text) = random::case(k) else {
+            continue;
+        };
+        let path = tmp.path().join(format!("r{k}.t"));
+        fs_err::write(
+            &path,
+            format!("{text}result transaction,problems <inline>\n"),
+        )
+        .unwrap();
+        let out = std::process::Command::new("testsolv")
+            .arg("-r")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1) && out.stderr.is_empty(),
+            "case {k}: testsolv failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let result: String = stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("#>{l}\n"))
+            .collect();
+        fs_err::write(
+            &path,
+            format!("{text}result transaction,problems <inline>\n{result}"),
+        )
+        .unwrap();
+        let tc = testcase::read(&path).unwrap();
+        let s = &tc.solves[0];
+        let want = s.expected.as_ref().unwrap();
+        // Whatever libsolv says, a solution must hold together.
+        let ss = system_solve(&tc, s).unwrap();
+        if let Ok(sol) = solve::solve_system(&ss.packages, &NoFileLists, &ss.request, &ss.system) {
+            let set: Vec<&Package> = sol.packages.iter().map(|&i| &ss.packages[i]).collect();
+            let rep = check::check_set(&set, &[], &|_| Vec::new());
+            assert!(rep.is_clean(), "case {k}: {rep:?}\n{text}");
+        }
+        match compare_system(&tc, s, want) {
+            Status::Pass => {
+                pass += 1;
+                if !want.problems.is_empty() {
+                    problems += 1;
+                }
+            }
+            st => {
+                println!("case {k}: {st:?}\n{text}{result}");
+                differ.push(k);
+            }
+        }
+    }
+    println!("random cases: {pass} agree ({problems} of them problems), differ: {differ:?}");
+    let listed: Vec<u64> = RANDOM_DIFFERS.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        differ, listed,
+        "differences from libsolv changed (cases printed above)"
+    );
+    assert!(pass >= 250 && problems >= 20, "too few cases ran: {pass}");
+}
+
+/// How many random cases `libsolv_random_systems_against_testsolv` generates.
+const RANDOM_CASES: u64 = 300;
+
+/// Random cases where libsolv 0.7.23 answers differently, and why.
+/// Both answers hold together (the test checks diskless's); they differ in which of the
+/// valid sets the search order reaches first.
+const RANDOM_DIFFERS: &[(u64, &str)] = &[
+    (
+        83,
+        "update all: libsolv moves d to d-3 and keeps a-1 (a-2 would need d-1's q); diskless \
+         decides updates in installed order, moves a to a-2 first and then must keep d-1",
+    ),
+    (
+        104,
+        "distupgrade all: libsolv lets e-2 replace both e-1 and (by Obsoletes) c-2; diskless \
+         moves e to its best version e-3 and then replaces c by the other obsoleter, new b-1",
+    ),
+    (
+        243,
+        "update name a: the kept c-1 needs q, which only a-1 provides among installed \
+         packages; libsolv's choice rule then keeps a-1 rather than install the new b-2 for \
+         q; diskless's no-new-package check covers keeping, not updating, so a goes to a-3 \
+         and b-2 comes in",
+    ),
+];

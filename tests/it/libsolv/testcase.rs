@@ -25,6 +25,8 @@ pub struct TcRepo {
     /// libsolv priority: higher wins.
     pub priority: i32,
     pub packages: Vec<Package>,
+    /// `=Vnd:` of each package (empty when not given); `Package` has no vendor field.
+    pub vendors: Vec<String>,
 }
 
 /// One job as written: `job install name A = 2-1 [cleandeps]`.
@@ -84,6 +86,19 @@ impl Testcase {
                 .collect(),
             None => Vec::new(),
         }
+    }
+
+    /// The vendors of [`Testcase::available`] followed by those of [`Testcase::installed`].
+    pub fn vendors(&self) -> Vec<String> {
+        let (sys, avail): (Vec<&TcRepo>, Vec<&TcRepo>) = self
+            .repos
+            .iter()
+            .partition(|r| Some(&r.name) == self.installed_repo.as_ref());
+        avail
+            .into_iter()
+            .chain(sys)
+            .flat_map(|r| r.vendors.iter().cloned())
+            .collect()
     }
 
     /// All packages of the repositories other than the installed system, in file order.
@@ -148,12 +163,14 @@ pub fn read(path: &Path) -> Result<Testcase, String> {
                         .collect(),
                     (kind, _) => return Err(format!("{at}: repo type `{kind}` not supported")),
                 };
-                let packages = parse_testtags(&body, &id).map_err(|e| format!("{at}: {e}"))?;
+                let (packages, vendors) =
+                    parse_testtags_with_vendors(&body, &id).map_err(|e| format!("{at}: {e}"))?;
                 tc.repos.push(TcRepo {
                     name,
                     id,
                     priority,
                     packages,
+                    vendors,
                 });
             }
             "system" => {
@@ -275,7 +292,16 @@ fn new_package(fields: &[&str], repo: &str) -> Result<Package, String> {
 /// Parse a testtags body into package records; every package also provides
 /// `name = evr`, as libsolv's reader (and every real rpm) adds.
 pub fn parse_testtags(lines: &[String], repo: &str) -> Result<Vec<Package>, String> {
+    parse_testtags_with_vendors(lines, repo).map(|(p, _)| p)
+}
+
+/// [`parse_testtags`], with each package's vendor (`=Vnd:`, empty when missing).
+pub fn parse_testtags_with_vendors(
+    lines: &[String],
+    repo: &str,
+) -> Result<(Vec<Package>, Vec<String>), String> {
     let mut out: Vec<Package> = Vec::new();
+    let mut vendors: Vec<String> = Vec::new();
     let mut block: Option<String> = None;
     for (n, raw) in lines.iter().enumerate() {
         let line = raw.trim_end();
@@ -305,6 +331,11 @@ pub fn parse_testtags(lines: &[String], repo: &str) -> Result<Vec<Package>, Stri
         if tag == "Pkg" {
             let f: Vec<&str> = value.split_whitespace().collect();
             out.push(new_package(&f, repo).map_err(at)?);
+            vendors.push(String::new());
+        } else if tag == "Vnd" {
+            if let Some(v) = vendors.last_mut() {
+                *v = value.to_string();
+            }
         } else if let Some(p) = out.last_mut() {
             add_tag(p, tag, value).map_err(at)?;
         }
@@ -315,7 +346,7 @@ pub fn parse_testtags(lines: &[String], repo: &str) -> Result<Vec<Package>, Stri
             p.provides.push(own);
         }
     }
-    Ok(out)
+    Ok((out, vendors))
 }
 
 fn self_provide(p: &Package) -> Dependency {
