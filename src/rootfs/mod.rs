@@ -7,15 +7,17 @@
 //!
 //! [`assemble`] runs the stage: read every header, order the packages as rpm would
 //! ([`order`]), stream each payload into the tree ([`extract`], with [`paths`] and
-//! [`conflicts`]), declare the accounts the packages ask for ([`users`]), apply the
-//! profile's customisations ([`custom`]), map owner names to ids through the image's own
-//! /etc/passwd and /etc/group, and report every scriptlet that was not run ([`scriptlets`]).
+//! [`conflicts`]), write the kernel module indexes ([`depmod`]), declare the accounts the
+//! packages ask for ([`users`]), apply the profile's customisations ([`custom`]), map
+//! owner names to ids through the image's own /etc/passwd and /etc/group, and report
+//! every scriptlet that was not run ([`scriptlets`]).
 //! Nothing is executed from the packages, nothing is chowned on the host, and nothing is
 //! written outside the content store.
 
 pub mod conflicts;
 pub mod cpio;
 pub mod custom;
+pub mod depmod;
 pub mod extract;
 pub mod glob;
 pub mod header;
@@ -111,6 +113,8 @@ pub enum RootfsError {
     Password(#[from] password::PasswordError),
     #[error("Customisation `{what}` failed: {reason}")]
     Custom { what: String, reason: String },
+    #[error(transparent)]
+    Depmod(#[from] depmod::DepmodError),
 }
 
 /// Where the root password comes from.
@@ -193,9 +197,19 @@ fn put_generated(
     text: &str,
     mode: u32,
 ) -> Result<(), RootfsError> {
+    put_generated_bytes(image, path, text.as_bytes(), mode)
+}
+
+/// [`put_generated`] for binary contents.
+fn put_generated_bytes(
+    image: &mut Image<'_>,
+    path: &str,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<(), RootfsError> {
     let (digest, size) = image
         .store
-        .put_bytes(text.as_bytes())
+        .put_bytes(bytes)
         .map_err(RootfsError::Store)?;
     let kind = EntryKind::File {
         digest,
@@ -247,6 +261,13 @@ pub fn assemble(
             "removed {INITRD_RELEASE} (shipped by {}): systemd would treat the image as an initrd",
             e.owner_package.unwrap_or_else(|| "?".into())
         ));
+    }
+
+    // What the kernel package's `depmod -a <kver>` would have written.
+    for dir in depmod::module_dirs(&image.tree) {
+        for (name, bytes) in depmod::run(&image.tree, store, &dir)? {
+            put_generated_bytes(&mut image, &format!("{dir}/{name}"), &bytes, 0o644)?;
+        }
     }
 
     // Accounts.

@@ -1,7 +1,8 @@
 //! The scriptlet report: every scriptlet and trigger of every installed package, none of
 //! them run, each with a verdict and the reason:
 //! - **handled**: its effect is produced declaratively (accounts by [`super::users`],
-//!   systemd presets by the empty /etc/machine-id that makes systemd apply them at boot);
+//!   systemd presets by the empty /etc/machine-id that makes systemd apply them at boot,
+//!   `depmod` by [`super::depmod`]);
 //! - **harmless**: skipping it changes nothing that matters for a fresh diskless image
 //!   (erase-only scriptlets, caches rebuilt at boot, bookkeeping for running services);
 //! - **NOT HANDLED**: something the image may miss, with the command that would have done it.
@@ -139,10 +140,28 @@ fn judge(c: &shell::Command, ships_ld_conf: bool) -> (Verdict, String) {
         "dracut" | "grub2-mkconfig" | "grubby" | "new-kernel-pkg" | "grub2-set-default" | "efibootmgr" => {
             h("diskless builds its own kernel, initramfs and boot loader files")
         }
-        "depmod" | "weak-modules" | "kernel-install" => (
-            NotHandled,
-            format!("`{}`: kernel module dependency files (modules.dep) are not generated", c.text),
+        "depmod" => (
+            Handled,
+            "kernel module indexes (modules.dep, modules.alias, *.bin) generated from the modules in the image".into(),
         ),
+        // EL's weak-modules links compatible kmods built for other kernels into weak-updates/
+        // and runs depmod. Run by the kernel (`--add-kernel`) in a fresh image its useful
+        // effect is the indexes; run by a kmod package for another kernel, the links matter.
+        "weak-modules" if arg("--add-kernel") => (
+            Handled,
+            "kernel module indexes generated; kmods built for another kernel are not linked into weak-updates/".into(),
+        ),
+        "weak-modules" => (
+            NotHandled,
+            format!("`{}`: weak-updates links for kmods are not created", c.text),
+        ),
+        // kernel-install's plugins run depmod (done declaratively) and write boot loader
+        // entries and an initramfs (diskless makes its own).
+        "kernel-install" if arg("add") || arg("remove") => (
+            Handled,
+            "kernel module indexes generated; diskless builds its own initramfs and boot loader files".into(),
+        ),
+        "kernel-install" => (NotHandled, format!("`{}` is not understood", c.text)),
         "alternatives" | "update-alternatives" => (
             NotHandled,
             format!("`{}`: the alternatives symlinks are not created", c.text),

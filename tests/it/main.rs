@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area.
 
 mod bazeldnf;
+mod depmod;
 mod emit;
 mod fetch;
 mod libsolv;

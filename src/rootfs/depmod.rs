@@ -1,0 +1,857 @@
+//! `depmod -a <kver>` done declaratively: the module index files modprobe and udev read,
+//! computed from the kernel modules in the tree instead of by running the kernel package's
+//! scriptlet.
+//!
+//! [`assemble`](super::assemble) calls [`run`] after extraction for every
+//! `/usr/lib/modules/<kver>` (or `/lib/modules/<kver>`) holding modules. Each module
+//! (`.ko`, `.ko.xz`, `.ko.zst`, `.ko.gz`) is read from the content store, decompressed and
+//! its ELF64 little-endian sections read: `.modinfo` (aliases, softdeps, devnames),
+//! `__ksymtab_strings` (exported symbols) and `.symtab` (undefined symbols, which decide
+//! the dependencies, as depmod decides them; `depends=` is only what modpost saw).
+//!
+//! The output follows kmod's depmod (version 30, checked byte for byte against it in
+//! `tests/it/depmod.rs`): the text files `modules.dep`, `modules.alias`, `modules.softdep`,
+//! `modules.symbols`, `modules.devname`, and kmod's binary indexes `modules.dep.bin`,
+//! `modules.alias.bin`, `modules.symbols.bin`, `modules.builtin.bin` and
+//! `modules.builtin.alias.bin` (a trie: magic 0xB007F457, version 2.1, big-endian words;
+//! see [`index`]). `modules.order`, `modules.builtin` and `modules.builtin.modinfo` stay as
+//! shipped and only feed the order and the builtin indexes. Two of depmod's own orders are
+//! replayed because they show in the bytes: the module order (modules.order, then the
+//! rest) and kmod's symbol hash table order in `modules.symbols`.
+//!
+//! A module that cannot be read or parsed is an error naming it and its package: a driver
+//! silently missing from the indexes would only show on a node that cannot find its disk.
+
+use super::store::Store;
+use super::tree::{EntryKind, Tree};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DepmodError {
+    #[error("Cannot read kernel module `{path}` of `{package}`")]
+    Read {
+        path: String,
+        package: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Kernel module `{path}` of `{package}` is not a valid module: {reason}")]
+    Corrupt {
+        path: String,
+        package: String,
+        reason: String,
+    },
+    #[error("Kernel modules in `{dir}` depend on each other in a loop: {modules}")]
+    Cycle { dir: String, modules: String },
+}
+
+/// The index files depmod writes (text and binary), in the order written.
+pub const GENERATED: &[&str] = &[
+    "modules.dep",
+    "modules.dep.bin",
+    "modules.alias",
+    "modules.alias.bin",
+    "modules.softdep",
+    "modules.symbols",
+    "modules.symbols.bin",
+    "modules.builtin.alias.bin",
+    "modules.builtin.bin",
+    "modules.devname",
+];
+
+const EXTENSIONS: &[&str] = &[".ko", ".ko.xz", ".ko.zst", ".ko.gz"];
+
+/// What depmod needs from one module file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModuleInfo {
+    /// `.modinfo` as (key, value), in section order.
+    pub info: Vec<(String, String)>,
+    /// Exported symbols, in section order.
+    pub exports: Vec<String>,
+    /// Undefined symbols (the module needs them), in symbol table order.
+    pub undefined: Vec<String>,
+}
+
+/// One module file: its path relative to the modules directory and what it holds.
+#[derive(Debug, Clone)]
+pub struct Module {
+    pub relpath: String,
+    pub info: ModuleInfo,
+}
+
+/// The `/usr/lib/modules/<kver>` (or `/lib/modules/<kver>`) directories of `tree` that
+/// hold at least one module file, sorted.
+pub fn module_dirs(tree: &Tree) -> Vec<String> {
+    let mut dirs = BTreeSet::new();
+    for base in ["/usr/lib/modules/", "/lib/modules/"] {
+        for (path, e) in tree.entries.range(base.to_string()..) {
+            let Some(rest) = path.strip_prefix(base) else {
+                break;
+            };
+            if let (Some((kver, rel)), EntryKind::File { .. }) = (rest.split_once('/'), &e.kind)
+            {
+                if is_module_path(rel) {
+                    dirs.insert(format!("{base}{kver}"));
+                }
+            }
+        }
+    }
+    dirs.into_iter().collect()
+}
+
+/// Whether depmod looks at `rel` (relative to the modules directory): a module file not
+/// under a `build` or `source` directory (links to the kernel sources).
+fn is_module_path(rel: &str) -> bool {
+    EXTENSIONS.iter().any(|x| rel.ends_with(x))
+        && !rel
+            .split('/')
+            .any(|c| c == "build" || c == "source" || c.is_empty())
+}
+
+/// Compute the index files for the modules directory `dir` of `tree`: (file name, bytes),
+/// in [`GENERATED`] order.
+pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Vec<(String, Vec<u8>)>, DepmodError> {
+    let prefix = format!("{dir}/");
+    let mut files = Vec::new();
+    for (path, e) in tree.descendants(dir) {
+        let (EntryKind::File { digest, .. }, Some(rel)) = (&e.kind, path.strip_prefix(&prefix))
+        else {
+            continue;
+        };
+        if is_module_path(rel) {
+            files.push((rel.to_string(), *digest, e.owner_package.clone()));
+        }
+    }
+    let package = |p: &Option<String>| p.clone().unwrap_or_else(|| "(generated)".into());
+    let modules = files
+        .par_iter()
+        .map(|(rel, digest, owner)| {
+            let path = format!("{prefix}{rel}");
+            let raw = store.read(digest).map_err(|source| DepmodError::Read {
+                path: path.clone(),
+                package: package(owner),
+                source,
+            })?;
+            let info = decompress(rel, &raw)
+                .and_then(|b| parse_module(&b))
+                .map_err(|reason| DepmodError::Corrupt {
+                    path: path.clone(),
+                    package: package(owner),
+                    reason,
+                })?;
+            Ok(Module {
+                relpath: rel.clone(),
+                info,
+            })
+        })
+        .collect::<Result<Vec<_>, DepmodError>>()?;
+    let shipped = |name: &str| -> Result<Option<Vec<u8>>, DepmodError> {
+        let path = format!("{prefix}{name}");
+        match tree.get(&path).map(|e| (&e.kind, &e.owner_package)) {
+            Some((EntryKind::File { digest, .. }, owner)) => store
+                .read(digest)
+                .map(Some)
+                .map_err(|source| DepmodError::Read {
+                    path,
+                    package: package(owner),
+                    source,
+                }),
+            _ => Ok(None),
+        }
+    };
+    let order = shipped("modules.order")?;
+    let builtin = shipped("modules.builtin")?;
+    let builtin_modinfo = shipped("modules.builtin.modinfo")?;
+    generate(
+        dir,
+        modules,
+        order.as_deref(),
+        builtin.as_deref(),
+        builtin_modinfo.as_deref(),
+    )
+}
+
+/// Run depmod on a directory of the host (`<root>/lib/modules/<kver>` laid out as on
+/// disk): the same computation as [`run`], for tests and benchmarks against kmod's depmod.
+pub fn run_dir(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, DepmodError> {
+    fn walk(base: &std::path::Path, rel: &str, out: &mut Vec<String>) -> std::io::Result<()> {
+        for e in fs_err::read_dir(base.join(rel))? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            // Follow symlinks, as depmod does (tests link the host's modules in).
+            let ft = fs_err::metadata(e.path())?.file_type();
+            if ft.is_dir() && !matches!(e.file_name().to_str(), Some("build" | "source")) {
+                walk(base, &r, out)?;
+            } else if ft.is_file() && is_module_path(&r) {
+                out.push(r);
+            }
+        }
+        Ok(())
+    }
+    let host = |path: String, source| DepmodError::Read {
+        path,
+        package: "(host)".into(),
+        source,
+    };
+    let mut rels = Vec::new();
+    walk(dir, "", &mut rels).map_err(|e| host(dir.display().to_string(), e))?;
+    rels.sort();
+    let modules = rels
+        .par_iter()
+        .map(|rel| {
+            let path = dir.join(rel).display().to_string();
+            let raw = fs_err::read(dir.join(rel)).map_err(|e| host(path.clone(), e))?;
+            let info = decompress(rel, &raw)
+                .and_then(|b| parse_module(&b))
+                .map_err(|reason| DepmodError::Corrupt {
+                    path,
+                    package: "(host)".into(),
+                    reason,
+                })?;
+            Ok(Module {
+                relpath: rel.clone(),
+                info,
+            })
+        })
+        .collect::<Result<Vec<_>, DepmodError>>()?;
+    let read = |name: &str| fs_err::read(dir.join(name)).ok();
+    generate(
+        &dir.display().to_string(),
+        modules,
+        read("modules.order").as_deref(),
+        read("modules.builtin").as_deref(),
+        read("modules.builtin.modinfo").as_deref(),
+    )
+}
+
+/// The module file's bytes, decompressed according to its name.
+pub fn decompress(name: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let r = if name.ends_with(".xz") {
+        liblzma::read::XzDecoder::new_multi_decoder(raw).read_to_end(&mut out)
+    } else if name.ends_with(".zst") {
+        zstd::stream::read::Decoder::new(raw).and_then(|mut d| d.read_to_end(&mut out))
+    } else if name.ends_with(".gz") {
+        flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out)
+    } else {
+        return Ok(raw.to_vec());
+    };
+    r.map_err(|e| format!("cannot decompress it ({e})"))?;
+    Ok(out)
+}
+
+/// kmod's module name for a path: the file name up to its first `.`, `-` read as `_`.
+pub fn modname(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.split('.')
+        .next()
+        .unwrap_or("")
+        .replace('-', "_")
+}
+
+// ---- ELF -------------------------------------------------------------------------------
+
+struct Section<'a> {
+    name: &'a [u8],
+    kind: u32,
+    data: &'a [u8],
+    link: u32,
+}
+
+fn le16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+fn le32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+fn le64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+const SHT_NOBITS: u32 = 8;
+
+fn sections(elf: &[u8]) -> Result<Vec<Section<'_>>, String> {
+    if elf.get(..4) != Some(b"\x7fELF") {
+        return Err("no ELF magic".into());
+    }
+    if elf.get(4..6) != Some(&[2, 1]) {
+        return Err("not a 64-bit little-endian ELF file".into());
+    }
+    let bad = |what: &str| format!("truncated or malformed ELF {what}");
+    let shoff = le64(elf, 0x28).ok_or_else(|| bad("header"))? as usize;
+    let shentsize = le16(elf, 0x3a).ok_or_else(|| bad("header"))? as usize;
+    let shnum = le16(elf, 0x3c).ok_or_else(|| bad("header"))? as usize;
+    let shstrndx = le16(elf, 0x3e).ok_or_else(|| bad("header"))? as usize;
+    if shentsize < 64 {
+        return Err(bad("section header size"));
+    }
+    let mut raw = Vec::with_capacity(shnum);
+    for i in 0..shnum {
+        let at = shoff
+            .checked_add(i * shentsize)
+            .ok_or_else(|| bad("section table"))?;
+        let f = || -> Option<(u32, u32, u64, u64, u32)> {
+            Some((
+                le32(elf, at)?,
+                le32(elf, at + 4)?,
+                le64(elf, at + 24)?,
+                le64(elf, at + 32)?,
+                le32(elf, at + 40)?,
+            ))
+        };
+        let (name, kind, off, size, link) = f().ok_or_else(|| bad("section table"))?;
+        let data: &[u8] = if kind == SHT_NOBITS {
+            &[]
+        } else {
+            usize::try_from(off)
+                .ok()
+                .zip(usize::try_from(size).ok())
+                .and_then(|(o, s)| elf.get(o..o.checked_add(s)?))
+                .ok_or_else(|| bad(&format!("section {i}")))?
+        };
+        raw.push((name, kind, data, link));
+    }
+    let strtab = raw
+        .get(shstrndx)
+        .map(|s| s.2)
+        .ok_or_else(|| bad("section name table"))?;
+    raw.into_iter()
+        .map(|(name, kind, data, link)| {
+            let name = cstr(strtab, name as usize).ok_or_else(|| bad("section name"))?;
+            Ok(Section {
+                name,
+                kind,
+                data,
+                link,
+            })
+        })
+        .collect()
+}
+
+/// The NUL-terminated string at `at` (without the NUL; to the end if unterminated).
+fn cstr(b: &[u8], at: usize) -> Option<&[u8]> {
+    let rest = b.get(at..)?;
+    Some(&rest[..rest.iter().position(|&c| c == 0).unwrap_or(rest.len())])
+}
+
+/// The non-empty NUL-separated strings of a section, as kmod splits them.
+fn strings(data: &[u8]) -> impl Iterator<Item = String> + '_ {
+    data.split(|&c| c == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+}
+
+const SHT_SYMTAB: u32 = 2;
+
+/// Read what depmod needs from an uncompressed module.
+pub fn parse_module(elf: &[u8]) -> Result<ModuleInfo, String> {
+    let secs = sections(elf)?;
+    let find = |n: &[u8]| secs.iter().find(|s| s.name == n);
+    let modinfo = find(b".modinfo").ok_or("no .modinfo section")?;
+    let info = strings(modinfo.data)
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (s.clone(), String::new()),
+        })
+        .collect();
+    let mut symbols = Vec::new();
+    if let Some(symtab) = secs.iter().find(|s| s.kind == SHT_SYMTAB) {
+        let strtab = secs
+            .get(symtab.link as usize)
+            .ok_or("the symbol table links to no string table")?;
+        for sym in symtab.data.chunks_exact(24).skip(1) {
+            let name = le32(sym, 0).unwrap_or(0) as usize;
+            let shndx = le16(sym, 6).unwrap_or(0);
+            let name = cstr(strtab.data, name).ok_or("symbol name out of range")?;
+            if !name.is_empty() {
+                symbols.push((String::from_utf8_lossy(name).into_owned(), shndx));
+            }
+        }
+    }
+    // The `__ksymtab_<name>` symbols name the exports; `__ksymtab_strings` also holds
+    // the symbol namespaces (since Linux 5.4), so it is only the fallback.
+    let mut exports: Vec<String> = symbols
+        .iter()
+        .filter_map(|(n, _)| n.strip_prefix("__ksymtab_"))
+        .map(str::to_string)
+        .collect();
+    if exports.is_empty() {
+        if let Some(s) = find(b"__ksymtab_strings") {
+            exports = strings(s.data).collect();
+        }
+    }
+    let undefined = symbols
+        .into_iter()
+        .filter(|(_, shndx)| *shndx == 0)
+        .map(|(n, _)| n)
+        .collect();
+    Ok(ModuleInfo {
+        info,
+        exports,
+        undefined,
+    })
+}
+
+// ---- depmod ------------------------------------------------------------------------------
+
+struct Mod {
+    relpath: String,
+    name: String,
+    info: ModuleInfo,
+    /// Direct dependencies (indexes into the sorted modules), in first-use order.
+    deps: Vec<usize>,
+    users: usize,
+    dep_sort: usize,
+}
+
+/// depmod's computation over parsed modules; `order`, `builtin` and `builtin_modinfo` are
+/// the shipped `modules.order`, `modules.builtin` and `modules.builtin.modinfo`.
+pub fn generate(
+    dir: &str,
+    modules: Vec<Module>,
+    order: Option<&[u8]>,
+    builtin: Option<&[u8]>,
+    builtin_modinfo: Option<&[u8]>,
+) -> Result<Vec<(String, Vec<u8>)>, DepmodError> {
+    let mods = sorted_modules(modules, order);
+    let mut mods: Vec<Mod> = mods
+        .into_iter()
+        .map(|m| Mod {
+            name: modname(&m.relpath),
+            relpath: m.relpath,
+            info: m.info,
+            deps: Vec::new(),
+            users: 0,
+            dep_sort: usize::MAX,
+        })
+        .collect();
+
+    // Symbol owners: a later module in the order wins a symbol exported twice, as kmod's
+    // hash table replaces the value.
+    let mut owner: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, m) in mods.iter().enumerate() {
+        for s in &m.info.exports {
+            owner.insert(s.clone(), i);
+        }
+    }
+    let mut deps = Vec::with_capacity(mods.len());
+    for (i, m) in mods.iter().enumerate() {
+        let mut d: Vec<usize> = Vec::new();
+        for s in &m.info.undefined {
+            if let Some(&o) = owner.get(s.as_str()) {
+                if o != i && !d.contains(&o) {
+                    d.push(o);
+                }
+            }
+        }
+        deps.push(d);
+    }
+    for (i, d) in deps.into_iter().enumerate() {
+        for &o in &d {
+            mods[o].users += 1;
+        }
+        mods[i].deps = d;
+    }
+
+    // Kahn's algorithm with a stack, modules without users first: the order modules.dep
+    // lists dependencies in (a module before what it needs).
+    let mut users: Vec<usize> = mods.iter().map(|m| m.users).collect();
+    let mut roots: Vec<usize> = (0..mods.len()).filter(|&i| users[i] == 0).collect();
+    let mut n_sorted = 0;
+    while let Some(src) = roots.pop() {
+        mods[src].dep_sort = n_sorted;
+        n_sorted += 1;
+        for k in 0..mods[src].deps.len() {
+            let dst = mods[src].deps[k];
+            users[dst] -= 1;
+            if users[dst] == 0 {
+                roots.push(dst);
+            }
+        }
+    }
+    if n_sorted < mods.len() {
+        let looped: Vec<&str> = mods
+            .iter()
+            .filter(|m| m.dep_sort == usize::MAX)
+            .map(|m| m.name.as_str())
+            .collect();
+        return Err(DepmodError::Cycle {
+            dir: dir.to_string(),
+            modules: looped.join(", "),
+        });
+    }
+
+    let all_deps = |i: usize| -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        let mut stack = vec![(i, 0usize)];
+        // Depth-first, first visit wins; the result is then sorted by dep_sort.
+        while let Some((m, k)) = stack.pop() {
+            if let Some(&d) = mods[m].deps.get(k) {
+                stack.push((m, k + 1));
+                if !out.contains(&d) {
+                    out.push(d);
+                    stack.push((d, 0));
+                }
+            }
+        }
+        out.sort_by_key(|&d| mods[d].dep_sort);
+        out
+    };
+
+    let mut dep = String::new();
+    let mut dep_idx = Index::default();
+    for (i, m) in mods.iter().enumerate() {
+        let mut line = format!("{}:", m.relpath);
+        for d in all_deps(i) {
+            line.push(' ');
+            line.push_str(&mods[d].relpath);
+        }
+        dep_idx.insert(&m.name, &line, i as u32);
+        dep.push_str(&line);
+        dep.push('\n');
+    }
+
+    let mut alias = String::from("# Aliases extracted from modules themselves.\n");
+    let mut alias_idx = Index::default();
+    let mut softdep = String::from("# Soft dependencies extracted from modules themselves.\n");
+    for (i, m) in mods.iter().enumerate() {
+        for (k, v) in &m.info.info {
+            if k == "alias" {
+                alias.push_str(&format!("alias {v} {}\n", m.name));
+                if let Some(a) = normalize_alias(v) {
+                    alias_idx.insert(&a, &m.name, i as u32);
+                }
+            } else if k == "softdep" {
+                softdep.push_str(&format!("softdep {} {v}\n", m.name));
+            }
+        }
+    }
+
+    let mut symbols = String::from("# Aliases for symbols, used by symbol_request().\n");
+    let mut symbols_idx = Index::default();
+    for (sym, &o) in kmod_hash_order(owner.iter().map(|(s, o)| (s.as_str(), o))) {
+        symbols.push_str(&format!("alias symbol:{sym} {}\n", mods[o].name));
+        symbols_idx.insert(&format!("symbol:{sym}"), &mods[o].name, o as u32);
+    }
+
+    let mut devname = String::new();
+    for m in &mods {
+        if let Some(line) = devname_line(m) {
+            if devname.is_empty() {
+                devname.push_str("# Device nodes to trigger on-demand module loading.\n");
+            }
+            devname.push_str(&line);
+        }
+    }
+
+    let mut builtin_idx = Index::default();
+    for line in builtin.unwrap_or_default().split(|&c| c == b'\n') {
+        if line.first().is_some_and(u8::is_ascii_alphabetic) {
+            let name = modname(&String::from_utf8_lossy(line));
+            builtin_idx.insert(&name, "", 0);
+        }
+    }
+
+    let mut builtin_alias_idx = Index::default();
+    for (name, info) in builtin_modules(builtin_modinfo.unwrap_or_default()) {
+        for (k, v) in &info {
+            if k == "alias" {
+                if let Some(a) = normalize_alias(v) {
+                    builtin_alias_idx.insert(&a, &name, 0);
+                }
+            }
+        }
+    }
+
+    let out = [
+        ("modules.dep", dep.into_bytes()),
+        ("modules.dep.bin", dep_idx.to_bytes()),
+        ("modules.alias", alias.into_bytes()),
+        ("modules.alias.bin", alias_idx.to_bytes()),
+        ("modules.softdep", softdep.into_bytes()),
+        ("modules.symbols", symbols.into_bytes()),
+        ("modules.symbols.bin", symbols_idx.to_bytes()),
+        ("modules.builtin.alias.bin", builtin_alias_idx.to_bytes()),
+        ("modules.builtin.bin", builtin_idx.to_bytes()),
+        ("modules.devname", devname.into_bytes()),
+    ];
+    Ok(out.into_iter().map(|(n, b)| (n.to_string(), b)).collect())
+}
+
+/// depmod's module order: the modules listed in modules.order in its order, then the
+/// others (depmod takes those in directory-reading order; here by path, to be stable).
+fn sorted_modules(mut modules: Vec<Module>, order: Option<&[u8]>) -> Vec<Module> {
+    modules.sort_by(|a, b| a.relpath.cmp(&b.relpath));
+    let mut rank: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, line) in order
+        .unwrap_or_default()
+        .split(|&c| c == b'\n')
+        .enumerate()
+    {
+        rank.entry(String::from_utf8_lossy(line).into_owned())
+            .or_insert(i);
+    }
+    let key = |m: &Module| {
+        let unc = EXTENSIONS[1..]
+            .iter()
+            .find_map(|x| {
+                m.relpath
+                    .strip_suffix(x)
+                    .map(|stem| format!("{stem}.ko"))
+            })
+            .unwrap_or_else(|| m.relpath.clone());
+        rank.get(&unc).copied().unwrap_or(usize::MAX)
+    };
+    modules.sort_by_key(key);
+    modules
+}
+
+/// kmod's alias normalisation: `-` read as `_` outside `[...]`; `None` for an unmatched bracket.
+fn normalize_alias(a: &str) -> Option<String> {
+    let mut out = String::with_capacity(a.len());
+    let mut chars = a.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '-' => out.push('_'),
+            ']' => return None,
+            '[' => {
+                out.push('[');
+                loop {
+                    match chars.next() {
+                        Some(']') => {
+                            out.push(']');
+                            break;
+                        }
+                        Some(c) => out.push(c),
+                        None => return None,
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// The modules.devname line of a module: a `devname:` alias with a char- or block-major one.
+fn devname_line(m: &Mod) -> Option<String> {
+    let mut devname = None;
+    let mut dev = None;
+    for (k, v) in &m.info.info {
+        if k != "alias" {
+            continue;
+        }
+        if let Some(d) = v.strip_prefix("devname:") {
+            devname = Some(d);
+        } else if let Some(n) = v.strip_prefix("char-major-").and_then(major_minor) {
+            dev = Some(('c', n));
+        } else if let Some(n) = v.strip_prefix("block-major-").and_then(major_minor) {
+            dev = Some(('b', n));
+        }
+        if devname.is_some() && dev.is_some() {
+            break;
+        }
+    }
+    let (t, (major, minor)) = dev?;
+    Some(format!("{} {} {t}{major}:{minor}\n", m.name, devname?))
+}
+
+/// `<major>-<minor>` (anything may follow, as with sscanf).
+fn major_minor(s: &str) -> Option<(u32, u32)> {
+    let (a, rest) = s.split_once('-')?;
+    let b: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// The builtin modules of modules.builtin.modinfo (`name.key=value` strings), in the order
+/// they first appear, each with its (key, value) pairs.
+fn builtin_modules(data: &[u8]) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut at: BTreeMap<String, usize> = BTreeMap::new();
+    for s in strings(data) {
+        let Some((name, kv)) = s.split_once('.') else {
+            continue;
+        };
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let i = *at.entry(name.to_string()).or_insert_with(|| {
+            out.push((name.to_string(), Vec::new()));
+            out.len() - 1
+        });
+        out[i].1.push((k.to_string(), v.to_string()));
+    }
+    out
+}
+
+/// Paul Hsieh's SuperFastHash, which kmod's hash table uses to place keys in buckets.
+fn superfast_hash(key: &[u8]) -> u32 {
+    let mut hash = key.len() as u32;
+    let get16 = |b: &[u8]| u32::from(u16::from_le_bytes([b[0], b[1]]));
+    let mut chunks = key.chunks_exact(4);
+    for c in &mut chunks {
+        hash = hash.wrapping_add(get16(c));
+        let tmp = (get16(&c[2..]) << 11) ^ hash;
+        hash = (hash << 16) ^ tmp;
+        hash = hash.wrapping_add(hash >> 11);
+    }
+    let rem = chunks.remainder();
+    // The tail bytes are C `char`, signed on x86.
+    let signed = |b: u8| b as i8 as i32 as u32;
+    match rem.len() {
+        3 => {
+            hash = hash.wrapping_add(get16(rem));
+            hash ^= hash << 16;
+            hash ^= signed(rem[2]) << 18;
+            hash = hash.wrapping_add(hash >> 11);
+        }
+        2 => {
+            hash = hash.wrapping_add(get16(rem));
+            hash ^= hash << 11;
+            hash = hash.wrapping_add(hash >> 17);
+        }
+        1 => {
+            hash = hash.wrapping_add(signed(rem[0]));
+            hash ^= hash << 10;
+            hash = hash.wrapping_add(hash >> 1);
+        }
+        _ => {}
+    }
+    hash ^= hash << 3;
+    hash = hash.wrapping_add(hash >> 5);
+    hash ^= hash << 4;
+    hash = hash.wrapping_add(hash >> 17);
+    hash ^= hash << 25;
+    hash = hash.wrapping_add(hash >> 6);
+    hash
+}
+
+/// depmod's symbol table has 2048 buckets, each sorted by key; modules.symbols is written
+/// bucket by bucket.
+fn kmod_hash_order<'a, V>(items: impl Iterator<Item = (&'a str, V)>) -> Vec<(&'a str, V)> {
+    let mut v: Vec<(u32, &'a str, V)> = items
+        .map(|(k, val)| (superfast_hash(k.as_bytes()) & 2047, k, val))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
+    v.into_iter().map(|(_, k, val)| (k, val)).collect()
+}
+
+// ---- kmod index ------------------------------------------------------------------------------
+
+/// kmod's index file (`*.bin`): a trie of keys, each with a list of (priority, value).
+///
+/// Layout (libkmod-index): three big-endian words, the magic `0xB007F457`, the version
+/// `0x00020001` and the offset of the root node; then the nodes, children before parents.
+/// A node offset carries flags in its top bits: `0x80000000` the node has a prefix
+/// (NUL-terminated string), `0x20000000` children (first and last child byte, then one
+/// offset per byte in between, 0 for none), `0x40000000` values (a count, then per value a
+/// priority word and a NUL-terminated string). The root's prefix is empty; any other node's
+/// prefix is what all keys below it share after the child byte.
+#[derive(Debug, Default)]
+pub struct Index {
+    keys: BTreeMap<Vec<u8>, Vec<(u32, String)>>,
+}
+
+const INDEX_MAGIC: u32 = 0xB007_F457;
+const INDEX_VERSION: u32 = 0x0002_0001;
+const NODE_PREFIX: u32 = 0x8000_0000;
+const NODE_VALUES: u32 = 0x4000_0000;
+const NODE_CHILDS: u32 = 0x2000_0000;
+
+impl Index {
+    /// Add a value to `key`, placed as depmod places it: before the values of the same or
+    /// a higher priority already there.
+    pub fn insert(&mut self, key: &str, value: &str, priority: u32) {
+        let vals = self.keys.entry(key.as_bytes().to_vec()).or_default();
+        let at = vals
+            .iter()
+            .position(|(p, _)| *p >= priority)
+            .unwrap_or(vals.len());
+        vals.insert(at, (priority, value.to_string()));
+    }
+
+    /// The index file's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&INDEX_MAGIC.to_be_bytes());
+        out.extend_from_slice(&INDEX_VERSION.to_be_bytes());
+        out.extend_from_slice(&[0; 4]);
+        let keys: Vec<(&[u8], &Vec<(u32, String)>)> =
+            self.keys.iter().map(|(k, v)| (k.as_slice(), v)).collect();
+        let root = write_node(&mut out, &keys, true);
+        out[8..12].copy_from_slice(&root.to_be_bytes());
+        out
+    }
+}
+
+/// Write the node for `keys` (the suffixes below it, sorted) and return its flagged offset.
+fn write_node(out: &mut Vec<u8>, keys: &[(&[u8], &Vec<(u32, String)>)], root: bool) -> u32 {
+    let prefix_len = if root || keys.is_empty() {
+        0
+    } else {
+        let first = keys[0].0;
+        let last = keys[keys.len() - 1].0;
+        // Sorted keys: the first and last share what all share.
+        first
+            .iter()
+            .zip(last)
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    let prefix = keys.first().map(|k| &k.0[..prefix_len]).unwrap_or(&[]);
+    let mut values = None;
+    let mut children: Vec<(u8, u32)> = Vec::new();
+    let mut i = 0;
+    while i < keys.len() {
+        let rest = &keys[i].0[prefix_len..];
+        let Some(&ch) = rest.first() else {
+            values = Some(keys[i].1);
+            i += 1;
+            continue;
+        };
+        let j = i + keys[i..]
+            .iter()
+            .take_while(|k| k.0.get(prefix_len) == Some(&ch))
+            .count();
+        let sub: Vec<(&[u8], &Vec<(u32, String)>)> = keys[i..j]
+            .iter()
+            .map(|(k, v)| (&k[prefix_len + 1..], *v))
+            .collect();
+        children.push((ch, write_node(out, &sub, false)));
+        i = j;
+    }
+    let mut offset = out.len() as u32;
+    if !prefix.is_empty() {
+        out.extend_from_slice(prefix);
+        out.push(0);
+        offset |= NODE_PREFIX;
+    }
+    if let (Some(&(first, _)), Some(&(last, _))) = (children.first(), children.last()) {
+        out.push(first);
+        out.push(last);
+        for c in first..=last {
+            let off = children
+                .iter()
+                .find(|(ch, _)| *ch == c)
+                .map(|(_, o)| *o)
+                .unwrap_or(0);
+            out.extend_from_slice(&off.to_be_bytes());
+        }
+        offset |= NODE_CHILDS;
+    }
+    if let Some(vals) = values {
+        out.extend_from_slice(&(vals.len() as u32).to_be_bytes());
+        for (p, v) in vals {
+            out.extend_from_slice(&p.to_be_bytes());
+            out.extend_from_slice(v.as_bytes());
+            out.push(0);
+        }
+        offset |= NODE_VALUES;
+    }
+    offset
+}
