@@ -90,8 +90,7 @@ pub fn module_dirs(tree: &Tree) -> Vec<String> {
             let Some(rest) = path.strip_prefix(base) else {
                 break;
             };
-            if let (Some((kver, rel)), EntryKind::File { .. }) = (rest.split_once('/'), &e.kind)
-            {
+            if let (Some((kver, rel)), EntryKind::File { .. }) = (rest.split_once('/'), &e.kind) {
                 if is_module_path(rel) {
                     dirs.insert(format!("{base}{kver}"));
                 }
@@ -147,20 +146,21 @@ pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Vec<(String, Vec<u8>
             })
         })
         .collect::<Result<Vec<_>, DepmodError>>()?;
-    let shipped = |name: &str| -> Result<Option<Vec<u8>>, DepmodError> {
-        let path = format!("{prefix}{name}");
-        match tree.get(&path).map(|e| (&e.kind, &e.owner_package)) {
-            Some((EntryKind::File { digest, .. }, owner)) => store
-                .read(digest)
-                .map(Some)
-                .map_err(|source| DepmodError::Read {
-                    path,
-                    package: package(owner),
-                    source,
-                }),
-            _ => Ok(None),
-        }
-    };
+    let shipped =
+        |name: &str| -> Result<Option<Vec<u8>>, DepmodError> {
+            let path = format!("{prefix}{name}");
+            match tree.get(&path).map(|e| (&e.kind, &e.owner_package)) {
+                Some((EntryKind::File { digest, .. }, owner)) => store
+                    .read(digest)
+                    .map(Some)
+                    .map_err(|source| DepmodError::Read {
+                        path,
+                        package: package(owner),
+                        source,
+                    }),
+                _ => Ok(None),
+            }
+        };
     let order = shipped("modules.order")?;
     let builtin = shipped("modules.builtin")?;
     let builtin_modinfo = shipped("modules.builtin.modinfo")?;
@@ -170,12 +170,17 @@ pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Vec<(String, Vec<u8>
         order.as_deref(),
         builtin.as_deref(),
         builtin_modinfo.as_deref(),
+        &tree_search(tree, store)?,
     )
 }
 
 /// Run depmod on a directory of the host (`<root>/lib/modules/<kver>` laid out as on
-/// disk): the same computation as [`run`], for tests and benchmarks against kmod's depmod.
-pub fn run_dir(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, DepmodError> {
+/// disk) with the depmod.d `search` order `search` (see [`parse_search`]): the same
+/// computation as [`run`], for tests and benchmarks against kmod's depmod.
+pub fn run_dir(
+    dir: &std::path::Path,
+    search: &[Search],
+) -> Result<Vec<(String, Vec<u8>)>, DepmodError> {
     fn walk(base: &std::path::Path, rel: &str, out: &mut Vec<String>) -> std::io::Result<()> {
         for e in fs_err::read_dir(base.join(rel))? {
             let e = e?;
@@ -228,6 +233,7 @@ pub fn run_dir(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, DepmodEr
         read("modules.order").as_deref(),
         read("modules.builtin").as_deref(),
         read("modules.builtin.modinfo").as_deref(),
+        search,
     )
 }
 
@@ -250,10 +256,7 @@ pub fn decompress(name: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
 /// kmod's module name for a path: the file name up to its first `.`, `-` read as `_`.
 pub fn modname(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path);
-    base.split('.')
-        .next()
-        .unwrap_or("")
-        .replace('-', "_")
+    base.split('.').next().unwrap_or("").replace('-', "_")
 }
 
 // ---- ELF -------------------------------------------------------------------------------
@@ -419,8 +422,9 @@ pub fn generate(
     order: Option<&[u8]>,
     builtin: Option<&[u8]>,
     builtin_modinfo: Option<&[u8]>,
+    search: &[Search],
 ) -> Result<Vec<(String, Vec<u8>)>, DepmodError> {
-    let mods = sorted_modules(modules, order);
+    let mods = sorted_modules(dedup_names(modules, search), order);
     let mut mods: Vec<Mod> = mods
         .into_iter()
         .map(|m| Mod {
@@ -560,11 +564,12 @@ pub fn generate(
     }
 
     let mut builtin_alias_idx = Index::default();
-    for (name, info) in builtin_modules(builtin_modinfo.unwrap_or_default()) {
-        for (k, v) in &info {
+    let builtins = builtin_modules(builtin_modinfo.unwrap_or_default());
+    for (name, info) in &builtins {
+        for (k, v) in info {
             if k == "alias" {
                 if let Some(a) = normalize_alias(v) {
-                    builtin_alias_idx.insert(&a, &name, 0);
+                    builtin_alias_idx.insert(&a, name, 0);
                 }
             }
         }
@@ -578,11 +583,159 @@ pub fn generate(
         ("modules.softdep", softdep.into_bytes()),
         ("modules.symbols", symbols.into_bytes()),
         ("modules.symbols.bin", symbols_idx.to_bytes()),
-        ("modules.builtin.alias.bin", builtin_alias_idx.to_bytes()),
-        ("modules.builtin.bin", builtin_idx.to_bytes()),
+        // depmod leaves these two empty (not an empty index) without their inputs.
+        (
+            "modules.builtin.alias.bin",
+            if builtins.is_empty() {
+                Vec::new()
+            } else {
+                builtin_alias_idx.to_bytes()
+            },
+        ),
+        (
+            "modules.builtin.bin",
+            if builtin.is_none() {
+                Vec::new()
+            } else {
+                builtin_idx.to_bytes()
+            },
+        ),
         ("modules.devname", devname.into_bytes()),
     ];
     Ok(out.into_iter().map(|(n, b)| (n.to_string(), b)).collect())
+}
+
+/// One `search` word of depmod.d: a subdirectory of the modules directory, or `built-in`
+/// (every directory no other entry names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    BuiltIn,
+    Dir(String),
+}
+
+/// kmod's default search order when no configuration has a `search` line.
+pub fn default_search() -> Vec<Search> {
+    vec![Search::Dir("updates".into()), Search::BuiltIn]
+}
+
+/// The `search` lines of depmod.d files (`texts` in the order kmod reads them: sorted by
+/// file name); kmod's default when there is none. `override` and `external` lines are not
+/// read.
+pub fn parse_search(texts: &[String]) -> Vec<Search> {
+    let mut out = Vec::new();
+    for t in texts {
+        for line in t.lines() {
+            let mut words = line.split_whitespace();
+            if words.next() != Some("search") {
+                continue;
+            }
+            for w in words {
+                out.push(if w == "built-in" {
+                    Search::BuiltIn
+                } else {
+                    Search::Dir(w.trim_end_matches('/').to_string())
+                });
+            }
+        }
+    }
+    if out.is_empty() {
+        default_search()
+    } else {
+        out
+    }
+}
+
+/// depmod.d directories kmod reads, first ones winning for a file name (`/lib/depmod.d`
+/// is `/usr/lib/depmod.d` in a merged-/usr tree).
+const CONFIG_DIRS: &[&str] = &[
+    "/etc/depmod.d",
+    "/run/depmod.d",
+    "/usr/local/lib/depmod.d",
+    "/usr/lib/depmod.d",
+    "/lib/depmod.d",
+];
+
+/// The depmod.d configuration of the image.
+fn tree_search(tree: &Tree, store: &Store) -> Result<Vec<Search>, DepmodError> {
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    for dir in CONFIG_DIRS {
+        for (path, e) in tree.descendants(dir) {
+            let Some(name) = path.strip_prefix(&format!("{dir}/")) else {
+                continue;
+            };
+            if name.contains('/') || !name.ends_with(".conf") || files.contains_key(name) {
+                continue;
+            }
+            if matches!(e.kind, EntryKind::File { .. }) {
+                files.insert(name.to_string(), path.clone());
+            }
+        }
+    }
+    let mut texts = Vec::new();
+    for path in files.values() {
+        if let Some(EntryKind::File { digest, .. }) = tree.get(path).map(|e| &e.kind) {
+            let bytes = store.read(digest).map_err(|source| DepmodError::Read {
+                path: path.clone(),
+                package: tree
+                    .get(path)
+                    .and_then(|e| e.owner_package.clone())
+                    .unwrap_or_else(|| "(generated)".into()),
+                source,
+            })?;
+            texts.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    Ok(parse_search(&texts))
+}
+
+/// Keep one module per name, as depmod does: the one whose directory comes first in the
+/// search order, `built-in` standing for all others. On a tie the later found wins, as in
+/// depmod; depmod finds them in directory-reading order, here in path order.
+fn dedup_names(modules: Vec<Module>, search: &[Search]) -> Vec<Module> {
+    let rank = |rel: &str| -> Option<usize> {
+        search.iter().position(|s| match s {
+            Search::Dir(d) => {
+                rel.len() > d.len()
+                    && rel.starts_with(d.as_str())
+                    && rel.as_bytes()[d.len()] == b'/'
+            }
+            Search::BuiltIn => false,
+        })
+    };
+    let builtin = search.iter().position(|s| *s == Search::BuiltIn);
+    let mut sorted = modules;
+    sorted.sort_by(|a, b| a.relpath.cmp(&b.relpath));
+    let mut kept: Vec<Option<Module>> = Vec::new();
+    let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
+    for m in sorted {
+        let name = modname(&m.relpath);
+        match by_name.get(&name) {
+            Some(&i) => {
+                let old = kept[i].as_ref().map(|o| o.relpath.as_str()).unwrap_or("");
+                // depmod checks a search entry against the new path first and only
+                // otherwise against the old one; unmatched paths rank as built-in.
+                let (mut new_p, mut old_p) = (None, None);
+                for (k, s) in search.iter().enumerate() {
+                    if let Search::Dir(_) = s {
+                        if new_p.is_none() && rank(&m.relpath) == Some(k) {
+                            new_p = Some(k);
+                        } else if old_p.is_none() && rank(old) == Some(k) {
+                            old_p = Some(k);
+                        }
+                    }
+                }
+                let p = |x: Option<usize>| x.or(builtin).map(|v| v as i64).unwrap_or(-1);
+                if p(new_p) <= p(old_p) {
+                    kept[i] = Some(m);
+                }
+            }
+            None => {
+                by_name.insert(name, kept.len());
+                kept.push(Some(m));
+            }
+        }
+    }
+    kept.into_iter().flatten().collect()
 }
 
 /// depmod's module order: the modules listed in modules.order in its order, then the
@@ -590,22 +743,14 @@ pub fn generate(
 fn sorted_modules(mut modules: Vec<Module>, order: Option<&[u8]>) -> Vec<Module> {
     modules.sort_by(|a, b| a.relpath.cmp(&b.relpath));
     let mut rank: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, line) in order
-        .unwrap_or_default()
-        .split(|&c| c == b'\n')
-        .enumerate()
-    {
-        rank.entry(String::from_utf8_lossy(line).into_owned())
-            .or_insert(i);
+    for (i, line) in order.unwrap_or_default().split(|&c| c == b'\n').enumerate() {
+        // A path listed twice takes its last place, as in depmod.
+        rank.insert(String::from_utf8_lossy(line).into_owned(), i);
     }
     let key = |m: &Module| {
         let unc = EXTENSIONS[1..]
             .iter()
-            .find_map(|x| {
-                m.relpath
-                    .strip_suffix(x)
-                    .map(|stem| format!("{stem}.ko"))
-            })
+            .find_map(|x| m.relpath.strip_suffix(x).map(|stem| format!("{stem}.ko")))
             .unwrap_or_else(|| m.relpath.clone());
         rank.get(&unc).copied().unwrap_or(usize::MAX)
     };
@@ -737,7 +882,10 @@ fn kmod_hash_order<'a, V>(items: impl Iterator<Item = (&'a str, V)>) -> Vec<(&'a
     let mut v: Vec<(u32, &'a str, V)> = items
         .map(|(k, val)| (superfast_hash(k.as_bytes()) & 2047, k, val))
         .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
+    v.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| a.1.as_bytes().cmp(b.1.as_bytes()))
+    });
     v.into_iter().map(|(_, k, val)| (k, val)).collect()
 }
 
@@ -797,11 +945,7 @@ fn write_node(out: &mut Vec<u8>, keys: &[(&[u8], &Vec<(u32, String)>)], root: bo
         let first = keys[0].0;
         let last = keys[keys.len() - 1].0;
         // Sorted keys: the first and last share what all share.
-        first
-            .iter()
-            .zip(last)
-            .take_while(|(a, b)| a == b)
-            .count()
+        first.iter().zip(last).take_while(|(a, b)| a == b).count()
     };
     let prefix = keys.first().map(|k| &k.0[..prefix_len]).unwrap_or(&[]);
     let mut values = None;

@@ -15,7 +15,13 @@ use std::process::Command;
 
 const DEPMOD: &str = "/usr/sbin/depmod";
 const MODPROBE: &str = "/usr/sbin/modprobe";
-const SHIPPED: &[&str] = &["modules.order", "modules.builtin", "modules.builtin.modinfo"];
+/// The search order EL9's kmod ships in depmod.d (`search updates extra built-in weak-updates`).
+const EL9_DIST_CONF: &str = "# depmod.conf\nsearch updates extra built-in weak-updates\n";
+const SHIPPED: &[&str] = &[
+    "modules.order",
+    "modules.builtin",
+    "modules.builtin.modinfo",
+];
 
 /// The host kernel whose modules are the test input, if there is one and kmod is installed.
 fn host_kernel() -> Option<(String, PathBuf)> {
@@ -56,9 +62,17 @@ fn host_modules(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Run kmod's depmod on `root/lib/modules/<kver>` and return the files it wrote.
-fn kmod_depmod(root: &Path, kver: &str) -> BTreeMap<String, Vec<u8>> {
+/// Run kmod's depmod on `root/lib/modules/<kver>` with the depmod.d configuration
+/// `config` (none: kmod's defaults, whatever the host has) and return the files it wrote.
+fn kmod_depmod(root: &Path, kver: &str, config: Option<&str>) -> BTreeMap<String, Vec<u8>> {
+    let cfg = root.join("depmod.d");
+    std::fs::create_dir_all(&cfg).unwrap();
+    if let Some(c) = config {
+        std::fs::write(cfg.join("test.conf"), c).unwrap();
+    }
     let st = Command::new(DEPMOD)
+        .arg("-C")
+        .arg(&cfg)
         .arg("-b")
         .arg(root)
         .arg(kver)
@@ -91,7 +105,11 @@ fn compare(ours: &[(String, Vec<u8>)], theirs: &BTreeMap<String, Vec<u8>>) {
             )),
         }
     }
-    assert!(diffs.is_empty(), "differs from kmod depmod:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "differs from kmod depmod:\n{}",
+        diffs.join("\n")
+    );
 }
 
 fn copy_shipped(from: &Path, to: &Path) {
@@ -117,13 +135,13 @@ fn depmod_whole_host_kernel_matches_kmod() {
     }
     copy_shipped(&dir, &mdir);
     let t = std::time::Instant::now();
-    let ours = depmod::run_dir(&mdir).unwrap();
+    let ours = depmod::run_dir(&mdir, &depmod::default_search()).unwrap();
     eprintln!(
         "diskless depmod on {} modules: {:?}",
         host_modules(&dir).len(),
         t.elapsed()
     );
-    compare(&ours, &kmod_depmod(tmp.path(), &kver));
+    compare(&ours, &kmod_depmod(tmp.path(), &kver, None));
 }
 
 /// The modules a subset needs, by the host's own modules.dep.
@@ -164,7 +182,10 @@ fn depmod_compressed_subset_matches_kmod_and_modprobe_reads_it() {
     for (i, rel) in set.iter().enumerate() {
         let data = std::fs::read(dir.join(rel)).unwrap();
         let (name, bytes) = if i % 4 == 3 {
-            (format!("{rel}.zst"), zstd::encode_all(&data[..], 1).unwrap())
+            (
+                format!("{rel}.zst"),
+                zstd::encode_all(&data[..], 1).unwrap(),
+            )
         } else {
             (format!("{rel}.xz"), xz(&data))
         };
@@ -183,11 +204,11 @@ fn depmod_compressed_subset_matches_kmod_and_modprobe_reads_it() {
         .collect();
     std::fs::write(mdir.join("modules.order"), order).unwrap();
 
-    let ours = depmod::run_dir(&mdir).unwrap();
+    let ours = depmod::run_dir(&mdir, &depmod::default_search()).unwrap();
     let dep = String::from_utf8(ours[0].1.clone()).unwrap();
     assert_eq!(dep.lines().count(), set.len());
     assert!(dep.lines().last().unwrap().contains("/jbd2.ko"), "{dep}");
-    compare(&ours, &kmod_depmod(tmp.path(), &kver));
+    compare(&ours, &kmod_depmod(tmp.path(), &kver, None));
 
     // A second root holding only diskless' files: modprobe must read those.
     let root2 = tempfile::tempdir().unwrap();
@@ -233,19 +254,23 @@ fn depmod_compressed_subset_matches_kmod_and_modprobe_reads_it() {
         assert!(ext4.contains(&m.to_string()), "{ext4:?}");
     }
     assert_eq!(ext4.last().map(String::as_str), Some("ext4.ko"), "{ext4:?}");
-    // The expected chain, from the host's own modules.dep (reversed: load order).
+    // The longest chain of the subset, expected as the host's own modules.dep has it
+    // (reversed: load order).
     let host_dep = std::fs::read_to_string(dir.join("modules.dep")).unwrap();
     let line = host_dep
         .lines()
-        .find(|l| l.contains("/e1000e.ko:"))
+        .filter(|l| set.contains(l.split(':').next().unwrap()))
+        .max_by_key(|l| (l.split_whitespace().count(), std::cmp::Reverse(*l)))
         .unwrap();
+    let target = modname_of(line.split(':').next().unwrap());
     let mut want: Vec<String> = line
         .split(|c: char| c == ':' || c.is_whitespace())
         .filter(|s| !s.is_empty())
         .map(|s| s.rsplit('/').next().unwrap().to_string())
         .collect();
     want.reverse();
-    assert_eq!(show("e1000e"), want);
+    assert!(want.len() >= 3, "{line}");
+    assert_eq!(show(&target), want);
     // An alias (modules.alias.bin) and a symbol (modules.symbols.bin).
     assert_eq!(show("fs-ext4"), ext4);
     assert_eq!(
@@ -262,12 +287,17 @@ fn assemble_writes_module_indexes_and_handles_depmod_scriptlet() {
     let Some((kver, dir)) = host_kernel() else {
         return;
     };
-    let set = closure(&dir, |m| m.ends_with("/ext4.ko") || m.ends_with("/e1000e.ko"));
+    let set = closure(&dir, |m| {
+        m.ends_with("/ext4.ko") || m.ends_with("/e1000e.ko")
+    });
     let sde = 1_700_000_000u32;
     let tmp = tempfile::tempdir().unwrap();
     let mut fsb = PackageBuilder::new("filesystem", "1", "MIT", "noarch", "fs");
-    fsb.release("1")
-        .using_config(BuildConfig::v4().source_date(sde).compression(CompressionType::Gzip));
+    fsb.release("1").using_config(
+        BuildConfig::v4()
+            .source_date(sde)
+            .compression(CompressionType::Gzip),
+    );
     fsb.with_dir_entry(FileOptions::dir("/usr").permissions(0o755))
         .unwrap()
         .with_dir_entry(FileOptions::dir("/usr/lib").permissions(0o755))
@@ -275,8 +305,11 @@ fn assemble_writes_module_indexes_and_handles_depmod_scriptlet() {
         .with_symlink(FileOptions::symlink("/lib", "usr/lib"))
         .unwrap();
     let mut kb = PackageBuilder::new("kernel-core", "1", "GPL", "x86_64", "kernel");
-    kb.release("1")
-        .using_config(BuildConfig::v4().source_date(sde).compression(CompressionType::Gzip));
+    kb.release("1").using_config(
+        BuildConfig::v4()
+            .source_date(sde)
+            .compression(CompressionType::Gzip),
+    );
     kb.requires(rpm::Dependency::any("filesystem"));
     kb.post_install_script(format!("/sbin/depmod -a {kver} || :\n"));
     let oracle = tmp.path().join("oracle/lib/modules").join(&kver);
@@ -291,6 +324,21 @@ fn assemble_writes_module_indexes_and_handles_depmod_scriptlet() {
         std::fs::create_dir_all(oracle.join(&name).parent().unwrap()).unwrap();
         std::fs::write(oracle.join(&name), data).unwrap();
     }
+    // A kmod-style duplicate that EL9's search order (extra before built-in) prefers.
+    let e1000e = set.iter().find(|m| m.ends_with("/e1000e.ko")).unwrap();
+    let data = xz(&std::fs::read(dir.join(e1000e)).unwrap());
+    kb.with_file_contents(
+        data.clone(),
+        FileOptions::new(format!("/lib/modules/{kver}/extra/e1000e.ko.xz")).permissions(0o644),
+    )
+    .unwrap();
+    std::fs::create_dir_all(oracle.join("extra")).unwrap();
+    std::fs::write(oracle.join("extra/e1000e.ko.xz"), data).unwrap();
+    kb.with_file_contents(
+        EL9_DIST_CONF,
+        FileOptions::new("/lib/depmod.d/dist.conf").permissions(0o644),
+    )
+    .unwrap();
     copy_shipped(&dir, &oracle);
     for n in SHIPPED {
         kb.with_file_contents(
@@ -314,7 +362,7 @@ fn assemble_writes_module_indexes_and_handles_depmod_scriptlet() {
         ..Default::default()
     };
     let a = rootfs::assemble(&rpms, &cfg, &store).unwrap();
-    let theirs = kmod_depmod(&tmp.path().join("oracle"), &kver);
+    let theirs = kmod_depmod(&tmp.path().join("oracle"), &kver, Some(EL9_DIST_CONF));
     assert_eq!(theirs.len(), depmod::GENERATED.len());
     for (n, bytes) in &theirs {
         let path = format!("/usr/lib/modules/{kver}/{n}");
@@ -323,9 +371,22 @@ fn assemble_writes_module_indexes_and_handles_depmod_scriptlet() {
             panic!("{path} is not a file")
         };
         assert_eq!(&store.read(digest).unwrap(), bytes, "{path}");
-        assert_eq!((e.mode, e.uid, e.gid, e.mtime), (0o644, 0, 0, 1_600_000_000));
+        assert_eq!(
+            (e.mode, e.uid, e.gid, e.mtime),
+            (0o644, 0, 0, 1_600_000_000)
+        );
         assert_eq!(e.owner_package, None);
     }
+    let dep = a
+        .tree
+        .get(&format!("/usr/lib/modules/{kver}/modules.dep"))
+        .unwrap();
+    let rootfs::tree::EntryKind::File { digest, .. } = &dep.kind else {
+        panic!()
+    };
+    let dep = String::from_utf8(store.read(digest).unwrap()).unwrap();
+    assert!(dep.contains("\nextra/e1000e.ko.xz:"), "{dep}");
+    assert!(!dep.contains("/e1000e/e1000e.ko.xz:"), "{dep}");
     let post = a
         .report
         .entries
@@ -359,4 +420,50 @@ fn corrupt_module_names_path_and_package() {
         err.to_string(),
         "Kernel module `/usr/lib/modules/9.9/extra/broken.ko.xz` of `kmod-broken-1-1.x86_64` is not a valid module: no ELF magic"
     );
+}
+
+/// Modules of the same name in several directories: the depmod.d search order picks one,
+/// as kmod's depmod picks it.
+#[test]
+fn duplicate_module_names_follow_the_search_order() {
+    let Some((kver, dir)) = host_kernel() else {
+        return;
+    };
+    let set = closure(&dir, |m| m.ends_with("/ext4.ko"));
+    let jbd2 = set
+        .iter()
+        .find(|m| m.ends_with("/jbd2.ko"))
+        .expect("ext4 needs jbd2");
+    let ext4 = set.iter().find(|m| m.ends_with("/ext4.ko")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mdir = tmp.path().join("lib/modules").join(&kver);
+    let mut place = |rel: &str, to: &str| {
+        std::fs::create_dir_all(mdir.join(to).parent().unwrap()).unwrap();
+        std::fs::copy(dir.join(rel), mdir.join(to)).unwrap();
+    };
+    for rel in &set {
+        place(rel, rel);
+    }
+    place(ext4, "updates/ext4.ko");
+    place(ext4, "extra/ext4.ko");
+    place(jbd2, "extra/jbd2.ko");
+    place(jbd2, "weak-updates/jbd2.ko");
+    copy_shipped(&dir, &mdir);
+    // depmod orders modules missing from modules.order as readdir finds them (diskless: by
+    // path); list the winners so that both orders are defined.
+    let mut order = std::fs::read_to_string(mdir.join("modules.order")).unwrap();
+    order.push_str("updates/ext4.ko\nextra/jbd2.ko\n");
+    std::fs::write(mdir.join("modules.order"), order).unwrap();
+    let search = depmod::parse_search(&[EL9_DIST_CONF.to_string()]);
+    let ours = depmod::run_dir(&mdir, &search).unwrap();
+    let dep = String::from_utf8(ours[0].1.clone()).unwrap();
+    assert!(dep.contains("\nupdates/ext4.ko: "), "{dep}");
+    assert!(dep.contains(" extra/jbd2.ko"), "{dep}");
+    assert_eq!(dep.matches("jbd2.ko:").count(), 1, "{dep}");
+    assert_eq!(dep.matches("ext4.ko:").count(), 1, "{dep}");
+    compare(&ours, &kmod_depmod(tmp.path(), &kver, Some(EL9_DIST_CONF)));
+}
+
+fn modname_of(path: &str) -> String {
+    depmod::modname(path)
 }
