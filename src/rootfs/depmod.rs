@@ -999,3 +999,370 @@ fn write_node(out: &mut Vec<u8>, keys: &[(&[u8], &Vec<(u32, String)>)], root: bo
     }
     offset
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal ELF64 little-endian relocatable file with the given sections (name, type,
+    /// data); section 0 (null) and .shstrtab are added.
+    fn elf(sections: &[(&str, u32, Vec<u8>, u32)]) -> Vec<u8> {
+        let mut shstrtab = vec![0u8];
+        let mut names = Vec::new();
+        for (n, ..) in sections.iter().chain([&(".shstrtab", 3, Vec::new(), 0)]) {
+            names.push(shstrtab.len() as u32);
+            shstrtab.extend_from_slice(n.as_bytes());
+            shstrtab.push(0);
+        }
+        let mut out = vec![0u8; 64];
+        out[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        let mut heads = vec![[0u8; 64]];
+        let all: Vec<(u32, &[u8], u32)> = sections
+            .iter()
+            .map(|(_, t, d, l)| (*t, d.as_slice(), *l))
+            .chain([(3, shstrtab.as_slice(), 0)])
+            .collect();
+        for (i, (t, d, l)) in all.iter().enumerate() {
+            let mut h = [0u8; 64];
+            h[..4].copy_from_slice(&names[i].to_le_bytes());
+            h[4..8].copy_from_slice(&t.to_le_bytes());
+            h[24..32].copy_from_slice(&(out.len() as u64).to_le_bytes());
+            h[32..40].copy_from_slice(&(d.len() as u64).to_le_bytes());
+            h[40..44].copy_from_slice(&l.to_le_bytes());
+            out.extend_from_slice(d);
+            heads.push(h);
+        }
+        let shoff = out.len() as u64;
+        for h in &heads {
+            out.extend_from_slice(h);
+        }
+        out[0x28..0x30].copy_from_slice(&shoff.to_le_bytes());
+        out[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+        out[0x3c..0x3e].copy_from_slice(&(heads.len() as u16).to_le_bytes());
+        out[0x3e..0x40].copy_from_slice(&((heads.len() - 1) as u16).to_le_bytes());
+        out
+    }
+
+    /// .symtab and .strtab for (name, section index) symbols.
+    fn symtab(syms: &[(&str, u16)]) -> (Vec<u8>, Vec<u8>) {
+        let mut strtab = vec![0u8];
+        let mut tab = vec![0u8; 24];
+        for (n, shndx) in syms {
+            let mut s = [0u8; 24];
+            s[..4].copy_from_slice(&(strtab.len() as u32).to_le_bytes());
+            s[6..8].copy_from_slice(&shndx.to_le_bytes());
+            strtab.extend_from_slice(n.as_bytes());
+            strtab.push(0);
+            tab.extend_from_slice(&s);
+        }
+        (tab, strtab)
+    }
+
+    #[test]
+    fn parses_modinfo_exports_and_undefined_symbols() {
+        let (tab, strtab) = symtab(&[
+            ("__ksymtab_foo_export", 4),
+            ("needed_a", 0),
+            ("local_fn", 1),
+            ("needed_b", 0),
+        ]);
+        let m = elf(&[
+            (
+                ".modinfo",
+                1,
+                b"alias=fs-foo\0\0\0softdep=pre: bar\0nodash\0".to_vec(),
+                0,
+            ),
+            (".symtab", SHT_SYMTAB, tab, 3),
+            (".strtab", 3, strtab, 0),
+            // Namespaces live here too: not exports while __ksymtab_ symbols exist.
+            ("__ksymtab_strings", 1, b"foo_export\0FOO_NS\0".to_vec(), 0),
+        ]);
+        let info = parse_module(&m).unwrap();
+        assert_eq!(
+            info.info,
+            vec![
+                ("alias".into(), "fs-foo".into()),
+                ("softdep".into(), "pre: bar".into()),
+                ("nodash".into(), String::new())
+            ]
+        );
+        assert_eq!(info.exports, vec!["foo_export"]);
+        assert_eq!(info.undefined, vec!["needed_a", "needed_b"]);
+    }
+
+    #[test]
+    fn exports_fall_back_to_ksymtab_strings() {
+        let m = elf(&[
+            (".modinfo", 1, b"license=GPL\0".to_vec(), 0),
+            ("__ksymtab_strings", 1, b"\0one\0\0two\0".to_vec(), 0),
+        ]);
+        assert_eq!(parse_module(&m).unwrap().exports, vec!["one", "two"]);
+    }
+
+    #[test]
+    fn malformed_modules_are_errors() {
+        assert_eq!(parse_module(b"hello").unwrap_err(), "no ELF magic");
+        let mut m = elf(&[(".modinfo", 1, b"a=b\0".to_vec(), 0)]);
+        m[4] = 1;
+        assert_eq!(
+            parse_module(&m).unwrap_err(),
+            "not a 64-bit little-endian ELF file"
+        );
+        let m = elf(&[(".text", 1, vec![0x90], 0)]);
+        assert_eq!(parse_module(&m).unwrap_err(), "no .modinfo section");
+        let m = elf(&[(".modinfo", 1, b"a=b\0".to_vec(), 0)]);
+        let cut = &m[..m.len() - 30];
+        assert!(parse_module(cut).unwrap_err().contains("section table"));
+        assert!(decompress("x.ko.xz", b"not xz").is_err());
+    }
+
+    #[test]
+    fn index_bytes_follow_the_kmod_format() {
+        // One key "a" with one value: the child node (values only) first, then the root
+        // (children only); offsets carry the flags.
+        let mut i = Index::default();
+        i.insert("a", "x", 1);
+        let want: Vec<u8> = [
+            &0xB007_F457u32.to_be_bytes()[..],
+            &0x0002_0001u32.to_be_bytes(),
+            &(22 | NODE_CHILDS).to_be_bytes(),
+            &1u32.to_be_bytes(),
+            &1u32.to_be_bytes(),
+            b"x\0",
+            b"aa",
+            &(12 | NODE_VALUES).to_be_bytes(),
+        ]
+        .concat();
+        assert_eq!(i.to_bytes(), want);
+        assert_eq!(Index::default().to_bytes().len(), 12);
+    }
+
+    /// Look a key up the way libkmod does, to read back what the writer wrote.
+    fn lookup(b: &[u8], key: &[u8]) -> Option<Vec<(u32, String)>> {
+        let be = |at: usize| u32::from_be_bytes(b[at..at + 4].try_into().unwrap());
+        let mut off = be(8);
+        let mut key = key;
+        loop {
+            let mut at = (off & 0x0FFF_FFFF) as usize;
+            if off & NODE_PREFIX != 0 {
+                let p = cstr(b, at).unwrap();
+                key = key.strip_prefix(p)?;
+                at += p.len() + 1;
+            }
+            let mut child = None;
+            if off & NODE_CHILDS != 0 {
+                let (first, last) = (b[at], b[at + 1]);
+                if let Some(&c) = key.first() {
+                    if (first..=last).contains(&c) {
+                        child = Some(be(at + 2 + 4 * usize::from(c - first)));
+                    }
+                }
+                at += 2 + 4 * usize::from(last - first + 1);
+            }
+            if key.is_empty() {
+                if off & NODE_VALUES == 0 {
+                    return None;
+                }
+                let n = be(at) as usize;
+                at += 4;
+                let mut vals = Vec::new();
+                for _ in 0..n {
+                    let p = be(at);
+                    let v = cstr(b, at + 4).unwrap();
+                    at += 4 + v.len() + 1;
+                    vals.push((p, String::from_utf8(v.to_vec()).unwrap()));
+                }
+                return Some(vals);
+            }
+            off = child.filter(|&c| c != 0)?;
+            key = &key[1..];
+        }
+    }
+
+    #[test]
+    fn index_round_trips_with_prefixes_and_value_order() {
+        let mut i = Index::default();
+        for (k, v, p) in [
+            ("pci:v00008086d*", "e1000e", 3),
+            ("pci:v00008086d*", "igb", 1),
+            ("pci:v00008086d*", "ixgbe", 3),
+            ("pci:v000010ECd*", "r8169", 0),
+            ("pci", "short", 0),
+            ("symbol:foo", "m", 2),
+        ] {
+            i.insert(k, v, p);
+        }
+        let b = i.to_bytes();
+        // Same priority: the later insert first, as depmod's list insert puts it.
+        assert_eq!(
+            lookup(&b, b"pci:v00008086d*").unwrap(),
+            vec![(1, "igb".into()), (3, "ixgbe".into()), (3, "e1000e".into())]
+        );
+        assert_eq!(
+            lookup(&b, b"pci:v000010ECd*").unwrap(),
+            vec![(0, "r8169".into())]
+        );
+        assert_eq!(lookup(&b, b"pci").unwrap(), vec![(0, "short".into())]);
+        assert_eq!(lookup(&b, b"symbol:foo").unwrap(), vec![(2, "m".into())]);
+        assert_eq!(lookup(&b, b"pci:"), None);
+        assert_eq!(lookup(&b, b"symbol:fo"), None);
+        assert_eq!(lookup(&b, b"zzz"), None);
+    }
+
+    #[test]
+    fn names_aliases_and_devnames_read_as_kmod_reads_them() {
+        assert_eq!(modname("kernel/fs/ext4/ext4.ko.xz"), "ext4");
+        assert_eq!(
+            modname("kernel/arch/x86/events/intel/intel-uncore.ko"),
+            "intel_uncore"
+        );
+        assert_eq!(normalize_alias("fs-ext4").as_deref(), Some("fs_ext4"));
+        assert_eq!(
+            normalize_alias("of:N*T*Cfoo,bar-baz[-_]x-y").as_deref(),
+            Some("of:N*T*Cfoo,bar_baz[-_]x_y")
+        );
+        assert_eq!(normalize_alias("a]b"), None);
+        assert_eq!(normalize_alias("a[b"), None);
+        let m = |info: &[(&str, &str)]| Mod {
+            relpath: "kernel/fs/fuse/fuse.ko".into(),
+            name: "fuse".into(),
+            info: ModuleInfo {
+                info: info
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..Default::default()
+            },
+            deps: vec![],
+            users: 0,
+            dep_sort: 0,
+        };
+        assert_eq!(
+            devname_line(&m(&[
+                ("alias", "fs-fuse"),
+                ("alias", "devname:fuse"),
+                ("alias", "char-major-10-229"),
+            ]))
+            .as_deref(),
+            Some("fuse fuse c10:229\n")
+        );
+        assert_eq!(devname_line(&m(&[("alias", "devname:fuse")])), None);
+        assert_eq!(
+            devname_line(&m(&[("alias", "block-major-8-*"), ("alias", "devname:sd")])),
+            None
+        );
+    }
+
+    fn module(rel: &str, exports: &[&str], undefined: &[&str]) -> Module {
+        Module {
+            relpath: rel.into(),
+            info: ModuleInfo {
+                info: vec![("alias".into(), format!("test-{}", modname(rel)))],
+                exports: exports.iter().map(|s| s.to_string()).collect(),
+                undefined: undefined.iter().map(|s| s.to_string()).collect(),
+            },
+        }
+    }
+
+    fn text(out: &[(String, Vec<u8>)], name: &str) -> String {
+        let (_, b) = out.iter().find(|(n, _)| n == name).unwrap();
+        String::from_utf8(b.clone()).unwrap()
+    }
+
+    #[test]
+    fn dependencies_come_from_symbols_in_load_order() {
+        let mods = vec![
+            module("kernel/c.ko", &["c_fn"], &["printk"]),
+            module("kernel/a.ko", &[], &["b_fn", "c_fn", "b_fn"]),
+            module("kernel/b.ko.xz", &["b_fn"], &["c_fn"]),
+            module("extra/z.ko", &[], &["a_missing"]),
+        ];
+        let order = b"kernel/a.ko\nkernel/b.ko\nkernel/c.ko\n";
+        let out = generate("/m", mods, Some(order), None, None, &default_search()).unwrap();
+        assert_eq!(
+            text(&out, "modules.dep"),
+            "kernel/a.ko: kernel/b.ko.xz kernel/c.ko\nkernel/b.ko.xz: kernel/c.ko\nkernel/c.ko:\nextra/z.ko:\n"
+        );
+        assert!(text(&out, "modules.symbols").contains("alias symbol:b_fn b\n"));
+        assert_eq!(
+            text(&out, "modules.alias"),
+            "# Aliases extracted from modules themselves.\nalias test-a a\nalias test-b b\nalias test-c c\nalias test-z z\n"
+        );
+        let names: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, GENERATED);
+        // No modules.builtin: an empty file, as depmod leaves it.
+        assert!(
+            out.iter()
+                .any(|(n, b)| n == "modules.builtin.bin" && b.is_empty())
+        );
+    }
+
+    #[test]
+    fn a_dependency_loop_is_an_error() {
+        let mods = vec![
+            module("kernel/a.ko", &["a_fn"], &["b_fn"]),
+            module("kernel/b.ko", &["b_fn"], &["a_fn"]),
+            module("kernel/c.ko", &[], &["a_fn"]),
+        ];
+        let err = generate("/m", mods, None, None, None, &default_search()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Kernel modules in `/m` depend on each other in a loop: a, b"
+        );
+    }
+
+    #[test]
+    fn same_name_modules_follow_the_search_order() {
+        let mods = || {
+            vec![
+                module("kernel/fs/x.ko", &[], &[]),
+                module("extra/x.ko.xz", &[], &[]),
+                module("updates/x.ko", &[], &[]),
+                module("weak-updates/x.ko", &[], &[]),
+            ]
+        };
+        let kept = |search: &[Search]| -> Vec<String> {
+            dedup_names(mods(), search)
+                .into_iter()
+                .map(|m| m.relpath)
+                .collect()
+        };
+        assert_eq!(kept(&default_search()), vec!["updates/x.ko"]);
+        let el9 = parse_search(&["search updates extra built-in weak-updates\n".into()]);
+        assert_eq!(kept(&el9[1..]), vec!["extra/x.ko.xz"]);
+        // Everything but weak-updates/ ranks as built-in: a tie, the last in path order wins.
+        assert_eq!(kept(&el9[2..]), vec!["updates/x.ko"]);
+        assert_eq!(parse_search(&["# nothing\n".into()]), default_search());
+    }
+
+    #[test]
+    fn finds_module_directories() {
+        let mut t = Tree::default();
+        let e = |kind| crate::rootfs::tree::Entry {
+            kind,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            owner_package: None,
+            caps: None,
+        };
+        let f = || {
+            e(EntryKind::File {
+                digest: crate::rootfs::tree::Digest([0; 32]),
+                size: 0,
+                link_group: None,
+            })
+        };
+        t.insert("/usr/lib/modules/6.1/kernel/a.ko.xz", f());
+        t.insert("/usr/lib/modules/6.1/vmlinuz", f());
+        t.insert("/usr/lib/modules/6.2/vmlinuz", f());
+        t.insert("/usr/lib/modules/6.3/build/x.ko", f());
+        t.insert("/lib/modules/5.0/extra/b.ko", f());
+        assert_eq!(
+            module_dirs(&t),
+            vec!["/lib/modules/5.0", "/usr/lib/modules/6.1"]
+        );
+    }
+}

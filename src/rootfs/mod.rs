@@ -207,10 +207,7 @@ fn put_generated_bytes(
     bytes: &[u8],
     mode: u32,
 ) -> Result<(), RootfsError> {
-    let (digest, size) = image
-        .store
-        .put_bytes(bytes)
-        .map_err(RootfsError::Store)?;
+    let (digest, size) = image.store.put_bytes(bytes).map_err(RootfsError::Store)?;
     let kind = EntryKind::File {
         digest,
         size,

@@ -353,4 +353,28 @@ mod tests {
         assert_eq!(r.count(Verdict::NotHandled), 2);
         assert!(r.summary().ends_with("2 NOT HANDLED"));
     }
+
+    /// EL9 kernel scriptlets: depmod's effect is produced by `rootfs::depmod`.
+    #[test]
+    fn kernel_scriptlets_are_handled() {
+        let p = pkg(vec![
+            sh(
+                ScriptKind::Post,
+                "/sbin/depmod -a 5.14.0-70.el9.x86_64 || :",
+            ),
+            sh(
+                ScriptKind::Posttrans,
+                "if [ -x /sbin/weak-modules ]; then /sbin/weak-modules --add-kernel 5.14.0-70.el9.x86_64 || exit $?; fi\n/bin/kernel-install add 5.14.0-70.el9.x86_64 /lib/modules/5.14.0-70.el9.x86_64/vmlinuz || exit $?",
+            ),
+            sh(
+                ScriptKind::Post,
+                "/sbin/weak-modules --add-modules --no-initramfs < /tmp/list",
+            ),
+        ]);
+        let v: Vec<Verdict> = report(&[&p]).entries.iter().map(|e| e.verdict).collect();
+        assert_eq!(
+            v,
+            vec![Verdict::Handled, Verdict::Handled, Verdict::NotHandled]
+        );
+    }
 }
