@@ -19,8 +19,12 @@
 //! replayed because they show in the bytes: the module order (modules.order, then the
 //! rest) and kmod's symbol hash table order in `modules.symbols`.
 //!
-//! A module that cannot be read or parsed is an error naming it and its package: a driver
-//! silently missing from the indexes would only show on a node that cannot find its disk.
+//! A module file that is not a valid module (not ELF64 little-endian, no `.modinfo`, bad
+//! compression) is left out with a note naming it and its package, as depmod leaves it
+//! out with a warning: the package was built and signed that way, so failing the build
+//! would only stop images that depmod itself would have produced. A directory without
+//! any valid module gets no index files. A store read failure or a dependency loop is an
+//! error.
 
 use super::store::Store;
 use super::tree::{EntryKind, Tree};
@@ -109,9 +113,19 @@ fn is_module_path(rel: &str) -> bool {
             .any(|c| c == "build" || c == "source" || c.is_empty())
 }
 
-/// Compute the index files for the modules directory `dir` of `tree`: (file name, bytes),
-/// in [`GENERATED`] order.
-pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Vec<(String, Vec<u8>)>, DepmodError> {
+/// What [`run`] made of one modules directory.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The index files (file name, bytes) in [`GENERATED`] order; none when no module
+    /// could be read.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Module files that are not valid modules ([`DepmodError::Corrupt`]), left out of
+    /// the indexes as depmod leaves them out (with a warning).
+    pub skipped: Vec<DepmodError>,
+}
+
+/// Compute the index files for the modules directory `dir` of `tree`.
+pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Outcome, DepmodError> {
     let prefix = format!("{dir}/");
     let mut files = Vec::new();
     for (path, e) in tree.descendants(dir) {
@@ -124,7 +138,8 @@ pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Vec<(String, Vec<u8>
         }
     }
     let package = |p: &Option<String>| p.clone().unwrap_or_else(|| "(generated)".into());
-    let modules = files
+    // Outer error: the store failed; inner: the module is not a valid module.
+    let parsed = files
         .par_iter()
         .map(|(rel, digest, owner)| {
             let path = format!("{prefix}{rel}");
@@ -133,19 +148,33 @@ pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Vec<(String, Vec<u8>
                 package: package(owner),
                 source,
             })?;
-            let info = decompress(rel, &raw)
+            Ok(decompress(rel, &raw)
                 .and_then(|b| parse_module(&b))
+                .map(|info| Module {
+                    relpath: rel.clone(),
+                    info,
+                })
                 .map_err(|reason| DepmodError::Corrupt {
-                    path: path.clone(),
+                    path,
                     package: package(owner),
                     reason,
-                })?;
-            Ok(Module {
-                relpath: rel.clone(),
-                info,
-            })
+                }))
         })
         .collect::<Result<Vec<_>, DepmodError>>()?;
+    let mut modules = Vec::new();
+    let mut skipped = Vec::new();
+    for r in parsed {
+        match r {
+            Ok(m) => modules.push(m),
+            Err(e) => skipped.push(e),
+        }
+    }
+    if modules.is_empty() {
+        return Ok(Outcome {
+            files: Vec::new(),
+            skipped,
+        });
+    }
     let shipped =
         |name: &str| -> Result<Option<Vec<u8>>, DepmodError> {
             let path = format!("{prefix}{name}");
@@ -164,14 +193,15 @@ pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Vec<(String, Vec<u8>
     let order = shipped("modules.order")?;
     let builtin = shipped("modules.builtin")?;
     let builtin_modinfo = shipped("modules.builtin.modinfo")?;
-    generate(
+    let files = generate(
         dir,
         modules,
         order.as_deref(),
         builtin.as_deref(),
         builtin_modinfo.as_deref(),
         &tree_search(tree, store)?,
-    )
+    )?;
+    Ok(Outcome { files, skipped })
 }
 
 /// Run depmod on a directory of the host (`<root>/lib/modules/<kver>` laid out as on

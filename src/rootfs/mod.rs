@@ -262,8 +262,14 @@ pub fn assemble(
 
     // What the kernel package's `depmod -a <kver>` would have written.
     for dir in depmod::module_dirs(&image.tree) {
-        for (name, bytes) in depmod::run(&image.tree, store, &dir)? {
-            put_generated_bytes(&mut image, &format!("{dir}/{name}"), &bytes, 0o644)?;
+        let out = depmod::run(&image.tree, store, &dir)?;
+        for e in &out.skipped {
+            notes.push(format!(
+                "{e}; left out of the module indexes, as depmod leaves it"
+            ));
+        }
+        for (name, bytes) in &out.files {
+            put_generated_bytes(&mut image, &format!("{dir}/{name}"), bytes, 0o644)?;
         }
     }
 
