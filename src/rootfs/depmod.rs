@@ -959,16 +959,18 @@ impl Index {
         out.extend_from_slice(&INDEX_MAGIC.to_be_bytes());
         out.extend_from_slice(&INDEX_VERSION.to_be_bytes());
         out.extend_from_slice(&[0; 4]);
-        let keys: Vec<(&[u8], &Vec<(u32, String)>)> =
-            self.keys.iter().map(|(k, v)| (k.as_slice(), v)).collect();
+        let keys: Vec<KeyValues<'_>> = self.keys.iter().map(|(k, v)| (k.as_slice(), v)).collect();
         let root = write_node(&mut out, &keys, true);
         out[8..12].copy_from_slice(&root.to_be_bytes());
         out
     }
 }
 
+/// A key (the part below the node being written) and its values.
+type KeyValues<'a> = (&'a [u8], &'a Vec<(u32, String)>);
+
 /// Write the node for `keys` (the suffixes below it, sorted) and return its flagged offset.
-fn write_node(out: &mut Vec<u8>, keys: &[(&[u8], &Vec<(u32, String)>)], root: bool) -> u32 {
+fn write_node(out: &mut Vec<u8>, keys: &[KeyValues<'_>], root: bool) -> u32 {
     let prefix_len = if root || keys.is_empty() {
         0
     } else {
@@ -992,7 +994,7 @@ fn write_node(out: &mut Vec<u8>, keys: &[(&[u8], &Vec<(u32, String)>)], root: bo
             .iter()
             .take_while(|k| k.0.get(prefix_len) == Some(&ch))
             .count();
-        let sub: Vec<(&[u8], &Vec<(u32, String)>)> = keys[i..j]
+        let sub: Vec<KeyValues<'_>> = keys[i..j]
             .iter()
             .map(|(k, v)| (&k[prefix_len + 1..], *v))
             .collect();

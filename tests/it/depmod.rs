@@ -459,7 +459,7 @@ fn duplicate_module_names_follow_the_search_order() {
     let ext4 = set.iter().find(|m| m.ends_with("/ext4.ko")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mdir = tmp.path().join("lib/modules").join(&kver);
-    let mut place = |rel: &str, to: &str| {
+    let place = |rel: &str, to: &str| {
         std::fs::create_dir_all(mdir.join(to).parent().unwrap()).unwrap();
         std::fs::copy(dir.join(rel), mdir.join(to)).unwrap();
     };
