@@ -7,8 +7,8 @@
 //!
 //! [`assemble`] runs the stage: read every header, order the packages as rpm would
 //! ([`order`]), stream each payload into the tree ([`extract`], with [`paths`] and
-//! [`conflicts`]), write the kernel module indexes ([`depmod`]), declare the accounts the
-//! packages ask for ([`users`]), apply the profile's customisations ([`custom`]), map
+//! [`conflicts`]), declare the accounts the packages ask for ([`users`]), apply the
+//! profile's customisations ([`custom`]), write the kernel module indexes ([`depmod`]), map
 //! owner names to ids through the image's own /etc/passwd and /etc/group, and report
 //! every scriptlet that was not run ([`scriptlets`]).
 //! Nothing is executed from the packages, nothing is chowned on the host, and nothing is
@@ -260,19 +260,6 @@ pub fn assemble(
         ));
     }
 
-    // What the kernel package's `depmod -a <kver>` would have written.
-    for dir in depmod::module_dirs(&image.tree) {
-        let out = depmod::run(&image.tree, store, &dir)?;
-        for e in &out.skipped {
-            notes.push(format!(
-                "{e}; left out of the module indexes, as depmod leaves it"
-            ));
-        }
-        for (name, bytes) in &out.files {
-            put_generated_bytes(&mut image, &format!("{dir}/{name}"), bytes, 0o644)?;
-        }
-    }
-
     // Accounts.
     let shipped = |p: &str| tree_file(&image.tree, store, p);
     let (sp, sg, ss, sgs) = (
@@ -358,6 +345,20 @@ pub fn assemble(
     }
 
     custom::apply(&mut image, &cfg.custom, &db, &mut notes)?;
+
+    // What the kernel package's `depmod -a <kver>` would have written, for the modules
+    // the profile kept (its `remove` and `files` are applied).
+    for dir in depmod::module_dirs(&image.tree) {
+        let out = depmod::run(&image.tree, store, &dir)?;
+        for e in &out.skipped {
+            notes.push(format!(
+                "{e}; left out of the module indexes, as depmod leaves it"
+            ));
+        }
+        for (name, bytes) in &out.files {
+            put_generated_bytes(&mut image, &format!("{dir}/{name}"), bytes, 0o644)?;
+        }
+    }
 
     match &cfg.root_password {
         Some(RootPassword::Hash(h)) => {
