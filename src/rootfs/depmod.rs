@@ -2,22 +2,31 @@
 //! computed from the kernel modules in the tree instead of by running the kernel package's
 //! scriptlet.
 //!
-//! [`assemble`](super::assemble) calls [`run`] after extraction for every
-//! `/usr/lib/modules/<kver>` (or `/lib/modules/<kver>`) holding modules. Each module
-//! (`.ko`, `.ko.xz`, `.ko.zst`, `.ko.gz`) is read from the content store, decompressed and
-//! its ELF64 little-endian sections read: `.modinfo` (aliases, softdeps, devnames),
-//! `__ksymtab_strings` (exported symbols) and `.symtab` (undefined symbols, which decide
-//! the dependencies, as depmod decides them; `depends=` is only what modpost saw).
+//! [`assemble`](super::assemble) calls [`run`] once the packages are extracted and the
+//! profile's customisations applied, for every `/usr/lib/modules/<kver>` (or
+//! `/lib/modules/<kver>`) holding modules. Each module (`.ko`, `.ko.xz`, `.ko.zst`,
+//! `.ko.gz`) is read from the content store, decompressed and its ELF64 little-endian
+//! sections read: `.modinfo` (aliases, softdeps, devnames) and `.symtab`: the
+//! `__ksymtab_<name>` symbols are the exports (`__ksymtab_strings` also holds symbol
+//! namespaces, so it is only a fallback), the undefined symbols decide the dependencies, as
+//! depmod decides them (`depends=` is only what modpost saw).
 //!
 //! The output follows kmod's depmod (version 30, checked byte for byte against it in
 //! `tests/it/depmod.rs`): the text files `modules.dep`, `modules.alias`, `modules.softdep`,
 //! `modules.symbols`, `modules.devname`, and kmod's binary indexes `modules.dep.bin`,
 //! `modules.alias.bin`, `modules.symbols.bin`, `modules.builtin.bin` and
 //! `modules.builtin.alias.bin` (a trie: magic 0xB007F457, version 2.1, big-endian words;
-//! see [`index`]). `modules.order`, `modules.builtin` and `modules.builtin.modinfo` stay as
+//! see [`Index`]). `modules.order`, `modules.builtin` and `modules.builtin.modinfo` stay as
 //! shipped and only feed the order and the builtin indexes. Two of depmod's own orders are
 //! replayed because they show in the bytes: the module order (modules.order, then the
-//! rest) and kmod's symbol hash table order in `modules.symbols`.
+//! rest) and kmod's symbol hash table order in `modules.symbols`. Modules of the same name
+//! in several directories are chosen by the image's depmod.d `search` lines.
+//!
+//! Where depmod depends on the host, diskless is stable instead: modules missing from
+//! modules.order (kmods in `extra/`, `updates/`) and same-priority duplicates are taken in
+//! path order, where depmod takes them in directory-reading order. Symlinked modules (EL's
+//! `weak-modules` links in `weak-updates/`) are not followed, and depmod.d `override` and
+//! `external` lines are not read.
 //!
 //! A module file that is not a valid module (not ELF64 little-endian, no `.modinfo`, bad
 //! compression) is left out with a note naming it and its package, as depmod leaves it
