@@ -39,6 +39,14 @@ ARCH = {"amd64": "x86_64", "all": "noarch"}
 OPS = {">=": ">=", "<=": "<=", ">>": ">", "<<": "<", "=": "=", ">": ">=", "<": "<="}
 MANIFEST_VERSION = 1
 
+# The one maintainer-script effect carried over: base-passwd's postinst creates /etc/passwd and
+# /etc/group from its templates. Without them no user or group name resolves in the image
+# (rpm falls back to root); on RHEL the `setup` package ships both files the same way.
+EXTRA_FILES = {
+    "base-passwd": [("/etc/passwd", "/usr/share/base-passwd/passwd.master"),
+                    ("/etc/group", "/usr/share/base-passwd/group.master")],
+}
+
 
 # ---------------------------------------------------------------- Debian fields and versions
 
@@ -425,9 +433,15 @@ def build_one(job):
     for path, kind, *_ in entries:
         if kind == "dir" and path in dir_attrs and path not in drop:
             os.chmod(root + path, dir_attrs[path][0])
+    extra = []
+    for path, template in EXTRA_FILES.get(name, []):
+        os.makedirs(os.path.dirname(root + path), exist_ok=True)
+        shutil.copyfile(root + template, root + path)
+        os.chmod(root + path, 0o644)
+        extra.append(f"%attr(0644,root,root) %config(noreplace) {quote_path(path)}")
     set_mtimes(root)
     spec = os.path.join(pwork, f"{name}.spec")
-    write_spec(spec, name, files=files_lines(entries, dir_attrs, drop), **spec_args)
+    write_spec(spec, name, files=files_lines(entries, dir_attrs, drop) + extra, **spec_args)
     rpmbuild(spec, root, pwork, rpmdir)
     shutil.rmtree(pwork, ignore_errors=True)
     return name
