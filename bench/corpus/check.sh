@@ -34,7 +34,7 @@ rm -rf "$scratch/root"
 
 echo "== diskless lock + build"
 [[ -x $diskless ]] || (cd "$root" && cargo build --release)
-sed "s|http://127.0.0.1:PORT/|file://$out/repo/|" "$out/corpus.toml" >"$scratch/corpus.toml"
+sed "s|^baseurl = .*|baseurl = \"file://$out/repo/\"|" "$out/corpus.toml" >"$scratch/corpus.toml"
 /usr/bin/time -f 'diskless lock: wall %es, max RSS %MkB' \
   "$diskless" --cache-dir "$scratch/cache" lock "$scratch/corpus.toml"
 /usr/bin/time -f 'diskless build: wall %es, user %Us, sys %Ss, max RSS %MkB' \

@@ -487,9 +487,10 @@ def build_tftpboot(pkgs, debs_of, work, rpmdir):
 
 PROFILE = """\
 # The benchmark corpus (bench/corpus/build.sh): {count} Debian bookworm packages as RPMs.
-# The baseurl is a placeholder: the bench runner replaces http://127.0.0.1:PORT/ with its
-# local server's URL (e.g. `sed "s|http://127.0.0.1:PORT/|http://127.0.0.1:8123/|"`), or
-# with file://{repo}/ for a check without a server.
+# The repository is served from 127.0.0.1:$corpus_port by the bench runner, e.g.
+#   python3 -m http.server -d {repo} -b 127.0.0.1 8123
+# Another port: change `corpus_port` below. Without a server: replace the baseurl line with
+#   baseurl = "file://{repo}/"
 
 [image]
 name = "corpus"
@@ -498,10 +499,13 @@ releasever = "9"
 compression = "gzip"
 source_date_epoch = {epoch}
 
+[vars]
+corpus_port = "8123"
+
 [[repo]]
 id = "corpus"
 name = "diskless benchmark corpus (Debian bookworm as RPMs)"
-baseurl = "http://127.0.0.1:PORT/"
+baseurl = "http://127.0.0.1:$corpus_port/"
 gpgcheck = false
 
 [packages]
