@@ -230,40 +230,52 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
 }
 
 /// One `<rpm:entry name= flags= epoch= ver= rel= pre=/>`, keeping exactly what it says.
+/// Half a million of these in a distribution's primary.xml: only the strings kept are
+/// allocated (flags, epoch and pre are read from the borrowed attribute value).
 fn entry(e: &BytesStart<'_>, pos: u64) -> Result<Dependency, XmlError> {
     let mut name = None;
-    let mut flags = None;
-    let mut epoch = None;
+    let mut flags: Option<Result<Op, String>> = None;
+    let mut epoch: Option<Result<u32, String>> = None;
     let mut ver = None;
     let mut rel = None;
     let mut pre = false;
     for a in e.attributes().with_checks(false) {
         let a =
             a.map_err(|err| XmlError::new(pos, format!("bad `<rpm:entry>` attributes: {err}")))?;
-        let value = || {
-            a.normalized_value(XmlVersion::Implicit1_0)
-                .map(|v| v.into_owned())
-                .map_err(|err| XmlError::new(pos, format!("bad `<rpm:entry>` attribute: {err}")))
-        };
+        let value = a
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|err| XmlError::new(pos, format!("bad `<rpm:entry>` attribute: {err}")))?;
         match a.key.as_ref() {
-            "name" => name = Some(value()?),
-            "flags" => flags = Some(value()?),
-            "epoch" => epoch = Some(value()?),
-            "ver" => ver = Some(value()?),
-            "rel" => rel = Some(value()?),
-            "pre" => pre = matches!(value()?.as_str(), "1" | "true"),
+            "name" => name = Some(value.into_owned()),
+            "flags" => flags = Some(Op::from_flags(&value).ok_or_else(|| value.into_owned())),
+            "epoch" => epoch = Some(value.trim().parse().map_err(|_| value.into_owned())),
+            "ver" => ver = Some(value.into_owned()),
+            "rel" => rel = Some(value.into_owned()),
+            "pre" => pre = matches!(&*value, "1" | "true"),
             _ => {}
         }
     }
     let name = name.ok_or_else(|| XmlError::new(pos, "`<rpm:entry>` without a `name`"))?;
-    let op =
-        match flags.as_deref() {
-            None => None,
-            Some(f) => Some(Op::from_flags(f).ok_or_else(|| {
-                XmlError::new(pos, format!("unknown `flags=\"{f}\"` on `{name}`"))
-            })?),
-        };
-    let epoch = parse_num(epoch, "`epoch`", pos)?;
+    let op = match flags {
+        None => None,
+        Some(Ok(op)) => Some(op),
+        Some(Err(f)) => {
+            return Err(XmlError::new(
+                pos,
+                format!("unknown `flags=\"{f}\"` on `{name}`"),
+            ));
+        }
+    };
+    let epoch = match epoch {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(v)) => {
+            return Err(XmlError::new(
+                pos,
+                format!("`epoch` is not a number: `{v}`"),
+            ));
+        }
+    };
     let evr = if op.is_some() || ver.is_some() || epoch.is_some() {
         Some(DepEvr {
             epoch,
