@@ -113,6 +113,11 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
     let mut dep: Option<DepKind> = None;
     let mut text_field: Option<Text> = None;
     let mut text = String::new();
+    // The entries of the dependency list being read, and the files of the package: moved
+    // out in one exactly-sized allocation each, instead of growing every record's vectors
+    // by doubling (and shrinking them again).
+    let mut deps: Vec<Dependency> = Vec::new();
+    let mut files: Vec<String> = Vec::new();
     let mut saw_root = false;
     loop {
         let pos = reader.buffer_position();
@@ -138,9 +143,8 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
                 };
                 match name {
                     "entry" => {
-                        if let Some(k) = dep {
-                            let d = entry(e, pos)?;
-                            k.list(p).push(d);
+                        if dep.is_some() {
+                            deps.push(entry(e, pos)?);
                         }
                     }
                     "file" => text_field = Some(Text::File),
@@ -174,6 +178,7 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
                     }
                     other => {
                         if let Some(k) = DepKind::from_name(other) {
+                            flush(&mut dep, p, &mut deps);
                             dep = (!empty).then_some(k);
                         }
                     }
@@ -198,14 +203,19 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
                         Text::Summary => p.summary = value,
                         Text::Sourcerpm => p.sourcerpm = value,
                         Text::Checksum => p.checksum = checksum::normalize(&checksum_kind, &value),
-                        Text::File => p.files.push(value),
+                        Text::File => files.push(value),
                     }
                 }
                 if name == "package" {
-                    if let Some(p) = cur.take() {
+                    if let Some(mut p) = cur.take() {
+                        flush(&mut dep, &mut p, &mut deps);
+                        p.files = files.drain(..).collect();
                         packages.push(check(p, pos)?);
                     }
                 } else if DepKind::from_name(name).is_some() {
+                    if let Some(p) = cur.as_mut() {
+                        flush(&mut dep, p, &mut deps);
+                    }
                     dep = None;
                 }
             }
@@ -288,9 +298,24 @@ fn entry(e: &BytesStart<'_>, pos: u64) -> Result<Dependency, XmlError> {
     Ok(Dependency { name, op, evr, pre })
 }
 
+/// Move the entries read for the open dependency list into the package.
+fn flush(dep: &mut Option<DepKind>, p: &mut Package, deps: &mut Vec<Dependency>) {
+    if let Some(k) = dep.take() {
+        // An empty vector takes them in one allocation of the exact size (collecting a
+        // drain allocates exactly); a list given twice (unusual) is appended to.
+        let list = k.list(p);
+        if list.is_empty() {
+            *list = deps.drain(..).collect();
+        } else {
+            list.extend(deps.drain(..));
+        }
+    }
+    deps.clear();
+}
+
 fn check(mut p: Package, pos: u64) -> Result<Package, XmlError> {
-    // Vecs grow by doubling: give back the slack, since tens of thousands of records stay
-    // in memory for the whole run.
+    // Tens of thousands of records stay in memory for the whole run: no slack (the lists
+    // are filled exactly sized; this only trims what a repeated list appended).
     for v in [
         &mut p.provides,
         &mut p.requires,
