@@ -18,6 +18,9 @@ pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 /// Path -> packages containing it, ascending ids.
 pub type FileIndex = FastMap<String, Vec<PkgId>>;
 
+/// The file lists of one repository: (package, its files).
+type RepoFiles = Vec<(PkgId, Vec<String>)>;
+
 /// How to build a pool.
 #[derive(Debug, Clone, Default)]
 pub struct PoolOptions {
@@ -209,7 +212,7 @@ impl Pool {
         // One thread per repository (filelists.xml is the biggest file of all); the
         // results are merged in repository order and the first error in that order wins,
         // as when reading them one after the other.
-        let per_repo: Vec<Result<Vec<(PkgId, Vec<String>)>, RepoError>> = std::thread::scope(|s| {
+        let per_repo: Vec<Result<RepoFiles, RepoError>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..self.repos.len())
                 .map(|ri| s.spawn(move || self.repo_filelists(ri)))
                 .collect();
@@ -239,7 +242,7 @@ impl Pool {
     }
 
     /// The file lists of repository `ri`, as (package, files) of the pool's packages.
-    fn repo_filelists(&self, ri: usize) -> Result<Vec<(PkgId, Vec<String>)>, RepoError> {
+    fn repo_filelists(&self, ri: usize) -> Result<RepoFiles, RepoError> {
         // filelists entries point at primary records by pkgid (the package checksum).
         let mut by_pkgid: FastMap<&str, PkgId> = FastMap::default();
         for (id, p) in self.packages.iter().enumerate() {

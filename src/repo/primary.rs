@@ -209,7 +209,7 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
                 if name == "package" {
                     if let Some(mut p) = cur.take() {
                         flush(&mut dep, &mut p, &mut deps);
-                        p.files = files.drain(..).collect();
+                        p.files = exact(&mut files);
                         packages.push(check(p, pos)?);
                     }
                 } else if DepKind::from_name(name).is_some() {
@@ -301,16 +301,23 @@ fn entry(e: &BytesStart<'_>, pos: u64) -> Result<Dependency, XmlError> {
 /// Move the entries read for the open dependency list into the package.
 fn flush(dep: &mut Option<DepKind>, p: &mut Package, deps: &mut Vec<Dependency>) {
     if let Some(k) = dep.take() {
-        // An empty vector takes them in one allocation of the exact size (collecting a
-        // drain allocates exactly); a list given twice (unusual) is appended to.
+        // An empty vector takes them in one allocation of the exact size, leaving the
+        // scratch buffer's capacity for the next list; a list given twice is appended to.
         let list = k.list(p);
         if list.is_empty() {
-            *list = deps.drain(..).collect();
+            *list = exact(deps);
         } else {
-            list.extend(deps.drain(..));
+            list.append(deps);
         }
     }
     deps.clear();
+}
+
+/// Move the items out of a scratch vector into a new one of exactly their number.
+fn exact<T>(scratch: &mut Vec<T>) -> Vec<T> {
+    let mut v = Vec::with_capacity(scratch.len());
+    v.append(scratch);
+    v
 }
 
 fn check(mut p: Package, pos: u64) -> Result<Package, XmlError> {

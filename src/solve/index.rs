@@ -142,11 +142,13 @@ impl<'a> Index<'a> {
             FxMap::with_capacity_and_hasher(total(|p| p.files.len()), Default::default());
         let mut obsoleters: FxMap<&str, Vec<(PkgId, u32)>> =
             FxMap::with_capacity_and_hasher(total(|p| p.obsoletes.len()), Default::default());
-        for &i in &order {
+        // Records are visited in memory order (scattered rank order thrashes the cache on
+        // 60k records), then each list is put in rank order: the same lists as visiting
+        // in rank order, since a record's entries keep their own order.
+        for (i, p) in pkgs.iter().enumerate() {
             if hidden[i].is_some() {
                 continue;
             }
-            let p = &pkgs[i];
             by_name.entry(p.name.as_str()).or_default().push(i);
             for (k, d) in p.provides.iter().enumerate() {
                 provides
@@ -162,6 +164,16 @@ impl<'a> Index<'a> {
                     .entry(d.name.as_str())
                     .or_default()
                     .push((i, k as u32));
+            }
+        }
+        for v in by_name.values_mut().chain(files.values_mut()) {
+            if v.len() > 1 {
+                v.sort_by_key(|&id| rank[id]);
+            }
+        }
+        for v in provides.values_mut().chain(obsoleters.values_mut()) {
+            if v.len() > 1 {
+                v.sort_by_key(|&(id, k)| (rank[id], k));
             }
         }
         Index {
