@@ -23,6 +23,7 @@ pub mod pool;
 pub mod primary;
 pub mod query;
 pub mod repomd;
+pub mod split;
 pub mod stream;
 pub mod verify;
 pub mod xml;
@@ -254,7 +255,16 @@ fn load_from(source: &Source, baseurl: &str, options: &LoadOptions) -> Result<Re
     // primary.xml is most of the work: parse it on its own thread while this one reads
     // comps and modules. Errors are reported in the sequential order (primary first).
     let (primary, rest) = std::thread::scope(|s| {
-        let primary = s.spawn(|| reader.read(record, |r| primary::parse(r, &source.id)));
+        let primary = s.spawn(|| {
+            // On all cores first; a file that fails is read again sequentially, so its
+            // error is exactly the sequential parser's (see `split`).
+            match reader.read(record, |r| split::parse(r, &source.id)) {
+                Err(RepoError::Parse { .. }) => {
+                    reader.read(record, |r| primary::parse(r, &source.id))
+                }
+                other => other,
+            }
+        });
         let rest = load_groups(&reader, &repomd)
             .and_then(|groups| Ok((groups, load_modules(&reader, &repomd)?)));
         (
