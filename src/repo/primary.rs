@@ -104,8 +104,74 @@ fn empty_package(repo: &str) -> Package {
 
 /// Parse primary.xml from `input` (already decompressed); records get `repo` as their id.
 pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
-    let mut reader = Reader::from_reader(input);
-    let mut buf = Vec::with_capacity(4096);
+    run(
+        Buffered {
+            reader: Reader::from_reader(input),
+            buf: Vec::with_capacity(4096),
+        },
+        repo,
+    )
+}
+
+/// Parse primary.xml held in memory: the same as [`parse`], without copying each event
+/// into a buffer first (the parallel reader in [`super::split`] has whole segments).
+pub fn parse_slice(input: &[u8], repo: &str) -> Result<Primary, XmlError> {
+    run(
+        Slice {
+            reader: Reader::from_reader(input),
+        },
+        repo,
+    )
+}
+
+/// Where XML events come from: a stream (copied into a buffer) or a slice (borrowed).
+trait Events {
+    /// The next event and the byte offset it starts at.
+    fn next_event(&mut self) -> Result<(u64, Event<'_>), XmlError>;
+    fn position(&self) -> u64;
+}
+
+struct Buffered<R> {
+    reader: Reader<R>,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> Events for Buffered<R> {
+    fn next_event(&mut self) -> Result<(u64, Event<'_>), XmlError> {
+        self.buf.clear();
+        let pos = self.reader.buffer_position();
+        let ev = self
+            .reader
+            .read_event_into(&mut self.buf)
+            .map_err(|e| XmlError::new(self.reader.error_position(), e.to_string()))?;
+        Ok((pos, ev))
+    }
+
+    fn position(&self) -> u64 {
+        self.reader.buffer_position()
+    }
+}
+
+struct Slice<'a> {
+    reader: Reader<&'a [u8]>,
+}
+
+impl Events for Slice<'_> {
+    fn next_event(&mut self) -> Result<(u64, Event<'_>), XmlError> {
+        let pos = self.reader.buffer_position();
+        let ev = self
+            .reader
+            .read_event()
+            .map_err(|e| XmlError::new(self.reader.error_position(), e.to_string()))?;
+        Ok((pos, ev))
+    }
+
+    fn position(&self) -> u64 {
+        self.reader.buffer_position()
+    }
+}
+
+fn run(mut reader: impl Events, repo: &str) -> Result<Primary, XmlError> {
     let mut packages = Vec::new();
     let mut declared = None;
     let mut cur: Option<Package> = None;
@@ -120,10 +186,7 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
     let mut files: Vec<String> = Vec::new();
     let mut saw_root = false;
     loop {
-        let pos = reader.buffer_position();
-        let ev = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| XmlError::new(reader.error_position(), e.to_string()))?;
+        let (pos, ev) = reader.next_event()?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(ev, Event::Empty(_));
@@ -138,7 +201,6 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
                         "package" if !empty => cur = Some(empty_package(repo)),
                         _ => {}
                     }
-                    buf.clear();
                     continue;
                 };
                 match name {
@@ -222,7 +284,6 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
             Event::Eof => break,
             _ => {}
         }
-        buf.clear();
     }
     if !saw_root {
         return Err(XmlError::new(
@@ -232,7 +293,7 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
     }
     if cur.is_some() {
         return Err(XmlError::new(
-            reader.buffer_position(),
+            reader.position(),
             "the file ends inside a `<package>`",
         ));
     }

@@ -1,6 +1,7 @@
 //! primary.xml parsed on all cores: the decompressed stream is cut into segments of about
 //! a megabyte, each ending right after a `</package>` end tag, and the segments are parsed
-//! by [`super::primary::parse`] on rayon's pool, the results put back in file order.
+//! by [`super::primary::parse_slice`] on one thread per core, the results put back in
+//! file order.
 //!
 //! A cut is only made where it is certainly between two top-level `<package>` elements:
 //! text and attribute values cannot hold a literal `<`, so `</package>` is an end tag unless
@@ -13,7 +14,7 @@
 use super::primary::{self, Primary};
 use super::xml::XmlError;
 use memchr::memmem;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::sync::{Mutex, mpsc};
 
 /// Bytes of XML per segment (about 300 packages of a RHEL primary.xml).
@@ -21,6 +22,10 @@ const SEGMENT: usize = 1 << 20;
 /// Segments parsed or waiting at once: bounds the memory held beyond the records.
 const IN_FLIGHT: usize = 4;
 const END_TAG: &[u8] = b"</package>";
+const OPEN: &[u8] = b"<metadata>";
+const CLOSE: &[u8] = b"</metadata>";
+/// Room for a segment: its megabyte, the chunk that crossed it, and the wrapper.
+const CAPACITY: usize = SEGMENT + 512 * 1024;
 
 type SegmentResult = (usize, Result<Primary, XmlError>);
 
@@ -28,8 +33,8 @@ type SegmentResult = (usize, Result<Primary, XmlError>);
 /// [`primary::parse`], or an error (then parse sequentially for the exact error).
 pub fn parse<R: BufRead>(mut input: R, repo: &str) -> Result<Primary, XmlError> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
-    // (index, bytes, last): a bounded queue, so the reader waits for the parsers.
-    let (seg_tx, seg_rx) = mpsc::sync_channel::<(usize, Vec<u8>, bool)>(IN_FLIGHT);
+    // (index, segment): a bounded queue, so the reader waits for the parsers.
+    let (seg_tx, seg_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(IN_FLIGHT);
     let seg_rx = Mutex::new(seg_rx);
     let (res_tx, res_rx) = mpsc::channel::<SegmentResult>();
     let mut read_error = None;
@@ -42,17 +47,17 @@ pub fn parse<R: BufRead>(mut input: R, repo: &str) -> Result<Primary, XmlError> 
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
-                    let Ok((index, bytes, last)) = job else {
+                    let Ok((index, bytes)) = job else {
                         return;
                     };
-                    let parsed = parse_segment(&bytes, index == 0, last, repo);
+                    let parsed = primary::parse_slice(&bytes, repo);
                     if res_tx.send((index, parsed)).is_err() {
                         return;
                     }
                 }
             });
         }
-        let mut seg: Vec<u8> = Vec::with_capacity(SEGMENT + SEGMENT / 4);
+        let mut seg: Vec<u8> = Vec::with_capacity(CAPACITY);
         let mut scanned = 0usize;
         let mut cutting = true;
         let mut index = 0usize;
@@ -86,17 +91,23 @@ pub fn parse<R: BufRead>(mut input: R, repo: &str) -> Result<Primary, XmlError> 
             }
             scanned = seg.len();
             if let Some(at) = memmem::rfind(&seg, END_TAG) {
-                let rest = seg.split_off(at + END_TAG.len());
-                let full = std::mem::replace(&mut seg, rest);
+                // The next segment starts inside the root element: open it there, and
+                // close it after this one, so that each is a document of its own.
+                let mut next = Vec::with_capacity(CAPACITY);
+                next.extend_from_slice(OPEN);
+                next.extend_from_slice(&seg[at + END_TAG.len()..]);
+                seg.truncate(at + END_TAG.len());
+                seg.extend_from_slice(CLOSE);
+                let full = std::mem::replace(&mut seg, next);
                 scanned = 0;
-                if seg_tx.send((index, full, false)).is_err() {
+                if seg_tx.send((index, full)).is_err() {
                     break;
                 }
                 index += 1;
             }
         }
         if read_error.is_none() {
-            let _ = seg_tx.send((index, std::mem::take(&mut seg), true));
+            let _ = seg_tx.send((index, std::mem::take(&mut seg)));
         }
         // Hang up: the workers finish what is queued and stop.
         drop(seg_tx);
@@ -130,13 +141,6 @@ fn store(results: &mut Vec<Option<Result<Primary, XmlError>>>, (i, r): SegmentRe
         results.resize_with(i + 1, || None);
     }
     results[i] = Some(r);
-}
-
-/// Parse one segment, wrapped so that it is a document of its own.
-fn parse_segment(bytes: &[u8], first: bool, last: bool, repo: &str) -> Result<Primary, XmlError> {
-    let open: &[u8] = if first { b"" } else { b"<metadata>" };
-    let close: &[u8] = if last { b"" } else { b"</metadata>" };
-    primary::parse(open.chain(bytes).chain(close), repo)
 }
 
 /// Where scanning for markup declarations starts in the first segment: after a leading
