@@ -3,6 +3,8 @@
 # (recipes/dnf-resolve.py: Debian's python3-dnf, libsolv) on the same metadata, same run.
 #
 #   bench/resolve.sh            # RUNS=3 by default; FIXTURES=... SHARED=... to relocate
+#   BASELINE=/path/to/old/resolve bench/resolve.sh   # also time an older build of the
+#                               # driver (rows `NAME@base`, ratios dnf/that build)
 #
 # Datasets:
 #   cs9-default  CentOS Stream 9 BaseOS + AppStream fixture metadata, default profile's list
@@ -67,6 +69,14 @@ run() {
     comm -3 <(nevras "$work/$name.dl") <(nevras "$work/$name.dnf") | sed 's/^\t/  only dnf: /; t; s/^/  only diskless: /' | head -20 >&2
   fi
   grep -h '^UNSOLVABLE' "$work/$name.dl" "$work/$name.dnf" | head -5 >&2 || true
+  if [ -n "${BASELINE:-}" ]; then
+    local bw bc bn bdiff
+    read -r bw bc < <(measure "$work/$name.base" "$BASELINE" "$urls" "$@")
+    bn=$(nevras "$work/$name.base" | wc -l)
+    bdiff=$(comm -3 <(nevras "$work/$name.base") <(nevras "$work/$name.dnf") | wc -l)
+    printf '%-12s %8s %8s %8s %8s %7s %7s %6s %6s %5s\n' "$name@base" "$bw" "$bc" "$nw" "$nc" \
+      "$(echo "scale=2; $nw / $bw" | bc)" "$(echo "scale=2; $nc / $bc" | bc)" "$bn" "$nn" "$bdiff"
+  fi
 }
 
 # shellcheck disable=SC2086

@@ -79,10 +79,10 @@ pub enum DecompressError {
 
 /// Detect the format of `input` (peeking at its first bytes, consuming nothing) and return
 /// a reader of the decompressed bytes. `name` is the file name, for the extension check.
-pub fn decompress<'a, R: BufRead + 'a>(
+pub fn decompress<'a, R: BufRead + Send + 'a>(
     mut input: R,
     name: &str,
-) -> Result<(Compression, Box<dyn Read + 'a>), DecompressError> {
+) -> Result<(Compression, Box<dyn Read + Send + 'a>), DecompressError> {
     let by_name = Compression::from_name(name);
     let by_magic = Compression::from_magic(fill_head(&mut input)?);
     let format = match (by_magic, by_name) {
@@ -95,7 +95,7 @@ pub fn decompress<'a, R: BufRead + 'a>(
             });
         }
     };
-    let reader: Box<dyn Read + 'a> = match format {
+    let reader: Box<dyn Read + Send + 'a> = match format {
         Compression::None => Box::new(input),
         // Multi-member readers: concatenated streams are valid files for gzip(1) and friends.
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),

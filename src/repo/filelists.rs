@@ -29,9 +29,21 @@ pub struct FilelistPackage {
 
 /// Parse filelists.xml from `input` (already decompressed).
 pub fn parse<R: BufRead>(input: R) -> Result<FileLists, XmlError> {
+    let mut packages = Vec::new();
+    let declared = parse_each(input, |p| packages.push(p))?;
+    Ok(FileLists { packages, declared })
+}
+
+/// Parse filelists.xml from `input`, handing each package to `each` as it is read (so a
+/// caller that indexes the files can take the strings instead of copying them); returns
+/// the `packages="N"` count the root element claims.
+pub fn parse_each<R: BufRead>(
+    input: R,
+    mut each: impl FnMut(FilelistPackage),
+) -> Result<Option<u64>, XmlError> {
     let mut reader = Reader::from_reader(input);
     let mut buf = Vec::with_capacity(4096);
-    let mut out = FileLists::default();
+    let mut declared = None;
     let mut cur: Option<FilelistPackage> = None;
     let mut in_file = false;
     let mut text = String::new();
@@ -47,7 +59,7 @@ pub fn parse<R: BufRead>(input: R) -> Result<FileLists, XmlError> {
                 match e.local_name().as_ref() {
                     "filelists" => {
                         saw_root = true;
-                        out.declared = parse_num(attr(e, "packages", pos)?, "`packages`", pos)?;
+                        declared = parse_num(attr(e, "packages", pos)?, "`packages`", pos)?;
                     }
                     "package" => {
                         let p = FilelistPackage {
@@ -64,7 +76,7 @@ pub fn parse<R: BufRead>(input: R) -> Result<FileLists, XmlError> {
                             files: Vec::new(),
                         };
                         if empty {
-                            out.packages.push(p);
+                            each(p);
                         } else {
                             cur = Some(p);
                         }
@@ -96,7 +108,7 @@ pub fn parse<R: BufRead>(input: R) -> Result<FileLists, XmlError> {
                 }
                 "package" => {
                     if let Some(p) = cur.take() {
-                        out.packages.push(p);
+                        each(p);
                     }
                 }
                 _ => {}
@@ -112,7 +124,7 @@ pub fn parse<R: BufRead>(input: R) -> Result<FileLists, XmlError> {
             "no `<filelists>` element: this is not a filelists.xml",
         ));
     }
-    Ok(out)
+    Ok(declared)
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ pub mod pool;
 pub mod primary;
 pub mod query;
 pub mod repomd;
+pub mod split;
+pub mod stream;
 pub mod verify;
 pub mod xml;
 
@@ -250,22 +252,31 @@ fn load_from(source: &Source, baseurl: &str, options: &LoadOptions) -> Result<Re
             repo: source.id.clone(),
             url: url.to_string(),
         })?;
-    let (rurl, primary) = reader.read(record, |r| primary::parse(r, &source.id))?;
+    // primary.xml is most of the work: parse it on its own thread while this one reads
+    // comps and modules. Errors are reported in the sequential order (primary first).
+    let (primary, rest) = std::thread::scope(|s| {
+        let primary = s.spawn(|| {
+            // On all cores first; a file that fails is read again sequentially, so its
+            // error is exactly the sequential parser's (see `split`).
+            match reader.read(record, |r| split::parse(r, &source.id)) {
+                Err(RepoError::Parse { .. }) => {
+                    reader.read(record, |r| primary::parse(r, &source.id))
+                }
+                other => other,
+            }
+        });
+        let rest = load_groups(&reader, &repomd)
+            .and_then(|groups| Ok((groups, load_modules(&reader, &repomd)?)));
+        (
+            primary
+                .join()
+                .unwrap_or_else(|_| Err(panicked("primary.xml"))),
+            rest,
+        )
+    });
+    let (rurl, primary) = primary?;
     check_count(&rurl, primary.declared, primary.packages.len())?;
-    let groups = load_groups(&reader, &repomd)?;
-    let modules = match repomd.record("modules") {
-        Some(rec) => {
-            reader
-                .read_with(rec, |url, r| {
-                    modules::parse(r).map_err(|message| RepoError::Yaml {
-                        url: url.to_string(),
-                        message,
-                    })
-                })?
-                .1
-        }
-        None => Modules::default(),
-    };
+    let (groups, modules) = rest?;
     tracing::info!(
         "repository `{}`: {} packages, {} groups, {} module streams from {baseurl}",
         source.id,
@@ -283,6 +294,44 @@ fn load_from(source: &Source, baseurl: &str, options: &LoadOptions) -> Result<Re
         modules,
         options: options.clone(),
         filelists: OnceLock::new(),
+    })
+}
+
+fn load_modules(reader: &RecordReader<'_>, repomd: &Repomd) -> Result<Modules, RepoError> {
+    match repomd.record("modules") {
+        Some(rec) => Ok(reader
+            .read_with(rec, |url, r| {
+                modules::parse(r).map_err(|message| RepoError::Yaml {
+                    url: url.to_string(),
+                    message,
+                })
+            })?
+            .1),
+        None => Ok(Modules::default()),
+    }
+}
+
+/// A worker thread panicked (a bug): reported as an I/O error rather than a crash.
+fn panicked(what: &str) -> RepoError {
+    RepoError::Io(std::io::Error::other(format!(
+        "the thread reading {what} panicked"
+    )))
+}
+
+/// [`load`] several repositories at once, one thread each; results in `sources` order.
+pub fn load_all(sources: &[Source], options: &LoadOptions) -> Vec<Result<RepoData, RepoError>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = sources
+            .iter()
+            .map(|src| s.spawn(move || load(src, options)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(panicked("repository metadata")))
+            })
+            .collect()
     })
 }
 
@@ -362,8 +411,8 @@ pub(crate) struct RecordReader<'a> {
     pub options: &'a LoadOptions,
 }
 
-/// The decompressed stream handed to parsers; it hashes what passes through.
-pub type DataStream<'a> = BufReader<checksum::HashingReader<Box<dyn std::io::Read + 'a>>>;
+/// The decompressed stream handed to parsers (decompressed and hashed on another thread).
+pub use stream::DataStream;
 
 impl RecordReader<'_> {
     pub fn url(&self, rec: &DataRecord) -> Result<Url, RepoError> {
@@ -377,7 +426,7 @@ impl RecordReader<'_> {
     pub fn read<T>(
         &self,
         rec: &DataRecord,
-        parse: impl FnOnce(&mut DataStream<'_>) -> Result<T, xml::XmlError>,
+        parse: impl FnOnce(&mut DataStream) -> Result<T, xml::XmlError>,
     ) -> Result<(String, T), RepoError> {
         self.read_with(rec, |url, r| {
             parse(r).map_err(|e| RepoError::Parse {
@@ -390,10 +439,11 @@ impl RecordReader<'_> {
 
     /// Verify a record's file (size and checksum), then stream its decompressed content
     /// through `parse`, and check the open-checksum and open-size once it is read.
+    /// Decompression and hashing run on a second thread ([`stream`]), overlapping the parse.
     pub fn read_with<T>(
         &self,
         rec: &DataRecord,
-        parse: impl FnOnce(&str, &mut DataStream<'_>) -> Result<T, RepoError>,
+        parse: impl FnOnce(&str, &mut DataStream) -> Result<T, RepoError>,
     ) -> Result<(String, T), RepoError> {
         let url = self.url(rec)?;
         let path = self.local_copy(rec, &url)?;
@@ -408,17 +458,27 @@ impl RecordReader<'_> {
             Some(ck) => Some(algorithm(ck, &url_s)?),
             None => None,
         };
-        let mut stream =
-            BufReader::with_capacity(64 * 1024, checksum::HashingReader::new(inner, open_alg));
-        let value = parse(&url_s, &mut stream)?;
-        let (count, digest) =
-            stream
-                .into_inner()
-                .finish()
-                .map_err(|source| RepoError::Decompress {
-                    url: url_s.clone(),
-                    source: source.into(),
-                })?;
+        let (value, totals) = std::thread::scope(|s| {
+            let (mut stream, tx) = stream::channel();
+            let producer = s.spawn(move || stream::pump(inner, open_alg, tx));
+            let value = parse(&url_s, &mut stream);
+            // Read what the parser left (so the digest covers it all); after a failed
+            // parse, hang up instead so the producer stops early.
+            let drained = match value {
+                Ok(_) => stream.drain(),
+                Err(_) => Ok(()),
+            };
+            drop(stream);
+            let totals = producer
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("decompression thread panicked")));
+            (value, drained.and(totals))
+        });
+        let value = value?;
+        let (count, digest) = totals.map_err(|source| RepoError::Decompress {
+            url: url_s.clone(),
+            source: source.into(),
+        })?;
         if let (Some(expected), Some(actual)) = (&rec.open_checksum, digest) {
             if expected.value != actual {
                 return Err(RepoError::OpenChecksumMismatch {
@@ -539,6 +599,34 @@ impl RepoData {
         Ok(self.filelists.get_or_init(|| lists))
     }
 
+    /// Stream filelists.xml (verified, package count checked) through `each`, without
+    /// keeping it: for an index that takes the strings. Uses [`RepoData::filelists`]'
+    /// copy instead when that was read already.
+    pub fn filelists_each(
+        &self,
+        mut each: impl FnMut(filelists::FilelistPackage),
+    ) -> Result<(), RepoError> {
+        if let Some(f) = self.filelists.get() {
+            f.packages.iter().cloned().for_each(each);
+            return Ok(());
+        }
+        let Some(rec) = self.repomd.record("filelists") else {
+            return Ok(());
+        };
+        let reader = RecordReader {
+            baseurl: &self.baseurl,
+            options: &self.options,
+        };
+        let mut count = 0usize;
+        let (url, declared) = reader.read(rec, |r| {
+            filelists::parse_each(r, |p| {
+                count += 1;
+                each(p)
+            })
+        })?;
+        check_count(&url, declared, count)
+    }
+
     /// The URL a package is downloaded from.
     pub fn package_url(&self, p: &Package) -> Result<Url, RepoError> {
         download::join(
@@ -552,7 +640,7 @@ impl RepoData {
     pub fn read_record<T>(
         &self,
         rec: &DataRecord,
-        parse: impl FnOnce(&str, &mut DataStream<'_>) -> Result<T, RepoError>,
+        parse: impl FnOnce(&str, &mut DataStream) -> Result<T, RepoError>,
     ) -> Result<T, RepoError> {
         let reader = RecordReader {
             baseurl: &self.baseurl,

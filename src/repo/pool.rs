@@ -5,11 +5,21 @@
 //! slice, so neither the solver nor a query can pick them.
 
 use super::modules::{self, ModuleSelection};
-use super::{FileLists, RepoData, RepoError};
+use super::{RepoData, RepoError};
 use crate::package::{Dependency, Package};
 use crate::solve::{FileProviders, PkgId, glob_match, provide_satisfies};
 use std::collections::HashMap;
 use std::sync::OnceLock;
+
+/// A map with a fast, fixed-seed hash (foldhash): the keys are repository data, not
+/// attacker-chosen input, and nothing iterates these maps into output unsorted.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+/// Path -> packages containing it, ascending ids.
+pub type FileIndex = FastMap<String, Vec<PkgId>>;
+
+/// The file lists of one repository: (package, its files).
+type RepoFiles = Vec<(PkgId, Vec<String>)>;
 
 /// How to build a pool.
 #[derive(Debug, Clone, Default)]
@@ -25,21 +35,29 @@ pub struct Pool {
     repos: Vec<RepoData>,
     packages: Vec<Package>,
     repo_of: Vec<u32>,
-    by_name: HashMap<String, Vec<PkgId>>,
-    provides: HashMap<String, Vec<PkgId>>,
-    primary_files: HashMap<String, Vec<PkgId>>,
-    all_files: OnceLock<HashMap<String, Vec<PkgId>>>,
+    /// Built on first use: the solver has its own index and never needs these.
+    lookups: OnceLock<Lookups>,
+    /// primary.xml's file subset, path -> packages (built on first use).
+    primary_files: OnceLock<FileIndex>,
+    all_files: OnceLock<FileIndex>,
     /// Set once reading the full file lists failed: the solver then asks primary's subset
     /// only, without retrying (and warning) on every file dependency.
     filelists_failed: OnceLock<()>,
     hidden_by_modules: usize,
 }
 
+/// Name and provide lookups (repoquery's).
+#[derive(Default)]
+struct Lookups {
+    by_name: FastMap<String, Vec<PkgId>>,
+    provides: FastMap<String, Vec<PkgId>>,
+}
+
 impl Pool {
     /// Take the packages out of `repos` (in order) into one pool.
     pub fn new(mut repos: Vec<RepoData>, options: &PoolOptions) -> Pool {
-        let mut packages = Vec::new();
-        let mut repo_of = Vec::new();
+        let mut packages = Vec::with_capacity(repos.iter().map(|r| r.packages.len()).sum());
+        let mut repo_of = Vec::with_capacity(packages.capacity());
         for (i, r) in repos.iter_mut().enumerate() {
             let mut ps = std::mem::take(&mut r.packages);
             let (ex, inc) = (&r.source.excludepkgs, &r.source.includepkgs);
@@ -70,32 +88,41 @@ impl Pool {
             packages.retain(|_| keep.next().unwrap_or(true));
             repo_of.retain(|_| keep2.next().unwrap_or(true));
         }
-        let mut by_name: HashMap<String, Vec<PkgId>> = HashMap::new();
-        let mut provides: HashMap<String, Vec<PkgId>> = HashMap::new();
-        let mut primary_files: HashMap<String, Vec<PkgId>> = HashMap::new();
-        for (id, p) in packages.iter().enumerate() {
-            by_name.entry(p.name.clone()).or_default().push(id);
-            for d in &p.provides {
-                let v = provides.entry(d.name.clone()).or_default();
-                if v.last() != Some(&id) {
-                    v.push(id);
-                }
-            }
-            for f in &p.files {
-                primary_files.entry(f.clone()).or_default().push(id);
-            }
-        }
         Pool {
             repos,
             packages,
             repo_of,
-            by_name,
-            provides,
-            primary_files,
+            lookups: OnceLock::new(),
+            primary_files: OnceLock::new(),
             all_files: OnceLock::new(),
             filelists_failed: OnceLock::new(),
             hidden_by_modules,
         }
+    }
+
+    fn lookups(&self) -> &Lookups {
+        self.lookups.get_or_init(|| {
+            let mut l = Lookups::default();
+            for (id, p) in self.packages.iter().enumerate() {
+                push_id(&mut l.by_name, &p.name, id);
+                for d in &p.provides {
+                    push_id(&mut l.provides, &d.name, id);
+                }
+            }
+            l
+        })
+    }
+
+    fn primary_files(&self) -> &FileIndex {
+        self.primary_files.get_or_init(|| {
+            let mut index = FileIndex::default();
+            for (id, p) in self.packages.iter().enumerate() {
+                for f in &p.files {
+                    push_id(&mut index, f, id);
+                }
+            }
+            index
+        })
     }
 
     /// Every package, for `solve::solve`.
@@ -132,7 +159,8 @@ impl Pool {
 
     /// Packages named exactly `name`.
     pub fn by_name(&self, name: &str) -> &[PkgId] {
-        self.by_name
+        self.lookups()
+            .by_name
             .get(name)
             .map(Vec::as_slice)
             .unwrap_or_default()
@@ -141,7 +169,7 @@ impl Pool {
     /// Packages whose Provides satisfy `dep` (name, and version range when given).
     /// File paths match explicit Provides only; see [`Pool::file_owners`].
     pub fn whatprovides(&self, dep: &Dependency) -> Vec<PkgId> {
-        let Some(ids) = self.provides.get(&dep.name) else {
+        let Some(ids) = self.lookups().provides.get(&dep.name) else {
             return Vec::new();
         };
         ids.iter()
@@ -157,31 +185,54 @@ impl Pool {
 
     /// Provide names in the pool (unordered; callers sort what they output).
     pub fn provide_names(&self) -> impl Iterator<Item = &str> {
-        self.provides.keys().map(String::as_str)
+        self.lookups().provides.keys().map(String::as_str)
     }
 
     /// Packages whose primary.xml file subset holds `path`.
     pub fn primary_file_owners(&self, path: &str) -> &[PkgId] {
-        self.primary_files
+        self.primary_files()
             .get(path)
             .map(Vec::as_slice)
             .unwrap_or_default()
     }
 
     /// Read every repository's filelists.xml (once) and index it.
-    pub fn load_filelists(&self) -> Result<&HashMap<String, Vec<PkgId>>, RepoError> {
+    pub fn load_filelists(&self) -> Result<&FileIndex, RepoError> {
         if let Some(idx) = self.all_files.get() {
             return Ok(idx);
         }
-        let mut index: HashMap<String, Vec<PkgId>> = HashMap::new();
+        let mut index = FileIndex::default();
         // Start from primary's subset: it is what dnf knows even when a filelists.xml is
         // an empty stub.
-        for (path, ids) in &self.primary_files {
-            index.insert(path.clone(), ids.clone());
+        for (id, p) in self.packages.iter().enumerate() {
+            for f in &p.files {
+                push_id(&mut index, f, id);
+            }
         }
-        for (ri, repo) in self.repos.iter().enumerate() {
-            let lists = repo.filelists()?;
-            self.index_filelists(ri as u32, lists, &mut index);
+        // One thread per repository (filelists.xml is the biggest file of all); the
+        // results are merged in repository order and the first error in that order wins,
+        // as when reading them one after the other.
+        let per_repo: Vec<Result<RepoFiles, RepoError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..self.repos.len())
+                .map(|ri| s.spawn(move || self.repo_filelists(ri)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(RepoError::Io(std::io::Error::other(
+                            "the thread reading filelists.xml panicked",
+                        )))
+                    })
+                })
+                .collect()
+        });
+        for lists in per_repo {
+            for (id, files) in lists? {
+                for f in files {
+                    index.entry(f).or_default().push(id);
+                }
+            }
         }
         for ids in index.values_mut() {
             ids.sort_unstable();
@@ -190,27 +241,22 @@ impl Pool {
         Ok(self.all_files.get_or_init(|| index))
     }
 
-    fn index_filelists(
-        &self,
-        repo: u32,
-        lists: &FileLists,
-        index: &mut HashMap<String, Vec<PkgId>>,
-    ) {
+    /// The file lists of repository `ri`, as (package, files) of the pool's packages.
+    fn repo_filelists(&self, ri: usize) -> Result<RepoFiles, RepoError> {
         // filelists entries point at primary records by pkgid (the package checksum).
-        let mut by_pkgid: HashMap<&str, PkgId> = HashMap::new();
+        let mut by_pkgid: FastMap<&str, PkgId> = FastMap::default();
         for (id, p) in self.packages.iter().enumerate() {
-            if self.repo_of[id] == repo {
+            if self.repo_of[id] == ri as u32 {
                 by_pkgid.insert(p.checksum.value.as_str(), id);
             }
         }
-        for fp in &lists.packages {
-            let Some(&id) = by_pkgid.get(fp.pkgid.as_str()) else {
-                continue;
-            };
-            for f in &fp.files {
-                index.entry(f.clone()).or_default().push(id);
+        let mut out = Vec::new();
+        self.repos[ri].filelists_each(|fp| {
+            if let Some(&id) = by_pkgid.get(fp.pkgid.as_str()) {
+                out.push((id, fp.files));
             }
-        }
+        })?;
+        Ok(out)
     }
 
     /// Packages that contain `path`, from the full file lists (loaded on first use).
@@ -237,6 +283,20 @@ impl FileProviders for Pool {
                 let _ = self.filelists_failed.set(());
                 self.primary_file_owners(path).to_vec()
             }
+        }
+    }
+}
+
+/// Append `id` to the list under `key`, once (a package lists a name several times).
+fn push_id(map: &mut FastMap<String, Vec<PkgId>>, key: &str, id: PkgId) {
+    match map.get_mut(key) {
+        Some(v) => {
+            if v.last() != Some(&id) {
+                v.push(id);
+            }
+        }
+        None => {
+            map.insert(key.to_owned(), vec![id]);
         }
     }
 }

@@ -104,8 +104,74 @@ fn empty_package(repo: &str) -> Package {
 
 /// Parse primary.xml from `input` (already decompressed); records get `repo` as their id.
 pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
-    let mut reader = Reader::from_reader(input);
-    let mut buf = Vec::with_capacity(4096);
+    run(
+        Buffered {
+            reader: Reader::from_reader(input),
+            buf: Vec::with_capacity(4096),
+        },
+        repo,
+    )
+}
+
+/// Parse primary.xml held in memory: the same as [`parse`], without copying each event
+/// into a buffer first (the parallel reader in [`super::split`] has whole segments).
+pub fn parse_slice(input: &[u8], repo: &str) -> Result<Primary, XmlError> {
+    run(
+        Slice {
+            reader: Reader::from_reader(input),
+        },
+        repo,
+    )
+}
+
+/// Where XML events come from: a stream (copied into a buffer) or a slice (borrowed).
+trait Events {
+    /// The next event and the byte offset it starts at.
+    fn next_event(&mut self) -> Result<(u64, Event<'_>), XmlError>;
+    fn position(&self) -> u64;
+}
+
+struct Buffered<R> {
+    reader: Reader<R>,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> Events for Buffered<R> {
+    fn next_event(&mut self) -> Result<(u64, Event<'_>), XmlError> {
+        self.buf.clear();
+        let pos = self.reader.buffer_position();
+        let ev = self
+            .reader
+            .read_event_into(&mut self.buf)
+            .map_err(|e| XmlError::new(self.reader.error_position(), e.to_string()))?;
+        Ok((pos, ev))
+    }
+
+    fn position(&self) -> u64 {
+        self.reader.buffer_position()
+    }
+}
+
+struct Slice<'a> {
+    reader: Reader<&'a [u8]>,
+}
+
+impl Events for Slice<'_> {
+    fn next_event(&mut self) -> Result<(u64, Event<'_>), XmlError> {
+        let pos = self.reader.buffer_position();
+        let ev = self
+            .reader
+            .read_event()
+            .map_err(|e| XmlError::new(self.reader.error_position(), e.to_string()))?;
+        Ok((pos, ev))
+    }
+
+    fn position(&self) -> u64 {
+        self.reader.buffer_position()
+    }
+}
+
+fn run(mut reader: impl Events, repo: &str) -> Result<Primary, XmlError> {
     let mut packages = Vec::new();
     let mut declared = None;
     let mut cur: Option<Package> = None;
@@ -113,12 +179,14 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
     let mut dep: Option<DepKind> = None;
     let mut text_field: Option<Text> = None;
     let mut text = String::new();
+    // The entries of the dependency list being read, and the files of the package: moved
+    // out in one exactly-sized allocation each, instead of growing every record's vectors
+    // by doubling (and shrinking them again).
+    let mut deps: Vec<Dependency> = Vec::new();
+    let mut files: Vec<String> = Vec::new();
     let mut saw_root = false;
     loop {
-        let pos = reader.buffer_position();
-        let ev = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| XmlError::new(reader.error_position(), e.to_string()))?;
+        let (pos, ev) = reader.next_event()?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(ev, Event::Empty(_));
@@ -133,14 +201,12 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
                         "package" if !empty => cur = Some(empty_package(repo)),
                         _ => {}
                     }
-                    buf.clear();
                     continue;
                 };
                 match name {
                     "entry" => {
-                        if let Some(k) = dep {
-                            let d = entry(e, pos)?;
-                            k.list(p).push(d);
+                        if dep.is_some() {
+                            deps.push(entry(e, pos)?);
                         }
                     }
                     "file" => text_field = Some(Text::File),
@@ -174,6 +240,7 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
                     }
                     other => {
                         if let Some(k) = DepKind::from_name(other) {
+                            flush(&mut dep, p, &mut deps);
                             dep = (!empty).then_some(k);
                         }
                     }
@@ -198,21 +265,25 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
                         Text::Summary => p.summary = value,
                         Text::Sourcerpm => p.sourcerpm = value,
                         Text::Checksum => p.checksum = checksum::normalize(&checksum_kind, &value),
-                        Text::File => p.files.push(value),
+                        Text::File => files.push(value),
                     }
                 }
                 if name == "package" {
-                    if let Some(p) = cur.take() {
+                    if let Some(mut p) = cur.take() {
+                        flush(&mut dep, &mut p, &mut deps);
+                        p.files = exact(&mut files);
                         packages.push(check(p, pos)?);
                     }
                 } else if DepKind::from_name(name).is_some() {
+                    if let Some(p) = cur.as_mut() {
+                        flush(&mut dep, p, &mut deps);
+                    }
                     dep = None;
                 }
             }
             Event::Eof => break,
             _ => {}
         }
-        buf.clear();
     }
     if !saw_root {
         return Err(XmlError::new(
@@ -222,7 +293,7 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
     }
     if cur.is_some() {
         return Err(XmlError::new(
-            reader.buffer_position(),
+            reader.position(),
             "the file ends inside a `<package>`",
         ));
     }
@@ -230,40 +301,52 @@ pub fn parse<R: BufRead>(input: R, repo: &str) -> Result<Primary, XmlError> {
 }
 
 /// One `<rpm:entry name= flags= epoch= ver= rel= pre=/>`, keeping exactly what it says.
+/// Half a million of these in a distribution's primary.xml: only the strings kept are
+/// allocated (flags, epoch and pre are read from the borrowed attribute value).
 fn entry(e: &BytesStart<'_>, pos: u64) -> Result<Dependency, XmlError> {
     let mut name = None;
-    let mut flags = None;
-    let mut epoch = None;
+    let mut flags: Option<Result<Op, String>> = None;
+    let mut epoch: Option<Result<u32, String>> = None;
     let mut ver = None;
     let mut rel = None;
     let mut pre = false;
     for a in e.attributes().with_checks(false) {
         let a =
             a.map_err(|err| XmlError::new(pos, format!("bad `<rpm:entry>` attributes: {err}")))?;
-        let value = || {
-            a.normalized_value(XmlVersion::Implicit1_0)
-                .map(|v| v.into_owned())
-                .map_err(|err| XmlError::new(pos, format!("bad `<rpm:entry>` attribute: {err}")))
-        };
+        let value = a
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|err| XmlError::new(pos, format!("bad `<rpm:entry>` attribute: {err}")))?;
         match a.key.as_ref() {
-            "name" => name = Some(value()?),
-            "flags" => flags = Some(value()?),
-            "epoch" => epoch = Some(value()?),
-            "ver" => ver = Some(value()?),
-            "rel" => rel = Some(value()?),
-            "pre" => pre = matches!(value()?.as_str(), "1" | "true"),
+            "name" => name = Some(value.into_owned()),
+            "flags" => flags = Some(Op::from_flags(&value).ok_or_else(|| value.into_owned())),
+            "epoch" => epoch = Some(value.trim().parse().map_err(|_| value.into_owned())),
+            "ver" => ver = Some(value.into_owned()),
+            "rel" => rel = Some(value.into_owned()),
+            "pre" => pre = matches!(&*value, "1" | "true"),
             _ => {}
         }
     }
     let name = name.ok_or_else(|| XmlError::new(pos, "`<rpm:entry>` without a `name`"))?;
-    let op =
-        match flags.as_deref() {
-            None => None,
-            Some(f) => Some(Op::from_flags(f).ok_or_else(|| {
-                XmlError::new(pos, format!("unknown `flags=\"{f}\"` on `{name}`"))
-            })?),
-        };
-    let epoch = parse_num(epoch, "`epoch`", pos)?;
+    let op = match flags {
+        None => None,
+        Some(Ok(op)) => Some(op),
+        Some(Err(f)) => {
+            return Err(XmlError::new(
+                pos,
+                format!("unknown `flags=\"{f}\"` on `{name}`"),
+            ));
+        }
+    };
+    let epoch = match epoch {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(v)) => {
+            return Err(XmlError::new(
+                pos,
+                format!("`epoch` is not a number: `{v}`"),
+            ));
+        }
+    };
     let evr = if op.is_some() || ver.is_some() || epoch.is_some() {
         Some(DepEvr {
             epoch,
@@ -276,9 +359,31 @@ fn entry(e: &BytesStart<'_>, pos: u64) -> Result<Dependency, XmlError> {
     Ok(Dependency { name, op, evr, pre })
 }
 
+/// Move the entries read for the open dependency list into the package.
+fn flush(dep: &mut Option<DepKind>, p: &mut Package, deps: &mut Vec<Dependency>) {
+    if let Some(k) = dep.take() {
+        // An empty vector takes them in one allocation of the exact size, leaving the
+        // scratch buffer's capacity for the next list; a list given twice is appended to.
+        let list = k.list(p);
+        if list.is_empty() {
+            *list = exact(deps);
+        } else {
+            list.append(deps);
+        }
+    }
+    deps.clear();
+}
+
+/// Move the items out of a scratch vector into a new one of exactly their number.
+fn exact<T>(scratch: &mut Vec<T>) -> Vec<T> {
+    let mut v = Vec::with_capacity(scratch.len());
+    v.append(scratch);
+    v
+}
+
 fn check(mut p: Package, pos: u64) -> Result<Package, XmlError> {
-    // Vecs grow by doubling: give back the slack, since tens of thousands of records stay
-    // in memory for the whole run.
+    // Tens of thousands of records stay in memory for the whole run: no slack (the lists
+    // are filled exactly sized; this only trims what a repeated list appended).
     for v in [
         &mut p.provides,
         &mut p.requires,

@@ -102,11 +102,16 @@ impl<'a> Index<'a> {
                 arch_class[i]
             }
         };
-        let mut order: Vec<PkgId> = (0..n).collect();
-        order.sort_by(|&a, &b| {
+        // Sorting (name, id) pairs keeps the common first comparison (the name) in one
+        // compact array instead of reaching into 19k scattered records each time.
+        let mut keyed: Vec<(&str, PkgId)> = pkgs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.as_str(), i))
+            .collect();
+        keyed.sort_unstable_by(|&(na, a), &(nb, b)| {
             let (pa, pb) = (&pkgs[a], &pkgs[b]);
-            pa.name
-                .cmp(&pb.name)
+            na.cmp(nb)
                 .then_with(|| priority[a].cmp(&priority[b]))
                 .then_with(|| evr_cmp(&pb.evr, &pa.evr))
                 .then_with(|| {
@@ -118,21 +123,32 @@ impl<'a> Index<'a> {
                 .then_with(|| pa.repo.cmp(&pb.repo))
                 .then_with(|| pa.location.cmp(&pb.location))
                 .then_with(|| pa.checksum.value.cmp(&pb.checksum.value))
+                // Records equal in every field: input order, as the stable sort kept it.
+                .then_with(|| a.cmp(&b))
         });
+        let order: Vec<PkgId> = keyed.into_iter().map(|(_, i)| i).collect();
         let mut rank = vec![0u32; n];
         for (r, &i) in order.iter().enumerate() {
             rank[i] = r as u32;
         }
 
-        let mut by_name: FxMap<&str, Vec<PkgId>> = FxMap::default();
-        let mut provides: FxMap<&str, Vec<(PkgId, u32)>> = FxMap::default();
-        let mut files: FxMap<&str, Vec<PkgId>> = FxMap::default();
-        let mut obsoleters: FxMap<&str, Vec<(PkgId, u32)>> = FxMap::default();
-        for &i in &order {
+        // Sized up front: growing maps of 100k+ keys rehashes them several times.
+        let total = |f: fn(&Package) -> usize| pkgs.iter().map(f).sum::<usize>();
+        let mut by_name: FxMap<&str, Vec<PkgId>> =
+            FxMap::with_capacity_and_hasher(n, Default::default());
+        let mut provides: FxMap<&str, Vec<(PkgId, u32)>> =
+            FxMap::with_capacity_and_hasher(total(|p| p.provides.len()), Default::default());
+        let mut files: FxMap<&str, Vec<PkgId>> =
+            FxMap::with_capacity_and_hasher(total(|p| p.files.len()), Default::default());
+        let mut obsoleters: FxMap<&str, Vec<(PkgId, u32)>> =
+            FxMap::with_capacity_and_hasher(total(|p| p.obsoletes.len()), Default::default());
+        // Records are visited in memory order (scattered rank order thrashes the cache on
+        // 60k records), then each list is put in rank order: the same lists as visiting
+        // in rank order, since a record's entries keep their own order.
+        for (i, p) in pkgs.iter().enumerate() {
             if hidden[i].is_some() {
                 continue;
             }
-            let p = &pkgs[i];
             by_name.entry(p.name.as_str()).or_default().push(i);
             for (k, d) in p.provides.iter().enumerate() {
                 provides
@@ -148,6 +164,16 @@ impl<'a> Index<'a> {
                     .entry(d.name.as_str())
                     .or_default()
                     .push((i, k as u32));
+            }
+        }
+        for v in by_name.values_mut().chain(files.values_mut()) {
+            if v.len() > 1 {
+                v.sort_by_key(|&id| rank[id]);
+            }
+        }
+        for v in provides.values_mut().chain(obsoleters.values_mut()) {
+            if v.len() > 1 {
+                v.sort_by_key(|&(id, k)| (rank[id], k));
             }
         }
         Index {
