@@ -79,15 +79,20 @@ pub fn load_pool(profile: &Profile, options: &LoadOptions) -> Result<Pool, Resol
     if profile.repos.is_empty() {
         return Err(ResolveError::NoRepos);
     }
-    let mut repos: Vec<RepoData> = Vec::new();
-    for r in &profile.repos {
-        let source = source_of(r)?;
-        tracing::info!("loading repository `{}`", r.id);
-        let data = repo::load(&source, options).map_err(|source| ResolveError::Repo {
+    let sources = profile
+        .repos
+        .iter()
+        .map(source_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    tracing::info!("loading {} repositories", sources.len());
+    // One thread per repository; the first error in profile order is the one reported, so
+    // the message does not depend on which thread finished first.
+    let mut repos: Vec<RepoData> = Vec::with_capacity(sources.len());
+    for (r, loaded) in profile.repos.iter().zip(repo::load_all(&sources, options)) {
+        repos.push(loaded.map_err(|source| ResolveError::Repo {
             repo: r.id.clone(),
             source: Box::new(source),
-        })?;
-        repos.push(data);
+        })?);
     }
     let selection = ModuleSelection::from(profile);
     Ok(Pool::new(
