@@ -120,3 +120,83 @@ fn document(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::{Timeouts, TlsConfig};
+
+    fn file_url(p: &std::path::Path) -> String {
+        format!("file://{}", p.display())
+    }
+
+    #[test]
+    fn baseurls_then_metalink_then_mirrorlist_without_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let ml = dir.path().join("mirrorlist");
+        std::fs::write(
+            &ml,
+            "# comment\nhttp://b.example/os\nhttp://a.example/os/\nftp://x/\nhttp://c.example/os\n",
+        )
+        .unwrap();
+        let meta = dir.path().join("metalink");
+        std::fs::write(
+            &meta,
+            r#"<metalink><files><file name="repomd.xml"><size>5</size>
+            <verification><hash type="sha256">00</hash></verification><resources>
+            <url preference="10">http://c.example/os/repodata/repomd.xml</url>
+            <url preference="90">http://d.example/os/repodata/repomd.xml</url>
+            </resources></file></files></metalink>"#,
+        )
+        .unwrap();
+        let src = Source {
+            mirrorlist: Some(file_url(&ml)),
+            metalink: Some(file_url(&meta)),
+            ..Source::new("t", "http://a.example/os/")
+        };
+        let t = Transport::new(&TlsConfig::default(), None, Timeouts::default()).unwrap();
+        let opts = LoadOptions {
+            cache_dir: dir.path().join("cache"),
+            offline: true,
+        };
+        let m = resolve(&src, &t, &opts).unwrap();
+        assert_eq!(
+            m.baseurls,
+            [
+                "http://a.example/os/",
+                "http://d.example/os/",
+                "http://c.example/os/",
+                "http://b.example/os/"
+            ]
+        );
+        assert!(m.metalink.is_some());
+
+        // A mirrorlist that cannot be read is only a warning while other mirrors remain...
+        let missing = Source {
+            mirrorlist: Some(file_url(&dir.path().join("nope"))),
+            ..Source::new("t", "http://a.example/os/")
+        };
+        assert_eq!(
+            resolve(&missing, &t, &opts).unwrap().baseurls,
+            ["http://a.example/os/"]
+        );
+        // ...and the error when it was the only source; a missing metalink always is.
+        let only = Source {
+            baseurls: Vec::new(),
+            ..missing.clone()
+        };
+        assert!(matches!(
+            resolve(&only, &t, &opts),
+            Err(RepoError::NotFound { .. })
+        ));
+        let meta_missing = Source {
+            mirrorlist: None,
+            metalink: Some(file_url(&dir.path().join("nope"))),
+            ..missing
+        };
+        assert!(matches!(
+            resolve(&meta_missing, &t, &opts),
+            Err(RepoError::NotFound { .. })
+        ));
+    }
+}
