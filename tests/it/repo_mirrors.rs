@@ -191,7 +191,11 @@ fn metalink_hashes_pin_repomd_and_a_mismatch_is_refused() {
     // for a `baseurl` of the same repository, and also from the cache offline.
     let mut other = repomd.clone();
     other.extend_from_slice(b"\n");
-    std::fs::write(www.join("stale"), metalink(&other, &[good.clone()])).unwrap();
+    std::fs::write(
+        www.join("stale"),
+        metalink(&other, std::slice::from_ref(&good)),
+    )
+    .unwrap();
     for (src, offline) in [
         (
             Source {
