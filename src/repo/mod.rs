@@ -347,11 +347,13 @@ pub fn load(source: &Source, options: &LoadOptions) -> Result<RepoData, RepoErro
         keys,
     };
     let mut errors = Vec::new();
-    for baseurl in &mirrors.baseurls {
+    for (i, baseurl) in mirrors.baseurls.iter().enumerate() {
         match load_from(source, baseurl, &access, options) {
             Ok(d) => return Ok(d),
             Err(e) if e.is_mirror_specific() => {
-                tracing::warn!("repository `{}`: {e}; trying the next base URL", source.id);
+                if i + 1 < mirrors.baseurls.len() {
+                    tracing::warn!("repository `{}`: {e}; trying the next base URL", source.id);
+                }
                 errors.push(e);
             }
             Err(e) => return Err(e),

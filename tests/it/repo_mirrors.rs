@@ -477,37 +477,95 @@ fn cli_lock_with_only_a_mirrorlist() {
     run(&["lock", "--check"]);
 }
 
-/// The CLI names the repository and prints a hint when repomd.xml is unsigned.
+/// Snapshot CLI output with the temp dir and the server port filtered out.
+fn snapshot(name: &str, tmp: &std::path::Path, text: &str) {
+    // The filters are regexes: escape the path's punctuation.
+    let tmp: String = tmp
+        .display()
+        .to_string()
+        .chars()
+        .map(
+            |c| match c.is_ascii_alphanumeric() || c == '/' || c == '_' {
+                true => c.to_string(),
+                false => format!("\\{c}"),
+            },
+        )
+        .collect();
+    insta::with_settings!({filters => vec![
+        (tmp.as_str(), "[TMP]"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"sha256 [0-9a-f]{64}", "sha256 [SHA256]"),
+        (r"got \d+ bytes", "got [N] bytes"),
+    ]}, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+fn lock_fails(tmp: &std::path::Path, prof: &std::path::Path) -> String {
+    let out = assert_cmd::Command::cargo_bin("diskless")
+        .unwrap()
+        .env("DISKLESS_CACHE_DIR", tmp.join("cache"))
+        .env("NO_COLOR", "1")
+        .arg("lock")
+        .arg(prof)
+        .assert()
+        .failure();
+    String::from_utf8_lossy(&out.get_output().stderr).to_string()
+}
+
+/// The CLI names the repository and the URL, and hints at what to do, when repomd.xml is
+/// unsigned, badly signed, or not the one the metalink lists.
 #[test]
-fn cli_lock_hints_at_a_missing_repomd_signature() {
+fn cli_lock_errors_for_refused_repomd() {
     let tmp = tempfile::tempdir().unwrap();
     let repo_dir = tmp.path().join("r");
     make_repo(&repo_dir, "gz");
-    let (_, public) = signing_key(3);
+    let (sk, public) = signing_key(3);
     let key = tmp.path().join("KEY");
     std::fs::write(&key, public).unwrap();
+    let head = "[image]\nname = \"t\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n[packages]\ninstall = [\"foo\"]\n\n";
     let prof = tmp.path().join("p.toml");
     std::fs::write(
         &prof,
         format!(
-            "[image]\nname = \"t\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n[[repo]]\nid = \"signed\"\nbaseurl = \"{}/\"\ngpgkey = \"{}\"\nrepo_gpgcheck = true\n\n[packages]\ninstall = [\"foo\"]\n",
+            "{head}[[repo]]\nid = \"signed\"\nbaseurl = \"{}/\"\ngpgkey = \"{}\"\nrepo_gpgcheck = true\n",
             file_url(&repo_dir),
             file_url(&key)
         ),
     )
     .unwrap();
-    let out = assert_cmd::Command::cargo_bin("diskless")
-        .unwrap()
-        .env("DISKLESS_CACHE_DIR", tmp.path().join("cache"))
-        .arg("lock")
-        .arg(&prof)
-        .assert()
-        .failure();
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let err = lock_fails(tmp.path(), &prof);
     assert!(err.contains("Cannot load repository `signed`"), "{err}");
-    assert!(err.contains("repomd.xml.asc"), "{err}");
     assert!(
         err.contains("hint: set `repo_gpgcheck = false` for this repository"),
         "{err}"
     );
+    snapshot("cli_missing_signature", tmp.path(), &err);
+
+    std::fs::write(
+        repo_dir.join("repodata/repomd.xml.asc"),
+        detached_sign(&sk, b"something else"),
+    )
+    .unwrap();
+    let err = lock_fails(tmp.path(), &prof);
+    snapshot("cli_bad_signature", tmp.path(), &err);
+
+    let www = tmp.path().join("www");
+    make_repo(&www.join("m"), "gz");
+    let server = serve(&www);
+    std::fs::write(
+        www.join("metalink"),
+        metalink(b"not this one", &[format!("{}m/", server.base)]),
+    )
+    .unwrap();
+    std::fs::write(
+        &prof,
+        format!(
+            "{head}[[repo]]\nid = \"linked\"\nmetalink = \"{}metalink\"\ngpgcheck = false\n",
+            server.base
+        ),
+    )
+    .unwrap();
+    let err = lock_fails(tmp.path(), &prof);
+    snapshot("cli_metalink_mismatch", tmp.path(), &err);
 }
