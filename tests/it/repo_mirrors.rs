@@ -475,6 +475,23 @@ fn cli_lock_with_only_a_mirrorlist() {
     );
     run(&["fetch"]);
     run(&["lock", "--check"]);
+
+    // repoquery reads the same repository through the mirrorlist, and --offline through the
+    // kept copy of it.
+    for offline in [false, true] {
+        let mut c = assert_cmd::Command::cargo_bin("diskless").unwrap();
+        c.env("DISKLESS_CACHE_DIR", tmp.path().join("cache"));
+        if offline {
+            c.arg("--offline");
+        }
+        let out = c.arg("repoquery").arg(&prof).assert().success();
+        let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            ["bar-0:1.0-1.noarch", "foo-2:1.2.3-4.el9.x86_64"],
+            "offline {offline}"
+        );
+    }
 }
 
 /// Snapshot CLI output with the temp dir and the server port filtered out.
