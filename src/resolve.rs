@@ -41,10 +41,6 @@ pub enum ResolveError {
         #[source]
         source: Box<RepoError>,
     },
-    #[error(
-        "Repository `{repo}` has only a mirrorlist/metalink; resolving needs a baseurl until mirror support lands here"
-    )]
-    NoBaseurl { repo: String },
     #[error("The profile enables no repositories")]
     NoRepos,
     #[error("Group `@{group}` is not in any repository's comps")]
@@ -64,14 +60,12 @@ pub struct Resolved<'p> {
     pub boot: Option<Solution>,
 }
 
-/// The repository source (mirrors in order, priority, cost) for one profile repository.
-pub fn source_of(repo: &RepoConfig) -> Result<repo::Source, ResolveError> {
-    if repo.baseurl.is_empty() {
-        return Err(ResolveError::NoBaseurl {
-            repo: repo.id.clone(),
-        });
-    }
-    Ok(repo::Source::from(repo))
+/// The repository source (base URLs, mirrorlist or metalink, TLS, `repo_gpgcheck`,
+/// priority, cost) for one profile repository. The lock records the base URL that answered
+/// (a mirror for a repository without `baseurl`); the fetcher tries it first, then the
+/// repository's other mirrors.
+pub fn source_of(repo: &RepoConfig) -> repo::Source {
+    repo::Source::from(repo)
 }
 
 /// Load every enabled repository of the profile and pool them, module filtering on.
@@ -79,11 +73,7 @@ pub fn load_pool(profile: &Profile, options: &LoadOptions) -> Result<Pool, Resol
     if profile.repos.is_empty() {
         return Err(ResolveError::NoRepos);
     }
-    let sources = profile
-        .repos
-        .iter()
-        .map(source_of)
-        .collect::<Result<Vec<_>, _>>()?;
+    let sources: Vec<_> = profile.repos.iter().map(source_of).collect();
     tracing::info!("loading {} repositories", sources.len());
     // One thread per repository; the first error in profile order is the one reported, so
     // the message does not depend on which thread finished first.

@@ -89,7 +89,8 @@ pub fn run(args: LockArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     } else {
         previous.as_ref()
     };
-    let new = diskless::resolve::resolve(&profile, &load_options(g), pins, &args.update)?;
+    let new = diskless::resolve::resolve(&profile, &load_options(g), pins, &args.update)
+        .map_err(with_repo_hint)?;
     new.write(&path)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&new)?);
@@ -109,6 +110,18 @@ pub fn run(args: LockArgs, g: &GlobalArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A repository that failed to load gets its hint (signature, mirrors, offline cache).
+fn with_repo_hint(e: diskless::resolve::ResolveError) -> anyhow::Error {
+    let hint = match &e {
+        diskless::resolve::ResolveError::Repo { source, .. } => source.hint(),
+        _ => None,
+    };
+    match hint {
+        Some(h) => super::hint::hint(e, h),
+        None => e.into(),
+    }
 }
 
 /// What moved between two locks, one line per package name: `+ added`, `- removed`,

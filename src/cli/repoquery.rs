@@ -99,16 +99,7 @@ pub fn run_with_sources(
 
 /// Wrap a load error with the repository id and, where the user can act, a hint.
 fn with_hint(e: RepoError, id: &str) -> anyhow::Error {
-    let hint = match &e {
-        RepoError::ChecksumMismatch { .. }
-        | RepoError::SizeMismatch { .. }
-        | RepoError::OpenChecksumMismatch { .. } => Some(
-            "the repository's files disagree with its repomd.xml: a mirror in the middle of a sync, or a damaged copy; try again later or another mirror",
-        ),
-        RepoError::Offline { .. } => Some("run once without `--offline` to fill the cache"),
-        RepoError::NotFound { .. } => Some("check the repository's `baseurl` in the profile"),
-        _ => None,
-    };
+    let hint = e.hint();
     let err = anyhow::Error::new(e).context(format!("Cannot load repository `{id}`"));
     match hint {
         Some(h) => super::hint::hint(err, h),

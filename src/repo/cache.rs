@@ -22,13 +22,21 @@ pub fn metadata_path(cache_dir: &Path, checksum: &Checksum, href: &str) -> PathB
 }
 
 /// Where the last repomd.xml fetched for a repository is kept, for `--offline` runs:
-/// `<cache>/repos/<id>-<sha256 of the base URL, 16 hex>/repomd.xml`.
+/// `<cache>/repos/<id>-<sha256 of the base URL, 16 hex>/repomd.xml` (its signature, when
+/// `repo_gpgcheck` asked for one, next to it as `repomd.xml.asc`).
 pub fn repomd_path(cache_dir: &Path, repo_id: &str, baseurl: &str) -> PathBuf {
-    let h = super::checksum::sha256_hex(baseurl.as_bytes());
+    kept_path(cache_dir, repo_id, baseurl, "repomd.xml")
+}
+
+/// Where a small document of a repository read from `url` (a mirrorlist, a metalink) is
+/// kept for `--offline` runs and for when its server is down:
+/// `<cache>/repos/<id>-<sha256 of the URL, 16 hex>/<name>`.
+pub fn kept_path(cache_dir: &Path, repo_id: &str, url: &str, name: &str) -> PathBuf {
+    let h = super::checksum::sha256_hex(url.as_bytes());
     cache_dir
         .join("repos")
         .join(format!("{}-{}", sanitize(repo_id), &h[..16]))
-        .join("repomd.xml")
+        .join(sanitize(name))
 }
 
 /// Keep a cache path component inside its folder whatever a server sends.

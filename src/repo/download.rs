@@ -1,12 +1,15 @@
-//! A plain fetch of `file://` and `http(s)://` URLs: read a local file, or GET a remote one
-//! into a file. No retries or resumption here: robust downloading of packages lives in
-//! `fetch`; metadata files are few and small enough for this.
+//! Downloads of metadata files: read a local (`file://`) file in place, or GET a remote one
+//! through the repository's [`Transport`] (the same client the package fetcher uses: its TLS
+//! client certificate and CA, timeouts, proxies). No retries here: metadata files are few,
+//! and a failing mirror is followed by the next one (see [`super::load`]).
 
 use super::RepoError;
-use std::io::Read;
+use crate::fetch::{Transport, TransportError};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use url::Url;
+
+/// repomd.xml, repomd.xml.asc, mirror lists: small documents read whole, up to this size.
+const SMALL_LIMIT: u64 = 64 << 20;
 
 /// Where a URL's bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,61 +52,39 @@ pub fn target(url: &Url) -> Result<Target, RepoError> {
     }
 }
 
-fn client(url: &Url) -> Result<&'static reqwest::blocking::Client, RepoError> {
-    static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
-    if let Some(c) = CLIENT.get() {
-        return Ok(c);
-    }
-    // reqwest is built without a default TLS crypto provider (so the binary picks one);
-    // installing ring twice is harmless, hence the ignored result.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = reqwest::blocking::Client::builder()
-        .user_agent(concat!("diskless/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|source| RepoError::Network {
+/// Turn a transport failure into the repository error callers match on: a missing file is
+/// [`RepoError::NotFound`] (mirrors missing a file are expected), another status
+/// [`RepoError::HttpStatus`].
+fn from_transport(url: &Url, e: TransportError) -> RepoError {
+    match e {
+        TransportError::Status {
+            status: 404 | 410, ..
+        } => RepoError::NotFound {
             url: url.to_string(),
-            source,
-        })?;
-    Ok(CLIENT.get_or_init(|| c))
+        },
+        TransportError::Status { status, .. } => RepoError::HttpStatus {
+            url: url.to_string(),
+            status,
+        },
+        TransportError::File { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            RepoError::NotFound {
+                url: url.to_string(),
+            }
+        }
+        source => RepoError::Download {
+            url: url.to_string(),
+            source: Box::new(source),
+        },
+    }
 }
 
-fn get(url: &Url) -> Result<reqwest::blocking::Response, RepoError> {
-    let resp = client(url)?
-        .get(url.clone())
-        .send()
-        .map_err(|source| RepoError::Network {
-            url: url.to_string(),
-            source,
-        })?;
-    let status = resp.status();
-    if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
-        return Err(RepoError::NotFound {
-            url: url.to_string(),
-        });
-    }
-    if !status.is_success() {
-        return Err(RepoError::HttpStatus {
-            url: url.to_string(),
-            status: status.as_u16(),
-        });
-    }
-    Ok(resp)
-}
-
-/// The whole content of a (small) file: repomd.xml.
-pub fn read_all(url: &Url) -> Result<Vec<u8>, RepoError> {
+/// The whole content of a small file (repomd.xml, its signature, a mirror list).
+pub fn read_all(t: &Transport, url: &Url) -> Result<Vec<u8>, RepoError> {
     match target(url)? {
         Target::Local(path) => read_local(&path, url),
-        Target::Remote(u) => {
-            let mut resp = get(&u)?;
-            let mut out = Vec::new();
-            resp.read_to_end(&mut out)
-                .map_err(|source| RepoError::Transfer {
-                    url: u.to_string(),
-                    source,
-                })?;
-            Ok(out)
-        }
+        Target::Remote(u) => t
+            .get_bytes(&u, SMALL_LIMIT)
+            .map_err(|e| from_transport(&u, e)),
     }
 }
 
@@ -120,14 +101,10 @@ pub fn read_local(path: &Path, url: &Url) -> Result<Vec<u8>, RepoError> {
 }
 
 /// GET a remote URL into `dest` (created or truncated).
-pub fn download_to(url: &Url, dest: &Path) -> Result<u64, RepoError> {
-    let mut resp = get(url)?;
+pub fn download_to(t: &Transport, url: &Url, dest: &Path) -> Result<u64, RepoError> {
     let mut file = fs_err::File::create(dest)?;
-    resp.copy_to(&mut file)
-        .map_err(|source| RepoError::Network {
-            url: url.to_string(),
-            source,
-        })
+    t.download(url, None, &mut file, &mut |_| {})
+        .map_err(|e| from_transport(url, e))
 }
 
 #[cfg(test)]

@@ -10,6 +10,14 @@
 //! Every file is checked before its content is trusted: size and checksum (of the file as
 //! stored) first, then the open-checksum and open-size of the decompressed bytes as they
 //! stream through the parser, so a wrong file never yields records.
+//!
+//! A repository is read from its `baseurl`s, then from the mirrors of its `metalink` and
+//! `mirrorlist` ([`mirrors`]), through the same HTTP client as the package fetcher
+//! ([`crate::fetch::Transport`]: TLS client certificate and CA). repomd.xml is believed only
+//! once it matches the metalink's hashes (when there is a metalink) and its detached
+//! signature `repomd.xml.asc` verifies against the repository's `gpgkey`s (when
+//! `repo_gpgcheck` is on). [`RepoData::baseurl`] is the mirror that answered: the lock
+//! records it, and the fetcher tries it first, then the other mirrors.
 
 pub mod cache;
 pub mod capability;
@@ -18,6 +26,7 @@ pub mod comps;
 pub mod decompress;
 pub mod download;
 pub mod filelists;
+pub mod mirrors;
 pub mod modules;
 pub mod pool;
 pub mod primary;
@@ -34,6 +43,8 @@ pub use modules::Modules;
 pub use pool::{Pool, PoolOptions};
 pub use repomd::{DataRecord, Repomd};
 
+use crate::fetch::mirrors::Metalink;
+use crate::fetch::{Keyring, Timeouts, TlsConfig, Transport, TransportError, VerifyError};
 use crate::package::{Checksum, Package};
 use download::Target;
 use std::io::BufReader;
@@ -57,6 +68,17 @@ pub struct Source {
     pub includepkgs: Vec<String>,
     /// Packages of this repository ignore modular filtering (dnf's `module_hotfixes`).
     pub module_hotfixes: bool,
+    /// URL of a mirror list (base URLs, one a line), tried after `baseurls`.
+    pub mirrorlist: Option<String>,
+    /// URL of a metalink: its mirrors are tried after `baseurls`, and every repomd.xml must
+    /// match its hashes.
+    pub metalink: Option<String>,
+    /// TLS client certificate, CA and verification for downloads (`sslclientcert`, ...).
+    pub tls: TlsConfig,
+    /// Check `repodata/repomd.xml.asc` against `gpgkeys` before reading repomd.xml.
+    pub repo_gpgcheck: bool,
+    /// `gpgkey` entries (URLs or paths of ASCII-armored keys), for `repo_gpgcheck`.
+    pub gpgkeys: Vec<String>,
 }
 
 impl Source {
@@ -70,13 +92,19 @@ impl Source {
             excludepkgs: Vec::new(),
             includepkgs: Vec::new(),
             module_hotfixes: false,
+            mirrorlist: None,
+            metalink: None,
+            tls: TlsConfig::default(),
+            repo_gpgcheck: false,
+            gpgkeys: Vec::new(),
         }
     }
 }
 
 impl From<&crate::profile::RepoConfig> for Source {
-    /// The profile's repository as this module reads it. `mirrorlist`/`metalink` and TLS
-    /// client certificates are not read here (plain fetch only): base URLs are.
+    /// The profile's repository as this module reads it (`$releasever` and `$basearch`
+    /// were substituted by the profile layer). Like the fetcher, the profile's `proxy` is
+    /// not applied: the environment's proxy variables are.
     fn from(r: &crate::profile::RepoConfig) -> Source {
         Source {
             id: r.id.clone(),
@@ -86,6 +114,16 @@ impl From<&crate::profile::RepoConfig> for Source {
             excludepkgs: r.excludepkgs.clone(),
             includepkgs: r.includepkgs.clone(),
             module_hotfixes: r.module_hotfixes,
+            mirrorlist: r.mirrorlist.clone(),
+            metalink: r.metalink.clone(),
+            tls: TlsConfig {
+                ca_cert: r.sslcacert.clone(),
+                client_cert: r.sslclientcert.clone(),
+                client_key: r.sslclientkey.clone(),
+                verify: r.sslverify,
+            },
+            repo_gpgcheck: r.repo_gpgcheck,
+            gpgkeys: r.gpgkey.clone(),
         }
     }
 }
@@ -114,14 +152,41 @@ pub struct RepoData {
     /// modules.yaml (empty when the repository has none).
     pub modules: Modules,
     options: LoadOptions,
+    transport: Transport,
     filelists: OnceLock<FileLists>,
 }
 
 /// Everything that can go wrong reading repository metadata.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
-    #[error("Repository `{repo}` has no `baseurl` (`mirrorlist` and `metalink` are not read yet)")]
+    #[error(
+        "Repository `{repo}` has no base URL to read: no `baseurl`, and its `mirrorlist`/`metalink` lists no usable mirror"
+    )]
     NoBaseurl { repo: String },
+    #[error("Cannot set up downloads for repository `{repo}`")]
+    Setup {
+        repo: String,
+        #[source]
+        source: Box<TransportError>,
+    },
+    #[error(transparent)]
+    Mirror(#[from] crate::fetch::mirrors::MirrorError),
+    #[error("Cannot load the GPG keys of repository `{repo}` (`repo_gpgcheck` needs them)")]
+    Keys {
+        repo: String,
+        #[source]
+        source: Box<crate::fetch::RepoError>,
+    },
+    #[error(
+        "Repository `{repo}` has `repo_gpgcheck` on, but its repomd.xml is not signed: `{url}` does not exist"
+    )]
+    MissingSignature { repo: String, url: String },
+    #[error("The repomd.xml of repository `{repo}` fails its signature check")]
+    BadSignature {
+        repo: String,
+        #[source]
+        source: Box<VerifyError>,
+    },
     #[error("Invalid URL `{url}`")]
     BadUrl {
         url: String,
@@ -135,10 +200,10 @@ pub enum RepoError {
     #[error("Downloading `{url}` failed with HTTP status {status}")]
     HttpStatus { url: String, status: u16 },
     #[error("Downloading `{url}` failed")]
-    Network {
+    Download {
         url: String,
         #[source]
-        source: reqwest::Error,
+        source: Box<TransportError>,
     },
     #[error("Reading `{url}` failed")]
     Transfer {
@@ -205,47 +270,155 @@ pub enum RepoError {
 }
 
 impl RepoError {
-    /// Errors where another mirror may do better (missing or unreachable files).
-    fn is_transport(&self) -> bool {
+    /// Errors where another mirror may do better: missing or unreachable files (or, offline,
+    /// not cached for this mirror), and a repomd.xml that is stale (metalink) or unsigned or
+    /// badly signed on this mirror.
+    fn is_mirror_specific(&self) -> bool {
         matches!(
             self,
             RepoError::NotFound { .. }
                 | RepoError::HttpStatus { .. }
-                | RepoError::Network { .. }
+                | RepoError::Download { .. }
                 | RepoError::Transfer { .. }
+                | RepoError::Offline { .. }
+        ) || self.is_trust()
+    }
+
+    /// repomd.xml was refused: more telling than a dead mirror when every mirror failed.
+    fn is_trust(&self) -> bool {
+        matches!(
+            self,
+            RepoError::Mirror(_)
+                | RepoError::MissingSignature { .. }
+                | RepoError::BadSignature { .. }
         )
+    }
+
+    /// What the user can do about this error, when there is something (for `hint:` lines).
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            RepoError::ChecksumMismatch { .. }
+            | RepoError::SizeMismatch { .. }
+            | RepoError::OpenChecksumMismatch { .. } => {
+                "the repository's files disagree with its repomd.xml: a mirror in the middle of a sync, or a damaged copy; try again later or another mirror"
+            }
+            RepoError::Offline { .. } => "run once without `--offline` to fill the cache",
+            RepoError::NotFound { .. } => {
+                "check the repository's `baseurl`, `mirrorlist` or `metalink` in the profile"
+            }
+            RepoError::Mirror(_) => {
+                "the mirrors serve another repomd.xml than the metalink lists: they are out of sync (try again later) or the repository was altered"
+            }
+            RepoError::MissingSignature { .. } => {
+                "set `repo_gpgcheck = false` for this repository if its publisher does not sign repomd.xml"
+            }
+            RepoError::BadSignature { .. } => {
+                "check the repository's `gpgkey`: repomd.xml was signed by another key, or altered after signing"
+            }
+            RepoError::Keys { .. } => "check the repository's `gpgkey` entries",
+            RepoError::Setup { .. } => {
+                "check `sslclientcert`, `sslclientkey` and `sslcacert` of the repository"
+            }
+            _ => return None,
+        })
     }
 }
 
 /// Read one repository: repomd.xml, primary, comps and modules (filelists later, on demand).
 /// Mirrors are tried in order while files are missing or unreachable; a checksum mismatch
 /// stops at once (it is a repository problem worth seeing, not a flaky network).
+/// When every mirror failed, the error reported is the first refused repomd.xml (metalink,
+/// signature), else the first failure.
 pub fn load(source: &Source, options: &LoadOptions) -> Result<RepoData, RepoError> {
-    let mut first_err = None;
-    for baseurl in &source.baseurls {
-        match load_from(source, baseurl, options) {
+    let transport =
+        Transport::new(&source.tls, None, Timeouts::default()).map_err(|e| RepoError::Setup {
+            repo: source.id.clone(),
+            source: Box::new(e),
+        })?;
+    let mirrors = mirrors::resolve(source, &transport, options)?;
+    let keys = if source.repo_gpgcheck {
+        Some(load_keys(source, &transport, options)?)
+    } else {
+        None
+    };
+    let access = Access {
+        transport,
+        metalink: mirrors.metalink,
+        keys,
+    };
+    let mut errors = Vec::new();
+    for (i, baseurl) in mirrors.baseurls.iter().enumerate() {
+        match load_from(source, baseurl, &access, options) {
             Ok(d) => return Ok(d),
-            Err(e) if e.is_transport() => {
-                tracing::warn!("repository `{}`: {e}; trying the next base URL", source.id);
-                first_err.get_or_insert(e);
+            Err(e) if e.is_mirror_specific() => {
+                if i + 1 < mirrors.baseurls.len() {
+                    tracing::warn!("repository `{}`: {e}; trying the next base URL", source.id);
+                }
+                errors.push(e);
             }
             Err(e) => return Err(e),
         }
     }
-    Err(first_err.unwrap_or_else(|| RepoError::NoBaseurl {
+    let pick = errors.iter().position(RepoError::is_trust).unwrap_or(0);
+    if pick < errors.len() {
+        return Err(errors.swap_remove(pick));
+    }
+    Err(RepoError::NoBaseurl {
         repo: source.id.clone(),
-    }))
+    })
 }
 
-fn load_from(source: &Source, baseurl: &str, options: &LoadOptions) -> Result<RepoData, RepoError> {
+/// How one load reaches and trusts a repository's mirrors.
+struct Access {
+    transport: Transport,
+    metalink: Option<Metalink>,
+    keys: Option<Keyring>,
+}
+
+/// The repository's `gpgkey`s, read the way the fetcher reads them (downloaded keys kept in
+/// the cache, so `--offline` still has them).
+fn load_keys(source: &Source, t: &Transport, options: &LoadOptions) -> Result<Keyring, RepoError> {
+    let repo = crate::fetch::FetchRepo {
+        id: source.id.clone(),
+        baseurls: source.baseurls.clone(),
+        mirrorlist: source.mirrorlist.clone(),
+        metalink: source.metalink.clone(),
+        gpgcheck: true,
+        gpgkeys: source.gpgkeys.clone(),
+        tls: source.tls.clone(),
+        proxy: None,
+    };
+    let t = (!options.offline).then_some(t);
+    crate::fetch::load_keyring(
+        &repo,
+        t,
+        &crate::fetch::RetryPolicy::default(),
+        Some(&options.cache_dir),
+    )
+    .map_err(|e| RepoError::Keys {
+        repo: source.id.clone(),
+        source: Box::new(e),
+    })
+}
+
+fn load_from(
+    source: &Source,
+    baseurl: &str,
+    access: &Access,
+    options: &LoadOptions,
+) -> Result<RepoData, RepoError> {
     let url = download::join(baseurl, "repodata/repomd.xml")?;
-    let bytes = read_repomd(&url, source, baseurl, options)?;
+    let bytes = read_repomd(&url, source, baseurl, access, options)?;
     let repomd = Repomd::parse(&bytes).map_err(|e| RepoError::Parse {
         url: url.to_string(),
         offset: e.offset,
         message: e.message,
     })?;
-    let reader = RecordReader { baseurl, options };
+    let reader = RecordReader {
+        baseurl,
+        options,
+        transport: &access.transport,
+    };
     let record = repomd
         .record("primary")
         .ok_or_else(|| RepoError::NoPrimary {
@@ -293,6 +466,7 @@ fn load_from(source: &Source, baseurl: &str, options: &LoadOptions) -> Result<Re
         groups,
         modules,
         options: options.clone(),
+        transport: access.transport.clone(),
         filelists: OnceLock::new(),
     })
 }
@@ -369,32 +543,64 @@ fn check_count(url: &str, declared: Option<u64>, actual: usize) -> Result<(), Re
     }
 }
 
+/// repomd.xml of one mirror, believed only after it matches the metalink (when there is
+/// one) and its signature verifies (with `repo_gpgcheck`); only then is it kept for
+/// `--offline` runs.
 fn read_repomd(
     url: &Url,
     source: &Source,
     baseurl: &str,
+    access: &Access,
     options: &LoadOptions,
 ) -> Result<Vec<u8>, RepoError> {
-    match download::target(url)? {
-        Target::Local(path) => download::read_local(&path, url),
-        Target::Remote(_) => {
-            let cached = cache::repomd_path(&options.cache_dir, &source.id, baseurl);
-            if options.offline {
-                return match fs_err::read(&cached) {
-                    Ok(b) => Ok(b),
-                    Err(_) => Err(RepoError::Offline {
-                        url: url.to_string(),
-                    }),
-                };
-            }
-            let bytes = download::read_all(url)?;
-            if let Some(dir) = cached.parent() {
-                fs_err::create_dir_all(dir)?;
-            }
-            write_atomic(&cached, &bytes)?;
-            Ok(bytes)
+    let asc_url = download::join(baseurl, "repodata/repomd.xml.asc")?;
+    let remote = matches!(download::target(url)?, Target::Remote(_));
+    let cached = cache::repomd_path(&options.cache_dir, &source.id, baseurl);
+    let cached_asc = cached.with_file_name("repomd.xml.asc");
+    let offline = |u: &Url| RepoError::Offline { url: u.to_string() };
+    let (bytes, asc) = if remote && options.offline {
+        let bytes = fs_err::read(&cached).map_err(|_| offline(url))?;
+        let asc = match access.keys {
+            Some(_) => Some(fs_err::read(&cached_asc).map_err(|_| offline(&asc_url))?),
+            None => None,
+        };
+        (bytes, asc)
+    } else {
+        let bytes = download::read_all(&access.transport, url)?;
+        let asc = match access.keys {
+            Some(_) => Some(download::read_all(&access.transport, &asc_url).map_err(
+                |e| match e {
+                    RepoError::NotFound { url } => RepoError::MissingSignature {
+                        repo: source.id.clone(),
+                        url,
+                    },
+                    e => e,
+                },
+            )?),
+            None => None,
+        };
+        (bytes, asc)
+    };
+    if let Some(ml) = &access.metalink {
+        ml.check_repomd(&bytes, url.as_str())?;
+    }
+    if let (Some(keys), Some(asc)) = (&access.keys, &asc) {
+        keys.verify_detached(&bytes, asc, asc_url.as_str())
+            .map_err(|e| RepoError::BadSignature {
+                repo: source.id.clone(),
+                source: Box::new(e),
+            })?;
+    }
+    if remote && !options.offline {
+        if let Some(dir) = cached.parent() {
+            fs_err::create_dir_all(dir)?;
+        }
+        write_atomic(&cached, &bytes)?;
+        if let Some(asc) = &asc {
+            write_atomic(&cached_asc, asc)?;
         }
     }
+    Ok(bytes)
 }
 
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), RepoError> {
@@ -409,6 +615,7 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), RepoError> {
 pub(crate) struct RecordReader<'a> {
     pub baseurl: &'a str,
     pub options: &'a LoadOptions,
+    pub transport: &'a Transport,
 }
 
 /// The decompressed stream handed to parsers (decompressed and hashed on another thread).
@@ -533,7 +740,7 @@ impl RecordReader<'_> {
                 let dir = cached.parent().unwrap_or(&self.options.cache_dir);
                 fs_err::create_dir_all(dir)?;
                 let tmp = tempfile::NamedTempFile::new_in(dir)?;
-                download::download_to(url, tmp.path())?;
+                download::download_to(self.transport, url, tmp.path())?;
                 verify_file(tmp.path(), rec, url)?;
                 tmp.persist(&cached).map_err(|e| RepoError::Io(e.error))?;
                 Ok(cached)
@@ -587,6 +794,7 @@ impl RepoData {
         let reader = RecordReader {
             baseurl: &self.baseurl,
             options: &self.options,
+            transport: &self.transport,
         };
         let lists = match self.repomd.record("filelists") {
             Some(rec) => {
@@ -616,6 +824,7 @@ impl RepoData {
         let reader = RecordReader {
             baseurl: &self.baseurl,
             options: &self.options,
+            transport: &self.transport,
         };
         let mut count = 0usize;
         let (url, declared) = reader.read(rec, |r| {
@@ -645,6 +854,7 @@ impl RepoData {
         let reader = RecordReader {
             baseurl: &self.baseurl,
             options: &self.options,
+            transport: &self.transport,
         };
         Ok(reader.read_with(rec, parse)?.1)
     }

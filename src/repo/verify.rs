@@ -23,7 +23,21 @@ pub fn check_record(
     rec: &DataRecord,
     options: &LoadOptions,
 ) -> Result<RecordCheck, RepoError> {
-    let reader = RecordReader { baseurl, options };
+    // A plain client (no TLS client certificate): for checking repositories of any origin.
+    let transport = crate::fetch::Transport::new(
+        &crate::fetch::TlsConfig::default(),
+        None,
+        crate::fetch::Timeouts::default(),
+    )
+    .map_err(|e| RepoError::Download {
+        url: baseurl.to_string(),
+        source: Box::new(e),
+    })?;
+    let reader = RecordReader {
+        baseurl,
+        options,
+        transport: &transport,
+    };
     if Compression::from_name(&rec.href) == Compression::Zchunk {
         // zchunk can't be decompressed here; its stored checksum and size still can.
         let url = reader.url(rec)?;

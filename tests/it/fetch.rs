@@ -1452,7 +1452,7 @@ fn two_processes_racing_on_one_cache_both_succeed() {
 }
 
 /// Kills the child process when dropped.
-struct ChildGuard(std::process::Child);
+pub struct ChildGuard(pub std::process::Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -1475,7 +1475,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
-fn make_pki(dir: &Path) {
+pub fn make_pki(dir: &Path) {
     let ec = [
         "-newkey",
         "ec",

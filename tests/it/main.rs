@@ -8,6 +8,7 @@ mod libsolv;
 mod lock;
 mod profile;
 mod repo;
+mod repo_mirrors;
 mod repoquery;
 mod reprotest;
 mod resolve_cs9;
