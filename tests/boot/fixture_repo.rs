@@ -31,6 +31,9 @@ const INIT: &str = r#"#!/bin/sh
 export PATH=/usr/sbin:/usr/bin
 mount -t proc proc /proc
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# Only emergencies on the console from here: a late kernel message (e.g. the TSC
+# recalibration under TCG) printed mid-echo would split the marker line the test reads.
+echo 1 > /proc/sys/kernel/printk
 host=$(cat /etc/hostname)
 marker=$(cat /etc/boot-fixture/marker)
 owner=$(stat -c '%U:%G %u:%g %a' /var/lib/boot-fixture/owned)

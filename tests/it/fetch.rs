@@ -1474,6 +1474,40 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// `openssl s_server -WWW` serving `www` over HTTPS on 127.0.0.1 with the server
+/// certificate of [`make_pki`], requiring a client certificate signed by its CA. Returns
+/// the guard that stops it and the port, once it accepts connections.
+pub fn mtls_server(pki: &Path, www: &Path) -> (ChildGuard, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-WWW", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(pki.join("server.pem"))
+        .arg("-key")
+        .arg(pki.join("server.key"))
+        .arg("-CAfile")
+        .arg(pki.join("ca.pem"))
+        .args(["-Verify", "1"])
+        .current_dir(www)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = ChildGuard(server);
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (guard, port)
+}
+
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
 pub fn make_pki(dir: &Path) {
     let ec = [
@@ -1566,33 +1600,7 @@ fn https_with_client_certificate_and_private_ca() {
     let p = TestPkg::new("cdn", 30_000, Some(&env.key));
     std::fs::write(www.join("repo/Packages").join(p.file()), &p.bytes).unwrap();
 
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = std::process::Command::new("openssl")
-        .args(["s_server", "-quiet", "-WWW", "-accept"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-cert")
-        .arg(pki.join("server.pem"))
-        .arg("-key")
-        .arg(pki.join("server.key"))
-        .arg("-CAfile")
-        .arg(pki.join("ca.pem"))
-        .args(["-Verify", "1"])
-        .current_dir(&www)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = ChildGuard(server);
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_guard, port) = mtls_server(&pki, &www);
 
     let base = format!("https://127.0.0.1:{port}/repo/");
     let lock = lock_of("cdn", &base, std::slice::from_ref(&p));

@@ -2,14 +2,13 @@
 //! by the metalink's hashes), `repo_gpgcheck` (repomd.xml.asc), and TLS client certificates,
 //! on a real createrepo_c repository served over HTTP(S) on 127.0.0.1.
 
-use crate::fetch::{ChildGuard, make_pki};
+use crate::fetch::{make_pki, mtls_server};
 use crate::repo::{file_url, make_repo, options, serve};
 use diskless::repo::{self, LoadOptions, RepoError, Source};
 use pgp::composed::{DetachedSignature, SignedSecretKey};
 use rand::SeedableRng;
 use sha2::Digest;
-use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+use std::net::TcpListener;
 
 /// A source with no `baseurl`: everything comes from its mirror list(s).
 fn mirrored(id: &str) -> Source {
@@ -332,33 +331,7 @@ fn https_metadata_with_client_certificate_and_private_ca() {
     std::fs::create_dir_all(&pki).unwrap();
     make_pki(&pki);
     make_repo(&www.join("repo"), "gz");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = std::process::Command::new("openssl")
-        .args(["s_server", "-quiet", "-WWW", "-accept"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-cert")
-        .arg(pki.join("server.pem"))
-        .arg("-key")
-        .arg(pki.join("server.key"))
-        .arg("-CAfile")
-        .arg(pki.join("ca.pem"))
-        .args(["-Verify", "1"])
-        .current_dir(&www)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = ChildGuard(server);
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_guard, port) = mtls_server(&pki, &www);
     let base = format!("https://127.0.0.1:{port}/repo/");
     let tls = diskless::fetch::TlsConfig {
         ca_cert: Some(pki.join("ca.pem")),
