@@ -218,10 +218,9 @@ pub struct TestKey {
     pub key_id: String,
 }
 
-/// An Ed25519 signing key, the same for the same seed (fixed RNG and creation time).
-pub fn gen_key(seed: u64, uid: &str) -> TestKey {
+/// An Ed25519 secret key, the same for the same seed and uid (fixed RNG and creation time).
+pub fn gen_secret_key(seed: u64, uid: &str) -> pgp::composed::SignedSecretKey {
     use pgp::composed::{KeyType, SecretKeyParamsBuilder};
-    use pgp::types::KeyDetails;
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let params = SecretKeyParamsBuilder::default()
@@ -232,7 +231,30 @@ pub fn gen_key(seed: u64, uid: &str) -> TestKey {
         .created_at(pgp::types::Timestamp::from_secs(1_700_000_000))
         .build()
         .unwrap();
-    let sk = params.generate(&mut rng).unwrap();
+    params.generate(&mut rng).unwrap()
+}
+
+/// `gpg --detach-sign --armor` of `data`, made with the pgp crate.
+pub fn detached_sign(sk: &pgp::composed::SignedSecretKey, data: &[u8]) -> String {
+    use pgp::composed::DetachedSignature;
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    DetachedSignature::sign_binary_data(
+        &mut rng,
+        &sk.primary_key,
+        &pgp::types::Password::empty(),
+        pgp::crypto::hash::HashAlgorithm::Sha256,
+        data,
+    )
+    .unwrap()
+    .to_armored_string(None.into())
+    .unwrap()
+}
+
+/// An Ed25519 signing key, the same for the same seed (fixed RNG and creation time).
+pub fn gen_key(seed: u64, uid: &str) -> TestKey {
+    use pgp::types::KeyDetails;
+    let sk = gen_secret_key(seed, uid);
     let secret = sk.to_armored_string(None.into()).unwrap();
     let public_asc = sk.to_public_key().to_armored_string(None.into()).unwrap();
     TestKey {
@@ -1360,30 +1382,12 @@ fn mirrorlist_and_metalink_mirrors_are_tried_after_the_locked_base() {
 
 #[test]
 fn repomd_detached_signatures_check_against_the_repository_keys() {
-    use pgp::composed::{Deserializable, DetachedSignature, SignedSecretKey};
-    use rand::SeedableRng;
+    use pgp::composed::{Deserializable, DetachedSignature};
     let env = Env::new();
-    // The same key as `env.key`: same seed.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let params = pgp::composed::SecretKeyParamsBuilder::default()
-        .key_type(pgp::composed::KeyType::Ed25519Legacy)
-        .can_certify(true)
-        .can_sign(true)
-        .primary_user_id("diskless test <test@example.org>".into())
-        .created_at(pgp::types::Timestamp::from_secs(1_700_000_000))
-        .build()
-        .unwrap();
-    let sk: SignedSecretKey = params.generate(&mut rng).unwrap();
+    // The same key as `env.key`: same seed and uid.
+    let sk = gen_secret_key(1, "diskless test <test@example.org>");
     let repomd = b"<repomd>...</repomd>\n";
-    let sig = DetachedSignature::sign_binary_data(
-        &mut rng,
-        &sk.primary_key,
-        &pgp::types::Password::empty(),
-        pgp::crypto::hash::HashAlgorithm::Sha256,
-        &repomd[..],
-    )
-    .unwrap();
-    let asc = sig.to_armored_string(None.into()).unwrap();
+    let asc = detached_sign(&sk, repomd);
     assert!(DetachedSignature::from_string(&asc).is_ok());
 
     let repo = env.repo(&["m1"]);

@@ -2,11 +2,10 @@
 //! by the metalink's hashes), `repo_gpgcheck` (repomd.xml.asc), and TLS client certificates,
 //! on a real createrepo_c repository served over HTTP(S) on 127.0.0.1.
 
-use crate::fetch::{make_pki, mtls_server};
+use crate::fetch::{detached_sign, gen_secret_key, make_pki, mtls_server};
 use crate::repo::{file_url, make_repo, options, serve};
 use diskless::repo::{self, LoadOptions, RepoError, Source};
-use pgp::composed::{DetachedSignature, SignedSecretKey};
-use rand::SeedableRng;
+use pgp::composed::SignedSecretKey;
 use sha2::Digest;
 use std::net::TcpListener;
 
@@ -28,33 +27,9 @@ fn dead_url() -> String {
 
 /// Ed25519 signing key (fixed seed and creation time) and its armored public key.
 fn signing_key(seed: u64) -> (SignedSecretKey, String) {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let params = pgp::composed::SecretKeyParamsBuilder::default()
-        .key_type(pgp::composed::KeyType::Ed25519Legacy)
-        .can_certify(true)
-        .can_sign(true)
-        .primary_user_id("repo signer <repo@example.org>".into())
-        .created_at(pgp::types::Timestamp::from_secs(1_700_000_000))
-        .build()
-        .unwrap();
-    let sk: SignedSecretKey = params.generate(&mut rng).unwrap();
+    let sk = gen_secret_key(seed, "repo signer <repo@example.org>");
     let public = sk.to_public_key().to_armored_string(None.into()).unwrap();
     (sk, public)
-}
-
-/// `gpg --detach-sign --armor` of `data`, made with the pgp crate.
-fn detached_sign(sk: &SignedSecretKey, data: &[u8]) -> String {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    DetachedSignature::sign_binary_data(
-        &mut rng,
-        &sk.primary_key,
-        &pgp::types::Password::empty(),
-        pgp::crypto::hash::HashAlgorithm::Sha256,
-        data,
-    )
-    .unwrap()
-    .to_armored_string(None.into())
-    .unwrap()
 }
 
 fn metalink(repomd: &[u8], urls: &[String]) -> String {
