@@ -7,7 +7,6 @@ use clap::Args;
 use diskless::repo::modules::ModuleSelection;
 use diskless::repo::query::{self, Query};
 use diskless::repo::{self, LoadOptions, Pool, PoolOptions, RepoError, Source};
-use rayon::prelude::*;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -60,8 +59,9 @@ pub fn run_with_sources(
         offline: g.offline,
     };
     let repos = sources
-        .par_iter()
-        .map(|s| repo::load(s, &options).map_err(|e| with_hint(e, &s.id)))
+        .iter()
+        .zip(repo::load_all(sources, &options))
+        .map(|(s, loaded)| loaded.map_err(|e| with_hint(e, &s.id)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let pool = Pool::new(
         repos,
