@@ -7,11 +7,11 @@
 //! first, so only what must move moves.
 
 use crate::lock::{LOCK_VERSION, LockedPackage, LockedRepo, Lockfile};
-use crate::package::Package;
+use crate::package::{FileProviders, Package, PkgId, glob_match};
 use crate::profile::{Profile, RepoConfig};
 use crate::repo::modules::ModuleSelection;
 use crate::repo::{self, LoadOptions, Pool, PoolOptions, RepoData, RepoError};
-use crate::solve::{self, FileProviders, PkgId, Reason, Request, Solution, SolveError};
+use crate::solve::{self, Reason, Request, Solution, SolveError};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// dnf's default `installonlypkgs` that are plain names (the provide-based entries, such as
@@ -237,7 +237,7 @@ pub fn resolve_in<'p>(
         let pins: BTreeMap<_, _> = locked
             .unwrap_or_default()
             .iter()
-            .filter(|p| !update.iter().any(|u| solve::glob_match(u, &p.name)))
+            .filter(|p| !update.iter().any(|u| glob_match(u, &p.name)))
             .map(|p| {
                 (
                     (p.name.clone(), p.arch.clone()),

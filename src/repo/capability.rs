@@ -1,26 +1,19 @@
 //! Capabilities as users type them (`glibc >= 2.34`, `libc.so.6()(64bit)`, `/bin/sh`),
-//! for `repoquery --whatprovides`. Matching uses `solve`'s rpm rules.
+//! for `repoquery --whatprovides`. Matching uses `package`'s rpm rules.
 
-use crate::package::{Dependency, Op};
+use crate::package::{Dependency, Sense, parse_evr};
 
 /// Parse a capability as dnf takes it on the command line: `name`, or `name OP evr`
 /// (the EVR split as rpm splits it: epoch to the first `:`, release after the last `-`).
 pub fn parse_capability(s: &str) -> Dependency {
     let parts: Vec<&str> = s.split_whitespace().collect();
     if let [name, op, evr] = parts.as_slice() {
-        let op = match *op {
-            "<" => Some(Op::Lt),
-            "<=" | "=<" => Some(Op::Le),
-            "=" | "==" => Some(Op::Eq),
-            ">=" | "=>" => Some(Op::Ge),
-            ">" => Some(Op::Gt),
-            _ => None,
-        };
-        if let Some(op) = op {
+        // rpm's operator spellings; `<>` has no `Op`, so such text stays one plain name.
+        if let Some(op) = Sense::parse(op).and_then(Sense::to_op) {
             return Dependency {
                 name: name.to_string(),
                 op: Some(op),
-                evr: Some(crate::solve::parse_evr(evr)),
+                evr: Some(parse_evr(evr)),
                 pre: false,
             };
         }
@@ -36,7 +29,7 @@ pub fn parse_capability(s: &str) -> Dependency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solve::provide_satisfies;
+    use crate::package::provide_satisfies;
 
     #[test]
     fn parses_and_matches_like_dnf() {

@@ -7,7 +7,7 @@
 use super::modules::{self, ModuleSelection};
 use super::{RepoData, RepoError};
 use crate::package::{Dependency, Package};
-use crate::solve::{FileProviders, PkgId, glob_match, provide_satisfies};
+use crate::package::{FileProviders, PkgId, glob_match, provide_satisfies};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 

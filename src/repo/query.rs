@@ -3,8 +3,7 @@
 
 use super::capability::parse_capability;
 use super::{Pool, RepoError};
-use crate::package::Package;
-use crate::solve::PkgId;
+use crate::package::{Package, PkgId, is_glob};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -103,17 +102,13 @@ pub fn spec_matches(spec: &str, p: &Package) -> bool {
     forms.iter().any(|f| glob_match(spec, f, true))
 }
 
-fn is_glob(s: &str) -> bool {
-    s.contains(['*', '?', '['])
-}
-
-/// fnmatch-style matching (`solve`'s), optionally ignoring ASCII case as dnf's package
+/// fnmatch-style matching (`package`'s), optionally ignoring ASCII case as dnf's package
 /// specs do.
 pub fn glob_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
     if ignore_case {
-        crate::solve::glob_match(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase())
+        crate::package::glob_match(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase())
     } else {
-        crate::solve::glob_match(pattern, text)
+        crate::package::glob_match(pattern, text)
     }
 }
 

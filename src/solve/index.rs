@@ -5,10 +5,11 @@
 //! File dependencies are answered from `Package::files` (primary.xml's subset) first and
 //! from the lazy [`FileProviders`] only on a miss, as dnf loads filelists.
 
-use super::depmatch::provide_satisfies;
-use super::vercmp::evr_cmp;
-use super::{FileProviders, PkgId, Request};
-use crate::package::{Dependency, Package};
+use super::Request;
+use crate::package::{
+    Dependency, FileProviders, Package, PkgId, Sense, evr_cmp, evr_in_range, glob_match,
+    provide_satisfies,
+};
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -259,11 +260,7 @@ impl<'a> Index<'a> {
                     .filter(|&&(o, k)| {
                         let d = &self.pkgs[o].obsoletes[k as usize];
                         self.pkgs[o].name != p.name
-                            && super::depmatch::evr_in_range(
-                                &p.evr,
-                                super::depmatch::Sense::from_op(d.op),
-                                d.evr.as_ref(),
-                            )
+                            && evr_in_range(&p.evr, Sense::from_op(d.op), d.evr.as_ref())
                     })
                     .map(|&(o, _)| o)
                     .collect()
@@ -316,110 +313,6 @@ fn excluded_by(pattern: &str, p: &Package) -> bool {
         || glob_match(pattern, &format!("{}.{}", p.name, p.arch))
         || glob_match(pattern, &format!("{}-{}", p.name, p.evr))
         || glob_match(pattern, &p.nevra())
-}
-
-pub fn is_glob(s: &str) -> bool {
-    s.contains(['*', '?', '['])
-}
-
-/// fnmatch-style glob: `*`, `?`, `[abc]`, `[a-z]`, `[!x]`.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi, ti));
-                    pi += 1;
-                    continue;
-                }
-                '?' => {
-                    pi += 1;
-                    ti += 1;
-                    continue;
-                }
-                '[' => {
-                    if let Some((matched, next)) = class_match(&p, pi, t[ti]) {
-                        if matched {
-                            pi = next;
-                            ti += 1;
-                            continue;
-                        }
-                    } else if t[ti] == '[' {
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
-                }
-                c if c == t[ti] => {
-                    pi += 1;
-                    ti += 1;
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        match star {
-            Some((sp, st)) => {
-                pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
-            }
-            None => return false,
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
-
-/// Match `c` against the class starting at `p[start] == '['`: (matched, index after `]`).
-fn class_match(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
-    let mut i = start + 1;
-    let negate = matches!(p.get(i), Some('!') | Some('^'));
-    if negate {
-        i += 1;
-    }
-    let mut matched = false;
-    let mut first = true;
-    while i < p.len() && (p[i] != ']' || first) {
-        first = false;
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            if p[i] <= c && c <= p[i + 2] {
-                matched = true;
-            }
-            i += 3;
-        } else {
-            if p[i] == c {
-                matched = true;
-            }
-            i += 1;
-        }
-    }
-    if i >= p.len() {
-        return None;
-    }
-    Some((matched != negate, i + 1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("kernel*", "kernel-core"));
-        assert!(glob_match("*-devel", "glibc-devel"));
-        assert!(!glob_match("*-devel", "glibc"));
-        assert!(glob_match("lib?", "libc"));
-        assert!(glob_match("python3-[a-c]*", "python3-bar"));
-        assert!(!glob_match("python3-[!a-c]*", "python3-bar"));
-        assert!(glob_match("a*b*c", "aXbYbZc"));
-        assert!(glob_match("exact", "exact"));
-    }
 }
 
 /// A small multiply-rotate hasher (the FxHash scheme) for the solver's lookup tables:

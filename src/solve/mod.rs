@@ -1,48 +1,24 @@
-//! Dependency resolution with rpm's semantics: version comparison, range matching,
-//! rich dependencies, and a SAT solver (resolvo). Pure: no network, no disk.
+//! Dependency resolution with rpm's semantics: the mapping of package records, their
+//! dependencies (rich ones included) and dnf's policy onto a SAT solver (resolvo). Pure:
+//! no network, no disk. The rpm rules themselves (version comparison, range matching, the
+//! rich-dependency grammar, globs) live in `package`, below this module.
 //!
 //! The caller (the `lock` command) hands in every package record of the enabled
 //! repositories and a [`Request`]; [`solve`] returns the chosen set with the reason each
 //! package is in it, or a [`SolveError`] that reads like dnf's.
 
-mod depmatch;
 mod error;
 mod index;
 mod policy;
 mod provider;
 mod resolve;
-mod rich;
 mod spec;
 mod system;
-mod vercmp;
 
-pub use depmatch::{Sense, overlap, parse_evr, provide_satisfies};
-pub use index::glob_match;
-pub use rich::{Rich, RichError, parse as parse_rich};
 pub use system::{Focus, Job, JobKind, Select, System, SystemFlags};
-pub use vercmp::{evr_cmp, rpmvercmp};
 
-use crate::package::Package;
+use crate::package::{FileProviders, Package, PkgId};
 use std::collections::BTreeMap;
-
-/// Index of a package in the slice handed to [`solve`].
-pub type PkgId = usize;
-
-/// Full file lists, loaded lazily: primary.xml lists only some files, so a file
-/// dependency that no primary entry satisfies asks this (filelists.xml behind it).
-pub trait FileProviders {
-    /// Packages (indices into the solve input) that contain `path`.
-    fn providers(&self, path: &str) -> Vec<PkgId>;
-}
-
-/// No extra file lists: only primary.xml's files satisfy file dependencies.
-pub struct NoFileLists;
-
-impl FileProviders for NoFileLists {
-    fn providers(&self, _path: &str) -> Vec<PkgId> {
-        Vec::new()
-    }
-}
 
 /// What to resolve, with dnf's policy knobs for an empty install root.
 #[derive(Debug, Clone, Default)]

@@ -21,11 +21,11 @@
 //! with packages `bar` (Provides: foo) and `foo` picks `bar`. Request specs are different:
 //! `dnf install foo` matches package names before provides (see [`super::spec`]).
 
-use super::PkgId;
-use super::depmatch::Sense;
 use super::provider::Provider;
-use super::vercmp::{evr_cmp, rpmvercmp};
-use crate::package::{DepEvr, Dependency, Op, Package};
+use crate::package::{
+    DepEvr, Dependency, Op, Package, PkgId, Sense, evr_cmp, evr_in_range, provide_satisfies,
+    rpmvercmp,
+};
 use resolvo::{DenseIndex, NameId};
 use std::cmp::Ordering;
 
@@ -152,17 +152,13 @@ pub fn order_provider_names(
 fn obsoletes(by: &Package, pkg: &Package) -> bool {
     by.name != pkg.name
         && by.obsoletes.iter().any(|o| {
-            o.name == pkg.name
-                && super::depmatch::evr_in_range(&pkg.evr, Sense::from_op(o.op), o.evr.as_ref())
+            o.name == pkg.name && evr_in_range(&pkg.evr, Sense::from_op(o.op), o.evr.as_ref())
         })
 }
 
 /// Does package `r` provide the (non-rich) dependency `d`?
 fn provides_atom(r: &Package, d: &Dependency) -> bool {
-    !d.is_rich()
-        && r.provides
-            .iter()
-            .any(|pr| super::depmatch::provide_satisfies(pr, d))
+    !d.is_rich() && r.provides.iter().any(|pr| provide_satisfies(pr, d))
 }
 
 /// libsolv's "sort by common dep": among the survivors, versioned provides (`=`, `<=`,

@@ -11,11 +11,12 @@
 //! Every list handed to resolvo is built in a content-based order (package rank, sorted
 //! names), never from hash-map iteration, so the same input gives the same solution.
 
+use super::Request;
 use super::index::Index;
 use super::policy;
-use super::rich::{self, Rich, RichError};
-use super::{PkgId, Request};
-use crate::package::{Dependency, Package};
+use crate::package::{
+    Dependency, Package, PkgId, Rich, RichError, Sense, evr_in_range, parse_rich,
+};
 use resolvo::{
     Candidates, Condition, ConditionId, ConditionalRequirement, DenseIndex, Dependencies,
     DependencyProvider, Interner, KnownDependencies, LogicalOperator, NameId, Requirement,
@@ -390,7 +391,7 @@ impl<'a> Provider<'a> {
         if !d.is_rich() {
             return Some(self.lit(PkgPred::Dep(d.clone())));
         }
-        let parsed = rich::parse(&d.name)
+        let parsed = parse_rich(&d.name)
             .map_err(|e| e.to_string())
             .and_then(|r| self.formula(&r));
         match parsed {
@@ -617,11 +618,7 @@ impl<'a> Provider<'a> {
                 let d = &self.pkg(*by).obsoletes[*k as usize];
                 let cand = self.pkg(id);
                 !(cand.name == d.name
-                    && super::depmatch::evr_in_range(
-                        &cand.evr,
-                        super::depmatch::Sense::from_op(d.op),
-                        d.evr.as_ref(),
-                    ))
+                    && evr_in_range(&cand.evr, Sense::from_op(d.op), d.evr.as_ref()))
             }
             Pred::OneOf(v) => v.contains(&id),
             Pred::NoneOf(v) => !v.contains(&id),

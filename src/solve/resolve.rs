@@ -6,8 +6,8 @@ use super::error::problems;
 use super::index::Index;
 use super::provider::{Formula, Pred, Provider, pkg_of, solvable};
 use super::spec::{SpecMatch, resolve_spec};
-use super::{FileProviders, PkgId, Reason, Request, Solution, SolveError};
-use crate::package::{Dependency, Package};
+use super::{Reason, Request, Solution, SolveError};
+use crate::package::{Dependency, FileProviders, Package, PkgId, Rich, evr_cmp, parse_rich};
 use resolvo::{ConditionalRequirement, NameId, Problem, Solver, UnsolvableOrCancelled};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -131,7 +131,7 @@ pub fn run(
         pa.name
             .cmp(&pb.name)
             .then_with(|| pa.arch.cmp(&pb.arch))
-            .then_with(|| super::vercmp::evr_cmp(&pa.evr, &pb.evr))
+            .then_with(|| evr_cmp(&pa.evr, &pb.evr))
             .then_with(|| ix.cmp_rank(a, b))
     });
     Ok(Solution {
@@ -361,7 +361,7 @@ pub(super) fn reasons(
 fn satisfiers(p: &Provider<'_>, chosen: &[PkgId], owner: PkgId, d: &Dependency) -> Vec<PkgId> {
     let mut atoms: Vec<Dependency> = Vec::new();
     if d.is_rich() {
-        if let Ok(r) = super::rich::parse(&d.name) {
+        if let Ok(r) = parse_rich(&d.name) {
             collect_atoms(&r, &mut atoms);
         }
     } else {
@@ -378,8 +378,7 @@ fn satisfiers(p: &Provider<'_>, chosen: &[PkgId], owner: PkgId, d: &Dependency) 
     out
 }
 
-fn collect_atoms(r: &super::rich::Rich, out: &mut Vec<Dependency>) {
-    use super::rich::Rich;
+fn collect_atoms(r: &Rich, out: &mut Vec<Dependency>) {
     match r {
         Rich::Atom(d) => out.push(d.clone()),
         Rich::And(v) | Rich::Or(v) | Rich::With(v) => v.iter().for_each(|x| collect_atoms(x, out)),

@@ -3,10 +3,11 @@
 //! (`libfoo.so.1()(64bit)`, `foo >= 1.2`), or a file path. Each spec becomes the set of
 //! allowed packages it may be satisfied by, per package name.
 
-use super::depmatch::{Sense, parse_evr};
-use super::index::{Hidden, Index, glob_match, is_glob};
-use super::{PkgId, SolveError};
-use crate::package::{Dependency, Package};
+use super::SolveError;
+use super::index::{Hidden, Index};
+use crate::package::{
+    Dependency, Package, PkgId, Sense, glob_match, is_glob, parse_evr, provide_satisfies,
+};
 
 /// What a spec matched.
 pub enum SpecMatch {
@@ -158,9 +159,7 @@ fn hint(ix: &Index<'_>, spec: &str, dep: &Dependency) -> Option<String> {
                 || evr_forms(p)
                     .iter()
                     .any(|f| format!("{}-{f}", p.name) == spec)
-                || p.provides
-                    .iter()
-                    .any(|pr| super::depmatch::provide_satisfies(pr, dep))
+                || p.provides.iter().any(|pr| provide_satisfies(pr, dep))
                 || p.files.iter().any(|f| f == spec)
         });
         ids.into_iter()

@@ -42,9 +42,8 @@ use super::policy::order_provider_names;
 use super::provider::{Pred, Provider, SystemInfo, color_match, pkg_of, solvable};
 use super::resolve::{MAX_WEAK_ROUNDS, RootMatch, reasons, sorted, weak_candidates};
 use super::spec::{SpecMatch, resolve_spec};
-use super::vercmp::evr_cmp;
-use super::{FileProviders, PkgId, Reason, Request, Solution, SolveError};
-use crate::package::Package;
+use super::{Reason, Request, Solution, SolveError};
+use crate::package::{FileProviders, Package, PkgId, evr_cmp};
 use resolvo::{
     ConditionalRequirement, Problem, Requirement, Solver, UnsolvableOrCancelled, VersionSetId,
 };

@@ -1,9 +1,10 @@
 //! Solver cases as small tables: records built in code, a request, the expected set or
 //! the expected error.
 
-use super::depmatch::parse_evr;
 use super::*;
-use crate::package::{Checksum, Dependency, Evr, Package};
+use crate::package::{
+    Checksum, Dependency, Evr, FileProviders, NoFileLists, Package, PkgId, parse_evr,
+};
 
 /// Builder for a package record: `pkg("a", "1.0-1", "x86_64").requires("b >= 2")`.
 pub struct P(Package);

@@ -10,8 +10,8 @@
 
 use crate::libsolv::testcase;
 use crate::libsolv::{Status, check, label};
-use diskless::package::Package;
-use diskless::solve::{self, NoFileLists, Request};
+use diskless::package::{NoFileLists, Package};
+use diskless::solve::{self, Request};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 

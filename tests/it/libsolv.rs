@@ -35,8 +35,8 @@
 //! (`DNF_DIFFERS`, with the reasons); diskless follows dnf, so there dnf's answer is expected.
 //! That list is the only exception; nothing is silently allowed.
 
-use diskless::package::Package;
-use diskless::solve::{self, Focus, Job as SysJob, JobKind, NoFileLists, Request, Select, System};
+use diskless::package::{NoFileLists, Package, provide_satisfies};
+use diskless::solve::{self, Focus, Job as SysJob, JobKind, Request, Select, System};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use testcase::{Expected, Job, Solve, Testcase};
@@ -202,13 +202,13 @@ fn select(packages: &[Package], job: &Job) -> Result<Select, String> {
             let d = testcase::parse_dep(&job.arg)?;
             Select::Packages(ids(&|p| {
                 p.name == d.name
-                    && (d.op.is_none() || solve::provide_satisfies(&check::self_provide(p), &d))
+                    && (d.op.is_none() || provide_satisfies(&check::self_provide(p), &d))
             }))
         }
         "provides" => {
             let d = testcase::parse_dep(&job.arg)?;
             Select::Packages(ids(&|p| {
-                p.provides.iter().any(|pr| solve::provide_satisfies(pr, &d))
+                p.provides.iter().any(|pr| provide_satisfies(pr, &d))
             }))
         }
         "pkg" | "oneof" => {

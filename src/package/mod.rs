@@ -1,8 +1,21 @@
-//! The package record: what repository metadata says about one RPM.
+//! The package record and the rpm rules over it: what repository metadata says about one
+//! RPM, and how rpm compares versions, matches dependencies, parses rich dependencies and
+//! globs package names.
 //!
-//! `repo` produces these from primary.xml (and filelists on demand), `solve` consumes them
-//! without any I/O, and `lock` pins the chosen ones. Strings are kept as rpm writes them;
-//! comparison rules (rpmvercmp, range matching) live in `solve`.
+//! This is the base both `repo` and `solve` stand on: `repo` produces these records from
+//! primary.xml (and filelists on demand) and answers queries with the rules, `solve` maps
+//! them onto a SAT problem without any I/O, and `lock` pins the chosen ones. Strings are
+//! kept as rpm writes them.
+
+mod depmatch;
+mod glob;
+mod rich;
+mod vercmp;
+
+pub use depmatch::{Sense, evr_as_dep, evr_in_range, overlap, parse_evr, provide_satisfies};
+pub use glob::{glob_match, is_glob};
+pub use rich::{Rich, RichError, parse as parse_rich};
+pub use vercmp::{evr_cmp, rpmvercmp};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -194,6 +207,26 @@ impl Package {
             "{}-{}:{}-{}.{}",
             self.name, self.evr.epoch, self.evr.version, self.evr.release, self.arch
         )
+    }
+}
+
+/// Index of a package in the slice `repo`'s pool holds and `solve` takes.
+pub type PkgId = usize;
+
+/// Full file lists, loaded lazily: primary.xml lists only some files, so a file
+/// dependency that no primary entry satisfies asks this (filelists.xml behind it).
+/// `repo`'s pool implements it and `solve` asks it; the trait sits here, under both.
+pub trait FileProviders {
+    /// Packages (indices into the solve input) that contain `path`.
+    fn providers(&self, path: &str) -> Vec<PkgId>;
+}
+
+/// No extra file lists: only primary.xml's files satisfy file dependencies.
+pub struct NoFileLists;
+
+impl FileProviders for NoFileLists {
+    fn providers(&self, _path: &str) -> Vec<PkgId> {
+        Vec::new()
     }
 }
 

@@ -7,7 +7,7 @@
 //! `=` overlaps the other whatever its release.
 
 use super::vercmp::rpmvercmp;
-use crate::package::{DepEvr, Dependency, Evr, Op};
+use super::{DepEvr, Dependency, Evr, Op};
 use std::cmp::Ordering;
 
 /// rpm's sense flags: `<`, `>`, `=` as bits, so `<=` is `LESS | EQUAL` and `<>` (seen in

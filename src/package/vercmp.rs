@@ -7,7 +7,7 @@
 //! segment; a numeric run is newer than an alphabetic one; numbers compare by value
 //! (leading zeros ignored); when one string runs out of segments the longer one is newer.
 
-use crate::package::Evr;
+use super::Evr;
 use std::cmp::Ordering;
 
 /// Compare two version (or release) strings as rpm's `rpmvercmp` does.

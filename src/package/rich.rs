@@ -7,8 +7,8 @@
 //! may not be mixed without parentheses, and `if`/`unless` take two operands and an
 //! optional `else`. Names may contain balanced parentheses (`libfoo.so.1()(64bit)`).
 
+use super::Dependency;
 use super::depmatch::{Sense, parse_evr};
-use crate::package::Dependency;
 
 /// A parsed rich dependency.
 #[derive(Debug, Clone, PartialEq, Eq)]
