@@ -4,7 +4,7 @@
 //! [`fetch_lock`] is the entry point (`diskless fetch` and `diskless build` call it). For each
 //! distinct package of the lock it looks in the [`Cache`] first; otherwise it downloads from
 //! the locked base URL, then the repository's other base URLs, then its mirrorlist or
-//! metalink mirrors, retrying transient failures with backoff ([`retry`]). A download
+//! metalink mirrors, retrying transient failures with backoff (`net::retry`). A download
 //! streams into a temporary file while its sha256 (and the lock's checksum) are computed; it
 //! enters the cache only after the size, the lock's checksum, the RPM's header and payload
 //! digests and (unless the profile turned `gpgcheck` off) its signature were verified. So no
@@ -13,17 +13,16 @@
 //! `--offline` uses only the cache and names every missing package in one error.
 
 pub mod cache;
-pub mod mirrors;
 pub mod progress;
-pub mod retry;
-pub mod transport;
 pub mod verify;
 
 pub use cache::{Cache, CacheError, GcStats};
+// Transitional: the network types moved to `crate::net`.
+pub use crate::net::{RetryPolicy, Timeouts, TlsConfig, Transport, TransportError};
 pub use progress::{Reporter, Silent};
-pub use retry::RetryPolicy;
-pub use transport::{Timeouts, TlsConfig, Transport, TransportError};
 pub use verify::{Keyring, VerifyError};
+
+use crate::net::{mirrors, retry};
 
 use crate::lock::{LockedPackage, Lockfile};
 use cache::{Hasher, Staged};

@@ -4,7 +4,7 @@
 //! and a failing mirror is followed by the next one (see [`super::load`]).
 
 use super::RepoError;
-use crate::fetch::{Transport, TransportError};
+use crate::net::{Transport, TransportError};
 use std::path::{Path, PathBuf};
 use url::Url;
 

@@ -1,5 +1,5 @@
 //! Where a repository's metadata is read from: its `baseurl`s first, then the mirrors of
-//! its `metalink` and `mirrorlist`, parsed by [`crate::fetch::mirrors`] (the code the
+//! its `metalink` and `mirrorlist`, parsed by [`crate::net::mirrors`] (the code the
 //! package fetcher uses for the same lists). A metalink also pins repomd.xml: with one,
 //! every repomd.xml of the repository must match one of its hashes before it is believed
 //! ([`Metalink::check_repomd`], called by `super::read_repomd`).
@@ -10,8 +10,8 @@
 
 use super::download::{self, Target};
 use super::{LoadOptions, RepoError, Source, cache};
-use crate::fetch::Transport;
-use crate::fetch::mirrors::{Metalink, parse_mirrorlist};
+use crate::net::Transport;
+use crate::net::mirrors::{Metalink, parse_mirrorlist};
 use url::Url;
 
 /// The base URLs of one repository, in the order to try them, and its metalink.
@@ -124,7 +124,7 @@ fn document(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::{Timeouts, TlsConfig};
+    use crate::net::{Timeouts, TlsConfig};
 
     fn file_url(p: &std::path::Path) -> String {
         format!("file://{}", p.display())

@@ -13,7 +13,7 @@
 //!
 //! A repository is read from its `baseurl`s, then from the mirrors of its `metalink` and
 //! `mirrorlist` ([`mirrors`]), through the same HTTP client as the package fetcher
-//! ([`crate::fetch::Transport`]: TLS client certificate and CA). repomd.xml is believed only
+//! ([`crate::net::Transport`]: TLS client certificate and CA). repomd.xml is believed only
 //! once it matches the metalink's hashes (when there is a metalink) and its detached
 //! signature `repomd.xml.asc` verifies against the repository's `gpgkey`s (when
 //! `repo_gpgcheck` is on). [`RepoData::baseurl`] is the mirror that answered: the lock
@@ -43,8 +43,8 @@ pub use modules::Modules;
 pub use pool::{Pool, PoolOptions};
 pub use repomd::{DataRecord, Repomd};
 
-use crate::fetch::mirrors::Metalink;
-use crate::fetch::{Keyring, Timeouts, TlsConfig, Transport, TransportError, VerifyError};
+use crate::fetch::{Keyring, VerifyError};
+use crate::net::{Metalink, MirrorError, Timeouts, TlsConfig, Transport, TransportError};
 use crate::package::{Checksum, Package};
 use download::Target;
 use std::io::BufReader;
@@ -170,7 +170,7 @@ pub enum RepoError {
         source: Box<TransportError>,
     },
     #[error(transparent)]
-    Mirror(#[from] crate::fetch::mirrors::MirrorError),
+    Mirror(#[from] MirrorError),
     #[error("Cannot load the GPG keys of repository `{repo}` (`repo_gpgcheck` needs them)")]
     Keys {
         repo: String,

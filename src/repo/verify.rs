@@ -24,10 +24,10 @@ pub fn check_record(
     options: &LoadOptions,
 ) -> Result<RecordCheck, RepoError> {
     // A plain client (no TLS client certificate): for checking repositories of any origin.
-    let transport = crate::fetch::Transport::new(
-        &crate::fetch::TlsConfig::default(),
+    let transport = crate::net::Transport::new(
+        &crate::net::TlsConfig::default(),
         None,
-        crate::fetch::Timeouts::default(),
+        crate::net::Timeouts::default(),
     )
     .map_err(|e| RepoError::Download {
         url: baseurl.to_string(),
