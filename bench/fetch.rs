@@ -11,8 +11,9 @@
 //! Run: `bench/fetch.sh` (or `cargo bench --bench fetch -- --pkgs 64 --size-kib 512`).
 //! Every run uses a fresh cache, so every package is downloaded and verified.
 
-use diskless::fetch::{FetchOptions, FetchRepo, Silent, fetch_lock};
+use diskless::fetch::{FetchOptions, Silent, fetch_lock};
 use diskless::lock::{LOCK_VERSION, LockedPackage, LockedRepo, Lockfile};
+use diskless::net::Remote;
 use diskless::package::Checksum;
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -215,7 +216,7 @@ fn main() {
             packages: locked.clone(),
             boot_packages: Vec::new(),
         };
-        let repo = FetchRepo::unsigned("bench", &base);
+        let repo = Remote::new("bench", &base);
         let mut first = None;
         for &jobs in &a.jobs {
             let cache = tempfile::tempdir().expect("tempdir");

@@ -8,7 +8,8 @@
 //! stderr: one `timing: load_ms=.. solve_ms=.. total_ms=.. packages=.. chosen=..` line.
 //! Repositories are named r0, r1, ... in order, with dnf's default priority and cost.
 
-use diskless::repo::{self, LoadOptions, Pool, PoolOptions, Source};
+use diskless::net::Remote;
+use diskless::repo::{self, LoadOptions, Pool, PoolOptions};
 use diskless::solve::{self, Request};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -39,10 +40,10 @@ fn main() -> ExitCode {
         offline: false,
     };
     let start = Instant::now();
-    let sources: Vec<Source> = urls
+    let sources: Vec<Remote> = urls
         .split(',')
         .enumerate()
-        .map(|(i, url)| Source::new(format!("r{i}"), url))
+        .map(|(i, url)| Remote::new(format!("r{i}"), url))
         .collect();
     let mut repos = Vec::new();
     for r in repo::load_all(&sources, &opts) {

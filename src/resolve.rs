@@ -7,6 +7,7 @@
 //! first, so only what must move moves.
 
 use crate::lock::{LOCK_VERSION, LockedPackage, LockedRepo, Lockfile};
+use crate::net::{Remote, TlsConfig};
 use crate::package::{FileProviders, Package, PkgId, glob_match};
 use crate::profile::{Profile, RepoConfig};
 use crate::repo::modules::ModuleSelection;
@@ -60,12 +61,36 @@ pub struct Resolved<'p> {
     pub boot: Option<Solution>,
 }
 
-/// The repository source (base URLs, mirrorlist or metalink, TLS, `repo_gpgcheck`,
-/// priority, cost) for one profile repository. The lock records the base URL that answered
-/// (a mirror for a repository without `baseurl`); the fetcher tries it first, then the
-/// repository's other mirrors.
-pub fn source_of(repo: &RepoConfig) -> repo::Source {
-    repo::Source::from(repo)
+/// The remote (base URLs, mirrorlist or metalink, TLS, keys, priority, cost, filters) of
+/// one profile repository, for both `repo` and `fetch`: the one place the profile's
+/// `[[repo]]` becomes a [`Remote`] (`$releasever` and `$basearch` were substituted by the
+/// profile layer). The lock records the base URL that answered (a mirror for a repository
+/// without `baseurl`); the fetcher tries it first, then the repository's other mirrors.
+///
+/// The profile's `proxy` is not applied (neither loader nor fetcher ever applied it): the
+/// environment's proxy variables are.
+pub fn remote_of(r: &RepoConfig) -> Remote {
+    Remote {
+        id: r.id.clone(),
+        baseurls: r.baseurl.clone(),
+        mirrorlist: r.mirrorlist.clone(),
+        metalink: r.metalink.clone(),
+        tls: TlsConfig {
+            ca_cert: r.sslcacert.clone(),
+            client_cert: r.sslclientcert.clone(),
+            client_key: r.sslclientkey.clone(),
+            verify: r.sslverify,
+        },
+        proxy: None,
+        gpgcheck: r.gpgcheck,
+        repo_gpgcheck: r.repo_gpgcheck,
+        gpgkeys: r.gpgkey.clone(),
+        priority: i32::try_from(r.priority).unwrap_or(i32::MAX),
+        cost: i32::try_from(r.cost).unwrap_or(i32::MAX),
+        excludepkgs: r.excludepkgs.clone(),
+        includepkgs: r.includepkgs.clone(),
+        module_hotfixes: r.module_hotfixes,
+    }
 }
 
 /// Load every enabled repository of the profile and pool them, module filtering on.
@@ -73,7 +98,7 @@ pub fn load_pool(profile: &Profile, options: &LoadOptions) -> Result<Pool, Resol
     if profile.repos.is_empty() {
         return Err(ResolveError::NoRepos);
     }
-    let sources: Vec<_> = profile.repos.iter().map(source_of).collect();
+    let sources: Vec<_> = profile.repos.iter().map(remote_of).collect();
     tracing::info!("loading {} repositories", sources.len());
     // One thread per repository; the first error in profile order is the one reported, so
     // the message does not depend on which thread finished first.
@@ -123,7 +148,7 @@ fn request_for(
     weak: bool,
 ) -> Result<Request, ResolveError> {
     let exclude = profile.packages.exclude.clone();
-    // Per-repository excludepkgs/includepkgs are applied by the pool (repo::Source).
+    // Per-repository excludepkgs/includepkgs are applied by the pool (net::Remote's filters).
     Ok(Request {
         install: expand_groups(pool, install)?,
         exclude,
@@ -317,9 +342,9 @@ impl Resolved<'_> {
             .pool
             .repos()
             .iter()
-            .filter(|r| used.contains(r.source.id.as_str()))
+            .filter(|r| used.contains(r.remote.id.as_str()))
             .map(|r| LockedRepo {
-                id: r.source.id.clone(),
+                id: r.remote.id.clone(),
                 baseurl: r.baseurl.clone(),
                 revision: r.repomd.revision.clone(),
                 repomd_sha256: r.repomd_sha256.clone(),

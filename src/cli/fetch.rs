@@ -56,7 +56,7 @@ pub fn run(args: FetchArgs, g: &GlobalArgs) -> anyhow::Result<()> {
 /// must be fresh: the packages of a stale lock may not be what the profile asks for.
 pub fn load_inputs(
     profile: &std::path::Path,
-) -> anyhow::Result<(diskless::lock::Lockfile, Vec<fetch::FetchRepo>)> {
+) -> anyhow::Result<(diskless::lock::Lockfile, Vec<diskless::net::Remote>)> {
     use super::hint::HintExt;
     use diskless::lock::{LockError, Lockfile};
     let p = diskless::profile::load(profile)?;
@@ -74,7 +74,7 @@ pub fn load_inputs(
 /// [`fetch::fetch_lock`] with `hint:` lines for the errors a user can fix.
 pub fn fetch_with_hints(
     lock: &diskless::lock::Lockfile,
-    repos: &[fetch::FetchRepo],
+    repos: &[diskless::net::Remote],
     opts: &FetchOptions,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Vec<fetch::FetchedPackage>> {

@@ -4,9 +4,10 @@
 
 use super::GlobalArgs;
 use clap::Args;
+use diskless::net::Remote;
 use diskless::repo::modules::ModuleSelection;
 use diskless::repo::query::{self, Query};
-use diskless::repo::{self, LoadOptions, Pool, PoolOptions, RepoError, Source};
+use diskless::repo::{self, LoadOptions, Pool, PoolOptions, RepoError};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -30,7 +31,11 @@ pub struct RepoqueryArgs {
 
 pub fn run(args: RepoqueryArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     let profile = super::profile::load(&args.profile)?;
-    let sources: Vec<Source> = profile.repos.iter().map(Source::from).collect();
+    let sources: Vec<Remote> = profile
+        .repos
+        .iter()
+        .map(diskless::resolve::remote_of)
+        .collect();
     if sources.is_empty() {
         return Err(super::hint::hint(
             anyhow::anyhow!(
@@ -48,7 +53,7 @@ pub fn run(args: RepoqueryArgs, g: &GlobalArgs) -> anyhow::Result<()> {
 /// The command once the profile's repositories are known: load them (in parallel, the
 /// result in profile order), build the pool, query, print to `out`.
 pub fn run_with_sources(
-    sources: &[Source],
+    sources: &[Remote],
     modules: ModuleSelection,
     args: &RepoqueryArgs,
     g: &GlobalArgs,

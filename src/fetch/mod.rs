@@ -17,14 +17,15 @@ pub mod progress;
 pub mod verify;
 
 pub use cache::{Cache, CacheError, GcStats};
-// Transitional: the network types moved to `crate::net`.
-pub use crate::net::{RetryPolicy, Timeouts, TlsConfig, Transport, TransportError};
 pub use progress::{Reporter, Silent};
-pub use verify::{Keyring, VerifyError};
-
-use crate::net::{mirrors, retry};
+pub use verify::VerifyError;
 
 use crate::lock::{LockedPackage, Lockfile};
+use crate::net::retry::{self, RetryPolicy, get_small};
+use crate::net::{
+    KeyError, Keyring, Remote, Timeouts, Transport, TransportError, error_chain, load_keyring,
+    mirrors,
+};
 use cache::{Hasher, Staged};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -34,64 +35,13 @@ use std::sync::{Mutex, OnceLock};
 use thiserror::Error;
 use url::Url;
 
-/// What fetch needs to know about one repository: where its packages can come from, how to
-/// talk to it, and which keys sign its packages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchRepo {
-    pub id: String,
-    /// Base URLs (after `$releasever`/`$basearch` substitution), tried in order after the
-    /// base URL recorded in the lock.
-    pub baseurls: Vec<String>,
-    pub mirrorlist: Option<String>,
-    pub metalink: Option<String>,
-    /// Check package signatures (`gpgcheck`). Turning it off is an explicit profile setting.
-    pub gpgcheck: bool,
-    /// `gpgkey` entries: URLs (`file://`, `https://`) or local paths of ASCII-armored keys.
-    pub gpgkeys: Vec<String>,
-    pub tls: TlsConfig,
-    /// The repository's `proxy`; when unset the environment's proxy variables apply.
-    pub proxy: Option<String>,
-}
-
-impl FetchRepo {
-    /// A repository with just a base URL and signatures off (tests, `file://` scratch repos).
-    pub fn unsigned(id: &str, baseurl: &str) -> FetchRepo {
-        FetchRepo {
-            id: id.to_string(),
-            baseurls: vec![baseurl.to_string()],
-            mirrorlist: None,
-            metalink: None,
-            gpgcheck: false,
-            gpgkeys: Vec::new(),
-            tls: TlsConfig::default(),
-            proxy: None,
-        }
-    }
-}
-
-impl From<&crate::profile::RepoConfig> for FetchRepo {
-    fn from(r: &crate::profile::RepoConfig) -> FetchRepo {
-        FetchRepo {
-            id: r.id.clone(),
-            baseurls: r.baseurl.clone(),
-            mirrorlist: r.mirrorlist.clone(),
-            metalink: r.metalink.clone(),
-            gpgcheck: r.gpgcheck,
-            gpgkeys: r.gpgkey.clone(),
-            tls: TlsConfig {
-                ca_cert: r.sslcacert.clone(),
-                client_cert: r.sslclientcert.clone(),
-                client_key: r.sslclientkey.clone(),
-                verify: r.sslverify,
-            },
-            proxy: None,
-        }
-    }
-}
-
 /// The repositories of a profile, as fetch takes them.
-pub fn repos_of(profile: &crate::profile::Profile) -> Vec<FetchRepo> {
-    profile.repos.iter().map(FetchRepo::from).collect()
+pub fn repos_of(profile: &crate::profile::Profile) -> Vec<Remote> {
+    profile
+        .repos
+        .iter()
+        .map(crate::resolve::remote_of)
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -172,13 +122,13 @@ pub enum PackageError {
     Cancelled,
 }
 
-/// Why a repository could not be set up (client, keys).
+/// Why a remote repository could not be set up for downloads (its client, its keys).
 #[derive(Debug, Error)]
-pub enum RepoError {
+pub enum RemoteError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     #[error(transparent)]
-    Verify(#[from] VerifyError),
+    Keys(#[from] KeyError),
 }
 
 #[derive(Debug, Error)]
@@ -189,7 +139,7 @@ pub enum FetchError {
         #[source]
         source: PackageError,
     },
-    #[error("{} packages could not be fetched:{}", failures.len(), failures.iter().map(|(n, e)| format!("\n  `{n}`: {}", chain(e))).collect::<String>())]
+    #[error("{} packages could not be fetched:{}", failures.len(), failures.iter().map(|(n, e)| format!("\n  `{n}`: {}", error_chain(e))).collect::<String>())]
     Packages {
         failures: Vec<(String, PackageError)>,
     },
@@ -205,27 +155,15 @@ pub enum FetchError {
     Repo {
         repo: String,
         #[source]
-        source: RepoError,
+        source: RemoteError,
     },
     #[error(transparent)]
     Cache(#[from] CacheError),
 }
 
-/// `err: cause: cause`, one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 /// Everything a worker needs about one repository.
 struct RepoCtx<'a> {
-    repo: &'a FetchRepo,
+    repo: &'a Remote,
     /// Base URL from the lock first, then the profile's.
     bases: Vec<String>,
     transport: Option<Transport>,
@@ -246,141 +184,27 @@ impl RepoCtx<'_> {
             let mut found = Vec::new();
             let mut errors = Vec::new();
             if let Some(ml) = &self.repo.metalink {
-                match fetch_small(t, ml, &self.opts.retry)
-                    .map_err(|e| chain(&e))
-                    .and_then(|b| mirrors::Metalink::parse(&b, ml).map_err(|e| chain(&e)))
+                match get_small(t, ml, &self.opts.retry)
+                    .map_err(|e| error_chain(&e))
+                    .and_then(|b| mirrors::Metalink::parse(&b, ml).map_err(|e| error_chain(&e)))
                 {
                     Ok(m) => found.extend(m.baseurls()),
                     Err(e) => errors.push(format!("metalink: {e}")),
                 }
             }
             if let Some(ml) = &self.repo.mirrorlist {
-                match fetch_small(t, ml, &self.opts.retry) {
+                match get_small(t, ml, &self.opts.retry) {
                     Ok(b) => found.extend(mirrors::parse_mirrorlist(&String::from_utf8_lossy(&b))),
-                    Err(e) => errors.push(format!("mirrorlist: {}", chain(&e))),
+                    Err(e) => errors.push(format!("mirrorlist: {}", error_chain(&e))),
                 }
             }
             for e in &errors {
                 tracing::warn!("repository `{}`: {e}", self.repo.id);
             }
-            let mut out: Vec<String> = Vec::new();
-            for m in found.iter().map(|m| with_slash(m)) {
-                if !self.bases.contains(&m) && !out.contains(&m) {
-                    out.push(m);
-                }
-            }
-            (out, errors)
+            let mut order = self.bases.clone();
+            mirrors::add_unique(&mut order, found, true);
+            (order.split_off(self.bases.len()), errors)
         })
-    }
-}
-
-/// A small document (key, mirrorlist) with retries on transient errors.
-fn fetch_small(t: &Transport, url: &str, policy: &RetryPolicy) -> Result<Vec<u8>, TransportError> {
-    let u = Url::parse(url).map_err(|_| TransportError::Scheme {
-        url: url.to_string(),
-    })?;
-    let mut attempt = 1;
-    loop {
-        match t.get_bytes(&u, 16 << 20) {
-            Ok(b) => return Ok(b),
-            Err(e)
-                if attempt < policy.attempts.max(1)
-                    && retry::classify(&e) == retry::Next::Retry =>
-            {
-                std::thread::sleep(policy.delay(attempt));
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// The keys a repository's `gpgkey` names: `file://` URLs and plain paths are read from disk,
-/// `http(s)://` URLs downloaded with `t`. A downloaded key is kept under
-/// `<cache_dir>/keys/<sha256 of the URL>` so that `--offline` (`t` = `None`) can still check
-/// signatures, and as a fallback when the key server is unreachable. Also what
-/// `repo_gpgcheck` needs to check `repomd.xml.asc` ([`Keyring::verify_detached`]).
-pub fn load_keyring(
-    repo: &FetchRepo,
-    t: Option<&Transport>,
-    policy: &RetryPolicy,
-    cache_dir: Option<&std::path::Path>,
-) -> Result<Keyring, RepoError> {
-    if repo.gpgkeys.is_empty() {
-        return Err(VerifyError::NoKeys {
-            repo: repo.id.clone(),
-        }
-        .into());
-    }
-    let key_err = |k: &str, reason: String| VerifyError::Key {
-        key: k.to_string(),
-        reason,
-    };
-    let mut ring = Keyring::new();
-    for k in &repo.gpgkeys {
-        let local = if k.starts_with("file:") {
-            let u = Url::parse(k).map_err(|e| key_err(k, e.to_string()))?;
-            Some(
-                u.to_file_path()
-                    .map_err(|()| key_err(k, "not a local file URL".into()))?,
-            )
-        } else if k.contains("://") {
-            None
-        } else {
-            Some(PathBuf::from(k))
-        };
-        let kept = cache_dir.map(|d| {
-            use sha2::Digest;
-            d.join("keys")
-                .join(hex::encode(sha2::Sha256::digest(k.as_bytes())))
-        });
-        let data = match (local, t) {
-            (Some(path), _) => std::fs::read(&path).map_err(|e| key_err(k, e.to_string()))?,
-            (None, Some(t)) => match fetch_small(t, k, policy) {
-                Ok(data) => {
-                    if let Some(kept) = &kept {
-                        keep_key(kept, &data);
-                    }
-                    data
-                }
-                Err(e) => match kept.as_ref().and_then(|p| std::fs::read(p).ok()) {
-                    Some(data) => {
-                        tracing::warn!(
-                            "{}; using the copy kept from an earlier download",
-                            chain(&e)
-                        );
-                        data
-                    }
-                    None => return Err(e.into()),
-                },
-            },
-            (None, None) => match kept.as_ref().and_then(|p| std::fs::read(p).ok()) {
-                Some(data) => data,
-                None => {
-                    return Err(key_err(
-                        k,
-                        "offline, and no copy of it was kept from an earlier download".into(),
-                    )
-                    .into());
-                }
-            },
-        };
-        ring.add_armored(&data, k)?;
-    }
-    Ok(ring)
-}
-
-/// Keep a downloaded key for offline use (atomically; failing to keep it is not an error).
-fn keep_key(path: &std::path::Path, data: &[u8]) {
-    let Some(dir) = path.parent() else { return };
-    let r = std::fs::create_dir_all(dir)
-        .and_then(|()| tempfile::NamedTempFile::new_in(dir))
-        .and_then(|mut t| {
-            t.write_all(data)?;
-            t.persist(path).map(|_| ()).map_err(|e| e.error)
-        });
-    if let Err(e) = r {
-        tracing::debug!("cannot keep the key at `{}`: {e}", path.display());
     }
 }
 
@@ -394,7 +218,7 @@ struct Job<'a> {
 /// Returns the packages in lock order (`packages`, then `boot_packages`).
 pub fn fetch_lock(
     lock: &Lockfile,
-    repos: &[FetchRepo],
+    repos: &[Remote],
     opts: &FetchOptions,
     reporter: &dyn Reporter,
 ) -> Result<Vec<FetchedPackage>, FetchError> {
@@ -427,13 +251,8 @@ pub fn fetch_lock(
                     repo: p.repo.clone(),
                 })?;
         let mut bases = vec![with_slash(&locked.baseurl)];
-        for b in &repo.baseurls {
-            let b = with_slash(b);
-            if !bases.contains(&b) {
-                bases.push(b);
-            }
-        }
-        let rerr = |source: RepoError| FetchError::Repo {
+        mirrors::add_unique(&mut bases, repo.baseurls.iter().cloned(), true);
+        let rerr = |source: RemoteError| FetchError::Repo {
             repo: repo.id.clone(),
             source,
         };
@@ -457,7 +276,7 @@ pub fn fetch_lock(
                     &opts.retry,
                     Some(&opts.cache_dir),
                 )
-                .map_err(rerr)?,
+                .map_err(|e| rerr(e.into()))?,
             )
         } else {
             None
@@ -801,7 +620,7 @@ fn try_url(
                 if e.is_local() {
                     return Err(Failure::Local(e));
                 }
-                msgs.push(chain(&e));
+                msgs.push(error_chain(&e));
                 if attempt < attempts && retry::classify(&e) == retry::Next::Retry {
                     std::thread::sleep(policy.delay(attempt));
                     continue;

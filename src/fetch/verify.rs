@@ -1,16 +1,12 @@
 //! Verification of a downloaded RPM beyond the lock's checksum: the RPM's own header digests
 //! and payload digest, and its OpenPGP header signature against the keys the repository
-//! names (`gpgkey`). Also detached signatures of `repomd.xml` (`repo_gpgcheck`).
+//! names (`gpgkey`, loaded into a [`Keyring`] by `net::keys`).
 //!
 //! The payload digest is computed by streaming the file (never holding a payload in memory),
 //! so a 500 MB firmware package costs one pass over the page cache. Packages built before
 //! rpm 4.14 carry no payload digest; for them the lock's checksum is what covers the payload.
-//! Keys with algorithms the rpm crate cannot verify (DSA, as on CentOS 5) are skipped with a
-//! warning; a package signed by such a key then fails as signed by an unknown key.
 
-use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
-use pgp::types::KeyDetails;
-use rpm::signature::pgp::Verifier;
+use crate::net::Keyring;
 use sha2::Digest;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -68,125 +64,6 @@ pub enum VerifyError {
         #[source]
         source: Box<rpm::Error>,
     },
-    #[error("Cannot use the GPG key `{key}`: {reason}")]
-    Key { key: String, reason: String },
-    #[error("Repository `{repo}` has gpgcheck on but names no gpgkey")]
-    NoKeys { repo: String },
-    #[error("Bad or unknown signature on `{url}` ({reason})")]
-    Detached { url: String, reason: String },
-}
-
-/// The public keys of one repository.
-#[derive(Debug, Clone, Default)]
-pub struct Keyring {
-    verifier: Verifier,
-    keys: Vec<SignedPublicKey>,
-    /// Key ids (16 hex digits) of primary keys and subkeys, for messages.
-    ids: Vec<String>,
-}
-
-const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
-
-impl Keyring {
-    pub fn new() -> Keyring {
-        Keyring::default()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// Key ids of the keys (and subkeys) loaded, lowercase hex.
-    pub fn key_ids(&self) -> &[String] {
-        &self.ids
-    }
-
-    /// Add the keys of an ASCII-armored file (one or several key blocks) read from `source`.
-    pub fn add_armored(&mut self, data: &[u8], source: &str) -> Result<(), VerifyError> {
-        let text = std::str::from_utf8(data).map_err(|_| VerifyError::Key {
-            key: source.to_string(),
-            reason: "not an ASCII-armored key (not UTF-8)".into(),
-        })?;
-        let mut added = 0;
-        let mut skipped = Vec::new();
-        // Files like RPM-GPG-KEY-fedora hold several armored blocks back to back: load each.
-        for (i, _) in text.match_indices(BEGIN) {
-            let rest = &text[i..];
-            let end = rest[BEGIN.len()..]
-                .find(BEGIN)
-                .map_or(rest.len(), |e| e + BEGIN.len());
-            let block = &rest[..end];
-            let key = match SignedPublicKey::from_string(block) {
-                Ok((k, _)) => k,
-                Err(e) => {
-                    skipped.push(e.to_string());
-                    continue;
-                }
-            };
-            match self.verifier.load_from_asc(block) {
-                Ok(()) => {
-                    self.ids.push(hex::encode(key.legacy_key_id().as_ref()));
-                    for sub in &key.public_subkeys {
-                        self.ids.push(hex::encode(sub.legacy_key_id().as_ref()));
-                    }
-                    self.keys.push(key);
-                    added += 1;
-                }
-                Err(e) => {
-                    let id = hex::encode(key.legacy_key_id().as_ref());
-                    tracing::warn!("skipping GPG key {id} from `{source}`: {e}");
-                    skipped.push(format!("key {id}: {e}"));
-                }
-            }
-        }
-        if added == 0 {
-            return Err(VerifyError::Key {
-                key: source.to_string(),
-                reason: if skipped.is_empty() {
-                    "no ASCII-armored public key block in it".into()
-                } else {
-                    skipped.join("; ")
-                },
-            });
-        }
-        Ok(())
-    }
-
-    /// Check a detached ASCII-armored signature (`repomd.xml.asc`) over `data`.
-    pub fn verify_detached(&self, data: &[u8], asc: &[u8], url: &str) -> Result<(), VerifyError> {
-        let err = |reason: String| VerifyError::Detached {
-            url: url.to_string(),
-            reason,
-        };
-        let text = std::str::from_utf8(asc)
-            .map_err(|_| err("the signature is not ASCII-armored".into()))?;
-        let (sig, _) = DetachedSignature::from_string(text).map_err(|e| err(e.to_string()))?;
-        for key in &self.keys {
-            if sig.verify(&key.primary_key, data).is_ok() {
-                return Ok(());
-            }
-            for sub in &key.public_subkeys {
-                if sig.verify(&sub.key, data).is_ok() {
-                    return Ok(());
-                }
-            }
-        }
-        let issuers: Vec<String> = sig
-            .signature
-            .issuer_key_id()
-            .iter()
-            .map(|k| hex::encode(k.as_ref()))
-            .collect();
-        Err(err(format!(
-            "signed by key {}, known keys: {}",
-            if issuers.is_empty() {
-                "(no issuer)".into()
-            } else {
-                issuers.join(", ")
-            },
-            self.ids.join(", ")
-        )))
-    }
 }
 
 /// Check one RPM file: header digests, payload digest and, with `keys`, its signature.
@@ -253,7 +130,7 @@ fn check_signature(
     keys: &Keyring,
 ) -> Result<(), VerifyError> {
     let report = meta
-        .check_signatures(&keys.verifier)
+        .check_signatures(keys.rpm_verifier())
         .map_err(|source| VerifyError::NotRpm {
             nevra: nevra.to_string(),
             source: Box::new(source),
@@ -286,7 +163,7 @@ fn check_signature(
                 unknown.get_or_insert(key_id);
             }
             Some(source) => {
-                if keys.ids.contains(&key_id) {
+                if keys.key_ids().contains(&key_id) {
                     return Err(VerifyError::BadSignature {
                         nevra: nevra.to_string(),
                         key_id,
@@ -301,10 +178,10 @@ fn check_signature(
         nevra: nevra.to_string(),
         key_id: unknown.unwrap_or_default(),
         repo: repo.to_string(),
-        known: if keys.ids.is_empty() {
+        known: if keys.key_ids().is_empty() {
             "none".into()
         } else {
-            format!("known: {}", keys.ids.join(", "))
+            format!("known: {}", keys.key_ids().join(", "))
         },
     })
 }

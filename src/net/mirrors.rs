@@ -5,6 +5,11 @@
 //! preference, plus the size and hashes of the current `repomd.xml` and of recent
 //! alternates: [`Metalink::check_repomd`] checks a downloaded `repomd.xml` against them, so a
 //! stale or hostile mirror is caught before its metadata is believed.
+//!
+//! The order is the same for metadata (`repo`) and packages (`fetch`): base URLs first, then
+//! the metalink's mirrors by preference, then the mirrorlist's in file order, each once
+//! ([`add_unique`]). Where the two documents come from (kept copies, retries) is each
+//! stage's own business.
 
 use quick_xml::XmlVersion;
 use quick_xml::events::Event;
@@ -45,6 +50,23 @@ fn supported(url: &str) -> bool {
     ["http://", "https://", "file://"]
         .iter()
         .any(|p| url.starts_with(p))
+}
+
+/// Append `urls` to the try-order `list`, skipping any already in it (compared without
+/// trailing slashes, so `http://a/os` and `http://a/os/` are one mirror). With `slash`, each
+/// added URL gets a trailing `/`: mirrorlist and metalink entries are folders, joined onto.
+pub fn add_unique(list: &mut Vec<String>, urls: impl IntoIterator<Item = String>, slash: bool) {
+    for b in urls {
+        let b = if slash && !b.ends_with('/') {
+            format!("{b}/")
+        } else {
+            b
+        };
+        let key = b.trim_end_matches('/');
+        if !list.iter().any(|o| o.trim_end_matches('/') == key) {
+            list.push(b);
+        }
+    }
 }
 
 /// Size and hashes of one version of `repomd.xml` (the current one or an alternate).
@@ -246,6 +268,17 @@ fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn add_unique_keeps_the_first_of_each_mirror() {
+        let mut list = vec!["http://a/os".to_string()];
+        add_unique(
+            &mut list,
+            ["http://a/os/", "http://b/os", "http://b/os/"].map(String::from),
+            true,
+        );
+        assert_eq!(list, ["http://a/os", "http://b/os/"]);
+    }
 
     #[test]
     fn mirrorlist_skips_comments_and_duplicates() {

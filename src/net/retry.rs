@@ -2,8 +2,9 @@
 //! another attempt (server errors, resets, timeouts, truncated bodies) versus final for that
 //! mirror (other 4xx answers, wrong bytes) so the next mirror is asked instead.
 
-use super::transport::TransportError;
+use super::transport::{Transport, TransportError};
 use std::time::Duration;
+use url::Url;
 
 /// Attempts per mirror and the delay between them (doubling from `base_delay` up to
 /// `max_delay`). The delay has no random jitter: a handful of parallel workers against a
@@ -65,6 +66,29 @@ pub fn classify(err: &TransportError) -> Next {
         | TransportError::Scheme { .. }
         | TransportError::Client { .. }
         | TransportError::Tls { .. } => Next::NextMirror,
+    }
+}
+
+/// A small document (key, mirrorlist, metalink), read whole (at most 16 MiB), with retries
+/// on transient errors.
+pub fn get_small(
+    t: &Transport,
+    url: &str,
+    policy: &RetryPolicy,
+) -> Result<Vec<u8>, TransportError> {
+    let u = Url::parse(url).map_err(|_| TransportError::Scheme {
+        url: url.to_string(),
+    })?;
+    let mut attempt = 1;
+    loop {
+        match t.get_bytes(&u, 16 << 20) {
+            Ok(b) => return Ok(b),
+            Err(e) if attempt < policy.attempts.max(1) && classify(&e) == Next::Retry => {
+                std::thread::sleep(policy.delay(attempt));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Where a repository's metadata is read from: its `baseurl`s first, then the mirrors of
-//! its `metalink` and `mirrorlist`, parsed by [`crate::net::mirrors`] (the code the
-//! package fetcher uses for the same lists). A metalink also pins repomd.xml: with one,
+//! its `metalink` and `mirrorlist`, parsed and ordered by [`crate::net::mirrors`] (the code
+//! the package fetcher uses for the same lists). A metalink also pins repomd.xml: with one,
 //! every repomd.xml of the repository must match one of its hashes before it is believed
 //! ([`Metalink::check_repomd`], called by `super::read_repomd`).
 //!
@@ -9,9 +9,9 @@
 //! names it and the kept copy is used).
 
 use super::download::{self, Target};
-use super::{LoadOptions, RepoError, Source, cache};
-use crate::net::Transport;
-use crate::net::mirrors::{Metalink, parse_mirrorlist};
+use super::{LoadOptions, RepoError, cache};
+use crate::net::mirrors::{Metalink, add_unique, parse_mirrorlist};
+use crate::net::{Remote, Transport};
 use url::Url;
 
 /// The base URLs of one repository, in the order to try them, and its metalink.
@@ -26,30 +26,17 @@ pub(crate) struct Mirrors {
 /// in file order, without duplicates. A metalink that cannot be read is an error (it is the
 /// trust anchor the profile asked for); a mirrorlist only when nothing else is left to try.
 pub(crate) fn resolve(
-    source: &Source,
+    source: &Remote,
     t: &Transport,
     options: &LoadOptions,
 ) -> Result<Mirrors, RepoError> {
     let mut baseurls: Vec<String> = Vec::new();
-    let mut add = |list: Vec<String>, slash: bool| {
-        for b in list {
-            let b = if slash && !b.ends_with('/') {
-                format!("{b}/")
-            } else {
-                b
-            };
-            let key = b.trim_end_matches('/');
-            if !baseurls.iter().any(|o| o.trim_end_matches('/') == key) {
-                baseurls.push(b);
-            }
-        }
-    };
-    add(source.baseurls.clone(), false);
+    add_unique(&mut baseurls, source.baseurls.iter().cloned(), false);
     let mut metalink = None;
     if let Some(url) = &source.metalink {
         let bytes = document(source, t, options, url, "metalink.xml")?;
         let ml = Metalink::parse(&bytes, url)?;
-        add(ml.baseurls(), true);
+        add_unique(&mut baseurls, ml.baseurls(), true);
         metalink = Some(ml);
     }
     if let Some(url) = &source.mirrorlist {
@@ -62,7 +49,7 @@ pub(crate) fn resolve(
                         source.id
                     );
                 }
-                add(list, true);
+                add_unique(&mut baseurls, list, true);
             }
             Err(e) if !source.baseurls.is_empty() || metalink.is_some() => {
                 tracing::warn!("repository `{}`: {e}; using its other mirrors", source.id);
@@ -81,7 +68,7 @@ pub(crate) fn resolve(
 /// A mirrorlist or metalink: read in place when local; downloaded and kept when remote,
 /// the kept copy standing in offline or when the server fails.
 fn document(
-    source: &Source,
+    source: &Remote,
     t: &Transport,
     options: &LoadOptions,
     url: &str,
@@ -149,10 +136,10 @@ mod tests {
             </resources></file></files></metalink>"#,
         )
         .unwrap();
-        let src = Source {
+        let src = Remote {
             mirrorlist: Some(file_url(&ml)),
             metalink: Some(file_url(&meta)),
-            ..Source::new("t", "http://a.example/os/")
+            ..Remote::new("t", "http://a.example/os/")
         };
         let t = Transport::new(&TlsConfig::default(), None, Timeouts::default()).unwrap();
         let opts = LoadOptions {
@@ -172,16 +159,16 @@ mod tests {
         assert!(m.metalink.is_some());
 
         // A mirrorlist that cannot be read is only a warning while other mirrors remain...
-        let missing = Source {
+        let missing = Remote {
             mirrorlist: Some(file_url(&dir.path().join("nope"))),
-            ..Source::new("t", "http://a.example/os/")
+            ..Remote::new("t", "http://a.example/os/")
         };
         assert_eq!(
             resolve(&missing, &t, &opts).unwrap().baseurls,
             ["http://a.example/os/"]
         );
         // ...and the error when it was the only source; a missing metalink always is.
-        let only = Source {
+        let only = Remote {
             baseurls: Vec::new(),
             ..missing.clone()
         };
@@ -189,7 +176,7 @@ mod tests {
             resolve(&only, &t, &opts),
             Err(RepoError::NotFound { .. })
         ));
-        let meta_missing = Source {
+        let meta_missing = Remote {
             mirrorlist: None,
             metalink: Some(file_url(&dir.path().join("nope"))),
             ..missing

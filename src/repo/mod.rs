@@ -1,7 +1,7 @@
 //! Repository metadata: repomd.xml, primary/filelists (gz, xz, zst, bz2), comps groups and
 //! modules.yaml, each checked against repomd.xml's checksums.
 //!
-//! [`load`] reads one repository ([`Source`]) into a [`RepoData`]: the parsed repomd.xml,
+//! [`load`] reads one repository ([`Remote`]) into a [`RepoData`]: the parsed repomd.xml,
 //! every package of primary.xml, comps groups and modules.yaml. filelists.xml is big and
 //! rarely needed, so it is read only when asked ([`RepoData::filelists`]). [`Pool`] puts
 //! the packages of several repositories into one slice for `solve` and answers
@@ -43,90 +43,16 @@ pub use modules::Modules;
 pub use pool::{Pool, PoolOptions};
 pub use repomd::{DataRecord, Repomd};
 
-use crate::fetch::{Keyring, VerifyError};
-use crate::net::{Metalink, MirrorError, Timeouts, TlsConfig, Transport, TransportError};
+use crate::net::{
+    KeyError, Keyring, Metalink, MirrorError, Remote, RetryPolicy, Timeouts, Transport,
+    TransportError, load_keyring,
+};
 use crate::package::{Checksum, Package};
 use download::Target;
 use std::io::BufReader;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use url::Url;
-
-/// One repository to read: what `lock` and `repoquery` build from the profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    pub id: String,
-    /// Base URLs (mirrors) tried in order; `file://`, `http://` or `https://`.
-    pub baseurls: Vec<String>,
-    /// dnf's priority: lower wins (default 99).
-    pub priority: i32,
-    /// dnf's cost: lower preferred among equal priorities (default 1000).
-    pub cost: i32,
-    /// Package name globs hidden from this repository (dnf's `excludepkgs`).
-    pub excludepkgs: Vec<String>,
-    /// When non-empty, only package names matching these globs are visible.
-    pub includepkgs: Vec<String>,
-    /// Packages of this repository ignore modular filtering (dnf's `module_hotfixes`).
-    pub module_hotfixes: bool,
-    /// URL of a mirror list (base URLs, one a line), tried after `baseurls`.
-    pub mirrorlist: Option<String>,
-    /// URL of a metalink: its mirrors are tried after `baseurls`, and every repomd.xml must
-    /// match its hashes.
-    pub metalink: Option<String>,
-    /// TLS client certificate, CA and verification for downloads (`sslclientcert`, ...).
-    pub tls: TlsConfig,
-    /// Check `repodata/repomd.xml.asc` against `gpgkeys` before reading repomd.xml.
-    pub repo_gpgcheck: bool,
-    /// `gpgkey` entries (URLs or paths of ASCII-armored keys), for `repo_gpgcheck`.
-    pub gpgkeys: Vec<String>,
-}
-
-impl Source {
-    /// A source with dnf's default priority and cost.
-    pub fn new(id: impl Into<String>, baseurl: impl Into<String>) -> Source {
-        Source {
-            id: id.into(),
-            baseurls: vec![baseurl.into()],
-            priority: 99,
-            cost: 1000,
-            excludepkgs: Vec::new(),
-            includepkgs: Vec::new(),
-            module_hotfixes: false,
-            mirrorlist: None,
-            metalink: None,
-            tls: TlsConfig::default(),
-            repo_gpgcheck: false,
-            gpgkeys: Vec::new(),
-        }
-    }
-}
-
-impl From<&crate::profile::RepoConfig> for Source {
-    /// The profile's repository as this module reads it (`$releasever` and `$basearch`
-    /// were substituted by the profile layer). Like the fetcher, the profile's `proxy` is
-    /// not applied: the environment's proxy variables are.
-    fn from(r: &crate::profile::RepoConfig) -> Source {
-        Source {
-            id: r.id.clone(),
-            baseurls: r.baseurl.clone(),
-            priority: i32::try_from(r.priority).unwrap_or(i32::MAX),
-            cost: i32::try_from(r.cost).unwrap_or(i32::MAX),
-            excludepkgs: r.excludepkgs.clone(),
-            includepkgs: r.includepkgs.clone(),
-            module_hotfixes: r.module_hotfixes,
-            mirrorlist: r.mirrorlist.clone(),
-            metalink: r.metalink.clone(),
-            tls: TlsConfig {
-                ca_cert: r.sslcacert.clone(),
-                client_cert: r.sslclientcert.clone(),
-                client_key: r.sslclientkey.clone(),
-                verify: r.sslverify,
-            },
-            repo_gpgcheck: r.repo_gpgcheck,
-            gpgkeys: r.gpgkey.clone(),
-        }
-    }
-}
 
 /// How to read repositories.
 #[derive(Debug, Clone)]
@@ -140,7 +66,7 @@ pub struct LoadOptions {
 /// A repository's metadata, loaded and verified.
 #[derive(Debug)]
 pub struct RepoData {
-    pub source: Source,
+    pub remote: Remote,
     /// The base URL the metadata was read from (the first mirror that worked).
     pub baseurl: String,
     pub repomd: Repomd,
@@ -175,7 +101,7 @@ pub enum RepoError {
     Keys {
         repo: String,
         #[source]
-        source: Box<crate::fetch::RepoError>,
+        source: Box<KeyError>,
     },
     #[error(
         "Repository `{repo}` has `repo_gpgcheck` on, but its repomd.xml is not signed: `{url}` does not exist"
@@ -185,7 +111,7 @@ pub enum RepoError {
     BadSignature {
         repo: String,
         #[source]
-        source: Box<VerifyError>,
+        source: Box<KeyError>,
     },
     #[error("Invalid URL `{url}`")]
     BadUrl {
@@ -329,9 +255,9 @@ impl RepoError {
 /// stops at once (it is a repository problem worth seeing, not a flaky network).
 /// When every mirror failed, the error reported is the first refused repomd.xml (metalink,
 /// signature), else the first failure.
-pub fn load(source: &Source, options: &LoadOptions) -> Result<RepoData, RepoError> {
-    let transport =
-        Transport::new(&source.tls, None, Timeouts::default()).map_err(|e| RepoError::Setup {
+pub fn load(source: &Remote, options: &LoadOptions) -> Result<RepoData, RepoError> {
+    let transport = Transport::new(&source.tls, source.proxy.as_deref(), Timeouts::default())
+        .map_err(|e| RepoError::Setup {
             repo: source.id.clone(),
             source: Box::new(e),
         })?;
@@ -377,32 +303,18 @@ struct Access {
 
 /// The repository's `gpgkey`s, read the way the fetcher reads them (downloaded keys kept in
 /// the cache, so `--offline` still has them).
-fn load_keys(source: &Source, t: &Transport, options: &LoadOptions) -> Result<Keyring, RepoError> {
-    let repo = crate::fetch::FetchRepo {
-        id: source.id.clone(),
-        baseurls: source.baseurls.clone(),
-        mirrorlist: source.mirrorlist.clone(),
-        metalink: source.metalink.clone(),
-        gpgcheck: true,
-        gpgkeys: source.gpgkeys.clone(),
-        tls: source.tls.clone(),
-        proxy: None,
-    };
+fn load_keys(source: &Remote, t: &Transport, options: &LoadOptions) -> Result<Keyring, RepoError> {
     let t = (!options.offline).then_some(t);
-    crate::fetch::load_keyring(
-        &repo,
-        t,
-        &crate::fetch::RetryPolicy::default(),
-        Some(&options.cache_dir),
-    )
-    .map_err(|e| RepoError::Keys {
-        repo: source.id.clone(),
-        source: Box::new(e),
+    load_keyring(source, t, &RetryPolicy::default(), Some(&options.cache_dir)).map_err(|e| {
+        RepoError::Keys {
+            repo: source.id.clone(),
+            source: Box::new(e),
+        }
     })
 }
 
 fn load_from(
-    source: &Source,
+    source: &Remote,
     baseurl: &str,
     access: &Access,
     options: &LoadOptions,
@@ -458,7 +370,7 @@ fn load_from(
         modules.streams.len()
     );
     Ok(RepoData {
-        source: source.clone(),
+        remote: source.clone(),
         baseurl: baseurl.to_string(),
         repomd_sha256: checksum::sha256_hex(&bytes),
         repomd,
@@ -493,7 +405,7 @@ fn panicked(what: &str) -> RepoError {
 }
 
 /// [`load`] several repositories at once, one thread each; results in `sources` order.
-pub fn load_all(sources: &[Source], options: &LoadOptions) -> Vec<Result<RepoData, RepoError>> {
+pub fn load_all(sources: &[Remote], options: &LoadOptions) -> Vec<Result<RepoData, RepoError>> {
     std::thread::scope(|s| {
         let handles: Vec<_> = sources
             .iter()
@@ -548,7 +460,7 @@ fn check_count(url: &str, declared: Option<u64>, actual: usize) -> Result<(), Re
 /// `--offline` runs.
 fn read_repomd(
     url: &Url,
-    source: &Source,
+    source: &Remote,
     baseurl: &str,
     access: &Access,
     options: &LoadOptions,

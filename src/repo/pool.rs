@@ -60,7 +60,7 @@ impl Pool {
         let mut repo_of = Vec::with_capacity(packages.capacity());
         for (i, r) in repos.iter_mut().enumerate() {
             let mut ps = std::mem::take(&mut r.packages);
-            let (ex, inc) = (&r.source.excludepkgs, &r.source.includepkgs);
+            let (ex, inc) = (&r.remote.excludepkgs, &r.remote.includepkgs);
             if !ex.is_empty() || !inc.is_empty() {
                 ps.retain(|p| {
                     !ex.iter().any(|g| glob_match(g, &p.name))
@@ -78,7 +78,7 @@ impl Pool {
                 &options.modules,
             );
             for (h, &r) in hidden.iter_mut().zip(&repo_of) {
-                if repos[r as usize].source.module_hotfixes {
+                if repos[r as usize].remote.module_hotfixes {
                     *h = false;
                 }
             }

@@ -3,8 +3,9 @@
 //! with `dnf-resolve.py`) and the time; the independent checks are in `tests/it`.
 
 use super::*;
+use crate::net::Remote;
 use crate::repo::pool::{Pool, PoolOptions};
-use crate::repo::{self, LoadOptions, Source};
+use crate::repo::{self, LoadOptions};
 
 const DEFAULT_LIST: &[&str] = &[
     "basesystem",
@@ -40,7 +41,7 @@ fn cs9_pool() -> Option<Pool> {
         ),
     ] {
         let url = format!("file://{}", fx.join(rel).display());
-        repos.push(repo::load(&Source::new(id, url), &opts).expect("load"));
+        repos.push(repo::load(&Remote::new(id, url), &opts).expect("load"));
     }
     Some(Pool::new(
         repos,

@@ -3,11 +3,9 @@
 //! truncated bodies, wrong bytes, stalls, 404 on one mirror. Every case must end in the right
 //! file or a clear error, and no wrong file may ever land in the cache.
 
-use diskless::fetch::{
-    FetchError, FetchOptions, FetchRepo, FetchedPackage, Reporter, RetryPolicy, Silent, Timeouts,
-    fetch_lock,
-};
+use diskless::fetch::{FetchError, FetchOptions, FetchedPackage, Reporter, Silent, fetch_lock};
 use diskless::lock::{LOCK_VERSION, LockedPackage, LockedRepo, Lockfile};
+use diskless::net::{Remote, RetryPolicy, Timeouts};
 use diskless::package::Checksum;
 use sha2::Digest;
 use std::collections::{BTreeMap, VecDeque};
@@ -382,12 +380,12 @@ pub fn quick_opts(cache: &Path, jobs: usize) -> FetchOptions {
     o
 }
 
-pub fn signed_repo(id: &str, baseurls: &[String], key_file: &Path) -> FetchRepo {
-    FetchRepo {
+pub fn signed_repo(id: &str, baseurls: &[String], key_file: &Path) -> Remote {
+    Remote {
         gpgcheck: true,
         gpgkeys: vec![key_file.display().to_string()],
         baseurls: baseurls.to_vec(),
-        ..FetchRepo::unsigned(id, "")
+        ..Remote::new(id, "")
     }
 }
 
@@ -483,7 +481,7 @@ impl Env {
             self.server.put(&p.path(prefix), &p.bytes);
         }
     }
-    fn repo(&self, prefixes: &[&str]) -> FetchRepo {
+    fn repo(&self, prefixes: &[&str]) -> Remote {
         let urls: Vec<String> = prefixes.iter().map(|p| self.server.url(p)).collect();
         signed_repo("test", &urls, &self.key_file())
     }
@@ -1076,10 +1074,10 @@ fn file_urls_and_missing_keys() {
     let key_url = url::Url::from_file_path(env.key_file())
         .unwrap()
         .to_string();
-    let repo = FetchRepo {
+    let repo = Remote {
         gpgcheck: true,
         gpgkeys: vec![key_url],
-        ..FetchRepo::unsigned("test", &base)
+        ..Remote::new("test", &base)
     };
     let got = fetch_lock(
         &lock,
@@ -1090,7 +1088,7 @@ fn file_urls_and_missing_keys() {
     .unwrap();
     check_fetched(&got, &[&p]);
 
-    let no_keys = FetchRepo {
+    let no_keys = Remote {
         gpgkeys: vec![],
         ..repo.clone()
     };
@@ -1099,7 +1097,7 @@ fn file_urls_and_missing_keys() {
         chain(&err),
         "Cannot set up repository `test` | Repository `test` has gpgcheck on but names no gpgkey"
     );
-    let bad_key = FetchRepo {
+    let bad_key = Remote {
         gpgkeys: vec!["/nonexistent/RPM-GPG-KEY".into()],
         ..repo
     };
@@ -1319,7 +1317,7 @@ fn mirrorlist_and_metalink_mirrors_are_tried_after_the_locked_base() {
     );
     env.server.put("/metalink", metalink.as_bytes());
 
-    let with_mirrorlist = FetchRepo {
+    let with_mirrorlist = Remote {
         baseurls: vec![],
         mirrorlist: Some(format!(
             "{}/mirrorlist",
@@ -1345,7 +1343,7 @@ fn mirrorlist_and_metalink_mirrors_are_tried_after_the_locked_base() {
     );
     assert_eq!(env.server.hits("/mirrorlist"), 1);
 
-    let with_metalink = FetchRepo {
+    let with_metalink = Remote {
         baseurls: vec![],
         metalink: Some(format!(
             "{}/metalink",
@@ -1369,7 +1367,7 @@ fn mirrorlist_and_metalink_mirrors_are_tried_after_the_locked_base() {
     );
     // A cached package never asks for the mirror list.
     let lock = lock_of("test", &env.server.url("m1"), std::slice::from_ref(&q));
-    let repo = FetchRepo {
+    let repo = Remote {
         metalink: Some(format!(
             "{}/metalink",
             env.server.url("").trim_end_matches('/')
@@ -1391,7 +1389,7 @@ fn repomd_detached_signatures_check_against_the_repository_keys() {
     assert!(DetachedSignature::from_string(&asc).is_ok());
 
     let repo = env.repo(&["m1"]);
-    let ring = diskless::fetch::load_keyring(&repo, None, &RetryPolicy::default(), None).unwrap();
+    let ring = diskless::net::load_keyring(&repo, None, &RetryPolicy::default(), None).unwrap();
     ring.verify_detached(repomd, asc.as_bytes(), "repomd.xml.asc")
         .unwrap();
     let err = ring
@@ -1410,7 +1408,7 @@ fn repomd_detached_signatures_check_against_the_repository_keys() {
     let other = gen_key(5, "other <o@example.org>");
     let kf = env.tmp.path().join("other.asc");
     std::fs::write(&kf, &other.public_asc).unwrap();
-    let ring = diskless::fetch::load_keyring(
+    let ring = diskless::net::load_keyring(
         &signed_repo("x", &[], &kf),
         None,
         &RetryPolicy::default(),
@@ -1608,8 +1606,8 @@ fn https_with_client_certificate_and_private_ca() {
 
     let base = format!("https://127.0.0.1:{port}/repo/");
     let lock = lock_of("cdn", &base, std::slice::from_ref(&p));
-    let full = FetchRepo {
-        tls: diskless::fetch::TlsConfig {
+    let full = Remote {
+        tls: diskless::net::TlsConfig {
             ca_cert: Some(pki.join("ca.pem")),
             client_cert: Some(pki.join("client.pem")),
             client_key: Some(pki.join("client.key")),
@@ -1631,7 +1629,7 @@ fn https_with_client_certificate_and_private_ca() {
     let fresh = env.tmp.path().join("cache2");
     for (tls, cause) in [
         (
-            diskless::fetch::TlsConfig {
+            diskless::net::TlsConfig {
                 client_cert: None,
                 client_key: None,
                 ..full.tls.clone()
@@ -1639,14 +1637,14 @@ fn https_with_client_certificate_and_private_ca() {
             "CertificateRequired",
         ),
         (
-            diskless::fetch::TlsConfig {
+            diskless::net::TlsConfig {
                 ca_cert: None,
                 ..full.tls.clone()
             },
             "UnknownIssuer",
         ),
     ] {
-        let repo = FetchRepo {
+        let repo = Remote {
             tls,
             ..full.clone()
         };
@@ -1720,7 +1718,7 @@ fn keys_from_urls_are_kept_for_offline_use() {
     env.serve("m1", std::slice::from_ref(&p));
     env.server
         .put("/keys/RPM-GPG-KEY-test", env.key.public_asc.as_bytes());
-    let repo = FetchRepo {
+    let repo = Remote {
         gpgkeys: vec![format!(
             "{}/keys/RPM-GPG-KEY-test",
             env.server.url("").trim_end_matches('/')
@@ -1742,7 +1740,7 @@ fn keys_from_urls_are_kept_for_offline_use() {
     assert!(got[0].from_cache && got[0].signature == diskless::fetch::SignatureCheck::Verified);
     assert_eq!(env.server.hits("/keys/RPM-GPG-KEY-test"), 1);
     // A key never downloaded: offline is a clear error.
-    let other = FetchRepo {
+    let other = Remote {
         gpgkeys: vec!["https://keys.diskless.invalid/KEY".into()],
         ..repo
     };

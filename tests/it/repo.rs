@@ -1,7 +1,8 @@
 //! Repository metadata: real repodata (createrepo_c over RPMs built here, and the shared
 //! fixtures), served from disk and over HTTP, good and deliberately broken.
 
-use diskless::repo::{self, LoadOptions, RepoError, Repomd, Source};
+use diskless::net::Remote;
+use diskless::repo::{self, LoadOptions, RepoError, Repomd};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -183,7 +184,7 @@ fn createrepo_c_repos_load_in_every_compression() {
         let dir = t.path().join("repo");
         make_repo(&dir, compress);
         let data = repo::load(
-            &Source::new("local", file_url(&dir)),
+            &Remote::new("local", file_url(&dir)),
             &options(&t.path().join("cache")),
         )
         .unwrap();
@@ -265,7 +266,7 @@ fn http_repo_loads_is_cached_by_checksum_and_works_offline() {
     make_repo(&dir, "zstd");
     let server = serve(&dir);
     let cache = t.path().join("cache");
-    let src = Source::new("web", server.base.clone());
+    let src = Remote::new("web", server.base.clone());
     let first = repo::load(&src, &options(&cache)).unwrap();
     assert_eq!(first.packages.len(), 2);
     assert_eq!(first.baseurl, server.base);
@@ -317,7 +318,7 @@ fn mirrors_are_tried_in_order_when_files_are_missing() {
     let empty = t.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let server = serve(&empty);
-    let mut src = Source::new("m", server.base.clone());
+    let mut src = Remote::new("m", server.base.clone());
     src.baseurls.push(file_url(&dir));
     let data = repo::load(&src, &options(&t.path().join("cache"))).unwrap();
     assert_eq!(data.baseurl, file_url(&dir));
@@ -369,7 +370,7 @@ fn tampered_metadata_is_a_checksum_error_naming_file_expected_and_actual() {
     bytes[n - 9] ^= 0xff; // inside the gzip trailer's CRC: still the same size
     std::fs::write(&path, &bytes).unwrap();
     let err = repo::load(
-        &Source::new("t", file_url(&dir)),
+        &Remote::new("t", file_url(&dir)),
         &options(&t.path().join("c")),
     )
     .unwrap_err();
@@ -389,7 +390,7 @@ fn tampered_metadata_is_a_checksum_error_naming_file_expected_and_actual() {
     // Over HTTP the same, and the bad file never lands in the cache.
     let server = serve(&dir);
     let cache = t.path().join("c2");
-    let err = repo::load(&Source::new("t", server.base.clone()), &options(&cache)).unwrap_err();
+    let err = repo::load(&Remote::new("t", server.base.clone()), &options(&cache)).unwrap_err();
     assert!(matches!(err, RepoError::ChecksumMismatch { .. }), "{err}");
     assert!(!repo::cache::metadata_path(&cache, &primary.checksum, &primary.href).exists());
 }
@@ -402,7 +403,7 @@ fn missing_metadata_files_name_the_url() {
     let md = Repomd::parse(&std::fs::read(dir.join("repodata/repomd.xml")).unwrap()).unwrap();
     std::fs::remove_file(dir.join(&md.record("primary").unwrap().href)).unwrap();
     let err = repo::load(
-        &Source::new("t", file_url(&dir)),
+        &Remote::new("t", file_url(&dir)),
         &options(&t.path().join("c")),
     )
     .unwrap_err();
@@ -410,14 +411,14 @@ fn missing_metadata_files_name_the_url() {
     snapshot("missing_primary", &error_text(&err), t.path());
     let server = serve(&dir);
     let err = repo::load(
-        &Source::new("t", server.base.clone()),
+        &Remote::new("t", server.base.clone()),
         &options(&t.path().join("c")),
     )
     .unwrap_err();
     assert!(matches!(err, RepoError::NotFound { .. }), "{err}");
     // No repodata at all.
     let err = repo::load(
-        &Source::new("t", file_url(t.path())),
+        &Remote::new("t", file_url(t.path())),
         &options(&t.path().join("c")),
     )
     .unwrap_err();
@@ -575,7 +576,7 @@ fn fixture_repomds_parse_or_fail_as_repodata_check_tsv_says() {
             .map(|r| r.expect_ok())
             .unwrap_or(true);
         let want = row_ok("primary") == Some(true) && comps_ok && row_ok("modules") != Some(false);
-        let loaded = repo::load(&Source::new("fx", base.clone()), &opts);
+        let loaded = repo::load(&Remote::new("fx", base.clone()), &opts);
         assert_eq!(
             loaded.is_ok(),
             want,
@@ -602,13 +603,13 @@ fn centos_stream_9_baseos_and_appstream_load() {
     let cache = temp();
     let t0 = std::time::Instant::now();
     let b = repo::load(
-        &Source::new("baseos", file_url(&baseos)),
+        &Remote::new("baseos", file_url(&baseos)),
         &options(cache.path()),
     )
     .unwrap();
     let t1 = std::time::Instant::now();
     let a = repo::load(
-        &Source::new("appstream", file_url(&appstream)),
+        &Remote::new("appstream", file_url(&appstream)),
         &options(cache.path()),
     )
     .unwrap();

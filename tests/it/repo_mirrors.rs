@@ -4,16 +4,17 @@
 
 use crate::fetch::{detached_sign, gen_secret_key, make_pki, mtls_server};
 use crate::repo::{file_url, make_repo, options, serve};
-use diskless::repo::{self, LoadOptions, RepoError, Source};
+use diskless::net::Remote;
+use diskless::repo::{self, LoadOptions, RepoError};
 use pgp::composed::SignedSecretKey;
 use sha2::Digest;
 use std::net::TcpListener;
 
 /// A source with no `baseurl`: everything comes from its mirror list(s).
-fn mirrored(id: &str) -> Source {
-    Source {
+fn mirrored(id: &str) -> Remote {
+    Remote {
         baseurls: Vec::new(),
-        ..Source::new(id, "")
+        ..Remote::new(id, "")
     }
 }
 
@@ -76,7 +77,7 @@ fn mirrorlist_skips_a_dead_and_an_empty_mirror_and_works_offline() {
         ),
     )
     .unwrap();
-    let src = Source {
+    let src = Remote {
         mirrorlist: Some(format!("{}mirrorlist", server.base)),
         ..mirrored("ml")
     };
@@ -111,7 +112,7 @@ fn mirrorlist_skips_a_dead_and_an_empty_mirror_and_works_offline() {
     // A mirrorlist listing only mirrors without the repository: the 404 is reported.
     std::fs::write(www.join("bad-list"), format!("{}empty/\n", server.base)).unwrap();
     let err = repo::load(
-        &Source {
+        &Remote {
             mirrorlist: Some(format!("{}bad-list", server.base)),
             ..mirrored("bad")
         },
@@ -126,7 +127,7 @@ fn mirrorlist_skips_a_dead_and_an_empty_mirror_and_works_offline() {
     // A mirrorlist that lists nothing usable, and no baseurl: nothing to read from.
     std::fs::write(www.join("rsync-only"), "rsync://mirror.example/repo/\n").unwrap();
     let err = repo::load(
-        &Source {
+        &Remote {
             mirrorlist: Some(file_url(&www.join("rsync-only"))),
             ..mirrored("none")
         },
@@ -149,7 +150,7 @@ fn metalink_hashes_pin_repomd_and_a_mismatch_is_refused() {
         metalink(&repomd, &[dead_url(), good.clone()]),
     )
     .unwrap();
-    let src = Source {
+    let src = Remote {
         metalink: Some(format!("{}metalink", server.base)),
         ..mirrored("ml")
     };
@@ -172,23 +173,23 @@ fn metalink_hashes_pin_repomd_and_a_mismatch_is_refused() {
     .unwrap();
     for (src, offline) in [
         (
-            Source {
+            Remote {
                 metalink: Some(format!("{}stale", server.base)),
                 ..mirrored("stale")
             },
             false,
         ),
         (
-            Source {
+            Remote {
                 metalink: Some(format!("{}stale", server.base)),
-                ..Source::new("stale-base", good.clone())
+                ..Remote::new("stale-base", good.clone())
             },
             false,
         ),
         (
-            Source {
+            Remote {
                 metalink: Some(format!("{}stale", server.base)),
-                ..Source::new("ml", good.clone())
+                ..Remote::new("ml", good.clone())
             },
             true,
         ),
@@ -235,10 +236,10 @@ fn repo_gpgcheck_needs_a_good_signature_on_repomd() {
     let repomd_path = www.join("r/repodata/repomd.xml");
     let asc_path = www.join("r/repodata/repomd.xml.asc");
     let repomd = std::fs::read(&repomd_path).unwrap();
-    let src = Source {
+    let src = Remote {
         repo_gpgcheck: true,
         gpgkeys: vec![file_url(&key)],
-        ..Source::new("signed", base.clone())
+        ..Remote::new("signed", base.clone())
     };
     let opts = |n: &str| options(&tmp.path().join(n));
 
@@ -308,15 +309,15 @@ fn https_metadata_with_client_certificate_and_private_ca() {
     make_repo(&www.join("repo"), "gz");
     let (_guard, port) = mtls_server(&pki, &www);
     let base = format!("https://127.0.0.1:{port}/repo/");
-    let tls = diskless::fetch::TlsConfig {
+    let tls = diskless::net::TlsConfig {
         ca_cert: Some(pki.join("ca.pem")),
         client_cert: Some(pki.join("client.pem")),
         client_key: Some(pki.join("client.key")),
         verify: true,
     };
-    let src = Source {
+    let src = Remote {
         tls: tls.clone(),
-        ..Source::new("cdn", base.clone())
+        ..Remote::new("cdn", base.clone())
     };
     let data = repo::load(&src, &options(&tmp.path().join("cache"))).unwrap();
     assert_eq!(data.packages.len(), 2);
@@ -325,7 +326,7 @@ fn https_metadata_with_client_certificate_and_private_ca() {
     // Without the client certificate the server refuses; without the CA it is not trusted.
     for (i, (tls, cause)) in [
         (
-            diskless::fetch::TlsConfig {
+            diskless::net::TlsConfig {
                 client_cert: None,
                 client_key: None,
                 ..tls.clone()
@@ -333,7 +334,7 @@ fn https_metadata_with_client_certificate_and_private_ca() {
             "CertificateRequired",
         ),
         (
-            diskless::fetch::TlsConfig {
+            diskless::net::TlsConfig {
                 ca_cert: None,
                 ..tls.clone()
             },
@@ -344,9 +345,9 @@ fn https_metadata_with_client_certificate_and_private_ca() {
     .enumerate()
     {
         let err = repo::load(
-            &Source {
+            &Remote {
                 tls,
-                ..Source::new("cdn", base.clone())
+                ..Remote::new("cdn", base.clone())
             },
             &options(&tmp.path().join(format!("cache{i}"))),
         )
@@ -361,12 +362,12 @@ fn https_metadata_with_client_certificate_and_private_ca() {
 
     // A missing certificate file is named.
     let err = repo::load(
-        &Source {
-            tls: diskless::fetch::TlsConfig {
+        &Remote {
+            tls: diskless::net::TlsConfig {
                 client_cert: Some(pki.join("nope.pem")),
                 ..tls
             },
-            ..Source::new("cdn", base)
+            ..Remote::new("cdn", base)
         },
         &options(&tmp.path().join("cache3")),
     )

@@ -1,9 +1,10 @@
 //! `diskless repoquery` against dnf as the oracle, on the CentOS Stream 9 fixtures.
 
 use crate::repo::{cs9, file_url, options};
+use diskless::net::Remote;
 use diskless::repo::modules::ModuleSelection;
 use diskless::repo::query::{self, Query};
-use diskless::repo::{self, Pool, PoolOptions, Source};
+use diskless::repo::{self, Pool, PoolOptions};
 use std::path::Path;
 use std::process::Command;
 
@@ -80,11 +81,11 @@ impl Dnf {
     }
 }
 
-fn sources(fx: &Path) -> Vec<Source> {
+fn sources(fx: &Path) -> Vec<Remote> {
     let (b, a) = cs9(fx);
     vec![
-        Source::new("baseos", file_url(&b)),
-        Source::new("appstream", file_url(&a)),
+        Remote::new("baseos", file_url(&b)),
+        Remote::new("appstream", file_url(&a)),
     ]
 }
 

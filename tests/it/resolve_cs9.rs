@@ -10,8 +10,9 @@
 //! - solved 10 times: the same packages and the same reasons every time.
 
 use crate::libsolv::check;
+use diskless::net::Remote;
 use diskless::package::Package;
-use diskless::repo::{self, LoadOptions, Pool, PoolOptions, Source};
+use diskless::repo::{self, LoadOptions, Pool, PoolOptions};
 use diskless::solve::{self, Request, Solution};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -70,7 +71,7 @@ pub fn load_pool(fx: &Path, cache: &Path) -> Pool {
     };
     let repos = repo_dirs(fx)
         .iter()
-        .map(|(id, dir)| repo::load(&Source::new(*id, file_url(dir)), &opts).unwrap())
+        .map(|(id, dir)| repo::load(&Remote::new(*id, file_url(dir)), &opts).unwrap())
         .collect();
     Pool::new(
         repos,
