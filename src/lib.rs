@@ -12,6 +12,7 @@
 pub mod emit;
 pub mod fetch;
 pub mod lock;
+pub mod net;
 pub mod package;
 pub mod profile;
 pub mod repo;

@@ -2,6 +2,7 @@
 //! lie inside it.
 
 use super::{Cx, check_hostname};
+use crate::net::addr::BadRange;
 use crate::profile::error::Diagnostic;
 use crate::profile::model::Dhcp;
 use crate::profile::schema::RawDhcp;
@@ -34,15 +35,14 @@ pub(super) fn dhcp(cx: &Cx, d: RawDhcp) -> Result<Dhcp, Diagnostic> {
         None => None,
         Some(r) => {
             let [a, b] = *r.get_ref();
-            let loc = cx.loc(r.span(), "dhcp.range");
-            for x in [a, b] {
-                if !subnet.contains(x) {
-                    return Err(loc.err(format!("`{x}` is outside the DHCP subnet `{subnet}`")));
-                }
-            }
-            if u32::from(a) > u32::from(b) {
-                return Err(loc.err(format!("The range starts after it ends (`{a}` > `{b}`)")));
-            }
+            let outside = |x| format!("`{x}` is outside the DHCP subnet `{subnet}`");
+            subnet.check_range(a, b).map_err(|e| {
+                cx.loc(r.span(), "dhcp.range").err(match e {
+                    BadRange::StartOutside => outside(a),
+                    BadRange::EndOutside => outside(b),
+                    BadRange::Reversed => format!("The range starts after it ends (`{a}` > `{b}`)"),
+                })
+            })?;
             Some((a, b))
         }
     };

@@ -4,11 +4,11 @@
 
 use super::Cx;
 use super::files::Claimed;
+use crate::net::addr::parse_cidr;
 use crate::profile::error::Diagnostic;
 use crate::profile::model::{Image, Interface, IpMethod, Network, NetworkStyle};
 use crate::profile::schema::{RawInterface, RawNetwork};
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
 
 pub(super) fn network(
     cx: &Cx,
@@ -72,21 +72,8 @@ fn interface(
                 .err("Set `dhcp = true` or `address`, not both"));
         }
         (Some(a), _) => {
-            let loc = cx.loc(a.span(), format!("{f}.address"));
-            let (ip, p) = a.get_ref().split_once('/').ok_or_else(|| {
-                loc.err(format!(
-                    "`{}` needs a prefix length, like `192.168.0.101/24`",
-                    a.get_ref()
-                ))
-            })?;
-            let address: Ipv4Addr = ip
-                .parse()
-                .map_err(|_| loc.err(format!("`{ip}` is not an IPv4 address")))?;
-            let prefix: u8 = p
-                .parse()
-                .ok()
-                .filter(|p| *p <= 32)
-                .ok_or_else(|| loc.err(format!("`{p}` is not a prefix length (0-32)")))?;
+            let (address, prefix) = parse_cidr(a.get_ref())
+                .map_err(|e| cx.loc(a.span(), format!("{f}.address")).err(e.to_string()))?;
             IpMethod::Static {
                 address,
                 prefix,
