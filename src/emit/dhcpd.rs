@@ -2,8 +2,8 @@
 //! architecture) choosing pxelinux.0 for BIOS and bootx64.efi for UEFI, the subnet with
 //! next-server, and one host block per profile host.
 
-use super::network::normalise_mac;
 use super::settings::{Dhcp, Host, Layout, Menu};
+use crate::net::addr::normalise_mac;
 
 /// Client architectures (RFC 4578, IANA) that boot the x86-64 UEFI loader.
 pub const EFI_X64_ARCHES: [u16; 2] = [7, 9];

@@ -3,8 +3,8 @@
 //! information), both with its built-in TFTP server on the tree.
 
 use super::dhcpd::EFI_X64_ARCHES;
-use super::network::normalise_mac;
 use super::settings::{Dhcp, Host, Layout, Menu};
+use crate::net::addr::normalise_mac;
 
 fn tftp(layout: &Layout) -> String {
     format!("enable-tftp\ntftp-root={}\n", layout.tftp_root)

@@ -2,8 +2,8 @@
 //! client class on option 93, one reservation per host. Written as canonical JSON.
 
 use super::dhcpd::EFI_X64_ARCHES;
-use super::network::{normalise_mac, prefix_len};
 use super::settings::{Dhcp, Host, Layout, Menu};
+use crate::net::addr::{normalise_mac, prefix_len};
 use serde_json::{Value, json};
 
 pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, menu: &Menu, comment: &str) -> Value {

@@ -470,10 +470,10 @@ pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitEr
     }
     if s.menu.per_host_files {
         for h in &s.hosts {
-            let Some(mac) = network::normalise_mac(&h.mac) else {
+            let Ok(mac) = h.mac.parse::<crate::net::addr::Mac>() else {
                 continue;
             };
-            let name = pxe::host_file_name(&mac);
+            let name = mac.pxelinux_name();
             let hdefault = h.image.clone().unwrap_or_else(|| default.clone());
             let hcomment = format!("{comment} Host `{}`.", h.name);
             if s.menu.bios {

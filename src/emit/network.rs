@@ -1,9 +1,10 @@
 //! Validation of the boot network and the hosts before any config is written: MAC
-//! addresses, addresses inside the subnet, unique names, MACs and addresses. Errors name
-//! the host.
+//! addresses, addresses inside the subnet, unique names, MACs and addresses. The rules are
+//! [`crate::net::addr`]'s, shared with the profile; emit checks its settings itself because
+//! they need not come from a profile. Errors name the host.
 
 use super::settings::{Dhcp, Host};
-use std::collections::BTreeMap;
+use crate::net::addr::{self, BadHostAddr, BadRange, Clash, HostIndex, Ipv4Net, Mac};
 use std::net::Ipv4Addr;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub enum NetworkError {
     },
     #[error("The subnet address {subnet} has host bits set for netmask {netmask}")]
     SubnetHostBits { subnet: Ipv4Addr, netmask: Ipv4Addr },
+    #[error("The DHCP range starts after it ends ({start} > {end})")]
+    RangeReversed { start: Ipv4Addr, end: Ipv4Addr },
     #[error("Host `{host}`: {ip} is inside the dynamic range {start}-{end}")]
     InRange {
         host: String,
@@ -54,63 +57,10 @@ pub enum NetworkError {
     },
 }
 
-/// `AA-bb:CC...` -> `aa:bb:cc:dd:ee:ff`.
-pub fn normalise_mac(mac: &str) -> Option<String> {
-    let parts: Vec<&str> = mac.split([':', '-']).collect();
-    if parts.len() != 6
-        || parts
-            .iter()
-            .any(|p| p.len() != 2 || !p.chars().all(|c| c.is_ascii_hexdigit()))
-    {
-        return None;
-    }
-    Some(parts.join(":").to_ascii_lowercase())
-}
-
-pub fn prefix_len(netmask: Ipv4Addr) -> Option<u32> {
-    let m = u32::from(netmask);
-    let ones = m.leading_ones();
-    (m.checked_shl(ones).unwrap_or(0) == 0).then_some(ones)
-}
-
-fn inside(ip: Ipv4Addr, d: &Dhcp) -> bool {
-    let m = u32::from(d.netmask);
-    u32::from(ip) & m == u32::from(d.subnet) & m
-}
-
 /// Check the network and the hosts (their images are checked against the menu by `emit`).
 pub fn validate(dhcp: Option<&Dhcp>, hosts: &[Host]) -> Result<(), NetworkError> {
-    if let Some(d) = dhcp {
-        prefix_len(d.netmask).ok_or(NetworkError::BadNetmask { netmask: d.netmask })?;
-        if u32::from(d.subnet) & !u32::from(d.netmask) != 0 {
-            return Err(NetworkError::SubnetHostBits {
-                subnet: d.subnet,
-                netmask: d.netmask,
-            });
-        }
-        let check = |what, ip| {
-            if inside(ip, d) {
-                Ok(())
-            } else {
-                Err(NetworkError::NetOutside {
-                    what,
-                    ip,
-                    subnet: d.subnet,
-                    netmask: d.netmask,
-                })
-            }
-        };
-        if let Some((a, b)) = d.range {
-            check("range start", a)?;
-            check("range end", b)?;
-        }
-        if let Some(r) = d.routers {
-            check("router", r)?;
-        }
-    }
-    let mut names: BTreeMap<String, &str> = BTreeMap::new();
-    let mut macs: BTreeMap<String, &str> = BTreeMap::new();
-    let mut ips: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
+    let net = dhcp.map(subnet).transpose()?;
+    let mut seen = HostIndex::default();
     for h in hosts {
         let valid_name = !h.name.is_empty()
             && h.name.len() <= 63
@@ -124,64 +74,78 @@ pub fn validate(dhcp: Option<&Dhcp>, hosts: &[Host]) -> Result<(), NetworkError>
                 name: h.name.clone(),
             });
         }
-        let mac = normalise_mac(&h.mac).ok_or_else(|| NetworkError::BadMac {
+        let mac: Mac = h.mac.parse().map_err(|_| NetworkError::BadMac {
             host: h.name.clone(),
             mac: h.mac.clone(),
         })?;
-        if let Some(d) = dhcp {
-            if !inside(h.ip, d) {
-                return Err(NetworkError::OutsideSubnet {
-                    host: h.name.clone(),
-                    ip: h.ip,
-                    subnet: d.subnet,
-                    netmask: d.netmask,
-                });
-            }
-            let host_bits = u32::from(h.ip) & !u32::from(d.netmask);
-            if host_bits == 0 || host_bits == !u32::from(d.netmask) {
-                return Err(NetworkError::Reserved {
-                    host: h.name.clone(),
-                    ip: h.ip,
-                });
-            }
-            if let Some((a, b)) = d.range
-                && (u32::from(a)..=u32::from(b)).contains(&u32::from(h.ip))
-            {
-                return Err(NetworkError::InRange {
-                    host: h.name.clone(),
-                    ip: h.ip,
-                    start: a,
-                    end: b,
-                });
-            }
+        if let (Some(d), Some(net)) = (dhcp, &net) {
+            net.check_host(h.ip, d.range)
+                .map_err(|e| host_error(h, d, e))?;
         }
-        let lname = h.name.to_ascii_lowercase();
-        if let Some(first) = names.insert(lname.clone(), &h.name) {
-            return Err(NetworkError::Duplicate {
-                first: first.to_string(),
-                second: h.name.clone(),
-                what: "name",
-                value: h.name.clone(),
-            });
-        }
-        if let Some(first) = macs.insert(mac.clone(), &h.name) {
-            return Err(NetworkError::Duplicate {
-                first: first.to_string(),
-                second: h.name.clone(),
-                what: "MAC address",
-                value: mac,
-            });
-        }
-        if let Some(first) = ips.insert(h.ip, &h.name) {
-            return Err(NetworkError::Duplicate {
-                first: first.to_string(),
-                second: h.name.clone(),
-                what: "address",
-                value: h.ip.to_string(),
-            });
-        }
+        seen.insert(&h.name, mac, h.ip, h.name.as_str())
+            .map_err(|c| {
+                let (first, what, value) = match c {
+                    Clash::Name(first) => (first, "name", h.name.clone()),
+                    Clash::Mac(first) => (first, "MAC address", mac.to_string()),
+                    Clash::Ip(first) => (first, "address", h.ip.to_string()),
+                };
+                NetworkError::Duplicate {
+                    first: first.to_string(),
+                    second: h.name.clone(),
+                    what,
+                    value,
+                }
+            })?;
     }
     Ok(())
+}
+
+/// The DHCP subnet, once its netmask, range and router are known to fit.
+fn subnet(d: &Dhcp) -> Result<Ipv4Net, NetworkError> {
+    let prefix =
+        addr::prefix_len(d.netmask).ok_or(NetworkError::BadNetmask { netmask: d.netmask })?;
+    let net = Ipv4Net::new(d.subnet, prefix).ok_or(NetworkError::SubnetHostBits {
+        subnet: d.subnet,
+        netmask: d.netmask,
+    })?;
+    let outside = |what, ip| NetworkError::NetOutside {
+        what,
+        ip,
+        subnet: d.subnet,
+        netmask: d.netmask,
+    };
+    if let Some((start, end)) = d.range {
+        net.check_range(start, end).map_err(|e| match e {
+            BadRange::StartOutside => outside("range start", start),
+            BadRange::EndOutside => outside("range end", end),
+            BadRange::Reversed => NetworkError::RangeReversed { start, end },
+        })?;
+    }
+    if let Some(r) = d.routers
+        && !net.contains(r)
+    {
+        return Err(outside("router", r));
+    }
+    Ok(net)
+}
+
+fn host_error(h: &Host, d: &Dhcp, e: BadHostAddr) -> NetworkError {
+    let host = h.name.clone();
+    match e {
+        BadHostAddr::Outside => NetworkError::OutsideSubnet {
+            host,
+            ip: h.ip,
+            subnet: d.subnet,
+            netmask: d.netmask,
+        },
+        BadHostAddr::Reserved => NetworkError::Reserved { host, ip: h.ip },
+        BadHostAddr::InRange { start, end } => NetworkError::InRange {
+            host,
+            ip: h.ip,
+            start,
+            end,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -271,10 +235,45 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn netmask_and_prefix() {
-        assert_eq!(prefix_len("255.255.252.0".parse().unwrap()), Some(22));
-        assert_eq!(prefix_len("255.0.255.0".parse().unwrap()), None);
-        assert_eq!(prefix_len("0.0.0.0".parse().unwrap()), Some(0));
-        assert_eq!(prefix_len("255.255.255.255".parse().unwrap()), Some(32));
+    fn subnet_errors() {
+        let ip = |s: &str| -> Ipv4Addr { s.parse().unwrap() };
+        let with = |change: &dyn Fn(&mut Dhcp)| {
+            let mut d = net();
+            change(&mut d);
+            d
+        };
+        let cases = [
+            (
+                with(&|d| d.netmask = ip("255.0.255.0")),
+                "`255.0.255.0` is not a contiguous netmask",
+            ),
+            (
+                with(&|d| d.subnet = ip("10.1.0.1")),
+                "The subnet address 10.1.0.1 has host bits set for netmask 255.255.255.0",
+            ),
+            (
+                with(&|d| d.range = Some((ip("10.2.0.100"), ip("10.1.0.199")))),
+                "The DHCP range start 10.2.0.100 is outside the subnet 10.1.0.0/255.255.255.0",
+            ),
+            (
+                with(&|d| d.range = Some((ip("10.1.0.100"), ip("10.2.0.199")))),
+                "The DHCP range end 10.2.0.199 is outside the subnet 10.1.0.0/255.255.255.0",
+            ),
+            (
+                with(&|d| d.range = Some((ip("10.1.0.199"), ip("10.1.0.100")))),
+                "The DHCP range starts after it ends (10.1.0.199 > 10.1.0.100)",
+            ),
+            (
+                with(&|d| d.routers = Some(ip("10.2.0.1"))),
+                "The DHCP router 10.2.0.1 is outside the subnet 10.1.0.0/255.255.255.0",
+            ),
+        ];
+        let hosts = [host("node01", "52:54:00:aa:bb:01", "10.1.0.11")];
+        for (d, want) in cases {
+            let e = validate(Some(&d), &hosts).unwrap_err().to_string();
+            assert_eq!(e, want);
+        }
+        // Without a subnet, hosts are only checked against each other.
+        validate(None, &[host("node01", "52:54:00:aa:bb:01", "192.0.2.1")]).unwrap();
     }
 }

@@ -94,11 +94,6 @@ pub fn config(
     s
 }
 
-/// `01-aa-bb-cc-dd-ee-ff` for a host (ARP type 1 = Ethernet), from a normalised MAC.
-pub fn host_file_name(mac_normalised: &str) -> String {
-    format!("01-{}", mac_normalised.replace(':', "-"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +133,5 @@ mod tests {
             h.contains("LABEL local\n  MENU LABEL Boot from local disk\n  MENU DEFAULT\n"),
             "{h}"
         );
-        assert_eq!(host_file_name("52:54:00:aa:bb:01"), "01-52-54-00-aa-bb-01");
     }
 }

@@ -1,12 +1,15 @@
 //! The network base under `repo` (metadata) and `fetch` (packages): one HTTP(S)/`file://`
 //! client per repository ([`Transport`]), when to retry ([`retry`]), mirrorlist and metalink
 //! parsing and the order mirrors are tried in ([`mirrors`]), repository keys and detached
-//! signatures ([`Keyring`]), and the repository both stages read from ([`Remote`]).
+//! signatures ([`Keyring`]), the repository both stages read from ([`Remote`]), and the MAC
+//! and IPv4 address rules of the boot network ([`addr`]: parsing, normal forms, subnet, range
+//! and uniqueness checks) that `profile` and `emit` share.
 //!
 //! Nothing here knows about package records, the profile or the lock: `repo` and `fetch`
 //! bring the meaning (which file, which checksum), this module moves the bytes and checks
 //! who signed them.
 
+pub mod addr;
 pub mod keys;
 pub mod mirrors;
 pub mod remote;

@@ -15,9 +15,10 @@ mod schema;
 mod validate;
 mod values;
 
+pub use crate::net::addr::{Ipv4Net, Mac};
 pub use error::{Diagnostic, ProfileError};
 pub use model::*;
-pub use values::{Compression, Ipv4Net, MacAddr, Mode};
+pub use values::{Compression, Mode};
 
 use error::{SourceText, did_you_mean};
 use std::path::Path;

@@ -3,7 +3,8 @@
 //! `$releasever`/`$basearch` are substituted. Maps are `BTreeMap`s and lists keep a defined
 //! order, so serializing a `Profile` is deterministic.
 
-use super::values::{Compression, Ipv4Net, MacAddr, serialize_mode};
+use super::values::{Compression, serialize_mode};
+use crate::net::addr::{Ipv4Net, Mac};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -403,7 +404,7 @@ pub struct Host {
     pub name: String,
     /// Fully qualified host name handed out by DHCP.
     pub hostname: String,
-    pub mac: MacAddr,
+    pub mac: Mac,
     pub ip: Ipv4Addr,
     /// Appended to the kernel command line in this host's pxelinux.cfg/01-<mac>.
     pub cmdline: Option<String>,

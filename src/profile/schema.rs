@@ -3,7 +3,8 @@
 //! error can still point at them. `validate` turns this into the resolved [`super::Profile`].
 
 use super::model::{Arch, NetworkStyle};
-use super::values::{CompressionName, Ipv4Net, MacAddr, Mode};
+use super::values::{CompressionName, Mode};
+use crate::net::addr::{Ipv4Net, Mac};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use std::collections::BTreeMap;
@@ -398,7 +399,7 @@ pub struct RawDhcp {
 pub struct RawHost {
     pub name: Spanned<String>,
     pub hostname: Option<Spanned<String>>,
-    pub mac: Spanned<MacAddr>,
+    pub mac: Spanned<Mac>,
     pub ip: Spanned<Ipv4Addr>,
     pub cmdline: Option<String>,
 }

@@ -1,11 +1,11 @@
-//! Small value types of the profile (file modes, MAC addresses, IPv4 subnets, compression)
-//! that check themselves while the TOML is read, so a bad value is reported at its own
-//! `file:line:column` by the TOML parser's span.
+//! Small value types of the profile (file modes, compression) that check themselves while the
+//! TOML is read, so a bad value is reported at its own `file:line:column` by the TOML
+//! parser's span. MAC addresses and IPv4 subnets do the same; their rules are shared with
+//! `emit`, so they live in [`crate::net::addr`].
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
-use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 /// A Unix permission mode (the low 12 bits: permissions, setuid, setgid, sticky).
@@ -69,145 +69,6 @@ impl<'de> Deserialize<'de> for Mode {
 pub fn serialize_mode<S: Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{mode:04o}"))
 }
-
-/// An Ethernet MAC address. Parsed from `aa:bb:cc:dd:ee:ff` or `aa-bb-cc-dd-ee-ff` (any case);
-/// displayed lower-case with colons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MacAddr(pub [u8; 6]);
-
-impl MacAddr {
-    /// The pxelinux per-host config file name: `01-aa-bb-cc-dd-ee-ff` (ARP type 1, Ethernet).
-    pub fn pxelinux_name(&self) -> String {
-        let b = self.0;
-        format!(
-            "01-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5]
-        )
-    }
-}
-
-impl FromStr for MacAddr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || {
-            format!("`{s}` is not a MAC address (expected six hex pairs like `aa:bb:cc:dd:ee:01`)")
-        };
-        let sep = if s.contains('-') { '-' } else { ':' };
-        let parts: Vec<&str> = s.split(sep).collect();
-        if parts.len() != 6 {
-            return Err(bad());
-        }
-        let mut out = [0u8; 6];
-        for (o, p) in out.iter_mut().zip(&parts) {
-            if p.len() != 2 {
-                return Err(bad());
-            }
-            *o = u8::from_str_radix(p, 16).map_err(|_| bad())?;
-        }
-        Ok(MacAddr(out))
-    }
-}
-
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5]
-        )
-    }
-}
-
-/// An IPv4 subnet in CIDR form (`192.168.0.0/24`). The address is the network address:
-/// host bits must be zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ipv4Net {
-    pub addr: Ipv4Addr,
-    pub prefix: u8,
-}
-
-impl Ipv4Net {
-    /// The netmask, e.g. 255.255.255.0 for /24.
-    pub fn netmask(&self) -> Ipv4Addr {
-        Ipv4Addr::from(mask_bits(self.prefix))
-    }
-    /// The network address (same as `addr`, host bits are zero by construction).
-    pub fn network(&self) -> Ipv4Addr {
-        self.addr
-    }
-    /// The broadcast address.
-    pub fn broadcast(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.addr) | !mask_bits(self.prefix))
-    }
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        u32::from(ip) & mask_bits(self.prefix) == u32::from(self.addr)
-    }
-}
-
-fn mask_bits(prefix: u8) -> u32 {
-    if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix))
-    }
-}
-
-impl FromStr for Ipv4Net {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad =
-            || format!("`{s}` is not an IPv4 subnet (expected CIDR form like `192.168.0.0/24`)");
-        let (a, p) = s.split_once('/').ok_or_else(bad)?;
-        let addr: Ipv4Addr = a.parse().map_err(|_| bad())?;
-        let prefix: u8 = p.parse().map_err(|_| bad())?;
-        if prefix > 32 {
-            return Err(bad());
-        }
-        let net = Ipv4Net { addr, prefix };
-        let base = Ipv4Addr::from(u32::from(addr) & mask_bits(prefix));
-        if base != addr {
-            return Err(format!(
-                "`{s}` has host bits set: the network address of /{prefix} is `{base}`"
-            ));
-        }
-        Ok(net)
-    }
-}
-
-impl fmt::Display for Ipv4Net {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-/// Deserialize through `FromStr`, reporting the parser's message at the value's span.
-macro_rules! serde_via_str {
-    ($t:ty, $expect:literal) => {
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl Visitor<'_> for V {
-                    type Value = $t;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str($expect)
-                    }
-                    fn visit_str<E: de::Error>(self, s: &str) -> Result<$t, E> {
-                        s.parse().map_err(E::custom)
-                    }
-                }
-                d.deserialize_str(V)
-            }
-        }
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
-    };
-}
-serde_via_str!(MacAddr, "a MAC address like \"aa:bb:cc:dd:ee:01\"");
-serde_via_str!(Ipv4Net, "an IPv4 subnet like \"192.168.0.0/24\"");
 
 /// How the initramfs is compressed. The kernel reads all four.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -286,30 +147,6 @@ mod tests {
         assert!("".parse::<Mode>().is_err());
         assert!("17777".parse::<Mode>().is_err());
         assert_eq!(Mode(0o600).to_string(), "0600");
-    }
-
-    #[test]
-    fn macs() {
-        let m: MacAddr = "AA-bb-cc-dd-ee-01".parse().unwrap();
-        assert_eq!(m.to_string(), "aa:bb:cc:dd:ee:01");
-        assert_eq!(m.pxelinux_name(), "01-aa-bb-cc-dd-ee-01");
-        assert!("aa:bb:cc:dd:ee".parse::<MacAddr>().is_err());
-        assert!("aa:bb:cc:dd:ee:gg".parse::<MacAddr>().is_err());
-        assert!("aabb:cc:dd:ee:ff:0".parse::<MacAddr>().is_err());
-    }
-
-    #[test]
-    fn subnets() {
-        let n: Ipv4Net = "192.168.0.0/24".parse().unwrap();
-        assert_eq!(n.netmask(), Ipv4Addr::new(255, 255, 255, 0));
-        assert_eq!(n.broadcast(), Ipv4Addr::new(192, 168, 0, 255));
-        assert!(n.contains(Ipv4Addr::new(192, 168, 0, 101)));
-        assert!(!n.contains(Ipv4Addr::new(192, 168, 1, 1)));
-        let e = "192.168.0.1/24".parse::<Ipv4Net>().unwrap_err();
-        assert!(e.contains("192.168.0.0"), "{e}");
-        assert!("10.0.0.0/33".parse::<Ipv4Net>().is_err());
-        let all: Ipv4Net = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains(Ipv4Addr::new(8, 8, 8, 8)));
     }
 
     #[test]

@@ -1,0 +1,154 @@
+//! `[[host]]`: the cluster's nodes, each with a unique name, MAC and address; with `[dhcp]`,
+//! the address must be a usable one of its subnet, outside the dynamic range.
+
+use super::{Cx, check_hostname};
+use crate::net::addr::{BadHostAddr, Clash, HostIndex};
+use crate::profile::error::Diagnostic;
+use crate::profile::model::{Dhcp, Host};
+use crate::profile::schema::RawHost;
+
+pub(super) fn hosts(
+    cx: &Cx,
+    raw: Vec<RawHost>,
+    dhcp: Option<&Dhcp>,
+) -> Result<Vec<Host>, Diagnostic> {
+    let mut seen = HostIndex::default();
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, h)| host(cx, i, h, dhcp, &mut seen))
+        .collect()
+}
+
+/// `host[i]`; `seen` holds the hosts before it.
+fn host(
+    cx: &Cx,
+    i: usize,
+    h: RawHost,
+    dhcp: Option<&Dhcp>,
+    seen: &mut HostIndex<usize>,
+) -> Result<Host, Diagnostic> {
+    let f = format!("host[{i}]");
+    let n = h.name.get_ref();
+    let ok = !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !ok {
+        return Err(cx.loc(h.name.span(), format!("{f}.name")).err(format!(
+            "`{n}` is not a host name (letters, digits, `-`, `_`, `.`)"
+        )));
+    }
+    let mac = *h.mac.get_ref();
+    let ip = *h.ip.get_ref();
+    seen.insert(n, mac, ip, i).map_err(|c| match c {
+        Clash::Name(j) => cx
+            .loc(h.name.span(), format!("{f}.name"))
+            .err(format!("Host `{n}` is defined twice (also `host[{j}]`)")),
+        Clash::Mac(j) => cx.loc(h.mac.span(), format!("{f}.mac")).err(format!(
+            "MAC `{mac}` of host `{n}` is already used by `host[{j}]`"
+        )),
+        Clash::Ip(j) => cx.loc(h.ip.span(), format!("{f}.ip")).err(format!(
+            "IP `{ip}` of host `{n}` is already used by `host[{j}]`"
+        )),
+    })?;
+    if let Some(d) = dhcp {
+        d.subnet.check_host(ip, d.range).map_err(|e| {
+            let loc = cx.loc(h.ip.span(), format!("{f}.ip"));
+            match e {
+                BadHostAddr::Outside => loc
+                    .err(format!(
+                        "IP `{ip}` of host `{n}` is outside the DHCP subnet `{}`",
+                        d.subnet
+                    ))
+                    .with_hint(format!(
+                        "use an address in {}-{}",
+                        d.subnet.network(),
+                        d.subnet.broadcast()
+                    )),
+                BadHostAddr::Reserved => loc.err(format!(
+                    "IP `{ip}` of host `{n}` is the subnet's network or broadcast address"
+                )),
+                BadHostAddr::InRange { start, end } => loc
+                    .err(format!(
+                        "IP `{ip}` of host `{n}` is inside the DHCP range `{start}`-`{end}`"
+                    ))
+                    .with_hint("the DHCP server could lease it to another machine; use an address outside `dhcp.range`"),
+            }
+        })?;
+    }
+    let hostname = match h.hostname {
+        Some(hn) => {
+            check_hostname(hn.get_ref())
+                .map_err(|e| cx.loc(hn.span(), format!("{f}.hostname")).err(e))?;
+            hn.into_inner()
+        }
+        None => n.clone(),
+    };
+    Ok(Host {
+        name: h.name.into_inner(),
+        hostname,
+        mac,
+        ip,
+        cmdline: h.cmdline,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::profile::{ProfileError, from_str};
+    use std::path::Path;
+
+    const PROFILE: &str = r#"[image]
+name = "t"
+arch = "x86_64"
+releasever = "9"
+
+[[repo]]
+id = "baseos"
+baseurl = "https://dl.example.org/9/BaseOS/x86_64/os/"
+gpgcheck = false
+
+[dhcp]
+subnet = "192.168.0.0/24"
+next_server = "192.168.0.10"
+range = ["192.168.0.150", "192.168.0.199"]
+
+[[host]]
+name = "n1"
+mac = "AA-bb:cc-DD:ee-01"
+ip = "192.168.0.101"
+"#;
+
+    fn load(text: &str) -> Result<crate::profile::Profile, ProfileError> {
+        from_str(Path::new("p.toml"), Path::new("/tmp"), text)
+    }
+
+    #[test]
+    fn mac_written_either_way_is_normalised() {
+        let p = load(PROFILE).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.hosts[0].mac.to_string(), "aa:bb:cc:dd:ee:01");
+        assert_eq!(p.hosts[0].mac.pxelinux_name(), "01-aa-bb-cc-dd-ee-01");
+    }
+
+    /// emit refuses a fixed address inside the dynamic range; the profile says so at load,
+    /// at the address, instead of after the packages are fetched.
+    #[test]
+    fn fixed_address_inside_the_dynamic_range_is_refused() {
+        let Err(e) = load(&PROFILE.replace("192.168.0.101", "192.168.0.150")) else {
+            panic!("expected an error")
+        };
+        let d = e.diagnostic().unwrap();
+        assert_eq!((d.line, d.column, d.field.as_str()), (19, 6, "host[0].ip"));
+        assert_eq!(
+            d.message,
+            "`host[0].ip`: IP `192.168.0.150` of host `n1` is inside the DHCP range `192.168.0.150`-`192.168.0.199`"
+        );
+    }
+
+    #[test]
+    fn signed_hex_is_not_a_mac() {
+        let Err(e) = load(&PROFILE.replace("AA-bb", "+a-bb")) else {
+            panic!("expected an error")
+        };
+        assert!(e.to_string().contains("is not a MAC address"), "{e}");
+    }
+}
