@@ -9,6 +9,7 @@
 //!
 //! `package` holds the package record that flows from `repo` through `solve` into `lock`.
 
+pub mod codec;
 pub mod emit;
 pub mod fetch;
 pub mod lock;

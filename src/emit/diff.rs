@@ -3,11 +3,12 @@
 //! (type, mode, owner, size, content digest, mtime, nlink, device, link target).
 //! When two builds that should be identical are not, this is how the cause is found.
 
-use super::{compress, cpio, sums};
+use super::{cpio, sums};
+use crate::codec;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, BufRead, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +171,7 @@ fn cpio_entries(p: &Path, label: &str) -> Result<Option<Vec<cpio::ReadEntry>>, D
         source,
     })?;
     let mut r = io::BufReader::new(f);
-    let mut rd = compress::decompress_reader(&mut r).map_err(|source| DiffError::Io {
+    let mut rd = codec::open_sniffed(&mut r).map_err(|source| DiffError::Io {
         path: p.into(),
         source,
     })?;
@@ -372,8 +373,7 @@ fn oci_contents(
             path: p.clone(),
             source,
         })?;
-        let r: Box<dyn BufRead> = Box::new(io::BufReader::new(f));
-        let r = compress::decompress_reader(r).map_err(|source| DiffError::Io {
+        let r = codec::open_sniffed(io::BufReader::new(f)).map_err(|source| DiffError::Io {
             path: p.clone(),
             source,
         })?;
@@ -500,6 +500,7 @@ fn diff_oci(a: &Path, b: &Path, label: &str) -> Result<Vec<Difference>, DiffErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emit::compress;
     use crate::emit::cpio::tests::sample;
     use crate::rootfs::store::Store;
 

@@ -23,7 +23,6 @@ pub mod cache;
 pub mod capability;
 pub mod checksum;
 pub mod comps;
-pub mod decompress;
 pub mod download;
 pub mod filelists;
 pub mod mirrors;
@@ -249,7 +248,7 @@ pub enum RepoError {
     Decompress {
         url: String,
         #[source]
-        source: decompress::DecompressError,
+        source: crate::codec::DecompressError,
     },
     #[error("Cannot parse `{url}` at byte {offset}: {message}")]
     Parse {
@@ -657,7 +656,7 @@ impl RecordReader<'_> {
         let url_s = url.to_string();
         let file = BufReader::with_capacity(64 * 1024, fs_err::File::open(&path)?);
         let (_, inner) =
-            decompress::decompress(file, &rec.href).map_err(|source| RepoError::Decompress {
+            crate::codec::open_named(file, &rec.href).map_err(|source| RepoError::Decompress {
                 url: url_s.clone(),
                 source,
             })?;

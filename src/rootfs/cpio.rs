@@ -5,37 +5,33 @@
 //! Entries are read one at a time and their data is streamed to the caller, so memory use
 //! does not depend on the size of a file or of the package.
 
+use crate::codec::{self, Compression};
 use std::io::{self, BufRead, Read};
 
 /// Wrap the payload stream in the right decompressor. rpm names the compressor in the
 /// header (`PAYLOADCOMPRESSOR`); the magic bytes are checked first because some packages
 /// name it wrongly, and `lzma` (the legacy format) has no reliable magic.
 pub fn decompress<'a>(
-    mut r: impl BufRead + 'a,
+    mut r: impl BufRead + Send + 'a,
     compressor: &str,
-) -> io::Result<Box<dyn Read + 'a>> {
-    let head = r.fill_buf()?;
-    let magic = &head[..head.len().min(6)];
-    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(r))
-    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(r))
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(r)?)
-    } else if magic.starts_with(b"BZh") {
-        Box::new(bzip2::bufread::MultiBzDecoder::new(r))
-    } else if magic.starts_with(b"0707") {
-        Box::new(r)
-    } else if compressor == "lzma" || magic.first() == Some(&0x5d) {
-        let stream = liblzma::stream::Stream::new_lzma_decoder(u64::MAX)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        Box::new(liblzma::bufread::XzDecoder::new_stream(r, stream))
-    } else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("unsupported payload compression `{compressor}`"),
-        ));
-    })
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let magic = codec::peek(&mut r)?;
+    let format = match Compression::from_magic(magic) {
+        Some(Compression::Zchunk) | None if magic.starts_with(b"0707") => Compression::None,
+        Some(Compression::Zchunk) | None
+            if compressor == "lzma" || magic.first() == Some(&0x5d) =>
+        {
+            Compression::Lzma
+        }
+        Some(Compression::Zchunk) | None => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unsupported payload compression `{compressor}`"),
+            ));
+        }
+        Some(found) => found,
+    };
+    codec::decoder(format, r)
 }
 
 /// One cpio header.
