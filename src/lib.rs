@@ -12,6 +12,7 @@
 pub mod codec;
 pub mod emit;
 pub mod fetch;
+pub mod fsx;
 pub mod lock;
 pub mod package;
 pub mod profile;

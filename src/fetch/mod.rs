@@ -374,12 +374,7 @@ pub fn load_keyring(
 /// Keep a downloaded key for offline use (atomically; failing to keep it is not an error).
 fn keep_key(path: &std::path::Path, data: &[u8]) {
     let Some(dir) = path.parent() else { return };
-    let r = std::fs::create_dir_all(dir)
-        .and_then(|()| tempfile::NamedTempFile::new_in(dir))
-        .and_then(|mut t| {
-            t.write_all(data)?;
-            t.persist(path).map(|_| ()).map_err(|e| e.error)
-        });
+    let r = std::fs::create_dir_all(dir).and_then(|()| crate::fsx::write_atomic(path, data));
     if let Err(e) = r {
         tracing::debug!("cannot keep the key at `{}`: {e}", path.display());
     }

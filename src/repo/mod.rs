@@ -44,6 +44,7 @@ pub use repomd::{DataRecord, Repomd};
 
 use crate::fetch::mirrors::Metalink;
 use crate::fetch::{Keyring, Timeouts, TlsConfig, Transport, TransportError, VerifyError};
+use crate::fsx;
 use crate::package::{Checksum, Package};
 use download::Target;
 use std::io::BufReader;
@@ -594,20 +595,12 @@ fn read_repomd(
         if let Some(dir) = cached.parent() {
             fs_err::create_dir_all(dir)?;
         }
-        write_atomic(&cached, &bytes)?;
+        fsx::write_atomic(&cached, &bytes)?;
         if let Some(asc) = &asc {
-            write_atomic(&cached_asc, asc)?;
+            fsx::write_atomic(&cached_asc, asc)?;
         }
     }
     Ok(bytes)
-}
-
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), RepoError> {
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    fs_err::write(tmp.path(), bytes)?;
-    tmp.persist(path).map_err(|e| RepoError::Io(e.error))?;
-    Ok(())
 }
 
 /// Reads `<data>` records of one repository at one base URL, verifying them.
@@ -738,10 +731,10 @@ impl RecordReader<'_> {
                 }
                 let dir = cached.parent().unwrap_or(&self.options.cache_dir);
                 fs_err::create_dir_all(dir)?;
-                let tmp = tempfile::NamedTempFile::new_in(dir)?;
+                let tmp = fsx::temp_in(dir, ".tmp")?;
                 download::download_to(self.transport, url, tmp.path())?;
                 verify_file(tmp.path(), rec, url)?;
-                tmp.persist(&cached).map_err(|e| RepoError::Io(e.error))?;
+                fsx::persist(tmp, &cached, fsx::Durability::Rename)?;
                 Ok(cached)
             }
         }
