@@ -10,6 +10,7 @@
 //! `package` holds the package record that flows from `repo` through `solve` into `lock`.
 
 pub mod codec;
+pub mod cpio;
 pub mod emit;
 pub mod fetch;
 pub mod fsx;
