@@ -13,7 +13,7 @@ use super::hint::HintExt;
 use anyhow::Context;
 use base64::Engine;
 use clap::Args;
-use diskless::emit::{OCI_DIR, oci};
+use diskless::emit::OCI_DIR;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
@@ -188,7 +188,8 @@ pub fn run(args: PushArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("Cannot upload blob `{digest}` to `{registry}`"))?;
         }
-        let ct = reqwest::header::HeaderValue::from_static(oci::MEDIA_MANIFEST);
+        let ct =
+            reqwest::header::HeaderValue::from_static("application/vnd.oci.image.manifest.v1+json");
         client
             .push_manifest_raw(&reference, layout.manifest.clone(), ct)
             .await
