@@ -11,9 +11,10 @@ use super::cjson;
 use super::settings::Oci;
 use super::tarball::{self, TarEntry, TarKind};
 use oci_spec::image::{
-    ANNOTATION_REF_NAME, ANNOTATION_TITLE, Arch, ConfigBuilder, Descriptor, Digest, HistoryBuilder,
-    ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType,
-    OciLayoutBuilder, Os, RootFsBuilder, SCHEMA_VERSION,
+    ANNOTATION_REF_NAME, ANNOTATION_TITLE, Arch, ConfigBuilder, Descriptor, Digest,
+    DigestAlgorithm, HistoryBuilder, ImageConfigurationBuilder, ImageIndex, ImageIndexBuilder,
+    ImageManifest, ImageManifestBuilder, MediaType, OciLayoutBuilder, Os, RootFsBuilder,
+    SCHEMA_VERSION,
 };
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -344,6 +345,148 @@ pub fn write_layout(
     })
 }
 
+/// Why an OCI image layout could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("Cannot read `{path}`")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{path}` is not a valid OCI {what}")]
+    Parse {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("`{path}` lists no manifest")]
+    NoManifest { path: PathBuf },
+    #[error("`{digest}` in the OCI layout `{dir}` is not a sha256 digest")]
+    NotSha256 { dir: PathBuf, digest: String },
+    #[error("Blob `{path}` does not match its digest (expected {expected}, got sha256:{actual})")]
+    DigestMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+}
+
+/// An OCI image layout on disk (one written by [`write_layout`], or any other, e.g. a
+/// `skopeo copy`), read by `diskless diff` and `diskless push`.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    dir: PathBuf,
+    index: ImageIndex,
+}
+
+/// The image manifest an index points to: its digest, its exact bytes (what a registry
+/// receives and hashes) and their parsed form.
+#[derive(Debug, Clone)]
+pub struct ManifestBlob {
+    pub digest: Digest,
+    pub bytes: Vec<u8>,
+    pub manifest: ImageManifest,
+}
+
+impl Layout {
+    /// Read the layout's `index.json`.
+    pub fn open(dir: &Path) -> Result<Layout, LayoutError> {
+        let path = dir.join("index.json");
+        let bytes = fs_err::read(&path).map_err(|source| LayoutError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let index = serde_json::from_slice(&bytes).map_err(|source| LayoutError::Parse {
+            path,
+            what: "image index",
+            source,
+        })?;
+        Ok(Layout {
+            dir: dir.to_path_buf(),
+            index,
+        })
+    }
+
+    pub fn index(&self) -> &ImageIndex {
+        &self.index
+    }
+
+    /// Where the blob with `digest` lives (`blobs/sha256/<hex>`). Only sha256 is written
+    /// or verified here.
+    pub fn blob_path(&self, digest: &Digest) -> Result<PathBuf, LayoutError> {
+        if *digest.algorithm() != DigestAlgorithm::Sha256 {
+            return Err(LayoutError::NotSha256 {
+                dir: self.dir.clone(),
+                digest: digest.to_string(),
+            });
+        }
+        // oci-spec checked the hex: 64 lowercase digits, no path separators.
+        Ok(self.dir.join("blobs").join("sha256").join(digest.digest()))
+    }
+
+    /// The whole blob, checked against its digest.
+    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, LayoutError> {
+        let path = self.blob_path(digest)?;
+        let bytes = fs_err::read(&path).map_err(|source| LayoutError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != digest.digest() {
+            return Err(LayoutError::DigestMismatch {
+                path,
+                expected: digest.to_string(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// A JSON blob (checked against its digest), parsed; `what` names it in errors.
+    pub fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        digest: &Digest,
+        what: &'static str,
+    ) -> Result<T, LayoutError> {
+        let bytes = self.read_blob(digest)?;
+        self.parse(&bytes, digest, what)
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        digest: &Digest,
+        what: &'static str,
+    ) -> Result<T, LayoutError> {
+        serde_json::from_slice(bytes).map_err(|source| LayoutError::Parse {
+            path: self.dir.join("blobs").join("sha256").join(digest.digest()),
+            what,
+            source,
+        })
+    }
+
+    /// The first manifest the index lists (the one a layout written here holds).
+    pub fn manifest(&self) -> Result<ManifestBlob, LayoutError> {
+        let desc = self
+            .index
+            .manifests()
+            .first()
+            .ok_or_else(|| LayoutError::NoManifest {
+                path: self.dir.join("index.json"),
+            })?;
+        let digest = desc.digest().clone();
+        let bytes = self.read_blob(&digest)?;
+        let manifest = self.parse(&bytes, &digest, "image manifest")?;
+        Ok(ManifestBlob {
+            digest,
+            bytes,
+            manifest,
+        })
+    }
+}
+
 /// Pack a layout directory written by [`write_layout`] into an `oci-archive` tarball.
 pub fn write_archive(layout: &Path, out: &Path, sde: u64) -> Result<(), OciError> {
     let mut entries = vec![
@@ -454,6 +597,63 @@ mod tests {
             empty.contains(r#""history":[],"os":"linux","rootfs":{"diff_ids":[],"type":"layers"}"#),
             "{empty}"
         );
+    }
+
+    #[test]
+    fn layout_reads_back_what_was_written_and_checks_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let layers = [Layer {
+            name: "boot".into(),
+            entries: with_parents(vec![TarEntry {
+                path: "var/lib/tftpboot/motd".into(),
+                kind: TarKind::File(b"hello\n".to_vec()),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            }]),
+        }];
+        let img = write_layout(dir.path(), &layers, &Oci::default(), 0, "sha256:l", "t").unwrap();
+        let layout = Layout::open(dir.path()).unwrap();
+        let m = layout.manifest().unwrap();
+        assert_eq!(m.digest.to_string(), img.manifest_digest);
+        assert_eq!(m.manifest.config().digest().to_string(), img.config_digest);
+        let config: serde_json::Value = layout
+            .read_json(m.manifest.config().digest(), "image configuration")
+            .unwrap();
+        assert_eq!(config["rootfs"]["diff_ids"][0], img.layer_digests[0]);
+        let layer = m.manifest.layers()[0].digest();
+        assert_eq!(
+            layout.blob_path(layer).unwrap(),
+            dir.path()
+                .join("blobs/sha256")
+                .join(img.layer_digests[0].trim_start_matches("sha256:"))
+        );
+        // A damaged blob is named, with both digests.
+        let p = layout.blob_path(layer).unwrap();
+        let mut bytes = fs_err::read(&p).unwrap();
+        bytes[600] ^= 1;
+        fs_err::write(&p, bytes).unwrap();
+        let err = layout.read_blob(layer).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "Blob `{}` does not match its digest (expected {}, got sha256:",
+                p.display(),
+                img.layer_digests[0]
+            )),
+            "{err}"
+        );
+        let sha512 = Digest::try_from(format!("sha512:{}", "a".repeat(128))).unwrap();
+        assert!(matches!(
+            layout.blob_path(&sha512),
+            Err(LayoutError::NotSha256 { .. })
+        ));
+        fs_err::write(
+            dir.path().join("index.json"),
+            r#"{"schemaVersion":2,"manifests":[]}"#,
+        )
+        .unwrap();
+        let err = Layout::open(dir.path()).unwrap().manifest().unwrap_err();
+        assert!(matches!(err, LayoutError::NoManifest { .. }), "{err}");
     }
 
     #[test]
