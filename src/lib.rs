@@ -9,8 +9,11 @@
 //!
 //! `package` holds the package record that flows from `repo` through `solve` into `lock`.
 
+pub mod codec;
+pub mod cpio;
 pub mod emit;
 pub mod fetch;
+pub mod fsx;
 pub mod lock;
 pub mod net;
 pub mod package;

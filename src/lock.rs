@@ -193,14 +193,7 @@ impl Lockfile {
             path: path.to_owned(),
             source,
         };
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-        std::io::Write::write_all(&mut tmp, self.to_toml().as_bytes()).map_err(err)?;
-        tmp.persist(path).map_err(|e| err(e.error))?;
-        Ok(())
+        crate::fsx::write_atomic(path, self.to_toml().as_bytes()).map_err(err)
     }
 
     /// Every package, image and boot sets together.

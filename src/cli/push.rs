@@ -17,6 +17,7 @@ use diskless::emit::{OCI_DIR, oci};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
+use oci_spec::image::{Digest, MediaType};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -30,47 +31,28 @@ pub struct PushArgs {
     pub plain_http: bool,
 }
 
-/// What is pushed: blob paths and the manifest bytes, read from the layout.
-struct Layout {
-    manifest: Vec<u8>,
-    manifest_digest: String,
-    /// (digest, path) of the config and every layer.
-    blobs: Vec<(String, PathBuf)>,
+/// What is pushed: the manifest's exact bytes, and the blobs it names (config, then
+/// layers), read from the layout.
+struct Push {
+    layout: oci::Layout,
+    manifest: oci::ManifestBlob,
+    blobs: Vec<Digest>,
 }
 
-fn blob(dir: &Path, digest: &str) -> anyhow::Result<PathBuf> {
-    let hex = digest
-        .strip_prefix("sha256:")
-        .filter(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()))
-        .ok_or_else(|| anyhow::anyhow!("`{digest}` is not a sha256 digest"))?;
-    Ok(dir.join("blobs").join("sha256").join(hex))
-}
-
-fn read_layout(dir: &Path) -> anyhow::Result<Layout> {
-    let index_path = dir.join("index.json");
-    let index: serde_json::Value = serde_json::from_slice(&fs_err::read(&index_path)?)
-        .with_context(|| format!("`{}` is not JSON", index_path.display()))?;
-    let desc = &index["manifests"][0];
-    let manifest_digest = desc["digest"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("`{}` lists no manifest", index_path.display()))?
-        .to_string();
-    let manifest = fs_err::read(blob(dir, &manifest_digest)?)?;
-    let v: serde_json::Value = serde_json::from_slice(&manifest)?;
-    let mut blobs = Vec::new();
-    let config = v["config"]["digest"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("the manifest has no config"))?;
-    blobs.push((config.to_string(), blob(dir, config)?));
-    for l in v["layers"].as_array().into_iter().flatten() {
-        let d = l["digest"]
-            .as_str()
-            .ok_or_else(|| anyhow::anyhow!("a layer has no digest"))?;
-        blobs.push((d.to_string(), blob(dir, d)?));
+fn read_layout(dir: &Path) -> anyhow::Result<Push> {
+    let layout = oci::Layout::open(dir)?;
+    let manifest = layout.manifest()?;
+    let blobs: Vec<Digest> = std::iter::once(manifest.manifest.config())
+        .chain(manifest.manifest.layers())
+        .map(|d| d.digest().clone())
+        .collect();
+    // Refuse a digest this layout cannot hold before talking to the registry.
+    for d in &blobs {
+        layout.blob_path(d)?;
     }
-    Ok(Layout {
+    Ok(Push {
+        layout,
         manifest,
-        manifest_digest,
         blobs,
     })
 }
@@ -143,7 +125,7 @@ fn auth(registry: &str) -> anyhow::Result<RegistryAuth> {
 
 pub fn run(args: PushArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
     let dir = args.out.join(OCI_DIR);
-    let layout = read_layout(&dir)
+    let push = read_layout(&dir)
         .with_context(|| format!("Cannot read the OCI layout in `{}`", dir.display()))
         .hint("build first: `diskless build PROFILE --out DIR`, then `diskless push DIR REF`")?;
     let reference: Reference = args
@@ -172,30 +154,33 @@ pub fn run(args: PushArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("Cannot authenticate to `{registry}`"))
             .hint("set REGISTRY_AUTH_FILE (podman/skopeo login) or DISKLESS_REGISTRY_TOKEN")?;
-        for (digest, path) in &layout.blobs {
+        for blob in &push.blobs {
+            let digest = blob.to_string();
             if client
-                .blob_exists(&reference, digest)
+                .blob_exists(&reference, &digest)
                 .await
                 .unwrap_or(false)
             {
                 tracing::info!(%digest, "blob already in the registry");
                 continue;
             }
-            let data = fs_err::read(path)?;
+            // Checked against its digest here: a damaged layout fails with the file named,
+            // not with a registry's digest error.
+            let data = push.layout.read_blob(blob)?;
             tracing::info!(%digest, bytes = data.len(), "uploading blob");
             client
-                .push_blob(&reference, data, digest)
+                .push_blob(&reference, data, &digest)
                 .await
                 .with_context(|| format!("Cannot upload blob `{digest}` to `{registry}`"))?;
         }
-        let ct = reqwest::header::HeaderValue::from_static(oci::MEDIA_MANIFEST);
+        let ct = reqwest::header::HeaderValue::from_str(MediaType::ImageManifest.as_ref())?;
         client
-            .push_manifest_raw(&reference, layout.manifest.clone(), ct)
+            .push_manifest_raw(&reference, push.manifest.bytes.clone(), ct)
             .await
             .with_context(|| format!("Cannot upload the manifest to `{}`", args.reference))?;
         anyhow::Ok(())
     })?;
-    println!("{}", layout.manifest_digest);
+    println!("{}", push.manifest.digest);
     Ok(())
 }
 

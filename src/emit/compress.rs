@@ -17,7 +17,6 @@
 
 use flate2::{Compress, Compression as Level, Crc, FlushCompress, Status};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 
 /// Uncompressed bytes per independently deflated gzip block.
@@ -35,49 +34,12 @@ pub const ZLIB_RS_VERSION: &str = "0.6.8";
 pub const ZSTD_SYS_VERSION: &str = "2.1.3+zstd.1.5.7";
 pub const LIBLZMA_SYS_VERSION: &str = "0.4.9";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "kind")]
-pub enum Compression {
-    Gzip { level: u32 },
-    Zstd { level: i32 },
-    Xz { preset: u32 },
-    None,
-}
+/// The initramfs compression setting is codec's format enum (with its level); emit adds
+/// only what the manifest says about the pinned encoders.
+pub use crate::codec::Compression;
 
-impl Default for Compression {
-    fn default() -> Self {
-        Compression::Gzip { level: 9 }
-    }
-}
-
+// An inherent impl beside the encoders: the pinned versions it names are emit's facts.
 impl Compression {
-    /// Parse `gzip`, `gzip:6`, `zstd`, `zstd:19`, `xz`, `xz:6`, `none`.
-    pub fn parse(s: &str) -> Option<Compression> {
-        let (kind, level) = match s.split_once(':') {
-            Some((k, l)) => (k, Some(l)),
-            None => (s, None),
-        };
-        Some(match kind {
-            "gzip" => Compression::Gzip {
-                level: level.map_or(Some(9), |l| l.parse().ok())?,
-            },
-            "zstd" => Compression::Zstd {
-                level: level.map_or(Some(19), |l| l.parse().ok())?,
-            },
-            "xz" => Compression::Xz {
-                preset: level.map_or(Some(6), |l| l.parse().ok())?,
-            },
-            "none" if level.is_none() => Compression::None,
-            _ => return None,
-        })
-        .filter(|c| match c {
-            Compression::Gzip { level } => (1..=9).contains(level),
-            Compression::Zstd { level } => (1..=22).contains(level),
-            Compression::Xz { preset } => *preset <= 9,
-            Compression::None => true,
-        })
-    }
-
     /// What the manifest records, e.g. `gzip -9 (flate2 1.1.11, zlib-rs 0.6.8, 1 MiB blocks)`.
     pub fn describe(&self) -> String {
         match self {
@@ -93,17 +55,9 @@ impl Compression {
                 XZ_BLOCK >> 20
             ),
             Compression::None => "none".to_string(),
-        }
-    }
-
-    /// The conventional file suffix, for messages only (the initramfs is always
-    /// `initramfs.img`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Compression::Gzip { .. } => "gzip",
-            Compression::Zstd { .. } => "zstd",
-            Compression::Xz { .. } => "xz",
-            Compression::None => "none",
+            Compression::Bzip2 | Compression::Lzma | Compression::Zchunk => {
+                format!("{} (not written by diskless)", self.name())
+            }
         }
     }
 }
@@ -137,6 +91,15 @@ impl<W: Write> Compressor<W> {
                 Compressor::Xz(liblzma::write::XzEncoder::new_stream(out, stream))
             }
             Compression::None => Compressor::None(out),
+            Compression::Bzip2 | Compression::Lzma | Compression::Zchunk => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!(
+                        "the initramfs is written as gzip, zstd, xz or none, not {}",
+                        c.name()
+                    ),
+                ));
+            }
         })
     }
 
@@ -335,21 +298,6 @@ pub fn compress_bytes(c: Compression, data: &[u8]) -> io::Result<Vec<u8>> {
     w.finish()
 }
 
-/// Detect the compression of an initramfs by its magic bytes, and open a decompressing
-/// reader over it (gzip members are all read, as the kernel does).
-pub fn decompress_reader<'a, R: io::BufRead + 'a>(mut r: R) -> io::Result<Box<dyn io::Read + 'a>> {
-    let head = r.fill_buf()?.to_vec();
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(r))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(r)?)
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(r))
-    } else {
-        Box::new(r)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,7 +409,7 @@ mod tests {
             let b = in_pool(3, || chunked(c, &d, 1 << 20));
             assert_eq!(sha(&a), sha(&b), "{c:?}");
             let mut back = Vec::new();
-            decompress_reader(&a[..])
+            crate::codec::open_sniffed(&a[..])
                 .unwrap()
                 .read_to_end(&mut back)
                 .unwrap();
@@ -474,25 +422,6 @@ mod tests {
         let z = compress_bytes(Compression::Xz { preset: 1 }, b"abc").unwrap();
         // Stream flags: byte 7 is the check type; 0x01 = CRC32.
         assert_eq!(z[7], 0x01);
-    }
-
-    #[test]
-    fn parse_levels() {
-        assert_eq!(
-            Compression::parse("gzip"),
-            Some(Compression::Gzip { level: 9 })
-        );
-        assert_eq!(
-            Compression::parse("zstd:3"),
-            Some(Compression::Zstd { level: 3 })
-        );
-        assert_eq!(
-            Compression::parse("xz"),
-            Some(Compression::Xz { preset: 6 })
-        );
-        assert_eq!(Compression::parse("none"), Some(Compression::None));
-        assert_eq!(Compression::parse("gzip:10"), None);
-        assert_eq!(Compression::parse("lz4"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The initramfs archive: an exact cpio `newc` (`070701`) writer over the image tree, and a
-//! reader used by `diskless diff` and the tests.
+//! The initramfs archive: an exact cpio `newc` (`070701`) writer over the image tree, and
+//! a listing of an archive (entries with their data digests, read with [`crate::cpio`])
+//! for `diskless diff` and the tests.
 //!
 //! What the Linux kernel's initramfs unpacker needs, and what makes the bytes reproducible:
 //! paths in bytewise order, every directory before its contents (the kernel creates no
@@ -10,6 +11,7 @@
 //! `TRAILER!!!` entry. Names are relative (`.`, `etc`, `etc/passwd`), as `find . | cpio`
 //! writes them minus the `./`.
 
+use crate::cpio::TRAILER;
 use crate::rootfs::store::Store;
 use crate::rootfs::tree::{Digest, Entry, EntryKind, Tree};
 use sha2::{Digest as _, Sha256};
@@ -17,8 +19,6 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
-const MAGIC: &[u8; 6] = b"070701";
-const TRAILER: &str = "TRAILER!!!";
 /// newc's size field is 8 hex digits.
 pub const MAX_FILE_SIZE: u64 = u32::MAX as u64;
 
@@ -457,91 +457,49 @@ impl ReadEntry {
     }
 }
 
-/// Read every entry of a (decompressed) newc archive, up to the trailer.
-pub fn read_entries<R: Read>(mut r: R) -> Result<Vec<ReadEntry>, CpioError> {
+/// Read every entry of a (decompressed) newc archive, up to the trailer, hashing each
+/// entry's data.
+pub fn read_entries<R: Read>(r: R) -> Result<Vec<ReadEntry>, CpioError> {
+    let err = |e: io::Error| match e.kind() {
+        io::ErrorKind::InvalidData => CpioError::Malformed(e.to_string()),
+        _ => CpioError::Read(e),
+    };
+    let mut reader = crate::cpio::Reader::new(r);
     let mut out = Vec::new();
-    let mut pos: u64 = 0;
-    loop {
-        let mut hdr = [0u8; 110];
-        r.read_exact(&mut hdr).map_err(CpioError::Read)?;
-        pos += 110;
-        if &hdr[..6] != MAGIC {
-            return Err(CpioError::Malformed(format!(
-                "bad magic at offset {}",
-                pos - 110
-            )));
-        }
-        let field = |i: usize| -> Result<u32, CpioError> {
-            let s = std::str::from_utf8(&hdr[6 + i * 8..14 + i * 8])
-                .map_err(|_| CpioError::Malformed("non-ASCII header field".into()))?;
-            u32::from_str_radix(s, 16)
-                .map_err(|_| CpioError::Malformed(format!("bad hex field `{s}`")))
-        };
-        let (ino, mode, uid, gid, nlink, mtime, size) = (
-            field(0)?,
-            field(1)?,
-            field(2)?,
-            field(3)?,
-            field(4)?,
-            field(5)?,
-            field(6)?,
-        );
-        let (rdevmajor, rdevminor, namesize) = (field(9)?, field(10)?, field(11)?);
-        let mut name = vec![0u8; namesize as usize];
-        r.read_exact(&mut name).map_err(CpioError::Read)?;
-        pos += namesize as u64;
-        skip(&mut r, pad_len(pos))?;
-        pos += pad_len(pos);
-        if name.last() == Some(&0) {
-            name.pop();
-        }
-        let name = String::from_utf8_lossy(&name).into_owned();
-        if name == TRAILER {
-            break;
-        }
+    while let Some(h) = reader.next(|_| None).map_err(err)? {
+        let size = u32::try_from(h.size)
+            .map_err(|_| CpioError::Malformed(format!("entry size {} over 4 GiB", h.size)))?;
+        let is_link = h.mode & S_IFMT == S_IFLNK;
         let mut hasher = Sha256::new();
         let mut link = Vec::new();
-        let mut remaining = size as u64;
+        let mut data = reader.data();
         let mut buf = vec![0u8; 64 * 1024];
-        while remaining > 0 {
-            let n = remaining.min(buf.len() as u64) as usize;
-            r.read_exact(&mut buf[..n]).map_err(CpioError::Read)?;
+        loop {
+            let n = data.read(&mut buf).map_err(err)?;
+            if n == 0 {
+                break;
+            }
             hasher.update(&buf[..n]);
-            if mode & S_IFMT == S_IFLNK {
+            if is_link {
                 link.extend_from_slice(&buf[..n]);
             }
-            remaining -= n as u64;
         }
-        pos += size as u64;
-        skip(&mut r, pad_len(pos))?;
-        pos += pad_len(pos);
         out.push(ReadEntry {
-            name,
-            ino,
-            mode,
-            uid,
-            gid,
-            nlink,
-            mtime,
+            name: h.name.unwrap_or_default(),
+            ino: h.ino,
+            mode: h.mode,
+            uid: h.uid,
+            gid: h.gid,
+            nlink: h.nlink,
+            mtime: h.mtime,
             size,
-            rdevmajor,
-            rdevminor,
+            rdevmajor: h.rdevmajor,
+            rdevminor: h.rdevminor,
             digest: hasher.finalize().into(),
-            link_target: (mode & S_IFMT == S_IFLNK)
-                .then(|| String::from_utf8_lossy(&link).into_owned()),
+            link_target: is_link.then(|| String::from_utf8_lossy(&link).into_owned()),
         });
     }
     Ok(out)
-}
-
-fn pad_len(pos: u64) -> u64 {
-    (4 - pos % 4) % 4
-}
-
-fn skip<R: Read>(r: &mut R, n: u64) -> Result<(), CpioError> {
-    let mut buf = [0u8; 4];
-    r.read_exact(&mut buf[..n as usize])
-        .map_err(CpioError::Read)
 }
 
 #[cfg(test)]

@@ -3,11 +3,12 @@
 //! (type, mode, owner, size, content digest, mtime, nlink, device, link target).
 //! When two builds that should be identical are not, this is how the cause is found.
 
-use super::{compress, cpio, sums};
+use super::{cpio, oci, sums};
+use crate::codec;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, BufRead, Read};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +27,8 @@ pub enum DiffError {
         #[source]
         source: cpio::CpioError,
     },
-    #[error("`{path}` is not a valid OCI layout: {reason}")]
-    Oci { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Oci(#[from] oci::LayoutError),
     #[error("Cannot compare `{a}` ({ka}) with `{b}` ({kb})")]
     KindMismatch {
         a: PathBuf,
@@ -170,7 +171,7 @@ fn cpio_entries(p: &Path, label: &str) -> Result<Option<Vec<cpio::ReadEntry>>, D
         source,
     })?;
     let mut r = io::BufReader::new(f);
-    let mut rd = compress::decompress_reader(&mut r).map_err(|source| DiffError::Io {
+    let mut rd = codec::open_sniffed(&mut r).map_err(|source| DiffError::Io {
         path: p.into(),
         source,
     })?;
@@ -313,24 +314,21 @@ struct TarInfo {
     link: String,
 }
 
-fn json_file(p: &Path) -> Result<serde_json::Value, DiffError> {
-    let bytes = read_all(p)?;
-    serde_json::from_slice(&bytes).map_err(|e| DiffError::Oci {
-        path: p.into(),
-        reason: e.to_string(),
+/// Manifest annotations as JSON (null when absent), for comparing and printing.
+fn annotations_json(a: &Option<HashMap<String, String>>) -> serde_json::Value {
+    a.as_ref().map_or(serde_json::Value::Null, |m| {
+        serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect(),
+        )
     })
 }
 
-fn blob_path(layout: &Path, digest: &str) -> PathBuf {
-    layout
-        .join("blobs")
-        .join("sha256")
-        .join(digest.trim_start_matches("sha256:"))
-}
-
-/// The first manifest of the index, its config, and every layer's entries by path.
+/// The first manifest of the index (its digest and annotations), its config, and every
+/// layer's entries by path.
 fn oci_contents(
-    layout: &Path,
+    dir: &Path,
 ) -> Result<
     (
         String,
@@ -340,40 +338,22 @@ fn oci_contents(
     ),
     DiffError,
 > {
-    let bad = |reason: &str| DiffError::Oci {
-        path: layout.into(),
-        reason: reason.to_string(),
-    };
-    let index = json_file(&layout.join("index.json"))?;
-    let mdigest = index["manifests"][0]["digest"]
-        .as_str()
-        .ok_or_else(|| bad("index.json has no manifest"))?
-        .to_string();
-    let manifest = json_file(&blob_path(layout, &mdigest))?;
-    let config = match manifest["config"]["digest"].as_str() {
-        Some(c) => json_file(&blob_path(layout, c))?,
-        None => return Err(bad("the manifest has no config")),
-    };
+    let layout = oci::Layout::open(dir)?;
+    let m = layout.manifest()?;
+    let config = layout.read_json(m.manifest.config().digest(), "image configuration")?;
     let mut entries = BTreeMap::new();
-    for (i, l) in manifest["layers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let digest = l["digest"]
-            .as_str()
-            .ok_or_else(|| bad("a layer has no digest"))?;
-        let title = l["annotations"]["org.opencontainers.image.title"]
-            .as_str()
-            .map_or_else(|| format!("layer {i}"), str::to_string);
-        let p = blob_path(layout, digest);
+    for (i, l) in m.manifest.layers().iter().enumerate() {
+        let title = l
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get("org.opencontainers.image.title"))
+            .map_or_else(|| format!("layer {i}"), String::clone);
+        let p = layout.blob_path(l.digest())?;
         let f = fs_err::File::open(&p).map_err(|source| DiffError::Io {
             path: p.clone(),
             source,
         })?;
-        let r: Box<dyn BufRead> = Box::new(io::BufReader::new(f));
-        let r = compress::decompress_reader(r).map_err(|source| DiffError::Io {
+        let r = codec::open_sniffed(io::BufReader::new(f)).map_err(|source| DiffError::Io {
             path: p.clone(),
             source,
         })?;
@@ -427,7 +407,12 @@ fn oci_contents(
             );
         }
     }
-    Ok((mdigest, manifest, config, entries))
+    Ok((
+        m.digest.to_string(),
+        annotations_json(m.manifest.annotations()),
+        config,
+        entries,
+    ))
 }
 
 fn diff_oci(a: &Path, b: &Path, label: &str) -> Result<Vec<Difference>, DiffError> {
@@ -438,14 +423,7 @@ fn diff_oci(a: &Path, b: &Path, label: &str) -> Result<Vec<Difference>, DiffErro
         return Ok(out);
     }
     out.push(d(label, None, "manifest digest", &da, &db));
-    for (what, x, y) in [
-        (
-            "manifest annotations",
-            &ma["annotations"],
-            &mb["annotations"],
-        ),
-        ("config", &ca, &cb),
-    ] {
+    for (what, x, y) in [("manifest annotations", &ma, &mb), ("config", &ca, &cb)] {
         if x != y {
             out.push(d(
                 label,
@@ -500,6 +478,7 @@ fn diff_oci(a: &Path, b: &Path, label: &str) -> Result<Vec<Difference>, DiffErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emit::compress;
     use crate::emit::cpio::tests::sample;
     use crate::rootfs::store::Store;
 

@@ -4,21 +4,23 @@
 //! image's kernel and initramfs; menus and configs), so that a config change re-uploads one
 //! small layer. Layers are uncompressed tars (the initramfs is compressed already), built
 //! by [`super::tarball`] with sorted entries and fixed mtimes; config, manifest and index are
-//! canonical JSON; `created` is SOURCE_DATE_EPOCH.
+//! built as oci-spec documents and written as canonical JSON ([`super::cjson`]); `created`
+//! is SOURCE_DATE_EPOCH.
 
 use super::cjson;
 use super::settings::Oci;
 use super::tarball::{self, TarEntry, TarKind};
-use serde_json::{Value, json};
+use oci_spec::image::{
+    ANNOTATION_REF_NAME, ANNOTATION_TITLE, Arch, ConfigBuilder, Descriptor, Digest,
+    DigestAlgorithm, HistoryBuilder, ImageConfigurationBuilder, ImageIndex, ImageIndexBuilder,
+    ImageManifest, ImageManifestBuilder, MediaType, OciLayoutBuilder, Os, RootFsBuilder,
+    SCHEMA_VERSION,
+};
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-pub const MEDIA_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const MEDIA_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const MEDIA_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const MEDIA_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// Annotation carrying the lockfile's digest.
 pub const LOCK_ANNOTATION: &str = "dev.diskless.lock.digest";
 
@@ -32,6 +34,18 @@ pub enum OciError {
     },
     #[error("OCI image root `{root}` must be an absolute path")]
     BadRoot { root: String },
+    #[error("Cannot build the OCI {what}")]
+    Spec {
+        what: &'static str,
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
+    #[error("Cannot serialize the OCI {what}")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// One layer: a name (for history) and its entries, paths relative to the image root `/`.
@@ -122,12 +136,158 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OciError + '_ {
     }
 }
 
-/// Write bytes as a blob; returns (digest, size).
-fn put_blob(blobs: &Path, data: &[u8]) -> Result<(String, u64), OciError> {
+/// Write bytes as a blob; returns its digest.
+fn put_blob(blobs: &Path, data: &[u8]) -> Result<String, OciError> {
     let hex = hex::encode(Sha256::digest(data));
     let p = blobs.join(&hex);
     fs_err::write(&p, data).map_err(io_err(&p))?;
-    Ok((format!("sha256:{hex}"), data.len() as u64))
+    Ok(format!("sha256:{hex}"))
+}
+
+/// A layer blob as the documents refer to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LayerBlob {
+    name: String,
+    digest: String,
+    size: u64,
+}
+
+/// The canonical bytes of the three documents, for layers already written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Documents {
+    config: Vec<u8>,
+    manifest: Vec<u8>,
+    index: Vec<u8>,
+}
+
+fn spec_err(what: &'static str) -> impl FnOnce(oci_spec::OciSpecError) -> OciError {
+    move |source| OciError::Spec { what, source }
+}
+
+/// A `sha256:…` digest of bytes written here (always well formed).
+fn digest_of(hex_or_prefixed: &str) -> Result<Digest, OciError> {
+    let s = if hex_or_prefixed.starts_with("sha256:") {
+        hex_or_prefixed.to_string()
+    } else {
+        format!("sha256:{hex_or_prefixed}")
+    };
+    Digest::try_from(s).map_err(spec_err("digest"))
+}
+
+/// oci-spec 0.10 reads some names as another architecture (`armbe` as `arm64be`): keep the
+/// configured name verbatim unless oci-spec's variant prints it back unchanged.
+fn arch(name: &str) -> Arch {
+    match Arch::from(name) {
+        a if a.to_string() == name => a,
+        _ => Arch::Other(name.to_string()),
+    }
+}
+
+/// Serialize a document as canonical JSON (oci-spec keeps annotations and labels in
+/// HashMaps: serde's order would change between runs).
+fn canonical(doc: &impl serde::Serialize, what: &'static str) -> Result<Vec<u8>, OciError> {
+    serde_json::to_value(doc)
+        .map(|v| cjson::to_vec(&v))
+        .map_err(|source| OciError::Json { what, source })
+}
+
+/// Build the image configuration, manifest and index for `layers`.
+fn documents(
+    layers: &[LayerBlob],
+    settings: &Oci,
+    sde: u64,
+    lock_digest: &str,
+    tool: &str,
+) -> Result<Documents, OciError> {
+    let created = rfc3339(sde);
+    // The profile's annotations first; created and the lock digest state facts of this
+    // build and win.
+    let mut annotations: BTreeMap<String, String> = settings.annotations.clone();
+    annotations.insert("org.opencontainers.image.created".into(), created.clone());
+    annotations.insert(LOCK_ANNOTATION.into(), lock_digest.into());
+    for (k, v) in [
+        ("source", &settings.source),
+        ("revision", &settings.revision),
+        ("version", &settings.version),
+        ("title", &settings.title),
+    ] {
+        if let Some(v) = v {
+            annotations.insert(format!("org.opencontainers.image.{k}"), v.clone());
+        }
+    }
+    let annotations: HashMap<String, String> = annotations.into_iter().collect();
+    let mut layer_desc = Vec::new();
+    let mut history = Vec::new();
+    for l in layers {
+        let mut d = Descriptor::new(MediaType::ImageLayer, l.size, digest_of(&l.digest)?);
+        d.set_annotations(Some(HashMap::from([(
+            ANNOTATION_TITLE.to_string(),
+            l.name.clone(),
+        )])));
+        layer_desc.push(d);
+        history.push(
+            HistoryBuilder::default()
+                .created(created.clone())
+                .created_by(format!("{tool}: {}", l.name))
+                .build()
+                .map_err(spec_err("image history"))?,
+        );
+    }
+    let config = ImageConfigurationBuilder::default()
+        .architecture(arch(&settings.architecture))
+        .os(Os::Linux)
+        .created(created)
+        .config(
+            ConfigBuilder::default()
+                .labels(annotations.clone())
+                .build()
+                .map_err(spec_err("image configuration"))?,
+        )
+        .rootfs(
+            RootFsBuilder::default()
+                .typ("layers")
+                .diff_ids(layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>())
+                .build()
+                .map_err(spec_err("image configuration"))?,
+        )
+        .history(history)
+        .build()
+        .map_err(spec_err("image configuration"))?;
+    let config = canonical(&config, "image configuration")?;
+    let manifest = ImageManifestBuilder::default()
+        .schema_version(SCHEMA_VERSION)
+        .media_type(MediaType::ImageManifest)
+        .config(Descriptor::new(
+            MediaType::ImageConfig,
+            config.len() as u64,
+            digest_of(&hex::encode(Sha256::digest(&config)))?,
+        ))
+        .layers(layer_desc)
+        .annotations(annotations)
+        .build()
+        .map_err(spec_err("image manifest"))?;
+    let manifest = canonical(&manifest, "image manifest")?;
+    let mut manifest_desc = Descriptor::new(
+        MediaType::ImageManifest,
+        manifest.len() as u64,
+        digest_of(&hex::encode(Sha256::digest(&manifest)))?,
+    );
+    manifest_desc.set_annotations(Some(HashMap::from([(
+        ANNOTATION_REF_NAME.to_string(),
+        settings.tag.clone(),
+    )])));
+    let index = ImageIndexBuilder::default()
+        .schema_version(SCHEMA_VERSION)
+        .media_type(MediaType::ImageIndex)
+        .manifests(vec![manifest_desc])
+        .build()
+        .map_err(spec_err("image index"))?;
+    let index = canonical(&index, "image index")?;
+    Ok(Documents {
+        config,
+        manifest,
+        index,
+    })
 }
 
 /// Write the OCI image layout into `dir` (created).
@@ -146,10 +306,7 @@ pub fn write_layout(
     }
     let blobs = dir.join("blobs").join("sha256");
     fs_err::create_dir_all(&blobs).map_err(io_err(&blobs))?;
-    let created = rfc3339(sde);
-    let mut layer_desc = Vec::new();
-    let mut diff_ids = Vec::new();
-    let mut history = Vec::new();
+    let mut written = Vec::new();
     for layer in layers {
         let tmp = blobs.join(".layer.tmp");
         let f = fs_err::File::create(&tmp).map_err(io_err(&tmp))?;
@@ -164,78 +321,170 @@ pub fn write_layout(
         let size = hw.size;
         let final_path = blobs.join(digest.trim_start_matches("sha256:"));
         fs_err::rename(&tmp, &final_path).map_err(io_err(&final_path))?;
-        layer_desc.push(json!({
-            "mediaType": MEDIA_LAYER,
-            "digest": digest,
-            "size": size,
-            "annotations": {"org.opencontainers.image.title": layer.name},
-        }));
-        diff_ids.push(Value::String(digest));
-        history.push(json!({"created": created, "created_by": format!("{tool}: {}", layer.name)}));
+        written.push(LayerBlob {
+            name: layer.name.clone(),
+            digest,
+            size,
+        });
     }
-    // The profile's annotations first; created and the lock digest state facts of this
-    // build and win.
-    let mut annotations: serde_json::Map<String, Value> = settings
-        .annotations
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    annotations.insert(
-        "org.opencontainers.image.created".into(),
-        created.clone().into(),
-    );
-    annotations.insert(LOCK_ANNOTATION.into(), lock_digest.into());
-    for (k, v) in [
-        ("source", &settings.source),
-        ("revision", &settings.revision),
-        ("version", &settings.version),
-        ("title", &settings.title),
-    ] {
-        if let Some(v) = v {
-            annotations.insert(format!("org.opencontainers.image.{k}"), v.clone().into());
-        }
-    }
-    let config = json!({
-        "architecture": settings.architecture,
-        "os": "linux",
-        "created": created,
-        "config": {"Labels": annotations.clone()},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": history,
-    });
-    let (config_digest, config_size) = put_blob(&blobs, &cjson::to_vec(&config))?;
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": MEDIA_MANIFEST,
-        "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": config_size},
-        "layers": layer_desc,
-        "annotations": annotations,
-    });
-    let (manifest_digest, manifest_size) = put_blob(&blobs, &cjson::to_vec(&manifest))?;
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": MEDIA_INDEX,
-        "manifests": [{
-            "mediaType": MEDIA_MANIFEST,
-            "digest": manifest_digest,
-            "size": manifest_size,
-            "annotations": {"org.opencontainers.image.ref.name": settings.tag},
-        }],
-    });
+    let docs = documents(&written, settings, sde, lock_digest, tool)?;
+    let config_digest = put_blob(&blobs, &docs.config)?;
+    let manifest_digest = put_blob(&blobs, &docs.manifest)?;
     let p = dir.join("index.json");
-    fs_err::write(&p, cjson::to_vec(&index)).map_err(io_err(&p))?;
+    fs_err::write(&p, &docs.index).map_err(io_err(&p))?;
+    let layout = OciLayoutBuilder::default()
+        .image_layout_version("1.0.0")
+        .build()
+        .map_err(spec_err("layout marker"))?;
     let p = dir.join("oci-layout");
-    fs_err::write(&p, cjson::to_vec(&json!({"imageLayoutVersion": "1.0.0"})))
-        .map_err(io_err(&p))?;
-    let layer_digests = layer_desc
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap_or_default().to_string())
-        .collect();
+    fs_err::write(&p, canonical(&layout, "layout marker")?).map_err(io_err(&p))?;
     Ok(OciImage {
         manifest_digest,
         config_digest,
-        layer_digests,
+        layer_digests: written.into_iter().map(|l| l.digest).collect(),
     })
+}
+
+/// Why an OCI image layout could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("Cannot read `{path}`")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{path}` is not a valid OCI {what}")]
+    Parse {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("`{path}` lists no manifest")]
+    NoManifest { path: PathBuf },
+    #[error("`{digest}` in the OCI layout `{dir}` is not a sha256 digest")]
+    NotSha256 { dir: PathBuf, digest: String },
+    #[error("Blob `{path}` does not match its digest (expected {expected}, got sha256:{actual})")]
+    DigestMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+}
+
+/// An OCI image layout on disk (one written by [`write_layout`], or any other, e.g. a
+/// `skopeo copy`), read by `diskless diff` and `diskless push`.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    dir: PathBuf,
+    index: ImageIndex,
+}
+
+/// The image manifest an index points to: its digest, its exact bytes (what a registry
+/// receives and hashes) and their parsed form.
+#[derive(Debug, Clone)]
+pub struct ManifestBlob {
+    pub digest: Digest,
+    pub bytes: Vec<u8>,
+    pub manifest: ImageManifest,
+}
+
+impl Layout {
+    /// Read the layout's `index.json`.
+    pub fn open(dir: &Path) -> Result<Layout, LayoutError> {
+        let path = dir.join("index.json");
+        let bytes = fs_err::read(&path).map_err(|source| LayoutError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let index = serde_json::from_slice(&bytes).map_err(|source| LayoutError::Parse {
+            path,
+            what: "image index",
+            source,
+        })?;
+        Ok(Layout {
+            dir: dir.to_path_buf(),
+            index,
+        })
+    }
+
+    pub fn index(&self) -> &ImageIndex {
+        &self.index
+    }
+
+    /// Where the blob with `digest` lives (`blobs/sha256/<hex>`). Only sha256 is written
+    /// or verified here.
+    pub fn blob_path(&self, digest: &Digest) -> Result<PathBuf, LayoutError> {
+        if *digest.algorithm() != DigestAlgorithm::Sha256 {
+            return Err(LayoutError::NotSha256 {
+                dir: self.dir.clone(),
+                digest: digest.to_string(),
+            });
+        }
+        // oci-spec checked the hex: 64 lowercase digits, no path separators.
+        Ok(self.dir.join("blobs").join("sha256").join(digest.digest()))
+    }
+
+    /// The whole blob, checked against its digest.
+    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, LayoutError> {
+        let path = self.blob_path(digest)?;
+        let bytes = fs_err::read(&path).map_err(|source| LayoutError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != digest.digest() {
+            return Err(LayoutError::DigestMismatch {
+                path,
+                expected: digest.to_string(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// A JSON blob (checked against its digest), parsed; `what` names it in errors.
+    pub fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        digest: &Digest,
+        what: &'static str,
+    ) -> Result<T, LayoutError> {
+        let bytes = self.read_blob(digest)?;
+        self.parse(&bytes, digest, what)
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        digest: &Digest,
+        what: &'static str,
+    ) -> Result<T, LayoutError> {
+        serde_json::from_slice(bytes).map_err(|source| LayoutError::Parse {
+            path: self.dir.join("blobs").join("sha256").join(digest.digest()),
+            what,
+            source,
+        })
+    }
+
+    /// The first manifest the index lists (the one a layout written here holds).
+    pub fn manifest(&self) -> Result<ManifestBlob, LayoutError> {
+        let desc = self
+            .index
+            .manifests()
+            .first()
+            .ok_or_else(|| LayoutError::NoManifest {
+                path: self.dir.join("index.json"),
+            })?;
+        let digest = desc.digest().clone();
+        let bytes = self.read_blob(&digest)?;
+        let manifest = self.parse(&bytes, &digest, "image manifest")?;
+        Ok(ManifestBlob {
+            digest,
+            bytes,
+            manifest,
+        })
+    }
 }
 
 /// Pack a layout directory written by [`write_layout`] into an `oci-archive` tarball.
@@ -297,6 +546,115 @@ pub fn write_archive(layout: &Path, out: &Path, sde: u64) -> Result<(), OciError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The documents' bytes for a sample build, pinned: oci-spec builds them and
+    /// emit/cjson.rs writes them, and they were checked equal to the hand-assembled JSON
+    /// they replaced (an oci-spec update that adds or drops a field fails here, and in the
+    /// golden digests, rather than silently changing every manifest digest). `armbe` is
+    /// the name oci-spec 0.10 would rewrite as `arm64be`.
+    #[test]
+    fn documents_are_canonical_and_pinned() {
+        let layers: Vec<LayerBlob> = (0..2u8)
+            .map(|i| LayerBlob {
+                name: format!("layer-{i}"),
+                digest: format!("sha256:{}", hex::encode(Sha256::digest([i]))),
+                size: 1000 * u64::from(i) + 512,
+            })
+            .collect();
+        let mut s = Oci::default();
+        s.annotations.insert(
+            "org.opencontainers.image.created".into(),
+            "profile loses".into(),
+        );
+        s.annotations.insert("a.custom".into(), "aa".into());
+        s.version = Some("1.2".into());
+        s.tag = "1.0".into();
+        s.architecture = "armbe".into();
+        let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+        let d = documents(&layers, &s, 1_700_000_000, "sha256:lock", "diskless 0.1").unwrap();
+        assert_eq!(
+            text(d.config.clone()),
+            r#"{"architecture":"armbe","config":{"Labels":{"a.custom":"aa","dev.diskless.lock.digest":"sha256:lock","org.opencontainers.image.created":"2023-11-14T22:13:20Z","org.opencontainers.image.version":"1.2"}},"created":"2023-11-14T22:13:20Z","history":[{"created":"2023-11-14T22:13:20Z","created_by":"diskless 0.1: layer-0"},{"created":"2023-11-14T22:13:20Z","created_by":"diskless 0.1: layer-1"}],"os":"linux","rootfs":{"diff_ids":["sha256:6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d","sha256:4bf5122f344554c53bde2ebb8cd2b7e3d1600ad631c385a5d7cce23c7785459a"],"type":"layers"}}"#
+        );
+        assert_eq!(
+            text(d.manifest.clone()),
+            r#"{"annotations":{"a.custom":"aa","dev.diskless.lock.digest":"sha256:lock","org.opencontainers.image.created":"2023-11-14T22:13:20Z","org.opencontainers.image.version":"1.2"},"config":{"digest":"sha256:4b2abf238a6f0b4668254cba6fbca05323a4776771cc9982555444bdaaf9bf0f","mediaType":"application/vnd.oci.image.config.v1+json","size":592},"layers":[{"annotations":{"org.opencontainers.image.title":"layer-0"},"digest":"sha256:6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d","mediaType":"application/vnd.oci.image.layer.v1.tar","size":512},{"annotations":{"org.opencontainers.image.title":"layer-1"},"digest":"sha256:4bf5122f344554c53bde2ebb8cd2b7e3d1600ad631c385a5d7cce23c7785459a","mediaType":"application/vnd.oci.image.layer.v1.tar","size":1512}],"mediaType":"application/vnd.oci.image.manifest.v1+json","schemaVersion":2}"#
+        );
+        assert_eq!(
+            text(d.index.clone()),
+            r#"{"manifests":[{"annotations":{"org.opencontainers.image.ref.name":"1.0"},"digest":"sha256:d9d6a26057e4c4c8e315f3dd666fc36de7670c41af42f41f922ef6a4423134ce","mediaType":"application/vnd.oci.image.manifest.v1+json","size":836}],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}"#
+        );
+        // HashMap order never reaches the bytes.
+        for _ in 0..5 {
+            assert_eq!(
+                documents(&layers, &s, 1_700_000_000, "sha256:lock", "diskless 0.1").unwrap(),
+                d
+            );
+        }
+        // No layers: empty lists, as before.
+        let empty = text(documents(&[], &Oci::default(), 0, "l", "t").unwrap().config);
+        assert!(
+            empty.contains(r#""history":[],"os":"linux","rootfs":{"diff_ids":[],"type":"layers"}"#),
+            "{empty}"
+        );
+    }
+
+    #[test]
+    fn layout_reads_back_what_was_written_and_checks_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let layers = [Layer {
+            name: "boot".into(),
+            entries: with_parents(vec![TarEntry {
+                path: "var/lib/tftpboot/motd".into(),
+                kind: TarKind::File(b"hello\n".to_vec()),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            }]),
+        }];
+        let img = write_layout(dir.path(), &layers, &Oci::default(), 0, "sha256:l", "t").unwrap();
+        let layout = Layout::open(dir.path()).unwrap();
+        let m = layout.manifest().unwrap();
+        assert_eq!(m.digest.to_string(), img.manifest_digest);
+        assert_eq!(m.manifest.config().digest().to_string(), img.config_digest);
+        let config: serde_json::Value = layout
+            .read_json(m.manifest.config().digest(), "image configuration")
+            .unwrap();
+        assert_eq!(config["rootfs"]["diff_ids"][0], img.layer_digests[0]);
+        let layer = m.manifest.layers()[0].digest();
+        assert_eq!(
+            layout.blob_path(layer).unwrap(),
+            dir.path()
+                .join("blobs/sha256")
+                .join(img.layer_digests[0].trim_start_matches("sha256:"))
+        );
+        // A damaged blob is named, with both digests.
+        let p = layout.blob_path(layer).unwrap();
+        let mut bytes = fs_err::read(&p).unwrap();
+        bytes[600] ^= 1;
+        fs_err::write(&p, bytes).unwrap();
+        let err = layout.read_blob(layer).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "Blob `{}` does not match its digest (expected {}, got sha256:",
+                p.display(),
+                img.layer_digests[0]
+            )),
+            "{err}"
+        );
+        let sha512 = Digest::try_from(format!("sha512:{}", "a".repeat(128))).unwrap();
+        assert!(matches!(
+            layout.blob_path(&sha512),
+            Err(LayoutError::NotSha256 { .. })
+        ));
+        fs_err::write(
+            dir.path().join("index.json"),
+            r#"{"schemaVersion":2,"manifests":[]}"#,
+        )
+        .unwrap();
+        let err = Layout::open(dir.path()).unwrap().manifest().unwrap_err();
+        assert!(matches!(err, LayoutError::NoManifest { .. }), "{err}");
+    }
 
     #[test]
     fn rfc3339_dates() {

@@ -16,6 +16,7 @@
 //! Locks whose checksums are not sha256 (old repositories use sha1 or sha512) reach the
 //! entry through an alias file `packages/<kind>/ab/cdef…` that holds the sha256.
 
+use crate::fsx::{self, Durability};
 use crate::package::Checksum;
 use sha2::Digest;
 use std::collections::BTreeSet;
@@ -214,10 +215,7 @@ impl Cache {
             None => self.root.join("tmp"),
         };
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(&dir)
-            .map_err(io(&dir))?;
+        let file = fsx::temp_in(&dir, TEMP_PREFIX).map_err(io(&dir))?;
         Ok(Staged { file })
     }
 
@@ -232,30 +230,16 @@ impl Cache {
         let dest = self.entry_path(sha256);
         let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let tmp_path = staged.file.path().to_path_buf();
-        staged.file.as_file().sync_all().map_err(io(&tmp_path))?;
-        set_readable(staged.file.as_file(), &tmp_path)?;
-        staged.file.persist(&dest).map_err(|e| CacheError::Io {
-            path: dest.clone(),
-            source: e.error,
-        })?;
-        sync_dir(&dir)?;
+        set_readable(staged.file.as_file(), staged.file.path())?;
+        fsx::persist(staged.file, &dest, Durability::Fsync).map_err(io(&dest))?;
         if let Some(c) = extra.filter(|c| c.kind != "sha256") {
             let alias = self.split_path(&c.kind, &c.value);
             let adir = alias.parent().map(Path::to_path_buf).unwrap_or_default();
             std::fs::create_dir_all(&adir).map_err(io(&adir))?;
-            let mut t = tempfile::Builder::new()
-                .prefix(TEMP_PREFIX)
-                .tempfile_in(&adir)
-                .map_err(io(&adir))?;
+            let mut t = fsx::temp_in(&adir, TEMP_PREFIX).map_err(io(&adir))?;
             writeln!(t, "{sha256}").map_err(io(&alias))?;
-            t.as_file().sync_all().map_err(io(&alias))?;
             set_readable(t.as_file(), &alias)?;
-            t.persist(&alias).map_err(|e| CacheError::Io {
-                path: alias.clone(),
-                source: e.error,
-            })?;
-            sync_dir(&adir)?;
+            fsx::persist(t, &alias, Durability::Fsync).map_err(io(&alias))?;
         }
         Ok(dest)
     }
@@ -368,17 +352,6 @@ fn set_readable(f: &std::fs::File, path: &Path) -> Result<(), CacheError> {
     }
     #[cfg(not(unix))]
     let _ = (f, path);
-    Ok(())
-}
-
-fn sync_dir(dir: &Path) -> Result<(), CacheError> {
-    // A rename is durable only once its directory is: fsync it (not possible on Windows).
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
-    #[cfg(not(unix))]
-    let _ = dir;
     Ok(())
 }
 

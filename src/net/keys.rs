@@ -13,7 +13,6 @@ use super::transport::{Transport, TransportError};
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
 use pgp::types::KeyDetails;
 use rpm::signature::pgp::Verifier;
-use std::io::Write;
 use std::path::PathBuf;
 use thiserror::Error;
 use url::Url;
@@ -226,12 +225,7 @@ pub fn load_keyring(
 /// Keep a downloaded key for offline use (atomically; failing to keep it is not an error).
 fn keep_key(path: &std::path::Path, data: &[u8]) {
     let Some(dir) = path.parent() else { return };
-    let r = std::fs::create_dir_all(dir)
-        .and_then(|()| tempfile::NamedTempFile::new_in(dir))
-        .and_then(|mut t| {
-            t.write_all(data)?;
-            t.persist(path).map(|_| ()).map_err(|e| e.error)
-        });
+    let r = std::fs::create_dir_all(dir).and_then(|()| crate::fsx::write_atomic(path, data));
     if let Err(e) = r {
         tracing::debug!("cannot keep the key at `{}`: {e}", path.display());
     }

@@ -92,7 +92,7 @@ fn document(
             if let Some(dir) = kept.parent() {
                 fs_err::create_dir_all(dir)?;
             }
-            super::write_atomic(&kept, &bytes)?;
+            crate::fsx::write_atomic(&kept, &bytes)?;
             Ok(bytes)
         }
         Err(e) => match fs_err::read(&kept) {

@@ -23,7 +23,6 @@ pub mod cache;
 pub mod capability;
 pub mod checksum;
 pub mod comps;
-pub mod decompress;
 pub mod download;
 pub mod filelists;
 pub mod mirrors;
@@ -43,6 +42,7 @@ pub use modules::Modules;
 pub use pool::{Pool, PoolOptions};
 pub use repomd::{DataRecord, Repomd};
 
+use crate::fsx;
 use crate::net::{
     KeyError, Keyring, Metalink, MirrorError, Remote, RetryPolicy, Timeouts, Transport,
     TransportError, load_keyring,
@@ -175,7 +175,7 @@ pub enum RepoError {
     Decompress {
         url: String,
         #[source]
-        source: decompress::DecompressError,
+        source: crate::codec::DecompressError,
     },
     #[error("Cannot parse `{url}` at byte {offset}: {message}")]
     Parse {
@@ -507,20 +507,12 @@ fn read_repomd(
         if let Some(dir) = cached.parent() {
             fs_err::create_dir_all(dir)?;
         }
-        write_atomic(&cached, &bytes)?;
+        fsx::write_atomic(&cached, &bytes)?;
         if let Some(asc) = &asc {
-            write_atomic(&cached_asc, asc)?;
+            fsx::write_atomic(&cached_asc, asc)?;
         }
     }
     Ok(bytes)
-}
-
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), RepoError> {
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    fs_err::write(tmp.path(), bytes)?;
-    tmp.persist(path).map_err(|e| RepoError::Io(e.error))?;
-    Ok(())
 }
 
 /// Reads `<data>` records of one repository at one base URL, verifying them.
@@ -569,7 +561,7 @@ impl RecordReader<'_> {
         let url_s = url.to_string();
         let file = BufReader::with_capacity(64 * 1024, fs_err::File::open(&path)?);
         let (_, inner) =
-            decompress::decompress(file, &rec.href).map_err(|source| RepoError::Decompress {
+            crate::codec::open_named(file, &rec.href).map_err(|source| RepoError::Decompress {
                 url: url_s.clone(),
                 source,
             })?;
@@ -651,10 +643,10 @@ impl RecordReader<'_> {
                 }
                 let dir = cached.parent().unwrap_or(&self.options.cache_dir);
                 fs_err::create_dir_all(dir)?;
-                let tmp = tempfile::NamedTempFile::new_in(dir)?;
+                let tmp = fsx::temp_in(dir, ".tmp")?;
                 download::download_to(self.transport, url, tmp.path())?;
                 verify_file(tmp.path(), rec, url)?;
-                tmp.persist(&cached).map_err(|e| RepoError::Io(e.error))?;
+                fsx::persist(tmp, &cached, fsx::Durability::Rename)?;
                 Ok(cached)
             }
         }

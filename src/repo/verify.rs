@@ -5,7 +5,8 @@
 //! the rest (other.xml, sqlite, updateinfo) too.
 
 use super::xml::{XmlError, parse_num};
-use super::{DataRecord, LoadOptions, RecordReader, RepoError, decompress::Compression};
+use super::{DataRecord, LoadOptions, RecordReader, RepoError};
+use crate::codec::Compression;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use std::io::BufRead;

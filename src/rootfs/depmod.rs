@@ -37,6 +37,7 @@
 
 use super::store::Store;
 use super::tree::{EntryKind, Tree};
+use crate::codec::{self, Compression};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
@@ -276,19 +277,17 @@ pub fn run_dir(
     )
 }
 
-/// The module file's bytes, decompressed according to its name.
+/// The module file's bytes, decompressed according to its name (`.ko.xz`, `.ko.zst`,
+/// `.ko.gz`), as kmod picks the decompressor.
 pub fn decompress(name: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let r = if name.ends_with(".xz") {
-        liblzma::read::XzDecoder::new_multi_decoder(raw).read_to_end(&mut out)
-    } else if name.ends_with(".zst") {
-        zstd::stream::read::Decoder::new(raw).and_then(|mut d| d.read_to_end(&mut out))
-    } else if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out)
-    } else {
+    let format = Compression::from_name(name);
+    if format == Compression::None {
         return Ok(raw.to_vec());
-    };
-    r.map_err(|e| format!("cannot decompress it ({e})"))?;
+    }
+    let mut out = Vec::new();
+    codec::decoder(format, raw)
+        .and_then(|mut r| r.read_to_end(&mut out))
+        .map_err(|e| format!("cannot decompress it ({e})"))?;
     Ok(out)
 }
 

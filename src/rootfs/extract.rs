@@ -15,13 +15,14 @@
 
 use super::RootfsError;
 use super::conflicts::{self, Side, Verdict};
-use super::cpio;
 use super::header::{PkgHeader, fflags};
 use super::paths;
 use super::store::Store;
 use super::tree::{Digest, Entry, EntryKind, Tree};
+use crate::codec::{self, Compression};
+use crate::cpio;
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufReader;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 /// The owner names of a tree entry (and its ELF color for multilib decisions).
@@ -207,7 +208,7 @@ impl<'s> Image<'s> {
             path: rpm.display().to_string(),
             source,
         })?;
-        let stream = cpio::decompress(input, &hdr.payload_compressor).map_err(payload_err)?;
+        let stream = open_payload(input, &hdr.payload_compressor).map_err(payload_err)?;
         let mut archive = cpio::Reader::new(stream);
 
         let by_path: HashMap<&str, usize> = hdr
@@ -437,6 +438,32 @@ impl<'s> Image<'s> {
         }
         Ok(installed)
     }
+}
+
+/// Wrap the payload stream in the right decompressor. rpm names the compressor in the
+/// header (`PAYLOADCOMPRESSOR`); the magic bytes are checked first because some packages
+/// name it wrongly, and `lzma` (the legacy format) has no reliable magic.
+fn open_payload<'a>(
+    mut r: impl BufRead + Send + 'a,
+    compressor: &str,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let magic = codec::peek(&mut r)?;
+    let format = match Compression::from_magic(magic) {
+        Some(Compression::Zchunk) | None if magic.starts_with(b"0707") => Compression::None,
+        Some(Compression::Zchunk) | None
+            if compressor == "lzma" || magic.first() == Some(&0x5d) =>
+        {
+            Compression::Lzma
+        }
+        Some(Compression::Zchunk) | None => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unsupported payload compression `{compressor}`"),
+            ));
+        }
+        Some(found) => found,
+    };
+    codec::decoder(format, r)
 }
 
 fn unreachable_entry(nevra: &str) -> Result<usize, RootfsError> {

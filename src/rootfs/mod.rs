@@ -15,7 +15,6 @@
 //! written outside the content store.
 
 pub mod conflicts;
-pub mod cpio;
 pub mod custom;
 pub mod depmod;
 pub mod extract;

@@ -4,6 +4,7 @@
 //! several packages share one copy) and read back by `emit` when it writes archives.
 
 use super::tree::Digest;
+use crate::fsx;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -39,9 +40,7 @@ impl Store {
     pub fn put_reader(&self, mut reader: impl std::io::Read) -> std::io::Result<(Digest, u64)> {
         use sha2::Digest as _;
         use std::io::Write as _;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".incoming-")
-            .tempfile_in(&self.root)?;
+        let mut tmp = fsx::temp_in(&self.root, ".incoming-")?;
         let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         let mut size = 0u64;
@@ -62,7 +61,7 @@ impl Store {
             if let Some(dir) = dest.parent() {
                 fs_err::create_dir_all(dir)?;
             }
-            tmp.persist(&dest).map_err(|e| e.error)?;
+            fsx::persist(tmp, &dest, fsx::Durability::Rename)?;
         }
         Ok((digest, size))
     }

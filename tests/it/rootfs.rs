@@ -1466,7 +1466,7 @@ fn dotdot_cpio_fixture_is_rejected() {
         return;
     };
     let bytes = std::fs::read(fx.join("go-rpmutils/testdata/dotdot.cpio")).unwrap();
-    let mut r = rootfs::cpio::Reader::new(&bytes[..]);
+    let mut r = diskless::cpio::Reader::new(&bytes[..]);
     let h = r.next(|_| None).unwrap().unwrap();
     assert_eq!(h.name.as_deref(), Some("../../aaaaaaaaa"));
     assert_eq!(
