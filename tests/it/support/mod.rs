@@ -1,7 +1,9 @@
 //! Shared test helpers, each written once: the test RPM builder ([`rpm`]), the HTTP server
 //! with fault injection ([`http`]), OpenPGP keys ([`keys`]), a private PKI and an mTLS server
 //! ([`tls`]), repositories ([`repo`]), child processes and ports ([`proc`]), and the small
-//! helpers below.
+//! helpers below. `rpm`, `http`, `proc` and `repo` are also compiled into the boot tests
+//! (tests/boot/support.rs includes their files), so they refer to nothing outside themselves
+//! but each other.
 
 pub mod http;
 pub mod keys;

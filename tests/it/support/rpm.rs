@@ -225,6 +225,8 @@ pub struct Rpm {
     arch: String,
     license: String,
     summary: String,
+    description: Option<String>,
+    vendor: Option<String>,
     source_date: u32,
     compression: CompressionWithLevel,
     entries: Vec<Entry>,
@@ -244,6 +246,8 @@ impl Rpm {
             epoch: None,
             arch: "noarch".into(),
             license: "MIT".into(),
+            description: None,
+            vendor: None,
             source_date: SOURCE_DATE,
             compression: CompressionWithLevel::default(),
             entries: Vec::new(),
@@ -275,6 +279,16 @@ impl Rpm {
 
     pub fn summary(mut self, summary: impl Into<String>) -> Rpm {
         self.summary = summary.into();
+        self
+    }
+
+    pub fn description(mut self, description: impl Into<String>) -> Rpm {
+        self.description = Some(description.into());
+        self
+    }
+
+    pub fn vendor(mut self, vendor: impl Into<String>) -> Rpm {
+        self.vendor = Some(vendor.into());
         self
     }
 
@@ -365,6 +379,12 @@ impl Rpm {
         .release(&self.release);
         if let Some(e) = self.epoch {
             b.epoch(e);
+        }
+        if let Some(d) = &self.description {
+            b.description(d);
+        }
+        if let Some(v) = &self.vendor {
+            b.vendor(v);
         }
         for e in &self.entries {
             e.add_to(&mut b)?;
