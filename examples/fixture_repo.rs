@@ -15,6 +15,10 @@
 #[path = "../tests/boot/fixture_repo.rs"]
 mod fixture_repo;
 
+// The test helpers the fixture builder uses (the RPM builder, createrepo_c).
+#[path = "../tests/boot/support.rs"]
+mod support;
+
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 

@@ -6,8 +6,10 @@
 //! Every RPM is built with a fixed `source_date`, so the same host packages give byte-identical
 //! RPMs (and therefore the same lock) on every run.
 
-use anyhow::{Context, Result, bail, ensure};
-use rpm::{BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder};
+use crate::support::repo::createrepo;
+use crate::support::rpm::{Entry, Rpm};
+use anyhow::{Context, Result, ensure};
+use rpm::{CompressionWithLevel, Dependency};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -139,30 +141,24 @@ fn version_key(s: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
-fn config(c: CompressionWithLevel) -> BuildConfig {
-    BuildConfig::v4().source_date(SOURCE_DATE).compression(c)
-}
-
-fn pkg(name: &str, version: &str, release: &str, arch: &str, summary: &str) -> PackageBuilder {
-    let mut b = PackageBuilder::new(name, version, "GPL-2.0-or-later", arch, summary);
-    b.release(release)
+/// A fixture package in the style of the boot tests: EL9's license, a vendor and a
+/// description naming where it comes from, gzip payload unless changed.
+fn pkg(name: &str, version: &str, release: &str, arch: &str, summary: &str) -> Rpm {
+    Rpm::new(name, version)
+        .release(release)
+        .arch(arch)
+        .license("GPL-2.0-or-later")
+        .summary(summary)
         .vendor("diskless boot fixture")
         .description(format!(
             "{summary} (boot test fixture built from Debian binaries)"
-        ));
-    b
+        ))
+        .source_date(SOURCE_DATE)
+        .compression(CompressionWithLevel::Gzip(6))
 }
 
 fn read(path: &str) -> Result<Vec<u8>> {
     Ok(fs_err::read(path)?)
-}
-
-fn file(path: &str, mode: u16) -> rpm::FileOptionsBuilder {
-    FileOptions::new(path).permissions(mode)
-}
-
-fn dir(path: &str, mode: u16) -> rpm::FileOptionsBuilder {
-    FileOptions::dir(path).permissions(mode)
 }
 
 /// `grub-mkimage` output is a pure function of its inputs (checked: same bytes twice).
@@ -192,247 +188,238 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
         ),
         None => (kver.clone(), "1.el9".to_owned()),
     };
-    let gz = CompressionWithLevel::Gzip(6);
-    let mut packages: Vec<rpm::Package> = Vec::new();
+    let mut packages: Vec<Rpm> = Vec::new();
+    let config = |path: &str, contents: &str, mode: u16| {
+        Entry::file(path, contents).mode(mode).config().noreplace()
+    };
 
     // setup: passwd and group first; everything with an owner depends on it.
-    let mut b = pkg(
-        "setup",
-        "2.13.7",
-        "10.el9",
-        "noarch",
-        "A set of system configuration and setup files",
+    packages.push(
+        pkg(
+            "setup",
+            "2.13.7",
+            "10.el9",
+            "noarch",
+            "A set of system configuration and setup files",
+        )
+        .dir("/etc", 0o755)
+        .entry(config("/etc/passwd", PASSWD, 0o644))
+        .entry(config("/etc/group", GROUP, 0o644))
+        .entry(config("/etc/shadow", "", 0o000))
+        .entry(config("/etc/gshadow", "", 0o000)),
     );
-    b.using_config(config(gz))
-        .with_dir_entry(dir("/etc", 0o755))?
-        .with_file_contents(PASSWD, file("/etc/passwd", 0o644).config().noreplace())?
-        .with_file_contents(GROUP, file("/etc/group", 0o644).config().noreplace())?
-        .with_file_contents("", file("/etc/shadow", 0o000).config().noreplace())?
-        .with_file_contents("", file("/etc/gshadow", 0o000).config().noreplace())?;
-    packages.push(b.build()?);
 
     // filesystem: EL9's directory skeleton with the usrmerge symlinks.
-    let mut b = pkg(
-        "filesystem",
-        "3.16",
-        "2.el9",
-        "x86_64",
-        "The basic directory layout for a Linux system",
-    );
-    b.using_config(config(gz))
-        .requires(Dependency::any("setup"));
-    for (d, mode) in [
-        ("/boot", 0o555),
-        ("/dev", 0o755),
-        ("/etc", 0o755),
-        ("/home", 0o755),
-        ("/proc", 0o555),
-        ("/root", 0o550),
-        ("/run", 0o755),
-        ("/sys", 0o555),
-        ("/tmp", 0o1777),
-        ("/usr", 0o755),
-        ("/usr/bin", 0o755),
-        ("/usr/lib", 0o555),
-        ("/usr/lib/modules", 0o755),
-        ("/usr/lib64", 0o555),
-        ("/usr/sbin", 0o755),
-        ("/var", 0o755),
-        ("/var/lib", 0o755),
-        ("/var/tmp", 0o1777),
-    ] {
-        b.with_dir_entry(dir(d, mode))?;
-    }
-    for (link, target) in [
-        ("/bin", "usr/bin"),
-        ("/lib", "usr/lib"),
-        ("/lib64", "usr/lib64"),
-        ("/sbin", "usr/sbin"),
-        ("/var/run", "../run"),
-    ] {
-        b.with_symlink(FileOptions::symlink(link, target))?;
-    }
-    packages.push(b.build()?);
-
-    let mut b = pkg(
-        "basesystem",
-        "11",
-        "13.el9",
-        "noarch",
-        "The skeleton package which defines a simple system",
-    );
-    b.using_config(config(gz))
+    packages.push(
+        pkg(
+            "filesystem",
+            "3.16",
+            "2.el9",
+            "x86_64",
+            "The basic directory layout for a Linux system",
+        )
         .requires(Dependency::any("setup"))
-        .requires(Dependency::any("filesystem"));
-    packages.push(b.build()?);
+        .entries(
+            [
+                ("/boot", 0o555),
+                ("/dev", 0o755),
+                ("/etc", 0o755),
+                ("/home", 0o755),
+                ("/proc", 0o555),
+                ("/root", 0o550),
+                ("/run", 0o755),
+                ("/sys", 0o555),
+                ("/tmp", 0o1777),
+                ("/usr", 0o755),
+                ("/usr/bin", 0o755),
+                ("/usr/lib", 0o555),
+                ("/usr/lib/modules", 0o755),
+                ("/usr/lib64", 0o555),
+                ("/usr/sbin", 0o755),
+                ("/var", 0o755),
+                ("/var/lib", 0o755),
+                ("/var/tmp", 0o1777),
+            ]
+            .map(|(d, mode)| Entry::dir(d).mode(mode)),
+        )
+        .entries(
+            [
+                ("/bin", "usr/bin"),
+                ("/lib", "usr/lib"),
+                ("/lib64", "usr/lib64"),
+                ("/sbin", "usr/sbin"),
+                ("/var/run", "../run"),
+            ]
+            .map(|(link, target)| Entry::symlink(link, target)),
+        ),
+    );
+
+    packages.push(
+        pkg(
+            "basesystem",
+            "11",
+            "13.el9",
+            "noarch",
+            "The skeleton package which defines a simple system",
+        )
+        .requires(Dependency::any("setup"))
+        .requires(Dependency::any("filesystem")),
+    );
 
     // busybox: the static binary with the applet links, and /bin/sh as a file provide
     // (EL9's bash provides it the same way).
-    let mut b = pkg(
-        "busybox",
-        "1.36.1",
-        "1.el9",
-        "x86_64",
-        "Statically linked binary providing simplified versions of system commands",
-    );
-    b.using_config(config(CompressionWithLevel::Xz(2)))
+    packages.push(
+        pkg(
+            "busybox",
+            "1.36.1",
+            "1.el9",
+            "x86_64",
+            "Statically linked binary providing simplified versions of system commands",
+        )
+        .compression(CompressionWithLevel::Xz(2))
         .requires(Dependency::any("filesystem"))
         .provides(Dependency::any("/bin/sh"))
-        .with_file_contents(read(BUSYBOX)?, file("/usr/bin/busybox", 0o755))?;
-    for (d, applet) in APPLETS {
-        let target = if *d == "/usr/bin" {
-            "busybox"
-        } else {
-            "../bin/busybox"
-        };
-        b.with_symlink(FileOptions::symlink(format!("{d}/{applet}"), target))?;
-    }
-    packages.push(b.build()?);
+        .file("/usr/bin/busybox", read(BUSYBOX)?, 0o755)
+        .entries(APPLETS.iter().map(|(d, applet)| {
+            let target = if *d == "/usr/bin" {
+                "busybox"
+            } else {
+                "../bin/busybox"
+            };
+            Entry::symlink(format!("{d}/{applet}"), target)
+        })),
+    );
 
     // The image's init and the non-root owned file it checks. Shipped at /sbin/init and
     // owned by `daemon`, so a correct build must follow /sbin -> usr/sbin and map owner
     // names through the image's own passwd (from `setup`).
-    let mut b = pkg(
-        "boot-fixture-init",
-        "1.0",
-        "1.el9",
-        "noarch",
-        "Init for the diskless boot tests",
-    );
-    b.using_config(config(gz))
+    packages.push(
+        pkg(
+            "boot-fixture-init",
+            "1.0",
+            "1.el9",
+            "noarch",
+            "Init for the diskless boot tests",
+        )
         .requires(Dependency::any("/bin/sh"))
         .requires(Dependency::any("filesystem"))
         .requires(Dependency::any("setup"))
-        .with_file_contents(INIT, file("/sbin/init", 0o755))?
-        .with_dir_entry(dir("/etc/boot-fixture", 0o755))?
-        .with_dir_entry(
-            dir("/var/lib/boot-fixture", 0o750)
+        .file("/sbin/init", INIT, 0o755)
+        .dir("/etc/boot-fixture", 0o755)
+        .entry(
+            Entry::dir("/var/lib/boot-fixture")
+                .mode(0o750)
                 .user("daemon")
                 .group("daemon"),
-        )?
-        .with_file_contents(
-            "owned by daemon\n",
-            file(OWNED_FILE, 0o640).user("daemon").group("daemon"),
-        )?;
-    packages.push(b.build()?);
+        )
+        .entry(
+            Entry::file(OWNED_FILE, "owned by daemon\n")
+                .mode(0o640)
+                .user("daemon")
+                .group("daemon"),
+        ),
+    );
 
     // kernel-core with the EL8/9 layout (vmlinuz under /lib/modules, resolved through the
     // /lib -> usr/lib symlink), and the `kernel` metapackage requiring it by uname-r.
-    let mut b = pkg(
-        "kernel-core",
-        &kversion,
-        &krelease,
-        "x86_64",
-        "The Linux kernel",
-    );
-    b.using_config(config(CompressionWithLevel::Zstd(3)))
+    packages.push(
+        pkg(
+            "kernel-core",
+            &kversion,
+            &krelease,
+            "x86_64",
+            "The Linux kernel",
+        )
+        .compression(CompressionWithLevel::Zstd(3))
         .requires(Dependency::any("filesystem"))
         .provides(Dependency::eq("kernel-core-uname-r", kver.as_str()))
         .provides(Dependency::eq("kernel-uname-r", kver.as_str()))
-        .with_dir_entry(dir(&format!("/lib/modules/{kver}"), 0o755))?
-        .with_file_contents(
+        .dir(format!("/lib/modules/{kver}"), 0o755)
+        .file(
+            format!("/lib/modules/{kver}/vmlinuz"),
             fs_err::read(&vmlinuz)?,
-            file(&format!("/lib/modules/{kver}/vmlinuz"), 0o755),
-        )?;
-    packages.push(b.build()?);
-
-    let mut b = pkg(
-        "kernel",
-        &kversion,
-        &krelease,
-        "x86_64",
-        "The Linux kernel, metapackage",
+            0o755,
+        ),
     );
-    b.using_config(config(gz))
-        .requires(Dependency::eq("kernel-core-uname-r", kver.as_str()));
-    packages.push(b.build()?);
+
+    packages.push(
+        pkg(
+            "kernel",
+            &kversion,
+            &krelease,
+            "x86_64",
+            "The Linux kernel, metapackage",
+        )
+        .requires(Dependency::eq("kernel-core-uname-r", kver.as_str())),
+    );
 
     // Boot packages (resolved separately, feed the tftp tree).
-    let mut b = pkg(
+    let mut syslinux = pkg(
         "syslinux-tftpboot",
         "6.04",
         "0.20.el9",
         "noarch",
         "SYSLINUX modules in /tftpboot, available for network booting",
-    );
-    b.using_config(config(gz))
-        .with_dir_entry(dir("/tftpboot", 0o755))?
-        .with_file_contents(read(PXELINUX)?, file("/tftpboot/pxelinux.0", 0o644))?;
+    )
+    .dir("/tftpboot", 0o755)
+    .file("/tftpboot/pxelinux.0", read(PXELINUX)?, 0o644);
     for m in SYSLINUX_MODULES {
-        b.with_file_contents(
+        syslinux = syslinux.file(
+            format!("/tftpboot/{m}"),
             read(&format!("{SYSLINUX_BIOS}/{m}"))?,
-            file(&format!("/tftpboot/{m}"), 0o644),
-        )?;
+            0o644,
+        );
     }
-    packages.push(b.build()?);
+    packages.push(syslinux);
 
-    let mut b = pkg(
-        "grub2-efi-x64",
-        "2.06",
-        "77.el9",
-        "x86_64",
-        "GRUB for EFI systems",
-    );
-    b.using_config(config(gz))
-        .with_dir_entry(dir("/boot/efi/EFI/redhat", 0o700))?
-        .with_file_contents(
+    packages.push(
+        pkg(
+            "grub2-efi-x64",
+            "2.06",
+            "77.el9",
+            "x86_64",
+            "GRUB for EFI systems",
+        )
+        .dir("/boot/efi/EFI/redhat", 0o700)
+        .file(
+            "/boot/efi/EFI/redhat/grubx64.efi",
             grub_image(&work)?,
-            file("/boot/efi/EFI/redhat/grubx64.efi", 0o700),
-        )?;
-    packages.push(b.build()?);
-
-    let mut b = pkg(
-        "shim-x64",
-        "15.8",
-        "4.el9",
-        "x86_64",
-        "First-stage UEFI bootloader",
+            0o700,
+        ),
     );
-    b.using_config(config(gz))
+
+    packages.push(
+        pkg(
+            "shim-x64",
+            "15.8",
+            "4.el9",
+            "x86_64",
+            "First-stage UEFI bootloader",
+        )
         .requires(Dependency::any("grub2-efi-x64"))
-        .with_dir_entry(dir("/boot/efi/EFI/redhat", 0o700))?
-        .with_file_contents(read(SHIM)?, file("/boot/efi/EFI/redhat/shimx64.efi", 0o700))?
-        .with_file_contents(
-            read(MOKMANAGER)?,
-            file("/boot/efi/EFI/redhat/mmx64.efi", 0o700),
-        )?;
-    packages.push(b.build()?);
+        .dir("/boot/efi/EFI/redhat", 0o700)
+        .file("/boot/efi/EFI/redhat/shimx64.efi", read(SHIM)?, 0o700)
+        .file("/boot/efi/EFI/redhat/mmx64.efi", read(MOKMANAGER)?, 0o700),
+    );
 
     let mut rpms = Vec::new();
     for p in &packages {
-        let m = &p.metadata;
-        let name = format!(
-            "{}-{}-{}.{}.rpm",
-            m.get_name()?,
-            m.get_version()?,
-            m.get_release()?,
-            m.get_arch()?
-        );
-        let path = out.join(&name);
-        p.write_file(&path)
-            .with_context(|| format!("writing `{}`", path.display()))?;
+        let path = p
+            .write_in(out)
+            .with_context(|| format!("writing `{}` into `{}`", p.file_name(), out.display()))?;
         rpms.push(path);
     }
     fs_err::remove_dir_all(&work)?;
 
-    let created = Command::new("createrepo_c")
-        .args([
-            "--quiet",
-            "--no-database",
+    createrepo(
+        out,
+        &[
             "--revision",
             &SOURCE_DATE.to_string(),
-        ])
-        .arg("--set-timestamp-to-revision")
-        .arg(out)
-        .output()
-        .context("running createrepo_c")?;
-    if !created.status.success() {
-        bail!(
-            "createrepo_c failed: {}\n{}",
-            created.status,
-            String::from_utf8_lossy(&created.stderr)
-        );
-    }
+            "--set-timestamp-to-revision",
+        ],
+    )
+    .context("indexing the fixture repository")?;
     Ok(FixtureRepo {
         dir: out.to_owned(),
         kver,

@@ -11,14 +11,15 @@ mod build;
 mod daemons;
 mod fixture_repo;
 mod handmade;
-mod http;
 mod qemu;
+mod support;
 
 use fixture_repo::FixtureRepo;
 use qemu::{BootSpec, Firmware, Network};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
+use support::proc::is_root;
 
 /// The hostname the boot profile sets.
 const HOSTNAME: &str = "boot-fixture";
@@ -31,7 +32,7 @@ const CMDLINE: &str = "console=ttyS0,115200 panic=-1";
 struct Env {
     work: PathBuf,
     repo: FixtureRepo,
-    server: http::Server,
+    server: support::http::Server,
 }
 
 /// Why the suite cannot run here, if it cannot. Outside CI a missing tool skips the
@@ -76,7 +77,7 @@ fn env() -> Option<&'static Env> {
             repo.rpms.len(),
             start.elapsed().as_secs_f64()
         );
-        let server = http::serve(&repo.dir).expect("starting the HTTP server");
+        let server = support::http::Server::serve_dir(&repo.dir);
         Env { work, repo, server }
     }))
 }
@@ -169,12 +170,6 @@ fn report(name: &str, b: &qemu::Booted) {
     );
 }
 
-/// Whether the tests run as root (`/proc/self` belongs to the effective uid).
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
 /// The builds the tests share: one per compression, plus the broken one. Each is built
 /// once per process, by whichever test needs it first.
 fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Built, &'static str) {
@@ -198,7 +193,7 @@ fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Buil
         };
         let b = build::build(
             &env.work.join(format!("build-{tag}")),
-            &env.server.base_url,
+            &env.server.base(),
             &o,
         )
         .map_err(|e| format!("{e:#}"))?;

@@ -6,8 +6,9 @@
 //! find the dependency chains, aliases and symbols. Tests skip when the host has no
 //! kernel modules or no kmod.
 
+use crate::support::rpm::{Entry, Rpm};
 use diskless::rootfs::{self, AssembleConfig, depmod, scriptlets::Verdict, store::Store};
-use rpm::{BuildConfig, CompressionType, FileOptions, PackageBuilder};
+use rpm::CompressionType;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -291,37 +292,25 @@ fn assemble_writes_module_indexes_and_handles_depmod_scriptlet() {
     let set = closure(&dir, |m| {
         m.ends_with("/ext4.ko") || m.ends_with("/e1000e.ko")
     });
-    let sde = 1_700_000_000u32;
     let tmp = tempfile::tempdir().unwrap();
-    let mut fsb = PackageBuilder::new("filesystem", "1", "MIT", "noarch", "fs");
-    fsb.release("1").using_config(
-        BuildConfig::v4()
-            .source_date(sde)
-            .compression(CompressionType::Gzip),
-    );
-    fsb.with_dir_entry(FileOptions::dir("/usr").permissions(0o755))
-        .unwrap()
-        .with_dir_entry(FileOptions::dir("/usr/lib").permissions(0o755))
-        .unwrap()
-        .with_symlink(FileOptions::symlink("/lib", "usr/lib"))
-        .unwrap();
-    let mut kb = PackageBuilder::new("kernel-core", "1", "GPL", "x86_64", "kernel");
-    kb.release("1").using_config(
-        BuildConfig::v4()
-            .source_date(sde)
-            .compression(CompressionType::Gzip),
-    );
-    kb.requires(rpm::Dependency::any("filesystem"));
-    kb.post_install_script(format!("/sbin/depmod -a {kver} || :\n"));
+    let fsb = Rpm::new("filesystem", "1")
+        .summary("fs")
+        .compression(CompressionType::Gzip)
+        .dir("/usr", 0o755)
+        .dir("/usr/lib", 0o755)
+        .symlink("/lib", "usr/lib");
+    let mut kb = Rpm::new("kernel-core", "1")
+        .license("GPL")
+        .arch("x86_64")
+        .summary("kernel")
+        .compression(CompressionType::Gzip)
+        .requires(rpm::Dependency::any("filesystem"))
+        .post_install(format!("/sbin/depmod -a {kver} || :\n"));
     let oracle = tmp.path().join("oracle/lib/modules").join(&kver);
     for rel in &set {
         let data = xz(&std::fs::read(dir.join(rel)).unwrap());
         let name = format!("{rel}.xz");
-        kb.with_file_contents(
-            data.clone(),
-            FileOptions::new(format!("/lib/modules/{kver}/{name}")).permissions(0o644),
-        )
-        .unwrap();
+        kb = kb.file(format!("/lib/modules/{kver}/{name}"), data.clone(), 0o644);
         // The profile removes ext4 (below): the oracle never sees it.
         if !rel.contains("/ext4/") {
             std::fs::create_dir_all(oracle.join(&name).parent().unwrap()).unwrap();
@@ -331,33 +320,26 @@ fn assemble_writes_module_indexes_and_handles_depmod_scriptlet() {
     // A kmod-style duplicate that EL9's search order (extra before built-in) prefers.
     let e1000e = set.iter().find(|m| m.ends_with("/e1000e.ko")).unwrap();
     let data = xz(&std::fs::read(dir.join(e1000e)).unwrap());
-    kb.with_file_contents(
+    kb = kb.file(
+        format!("/lib/modules/{kver}/extra/e1000e.ko.xz"),
         data.clone(),
-        FileOptions::new(format!("/lib/modules/{kver}/extra/e1000e.ko.xz")).permissions(0o644),
-    )
-    .unwrap();
+        0o644,
+    );
     std::fs::create_dir_all(oracle.join("extra")).unwrap();
     std::fs::write(oracle.join("extra/e1000e.ko.xz"), data).unwrap();
-    kb.with_file_contents(
-        EL9_DIST_CONF,
-        FileOptions::new("/lib/depmod.d/dist.conf").permissions(0o644),
-    )
-    .unwrap();
+    kb = kb.file("/lib/depmod.d/dist.conf", EL9_DIST_CONF, 0o644);
     copy_shipped(&dir, &oracle);
     for n in SHIPPED {
-        kb.with_file_contents(
+        kb = kb.file(
+            format!("/lib/modules/{kver}/{n}"),
             std::fs::read(dir.join(n)).unwrap(),
-            FileOptions::new(format!("/lib/modules/{kver}/{n}")).permissions(0o644),
-        )
-        .unwrap();
+            0o644,
+        );
     }
     let mut rpms = Vec::new();
-    for b in [&mut fsb, &mut kb] {
-        let pkg = b.build().unwrap();
-        let p = tmp
-            .path()
-            .join(format!("{}.rpm", pkg.metadata.get_name().unwrap()));
-        pkg.write_file(&p).unwrap();
+    for b in [&fsb, &kb] {
+        let p = tmp.path().join(format!("{}.rpm", b.name()));
+        b.write_to(&p).unwrap();
         rpms.push(p);
     }
     let store = Store::new(tmp.path().join("store")).unwrap();
@@ -411,29 +393,26 @@ fn assemble_writes_module_indexes_and_handles_depmod_scriptlet() {
 fn invalid_module_is_left_out_with_a_note() {
     let tmp = tempfile::tempdir().unwrap();
     let build = |with_valid: bool| -> PathBuf {
-        let mut kb = PackageBuilder::new("kmod-broken", "1", "GPL", "x86_64", "broken");
-        kb.release("1").using_config(
-            BuildConfig::v4()
-                .source_date(1_700_000_000)
-                .compression(CompressionType::Gzip),
-        );
-        kb.with_file_contents(
-            xz(b"not an ELF file"),
-            FileOptions::new("/usr/lib/modules/9.9/extra/broken.ko.xz"),
-        )
-        .unwrap();
+        let mut kb = Rpm::new("kmod-broken", "1")
+            .license("GPL")
+            .arch("x86_64")
+            .summary("broken")
+            .compression(CompressionType::Gzip)
+            .entry(Entry::file(
+                "/usr/lib/modules/9.9/extra/broken.ko.xz",
+                xz(b"not an ELF file"),
+            ));
         if with_valid {
             let (_, dir) = host_kernel().unwrap();
             let mbcache = closure(&dir, |m| m.ends_with("/mbcache.ko"));
             let rel = mbcache.iter().next().unwrap();
-            kb.with_file_contents(
+            kb = kb.entry(Entry::file(
+                "/usr/lib/modules/9.9/kernel/mbcache.ko",
                 std::fs::read(dir.join(rel)).unwrap(),
-                FileOptions::new("/usr/lib/modules/9.9/kernel/mbcache.ko"),
-            )
-            .unwrap();
+            ));
         }
         let p = tmp.path().join(format!("kmod-broken-{with_valid}.rpm"));
-        kb.build().unwrap().write_file(&p).unwrap();
+        kb.write_to(&p).unwrap();
         p
     };
     let note = "Kernel module `/usr/lib/modules/9.9/extra/broken.ko.xz` of `kmod-broken-1-1.x86_64` is not a valid module: no ELF magic; left out of the module indexes, as depmod leaves it";

@@ -5,9 +5,11 @@
 //!
 //! The fixture is built here: a tree with every entry kind (hardlinks, setuid, devices,
 //! symlinks, a long path, a multi-block file) in a content store, and boot packages as real
-//! RPM files made with the rpm crate's builder (syslinux-tftpboot, shim-x64, grub2-efi-x64 at
+//! RPM files made with the test RPM builder (syslinux-tftpboot, shim-x64, grub2-efi-x64 at
 //! their RHEL paths; the file contents are synthetic: nothing here boots).
 
+use crate::support::proc::{ChildGuard, free_port, wait_for_port};
+use crate::support::rpm::Rpm;
 use assert_cmd::Command;
 use diskless::emit::settings::{Dhcp, EmitSettings, Host};
 use diskless::emit::{self, EmitInputs, ImageInput, compress::Compression, cpio, sums};
@@ -23,7 +25,8 @@ use std::process::Stdio;
 const SDE: u64 = 1_700_000_000;
 const KVER: &str = "5.14.0-70.el9.x86_64";
 
-/// Deterministic pseudo-random bytes.
+/// Deterministic pseudo-random bytes, partly text (not `support::noise`: the golden
+/// digests below pin these bytes).
 fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed | 1;
     let mut v = Vec::with_capacity(len + 8);
@@ -251,19 +254,16 @@ fn fixture_with(motd: &[u8]) -> Fixture {
     fs_err::create_dir_all(&rpms).unwrap();
     let mut boot_rpms = Vec::new();
     let build = |name: &str, version: &str, files: &[(&str, Vec<u8>)]| {
-        let cfg = rpm::BuildConfig::v4().source_date(1_600_000_000u32);
-        let mut b = rpm::PackageBuilder::new(name, version, "GPL", "x86_64", "fixture");
-        b.release("1.el9").using_config(cfg);
+        let mut r = Rpm::new(name, version)
+            .release("1.el9")
+            .arch("x86_64")
+            .license("GPL")
+            .summary("fixture")
+            .source_date(1_600_000_000);
         for (path, data) in files {
-            b.with_file_contents(
-                data.clone(),
-                rpm::FileOptions::new(*path).mode(rpm::FileMode::regular(0o644)),
-            )
-            .unwrap();
+            r = r.file(*path, data.clone(), 0o644);
         }
-        let p = rpms.join(format!("{name}-{version}-1.el9.x86_64.rpm"));
-        b.build().unwrap().write_file(&p).unwrap();
-        p
+        r.write_in(&rpms).unwrap()
     };
     let mut syslinux: Vec<(&str, Vec<u8>)> = Vec::new();
     for (i, f) in [
@@ -1137,16 +1137,6 @@ fn verify_checks_sums_and_names_the_tampered_file() {
     assert!(stdout.contains("config/dhcpd.conf: FAILED"), "{stdout}");
 }
 
-/// A registry process started by a test, stopped (by its own pid) when dropped.
-struct Registry(std::process::Child);
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn push_to_a_local_registry_and_copy_back_keeps_the_digest() {
     if !have("docker-registry") || !have("skopeo") {
@@ -1155,11 +1145,7 @@ fn push_to_a_local_registry_and_copy_back_keeps_the_digest() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let a = emit_to(&fixture(), settings(), &out);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let cfg = dir.path().join("registry.yml");
     fs_err::write(
         &cfg,
@@ -1169,7 +1155,7 @@ fn push_to_a_local_registry_and_copy_back_keeps_the_digest() {
         ),
     )
     .unwrap();
-    let _reg = Registry(
+    let _reg = ChildGuard(
         std::process::Command::new("docker-registry")
             .arg("serve")
             .arg(&cfg)
@@ -1178,10 +1164,7 @@ fn push_to_a_local_registry_and_copy_back_keeps_the_digest() {
             .spawn()
             .unwrap(),
     );
-    let up = (0..100).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let up = wait_for_port(port, std::time::Duration::from_secs(10));
     assert!(up, "docker-registry did not start on port {port}");
     let reference = format!("127.0.0.1:{port}/diskless/tftp:1.0");
     for _ in 0..2 {

@@ -3,334 +3,64 @@
 //! truncated bodies, wrong bytes, stalls, 404 on one mirror. Every case must end in the right
 //! file or a clear error, and no wrong file may ever land in the cache.
 
+use crate::support::http::{Fault, Server};
+use crate::support::keys::{TestKey, detached_sign, gen_key, gen_secret_key};
+use crate::support::rpm::{Entry, Rpm};
+use crate::support::tls::{have_openssl, make_pki, mtls_server};
+use crate::support::{error_chain, files_under, noise, regex_escape};
 use diskless::fetch::{FetchError, FetchOptions, FetchedPackage, Reporter, Silent, fetch_lock};
 use diskless::lock::{LOCK_VERSION, LockedPackage, LockedRepo, Lockfile};
 use diskless::net::{Remote, RetryPolicy, Timeouts};
 use diskless::package::Checksum;
 use sha2::Digest;
-use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------
-// A small HTTP/1.1 server with fault injection.
+// Packages, locks, options.
 
-/// How the server misbehaves for one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Answer with this status and no body.
-    Status(u16),
-    /// Announce the full length, send half, then reset the connection (RST).
-    Reset,
-    /// Announce the full length, send half, then close normally (FIN).
-    Truncate,
-    /// The right length, but one byte changed.
-    Wrong,
-    /// Send half, then stall (6 s) longer than the read timeout of the tests (1.5 s).
-    Stall,
-    /// No Content-Length, half the body, close: only the lock's size can tell.
-    ShortNoLength,
-}
-
-#[derive(Default)]
-struct Route {
-    body: Vec<u8>,
-    /// Consumed one per request; then the route behaves.
-    faults: VecDeque<Fault>,
-    /// Applied to every request once `faults` is empty.
-    always: Option<Fault>,
-}
-
-#[derive(Default)]
-struct State {
-    routes: Mutex<BTreeMap<String, Route>>,
-    hits: Mutex<BTreeMap<String, usize>>,
-    /// Pause between 16 KiB chunks (to make parallel downloads overlap).
-    throttle_us: AtomicU64,
-}
-
-pub struct Server {
-    port: u16,
-    state: Arc<State>,
-}
-
-impl Server {
-    pub fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(State::default());
-        let st = state.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let st = st.clone();
-                std::thread::spawn(move || {
-                    let _ = handle(conn, &st);
-                });
-            }
-        });
-        Server { port, state }
-    }
-
-    /// `http://127.0.0.1:PORT/{prefix}/`.
-    pub fn url(&self, prefix: &str) -> String {
-        format!("http://127.0.0.1:{}/{prefix}/", self.port)
-    }
-
-    pub fn put(&self, path: &str, body: &[u8]) {
-        let mut r = self.state.routes.lock().unwrap();
-        r.entry(path.to_string()).or_default().body = body.to_vec();
-    }
-
-    pub fn faults(&self, path: &str, faults: &[Fault]) {
-        let mut r = self.state.routes.lock().unwrap();
-        r.entry(path.to_string()).or_default().faults = faults.iter().copied().collect();
-    }
-
-    pub fn always(&self, path: &str, fault: Fault) {
-        let mut r = self.state.routes.lock().unwrap();
-        r.entry(path.to_string()).or_default().always = Some(fault);
-    }
-
-    pub fn throttle(&self, per_chunk: Duration) {
-        self.state
-            .throttle_us
-            .store(per_chunk.as_micros() as u64, Ordering::SeqCst);
-    }
-
-    pub fn hits(&self, path: &str) -> usize {
-        self.state
-            .hits
-            .lock()
-            .unwrap()
-            .get(path)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// Requests for `.rpm` files, all paths together.
-    pub fn rpm_hits(&self) -> usize {
-        self.state
-            .hits
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(p, _)| p.ends_with(".rpm"))
-            .map(|(_, n)| n)
-            .sum()
-    }
-}
-
-fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
-            break;
-        }
-    }
-    *st.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
-    let (body, fault) = {
-        let mut routes = st.routes.lock().unwrap();
-        match routes.get_mut(&path) {
-            None => (Vec::new(), Some(Fault::Status(404))),
-            Some(r) => {
-                let f = r.faults.pop_front().or(r.always);
-                (r.body.clone(), f)
-            }
-        }
-    };
-    let mut conn = conn;
-    let head = |len: Option<usize>| match len {
-        Some(n) => format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {n}\r\nContent-Type: application/x-rpm\r\nConnection: close\r\n\r\n"
-        ),
-        None => "HTTP/1.1 200 OK\r\nContent-Type: application/x-rpm\r\nConnection: close\r\n\r\n"
-            .to_string(),
-    };
-    let half = body.len() / 2;
-    match fault {
-        Some(Fault::Status(code)) => {
-            write!(
-                conn,
-                "HTTP/1.1 {code} Fault\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )?;
-        }
-        Some(Fault::Reset) => {
-            conn.write_all(head(Some(body.len())).as_bytes())?;
-            conn.write_all(&body[..half])?;
-            conn.flush()?;
-            std::thread::sleep(Duration::from_millis(20));
-            socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO))?;
-            drop(conn);
-        }
-        Some(Fault::Truncate) => {
-            conn.write_all(head(Some(body.len())).as_bytes())?;
-            conn.write_all(&body[..half])?;
-        }
-        Some(Fault::Wrong) => {
-            let mut b = body.clone();
-            b[half] ^= 0x55;
-            conn.write_all(head(Some(b.len())).as_bytes())?;
-            conn.write_all(&b)?;
-        }
-        Some(Fault::Stall) => {
-            conn.write_all(head(Some(body.len())).as_bytes())?;
-            conn.write_all(&body[..half])?;
-            conn.flush()?;
-            std::thread::sleep(Duration::from_secs(6));
-            conn.write_all(&body[half..])?;
-        }
-        Some(Fault::ShortNoLength) => {
-            conn.write_all(head(None).as_bytes())?;
-            conn.write_all(&body[..half])?;
-        }
-        None => {
-            conn.write_all(head(Some(body.len())).as_bytes())?;
-            let pause = st.throttle_us.load(Ordering::SeqCst);
-            for chunk in body.chunks(16 * 1024) {
-                conn.write_all(chunk)?;
-                if pause > 0 {
-                    std::thread::sleep(Duration::from_micros(pause));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// Keys, RPMs, locks.
-
-pub struct TestKey {
-    pub signer: rpm::signature::pgp::Signer,
-    pub public_asc: String,
-    /// 16 lowercase hex digits.
-    pub key_id: String,
-}
-
-/// An Ed25519 secret key, the same for the same seed and uid (fixed RNG and creation time).
-pub fn gen_secret_key(seed: u64, uid: &str) -> pgp::composed::SignedSecretKey {
-    use pgp::composed::{KeyType, SecretKeyParamsBuilder};
-    use rand::SeedableRng;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let params = SecretKeyParamsBuilder::default()
-        .key_type(KeyType::Ed25519Legacy)
-        .can_certify(true)
-        .can_sign(true)
-        .primary_user_id(uid.into())
-        .created_at(pgp::types::Timestamp::from_secs(1_700_000_000))
-        .build()
-        .unwrap();
-    params.generate(&mut rng).unwrap()
-}
-
-/// `gpg --detach-sign --armor` of `data`, made with the pgp crate.
-pub fn detached_sign(sk: &pgp::composed::SignedSecretKey, data: &[u8]) -> String {
-    use pgp::composed::DetachedSignature;
-    use rand::SeedableRng;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    DetachedSignature::sign_binary_data(
-        &mut rng,
-        &sk.primary_key,
-        &pgp::types::Password::empty(),
-        pgp::crypto::hash::HashAlgorithm::Sha256,
-        data,
-    )
-    .unwrap()
-    .to_armored_string(None.into())
-    .unwrap()
-}
-
-/// An Ed25519 signing key, the same for the same seed (fixed RNG and creation time).
-pub fn gen_key(seed: u64, uid: &str) -> TestKey {
-    use pgp::types::KeyDetails;
-    let sk = gen_secret_key(seed, uid);
-    let secret = sk.to_armored_string(None.into()).unwrap();
-    let public_asc = sk.to_public_key().to_armored_string(None.into()).unwrap();
-    TestKey {
-        signer: rpm::signature::pgp::Signer::from_asc(&secret).unwrap(),
-        public_asc,
-        key_id: hex::encode(sk.legacy_key_id().as_ref()),
-    }
-}
-
-/// Deterministic incompressible bytes.
-pub fn noise(seed: &str, len: usize) -> Vec<u8> {
-    let mut x: u64 = seed.bytes().fold(0x9e3779b97f4a7c15, |a, b| {
-        (a ^ b as u64).wrapping_mul(0x100000001b3)
-    });
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-/// A noarch RPM `name-version-1` with one file of `payload` pseudo-random bytes.
-pub fn build_rpm(name: &str, version: &str, payload: usize, key: Option<&TestKey>) -> Vec<u8> {
-    let mut b = rpm::PackageBuilder::new(
-        name,
-        version,
-        "MIT",
-        "noarch",
-        &format!("The {name} test package"),
-    );
-    b.release("1").using_config(
-        rpm::BuildConfig::v4()
-            .source_date(1_700_000_000u32)
-            .compression(rpm::CompressionType::None),
-    );
-    b.with_file_contents(
-        noise(name, payload),
-        rpm::FileOptions::new(format!("/usr/share/{name}/data")),
-    )
-    .unwrap();
-    let pkg = match key {
-        Some(k) => b.build_and_sign(&k.signer).unwrap(),
-        None => b.build().unwrap(),
-    };
-    let mut out = Vec::new();
-    pkg.write(&mut out).unwrap();
-    out
-}
-
+/// A package the tests serve, and pin in locks.
 #[derive(Clone)]
-pub struct TestPkg {
-    pub name: String,
-    pub version: String,
-    pub bytes: Vec<u8>,
+struct TestPkg {
+    name: String,
+    version: String,
+    bytes: Vec<u8>,
 }
 
 impl TestPkg {
-    pub fn new(name: &str, payload: usize, key: Option<&TestKey>) -> TestPkg {
+    /// A noarch RPM `name-1.0-1` with one file of `payload` pseudo-random bytes, uncompressed,
+    /// signed with `key` if given.
+    fn new(name: &str, payload: usize, key: Option<&TestKey>) -> TestPkg {
+        let rpm = Rpm::new(name, "1.0")
+            .summary(format!("The {name} test package"))
+            .compression(rpm::CompressionType::None)
+            .entry(Entry::file(
+                format!("/usr/share/{name}/data"),
+                noise(name, payload),
+            ));
+        let bytes = match key {
+            Some(k) => rpm.signed_bytes(&k.signer),
+            None => rpm.bytes(),
+        };
         TestPkg {
             name: name.into(),
             version: "1.0".into(),
-            bytes: build_rpm(name, "1.0", payload, key),
+            bytes: bytes.unwrap(),
         }
     }
-    pub fn file(&self) -> String {
+    fn file(&self) -> String {
         format!("{}-{}-1.noarch.rpm", self.name, self.version)
     }
     /// The server path under a mirror prefix.
-    pub fn path(&self, prefix: &str) -> String {
+    fn path(&self, prefix: &str) -> String {
         format!("/{prefix}/Packages/{}", self.file())
     }
-    pub fn sha256(&self) -> String {
+    fn sha256(&self) -> String {
         hex::encode(sha2::Sha256::digest(&self.bytes))
     }
-    pub fn locked(&self, repo: &str) -> LockedPackage {
+    fn locked(&self, repo: &str) -> LockedPackage {
         LockedPackage {
             name: self.name.clone(),
             epoch: 0,
@@ -349,7 +79,7 @@ impl TestPkg {
     }
 }
 
-pub fn lock_of(repo: &str, baseurl: &str, pkgs: &[TestPkg]) -> Lockfile {
+fn lock_of(repo: &str, baseurl: &str, pkgs: &[TestPkg]) -> Lockfile {
     Lockfile {
         version: LOCK_VERSION,
         profile_digest: "test".into(),
@@ -365,7 +95,7 @@ pub fn lock_of(repo: &str, baseurl: &str, pkgs: &[TestPkg]) -> Lockfile {
 }
 
 /// Fast retries and short timeouts, so fault tests take milliseconds.
-pub fn quick_opts(cache: &Path, jobs: usize) -> FetchOptions {
+fn quick_opts(cache: &Path, jobs: usize) -> FetchOptions {
     let mut o = FetchOptions::new(cache);
     o.jobs = jobs;
     o.retry = RetryPolicy {
@@ -380,34 +110,13 @@ pub fn quick_opts(cache: &Path, jobs: usize) -> FetchOptions {
     o
 }
 
-pub fn signed_repo(id: &str, baseurls: &[String], key_file: &Path) -> Remote {
+fn signed_repo(id: &str, baseurls: &[String], key_file: &Path) -> Remote {
     Remote {
         gpgcheck: true,
         gpgkeys: vec![key_file.display().to_string()],
         baseurls: baseurls.to_vec(),
         ..Remote::new(id, "")
     }
-}
-
-/// Every regular file under `dir` (cache entries, aliases, left-over temp files).
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// The cache holds exactly `pkgs`, each once under its sha256 with the right bytes, and
@@ -440,16 +149,9 @@ fn check_fetched(got: &[FetchedPackage], pkgs: &[&TestPkg]) {
     }
 }
 
-/// The whole error chain on one line, as the CLI prints it.
+/// The whole error chain on one line.
 fn chain(e: &FetchError) -> String {
-    let mut s = e.to_string();
-    let mut cur = std::error::Error::source(e);
-    while let Some(c) = cur {
-        s.push_str(" | ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+    error_chain(e, " | ")
 }
 
 struct Env {
@@ -1227,18 +929,6 @@ fn snapshot(name: &str, env: &Env, text: &str) {
     });
 }
 
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' || c == '_' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn cli_fetch_refuses_a_foreign_signature_and_a_stale_lock() {
     let env = Env::new();
@@ -1453,144 +1143,12 @@ fn two_processes_racing_on_one_cache_both_succeed() {
     assert!(env.server.rpm_hits() >= 6);
 }
 
-/// Kills the child process when dropped.
-pub struct ChildGuard(pub std::process::Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `openssl s_server -WWW` serving `www` over HTTPS on 127.0.0.1 with the server
-/// certificate of [`make_pki`], requiring a client certificate signed by its CA. Returns
-/// the guard that stops it and the port, once it accepts connections.
-pub fn mtls_server(pki: &Path, www: &Path) -> (ChildGuard, u16) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = std::process::Command::new("openssl")
-        .args(["s_server", "-quiet", "-WWW", "-accept"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-cert")
-        .arg(pki.join("server.pem"))
-        .arg("-key")
-        .arg(pki.join("server.key"))
-        .arg("-CAfile")
-        .arg(pki.join("ca.pem"))
-        .args(["-Verify", "1"])
-        .current_dir(www)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = ChildGuard(server);
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (guard, port)
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
-pub fn make_pki(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec![
-        "req",
-        "-x509",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=diskless test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ];
-    ca.extend(ec);
-    ca.extend([
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-    ]);
-    openssl(dir, &ca);
-    for (name, ext) in [
-        (
-            "server",
-            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-        ),
-        ("client", "extendedKeyUsage=clientAuth\n"),
-    ] {
-        let key = format!("{name}.key");
-        let csr = format!("{name}.csr");
-        let pem = format!("{name}.pem");
-        let extf = format!("{name}.ext");
-        std::fs::write(dir.join(&extf), ext).unwrap();
-        let mut req = vec!["req", "-new", "-subj"];
-        let subj = format!("/CN={name}");
-        req.push(&subj);
-        req.extend(["-keyout", &key, "-out", &csr]);
-        req.extend(ec);
-        openssl(dir, &req);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                &extf,
-                "-out",
-                &pem,
-            ],
-        );
-    }
-}
-
 /// The Red Hat CDN case: an https repository that demands a client certificate, trusted
 /// through the repository's own CA (`sslcacert`, `sslclientcert`, `sslclientkey`). The server
 /// is `openssl s_server -WWW` (HTTP/1.0 without Content-Length: the lock's size is the check).
 #[test]
 fn https_with_client_certificate_and_private_ca() {
-    if std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: no openssl");
+    if !have_openssl() {
         return;
     }
     let env = Env::new();

@@ -1,38 +1,20 @@
 //! `diskless lock`, `lock --check`, `lock --update` and `why`, on real RPMs indexed by
 //! createrepo_c, and the default package list on the CentOS Stream 9 fixture metadata.
 
+use crate::support::repo::createrepo;
+use crate::support::rpm::{Entry, Rpm};
 use assert_cmd::Command;
 use std::path::Path;
 
 fn rpm(dir: &Path, name: &str, version: &str, requires: &[rpm::Dependency]) {
-    let mut b = rpm::PackageBuilder::new(name, version, "MIT", "noarch", name);
-    b.using_config(rpm::BuildConfig::v4().source_date(1_700_000_000u32))
-        .release("1")
-        .with_file_contents(
-            format!("{name} {version}\n"),
-            rpm::FileOptions::new(format!("/usr/share/{name}/VERSION")),
-        )
-        .unwrap();
-    for r in requires {
-        b.requires(r.clone());
+    let mut r = Rpm::new(name, version).entry(Entry::file(
+        format!("/usr/share/{name}/VERSION"),
+        format!("{name} {version}\n"),
+    ));
+    for d in requires {
+        r = r.requires(d.clone());
     }
-    let p = b.build().unwrap();
-    std::fs::create_dir_all(dir.join("Packages")).unwrap();
-    p.write_file(dir.join(format!("Packages/{name}-{version}-1.noarch.rpm")))
-        .unwrap();
-}
-
-fn createrepo(dir: &Path) {
-    let out = std::process::Command::new("createrepo_c")
-        .args(["--quiet", "--no-database"])
-        .arg(dir)
-        .output()
-        .expect("createrepo_c is installed (ci/setup.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    r.write_in(&dir.join("Packages")).unwrap();
 }
 
 fn profile(dir: &Path, repo: &Path, install: &[&str]) -> std::path::PathBuf {
@@ -78,7 +60,7 @@ fn lock_check_update_and_why() {
         "1.0",
         &[rpm::Dependency::greater_eq("lib", "1.0")],
     );
-    createrepo(&repo);
+    createrepo(&repo, &[]).unwrap();
     let prof = profile(tmp.path(), &repo, &["app"]);
     let lock = tmp.path().join("p.lock");
 
@@ -125,7 +107,7 @@ fn lock_check_update_and_why() {
         "2.0",
         &[rpm::Dependency::greater_eq("lib", "1.0")],
     );
-    createrepo(&repo);
+    createrepo(&repo, &[]).unwrap();
     // --update app moves app only: lib and base stay at the locked versions.
     diskless(tmp.path())
         .args(["lock", "--update", "app"])
@@ -175,7 +157,7 @@ fn unsolvable_request_names_the_missing_capability() {
         "1.0",
         &[rpm::Dependency::any("libfoo.so.1()(64bit)")],
     );
-    createrepo(&repo);
+    createrepo(&repo, &[]).unwrap();
     let prof = profile(tmp.path(), &repo, &["bar"]);
     let out = diskless(tmp.path())
         .arg("lock")

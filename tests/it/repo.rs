@@ -1,172 +1,12 @@
 //! Repository metadata: real repodata (createrepo_c over RPMs built here, and the shared
 //! fixtures), served from disk and over HTTP, good and deliberately broken.
 
+use crate::support::http::Server;
+use crate::support::regex_escape;
+use crate::support::repo::{cs9, file_url, make_repo, options};
 use diskless::net::Remote;
 use diskless::repo::{self, LoadOptions, RepoError, Repomd};
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// A tiny static HTTP/1.1 server on 127.0.0.1:0 serving `root`, one thread per connection.
-pub struct Server {
-    pub base: String,
-    pub requests: Arc<AtomicUsize>,
-}
-
-pub fn serve(root: &Path) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/", listener.local_addr().unwrap());
-    let requests = Arc::new(AtomicUsize::new(0));
-    let root = root.to_path_buf();
-    let counter = requests.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let root = root.clone();
-            let counter = counter.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    return;
-                }
-                // Skip headers.
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
-                        break;
-                    }
-                }
-                counter.fetch_add(1, Ordering::SeqCst);
-                let path = line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/')
-                    .to_string();
-                let file = root.join(&path);
-                let resp = match (path.contains(".."), std::fs::read(&file)) {
-                    (false, Ok(body)) => {
-                        let mut r = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        )
-                        .into_bytes();
-                        r.extend(body);
-                        r
-                    }
-                    _ => {
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec()
-                    }
-                };
-                let _ = stream.write_all(&resp);
-            });
-        }
-    });
-    Server { base, requests }
-}
-
-pub fn file_url(p: &Path) -> String {
-    format!("file://{}", p.display())
-}
-
-pub fn options(cache: &Path) -> LoadOptions {
-    LoadOptions {
-        cache_dir: cache.to_path_buf(),
-        offline: false,
-    }
-}
-
-/// Build two small RPMs with the rpm crate and run createrepo_c over them with `compress`
-/// (`gz`, `xz`, `zstd`, `bz2`). Debian's createrepo_c has no zstd, so for `zstd` the
-/// gzip files are recompressed and repomd.xml rewritten to match.
-pub fn make_repo(dir: &Path, compress: &str) {
-    if compress == "zstd" {
-        make_repo(dir, "gz");
-        recompress_zstd(dir);
-        return;
-    }
-    let pkgs = dir.join("Packages");
-    std::fs::create_dir_all(&pkgs).unwrap();
-    let cfg = || rpm::BuildConfig::v4().source_date(1_700_000_000u32);
-    let foo_rpm = rpm::PackageBuilder::new("foo", "1.2.3", "MIT", "x86_64", "Foo tool")
-        .using_config(cfg())
-        .release("4.el9")
-        .epoch(2)
-        .with_file_contents(
-            "#!/bin/sh\necho foo\n",
-            rpm::FileOptions::new("/usr/bin/foo").permissions(0o755),
-        )
-        .unwrap()
-        .with_file_contents("data\n", rpm::FileOptions::new("/usr/share/foo/data.txt"))
-        .unwrap()
-        .provides(rpm::Dependency::any("libfoo.so.1()(64bit)"))
-        .requires(rpm::Dependency::greater_eq("bar", "1.0"))
-        .requires(rpm::Dependency::any("/bin/sh"))
-        .build()
-        .unwrap();
-    foo_rpm
-        .write_file(pkgs.join("foo-1.2.3-4.el9.x86_64.rpm"))
-        .unwrap();
-    let bar_rpm = rpm::PackageBuilder::new("bar", "1.0", "MIT", "noarch", "Bar data")
-        .using_config(cfg())
-        .release("1")
-        .with_file_contents("bar\n", rpm::FileOptions::new("/etc/bar.conf").config())
-        .unwrap()
-        .provides(rpm::Dependency::any("/bin/sh"))
-        .build()
-        .unwrap();
-    bar_rpm
-        .write_file(pkgs.join("bar-1.0-1.noarch.rpm"))
-        .unwrap();
-    let out = Command::new("createrepo_c")
-        .args([
-            "--quiet",
-            "--no-database",
-            &format!("--general-compress-type={compress}"),
-        ])
-        .arg(dir)
-        .output()
-        .expect("createrepo_c is installed (ci/setup.sh)");
-    assert!(
-        out.status.success(),
-        "createrepo_c: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn recompress_zstd(dir: &Path) {
-    let repomd_path = dir.join("repodata/repomd.xml");
-    let mut text = std::fs::read_to_string(&repomd_path).unwrap();
-    let md = Repomd::parse(text.as_bytes()).unwrap();
-    for kind in ["primary", "filelists", "other"] {
-        let rec = md.record(kind).unwrap();
-        let gz = std::fs::read(dir.join(&rec.href)).unwrap();
-        let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut plain)
-            .unwrap();
-        let zst = zstd::encode_all(&plain[..], 3).unwrap();
-        let sum = repo::checksum::sha256_hex(&zst);
-        let href = format!("repodata/{sum}-{kind}.xml.zst");
-        std::fs::write(dir.join(&href), &zst).unwrap();
-        std::fs::remove_file(dir.join(&rec.href)).unwrap();
-        let start = text.find(&format!("<data type=\"{kind}\">")).unwrap();
-        let end = start + text[start..].find("</data>").unwrap();
-        let block = text[start..end]
-            .replace(&rec.href, &href)
-            .replace(&rec.checksum.value, &sum)
-            .replace(
-                &format!("<size>{}</size>", rec.size.unwrap()),
-                &format!("<size>{}</size>", zst.len()),
-            );
-        text.replace_range(start..end, &block);
-    }
-    std::fs::write(&repomd_path, text).unwrap();
-}
 
 fn temp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -264,25 +104,25 @@ fn http_repo_loads_is_cached_by_checksum_and_works_offline() {
     let t = temp();
     let dir = t.path().join("repo");
     make_repo(&dir, "zstd");
-    let server = serve(&dir);
+    let server = Server::serve_dir(&dir);
     let cache = t.path().join("cache");
-    let src = Remote::new("web", server.base.clone());
+    let src = Remote::new("web", server.base());
     let first = repo::load(&src, &options(&cache)).unwrap();
     assert_eq!(first.packages.len(), 2);
-    assert_eq!(first.baseurl, server.base);
+    assert_eq!(first.baseurl, server.base());
     let bytes = std::fs::read(dir.join("repodata/repomd.xml")).unwrap();
     assert_eq!(first.repomd_sha256, repo::checksum::sha256_hex(&bytes));
     let primary = first.repomd.record("primary").unwrap();
     let cached = repo::cache::metadata_path(&cache, &primary.checksum, &primary.href);
     assert!(cached.is_file(), "{} cached", cached.display());
     let url = first.package_url(&first.packages[0]).unwrap();
-    assert!(url.as_str().starts_with(&server.base), "{url}");
+    assert!(url.as_str().starts_with(&server.base()), "{url}");
     // Second load: only repomd.xml goes over the wire.
-    let before = server.requests.load(Ordering::SeqCst);
+    let before = server.requests();
     repo::load(&src, &options(&cache)).unwrap();
-    assert_eq!(server.requests.load(Ordering::SeqCst) - before, 1);
+    assert_eq!(server.requests() - before, 1);
     // Offline: nothing over the wire at all, same answer.
-    let before = server.requests.load(Ordering::SeqCst);
+    let before = server.requests();
     let off = repo::load(
         &src,
         &LoadOptions {
@@ -291,7 +131,7 @@ fn http_repo_loads_is_cached_by_checksum_and_works_offline() {
         },
     )
     .unwrap();
-    assert_eq!(server.requests.load(Ordering::SeqCst), before);
+    assert_eq!(server.requests(), before);
     assert_eq!(off.packages, first.packages);
     // Offline with an empty cache names the URL it would need.
     let err = repo::load(
@@ -317,21 +157,15 @@ fn mirrors_are_tried_in_order_when_files_are_missing() {
     make_repo(&dir, "gz");
     let empty = t.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let server = serve(&empty);
-    let mut src = Remote::new("m", server.base.clone());
+    let server = Server::serve_dir(&empty);
+    let mut src = Remote::new("m", server.base());
     src.baseurls.push(file_url(&dir));
     let data = repo::load(&src, &options(&t.path().join("cache"))).unwrap();
     assert_eq!(data.baseurl, file_url(&dir));
 }
 
 fn error_text(err: &dyn std::error::Error) -> String {
-    let mut s = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        s.push_str(&format!("\nCaused by: {e}"));
-        cur = e.source();
-    }
-    s
+    crate::support::error_chain(err, "\nCaused by: ")
 }
 
 fn snapshot(name: &str, text: &str, tmp: &Path) {
@@ -343,18 +177,6 @@ fn snapshot(name: &str, text: &str, tmp: &Path) {
     ]}, {
         insta::assert_snapshot!(name, text);
     });
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
 }
 
 #[test]
@@ -388,9 +210,9 @@ fn tampered_metadata_is_a_checksum_error_naming_file_expected_and_actual() {
     }
     snapshot("checksum_mismatch", &error_text(&err), t.path());
     // Over HTTP the same, and the bad file never lands in the cache.
-    let server = serve(&dir);
+    let server = Server::serve_dir(&dir);
     let cache = t.path().join("c2");
-    let err = repo::load(&Remote::new("t", server.base.clone()), &options(&cache)).unwrap_err();
+    let err = repo::load(&Remote::new("t", server.base()), &options(&cache)).unwrap_err();
     assert!(matches!(err, RepoError::ChecksumMismatch { .. }), "{err}");
     assert!(!repo::cache::metadata_path(&cache, &primary.checksum, &primary.href).exists());
 }
@@ -409,9 +231,9 @@ fn missing_metadata_files_name_the_url() {
     .unwrap_err();
     assert!(matches!(err, RepoError::NotFound { .. }), "{err}");
     snapshot("missing_primary", &error_text(&err), t.path());
-    let server = serve(&dir);
+    let server = Server::serve_dir(&dir);
     let err = repo::load(
-        &Remote::new("t", server.base.clone()),
+        &Remote::new("t", server.base()),
         &options(&t.path().join("c")),
     )
     .unwrap_err();
@@ -585,13 +407,6 @@ fn fixture_repomds_parse_or_fail_as_repodata_check_tsv_says() {
         );
     }
     assert_eq!(checked, rows.len(), "every row of the table was checked");
-}
-
-pub fn cs9(fx: &Path) -> (PathBuf, PathBuf) {
-    (
-        fx.join("osbuild-cs9-baseos-2022snap/test/data/testrepos/baseos"),
-        fx.join("osbuild-cs9-appstream/test/data/testrepos/appstream"),
-    )
 }
 
 #[test]

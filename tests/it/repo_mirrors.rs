@@ -2,13 +2,16 @@
 //! by the metalink's hashes), `repo_gpgcheck` (repomd.xml.asc), and TLS client certificates,
 //! on a real createrepo_c repository served over HTTP(S) on 127.0.0.1.
 
-use crate::fetch::{detached_sign, gen_secret_key, make_pki, mtls_server};
-use crate::repo::{file_url, make_repo, options, serve};
+use crate::support::http::Server;
+use crate::support::keys::{detached_sign, gen_key};
+use crate::support::proc::free_port;
+use crate::support::regex_escape;
+use crate::support::repo::{file_url, make_repo, options};
+use crate::support::tls::{have_openssl, make_pki, mtls_server};
 use diskless::net::Remote;
 use diskless::repo::{self, LoadOptions, RepoError};
 use pgp::composed::SignedSecretKey;
 use sha2::Digest;
-use std::net::TcpListener;
 
 /// A source with no `baseurl`: everything comes from its mirror list(s).
 fn mirrored(id: &str) -> Remote {
@@ -20,17 +23,14 @@ fn mirrored(id: &str) -> Remote {
 
 /// A URL where nothing listens (a port that was bound, then released).
 fn dead_url() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}/dead/")
+    format!("http://127.0.0.1:{}/dead/", free_port())
 }
 
-/// Ed25519 signing key (fixed seed and creation time) and its armored public key.
+/// The repository's Ed25519 signing key (fixed seed and creation time) and its armored
+/// public key.
 fn signing_key(seed: u64) -> (SignedSecretKey, String) {
-    let sk = gen_secret_key(seed, "repo signer <repo@example.org>");
-    let public = sk.to_public_key().to_armored_string(None.into()).unwrap();
-    (sk, public)
+    let k = gen_key(seed, "repo signer <repo@example.org>");
+    (k.secret, k.public_asc)
 }
 
 fn metalink(repomd: &[u8], urls: &[String]) -> String {
@@ -65,20 +65,20 @@ fn mirrorlist_skips_a_dead_and_an_empty_mirror_and_works_offline() {
     let tmp = tempfile::tempdir().unwrap();
     let www = tmp.path().join("www");
     make_repo(&www.join("good"), "gz");
-    let server = serve(&www);
-    let good = format!("{}good/", server.base);
+    let server = Server::serve_dir(&www);
+    let good = format!("{}good/", server.base());
     std::fs::write(
         www.join("mirrorlist"),
         format!(
             "# mirrors, in order\n{}\n{}empty/\n{}\n",
             dead_url(),
-            server.base,
+            server.base(),
             good.trim_end_matches('/')
         ),
     )
     .unwrap();
     let src = Remote {
-        mirrorlist: Some(format!("{}mirrorlist", server.base)),
+        mirrorlist: Some(format!("{}mirrorlist", server.base())),
         ..mirrored("ml")
     };
     let cache = tmp.path().join("cache");
@@ -93,7 +93,7 @@ fn mirrorlist_skips_a_dead_and_an_empty_mirror_and_works_offline() {
     );
 
     // Offline: the kept mirrorlist and the cached repomd.xml and records suffice.
-    let before = server.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let before = server.requests();
     let off = repo::load(
         &src,
         &LoadOptions {
@@ -104,16 +104,13 @@ fn mirrorlist_skips_a_dead_and_an_empty_mirror_and_works_offline() {
     .unwrap();
     assert_eq!(off.baseurl, good);
     assert_eq!(off.repomd_sha256, data.repomd_sha256);
-    assert_eq!(
-        server.requests.load(std::sync::atomic::Ordering::SeqCst),
-        before
-    );
+    assert_eq!(server.requests(), before);
 
     // A mirrorlist listing only mirrors without the repository: the 404 is reported.
-    std::fs::write(www.join("bad-list"), format!("{}empty/\n", server.base)).unwrap();
+    std::fs::write(www.join("bad-list"), format!("{}empty/\n", server.base())).unwrap();
     let err = repo::load(
         &Remote {
-            mirrorlist: Some(format!("{}bad-list", server.base)),
+            mirrorlist: Some(format!("{}bad-list", server.base())),
             ..mirrored("bad")
         },
         &options(&cache),
@@ -142,8 +139,8 @@ fn metalink_hashes_pin_repomd_and_a_mismatch_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let www = tmp.path().join("www");
     make_repo(&www.join("m1"), "gz");
-    let server = serve(&www);
-    let good = format!("{}m1/", server.base);
+    let server = Server::serve_dir(&www);
+    let good = format!("{}m1/", server.base());
     let repomd = std::fs::read(www.join("m1/repodata/repomd.xml")).unwrap();
     std::fs::write(
         www.join("metalink"),
@@ -151,7 +148,7 @@ fn metalink_hashes_pin_repomd_and_a_mismatch_is_refused() {
     )
     .unwrap();
     let src = Remote {
-        metalink: Some(format!("{}metalink", server.base)),
+        metalink: Some(format!("{}metalink", server.base())),
         ..mirrored("ml")
     };
     let cache = tmp.path().join("cache");
@@ -174,21 +171,21 @@ fn metalink_hashes_pin_repomd_and_a_mismatch_is_refused() {
     for (src, offline) in [
         (
             Remote {
-                metalink: Some(format!("{}stale", server.base)),
+                metalink: Some(format!("{}stale", server.base())),
                 ..mirrored("stale")
             },
             false,
         ),
         (
             Remote {
-                metalink: Some(format!("{}stale", server.base)),
+                metalink: Some(format!("{}stale", server.base())),
                 ..Remote::new("stale-base", good.clone())
             },
             false,
         ),
         (
             Remote {
-                metalink: Some(format!("{}stale", server.base)),
+                metalink: Some(format!("{}stale", server.base())),
                 ..Remote::new("ml", good.clone())
             },
             true,
@@ -228,8 +225,8 @@ fn repo_gpgcheck_needs_a_good_signature_on_repomd() {
     let tmp = tempfile::tempdir().unwrap();
     let www = tmp.path().join("www");
     make_repo(&www.join("r"), "gz");
-    let server = serve(&www);
-    let base = format!("{}r/", server.base);
+    let server = Server::serve_dir(&www);
+    let base = format!("{}r/", server.base());
     let (sk, public) = signing_key(11);
     let key = tmp.path().join("RPM-GPG-KEY-repo");
     std::fs::write(&key, &public).unwrap();
@@ -293,12 +290,7 @@ fn repo_gpgcheck_needs_a_good_signature_on_repomd() {
 
 #[test]
 fn https_metadata_with_client_certificate_and_private_ca() {
-    if std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: no openssl");
+    if !have_openssl() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -387,10 +379,10 @@ fn cli_lock_with_only_a_mirrorlist() {
     let tmp = tempfile::tempdir().unwrap();
     let www = tmp.path().join("www");
     make_repo(&www.join("x86_64"), "gz");
-    let server = serve(&www);
+    let server = Server::serve_dir(&www);
     std::fs::write(
         www.join("mirrorlist-x86_64"),
-        format!("{}\n{}x86_64/\n", dead_url(), server.base),
+        format!("{}\n{}x86_64/\n", dead_url(), server.base()),
     )
     .unwrap();
     let prof = tmp.path().join("p.toml");
@@ -398,7 +390,7 @@ fn cli_lock_with_only_a_mirrorlist() {
         &prof,
         format!(
             "[image]\nname = \"t\"\narch = \"x86_64\"\nreleasever = \"9\"\n\n[[repo]]\nid = \"mirrored\"\nmirrorlist = \"{}mirrorlist-$basearch\"\ngpgcheck = false\n\n[packages]\ninstall = [\"foo\"]\n",
-            server.base
+            server.base()
         ),
     )
     .unwrap();
@@ -414,7 +406,7 @@ fn cli_lock_with_only_a_mirrorlist() {
     run(&["lock"]);
     let lock = diskless::lock::Lockfile::read(&tmp.path().join("p.lock")).unwrap();
     assert_eq!(lock.repos.len(), 1);
-    assert_eq!(lock.repos[0].baseurl, format!("{}x86_64/", server.base));
+    assert_eq!(lock.repos[0].baseurl, format!("{}x86_64/", server.base()));
     let mut nevras: Vec<_> = lock.packages.iter().map(|p| p.nevra()).collect();
     nevras.sort();
     assert_eq!(
@@ -446,17 +438,7 @@ fn cli_lock_with_only_a_mirrorlist() {
 /// Snapshot CLI output with the temp dir and the server port filtered out.
 fn snapshot(name: &str, tmp: &std::path::Path, text: &str) {
     // The filters are regexes: escape the path's punctuation.
-    let tmp: String = tmp
-        .display()
-        .to_string()
-        .chars()
-        .map(
-            |c| match c.is_ascii_alphanumeric() || c == '/' || c == '_' {
-                true => c.to_string(),
-                false => format!("\\{c}"),
-            },
-        )
-        .collect();
+    let tmp = regex_escape(&tmp.display().to_string());
     insta::with_settings!({filters => vec![
         (tmp.as_str(), "[TMP]"),
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
@@ -518,17 +500,17 @@ fn cli_lock_errors_for_refused_repomd() {
 
     let www = tmp.path().join("www");
     make_repo(&www.join("m"), "gz");
-    let server = serve(&www);
+    let server = Server::serve_dir(&www);
     std::fs::write(
         www.join("metalink"),
-        metalink(b"not this one", &[format!("{}m/", server.base)]),
+        metalink(b"not this one", &[format!("{}m/", server.base())]),
     )
     .unwrap();
     std::fs::write(
         &prof,
         format!(
             "{head}[[repo]]\nid = \"linked\"\nmetalink = \"{}metalink\"\ngpgcheck = false\n",
-            server.base
+            server.base()
         ),
     )
     .unwrap();

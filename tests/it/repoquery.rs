@@ -1,6 +1,6 @@
 //! `diskless repoquery` against dnf as the oracle, on the CentOS Stream 9 fixtures.
 
-use crate::repo::{cs9, file_url, options};
+use crate::support::repo::{cs9, file_url, options};
 use diskless::net::Remote;
 use diskless::repo::modules::ModuleSelection;
 use diskless::repo::query::{self, Query};
@@ -335,7 +335,7 @@ fn cli_repoquery_json_has_repo_and_location() {
 fn cli_repoquery_broken_repository_error_and_hint() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("repo");
-    crate::repo::make_repo(&dir, "gz");
+    crate::support::repo::make_repo(&dir, "gz");
     let md =
         diskless::repo::Repomd::parse(&std::fs::read(dir.join("repodata/repomd.xml")).unwrap())
             .unwrap();

@@ -10,9 +10,10 @@
 //! - solved 10 times: the same packages and the same reasons every time.
 
 use crate::libsolv::check;
+use crate::support::repo::{cs9, file_url, options};
 use diskless::net::Remote;
 use diskless::package::Package;
-use diskless::repo::{self, LoadOptions, Pool, PoolOptions};
+use diskless::repo::{self, Pool, PoolOptions};
 use diskless::solve::{self, Request, Solution};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -47,28 +48,13 @@ const INSTALL_ONLY: &[&str] = &[
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
 
 pub fn repo_dirs(fx: &Path) -> [(&'static str, PathBuf); 2] {
-    [
-        (
-            "baseos",
-            fx.join("osbuild-cs9-baseos-2022snap/test/data/testrepos/baseos"),
-        ),
-        (
-            "appstream",
-            fx.join("osbuild-cs9-appstream/test/data/testrepos/appstream"),
-        ),
-    ]
-}
-
-pub fn file_url(p: &Path) -> String {
-    format!("file://{}", p.display())
+    let (baseos, appstream) = cs9(fx);
+    [("baseos", baseos), ("appstream", appstream)]
 }
 
 /// Load both repositories into one pool, with dnf's modular filtering.
 pub fn load_pool(fx: &Path, cache: &Path) -> Pool {
-    let opts = LoadOptions {
-        cache_dir: cache.to_path_buf(),
-        offline: false,
-    };
+    let opts = options(cache);
     let repos = repo_dirs(fx)
         .iter()
         .map(|(id, dir)| repo::load(&Remote::new(*id, file_url(dir)), &opts).unwrap())

@@ -1,49 +1,40 @@
 //! Root filesystem assembly against rpm itself.
 //!
-//! Fixture RPMs are built here with the rpm crate's PackageBuilder (every entry type,
+//! Fixture RPMs are built here with the shared test builder (`support::rpm`: every entry type,
 //! hardlinks, setuid/setgid, odd modes, non-root owners, ghosts, configs, docs, languages,
 //! each compressor) and, with `DISKLESS_FIXTURES`, real RPMs are taken from the shared
 //! fixtures. The oracle is Debian's rpm 4.18: `rpm --root DIR -i --nodeps --noscripts`
 //! run as root into a temporary root; its tree is listed from disk and compared field by
 //! field with diskless' listing. Tests that need root (the oracle, setpriv) skip otherwise.
 
+use crate::support::error_chain as chain_with;
+use crate::support::proc::is_root;
+use crate::support::rpm::{Entry, Rpm, SOURCE_DATE};
 use diskless::rootfs::{
     self, AssembleConfig, RootPassword, RootfsError, custom, extract::Filters, listing,
     paths::PathError, store::Store, tree::EntryKind,
 };
-use rpm::{BuildConfig, CompressionType, Dependency, FileOptions, PackageBuilder};
+use rpm::{CompressionType, Dependency};
 use sha2::Digest as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SDE: u32 = 1_700_000_000;
+/// The fixture RPMs' build time.
+const SDE: u32 = SOURCE_DATE;
 
-fn is_root() -> bool {
-    // SAFETY-free check: /proc/self/status has the real uid.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
+/// A fixture package `name-1.0-1.noarch` compressed with `comp`.
+fn builder(name: &str, comp: impl Into<rpm::CompressionWithLevel>) -> Rpm {
+    Rpm::new(name, "1.0")
+        .summary("diskless fixture")
+        .compression(comp)
 }
 
-fn builder(name: &str, comp: impl Into<rpm::CompressionWithLevel>) -> PackageBuilder {
-    let mut b = PackageBuilder::new(name, "1.0", "MIT", "noarch", "diskless fixture");
-    b.release("1")
-        .using_config(BuildConfig::v4().source_date(SDE).compression(comp));
-    b
-}
-
-fn write(dir: &Path, b: &mut PackageBuilder) -> PathBuf {
-    let pkg = b.build().unwrap();
-    let name = format!("{}.rpm", pkg.metadata.get_name().unwrap());
-    let p = dir.join(name);
-    pkg.write_file(&p).unwrap();
+/// Write `b` as `dir/<name>.rpm`.
+fn write(dir: &Path, b: &Rpm) -> PathBuf {
+    let p = dir.join(format!("{}.rpm", b.name()));
+    b.write_to(&p).unwrap();
     p
 }
 
@@ -53,207 +44,143 @@ const GROUP: &str = "root:x:0:\nbin:x:1:\ndaemon:x:2:\ntty:x:5:\nusers:x:100:\nf
 /// The fixture set: setup-like accounts, a filesystem package with usrmerge symlinks, and a
 /// kitchen-sink package with every entry type and attribute, plus one per compressor.
 fn fixture_set(dir: &Path) -> Vec<PathBuf> {
-    let f = |p: &str| FileOptions::new(p);
+    let f = |p: &str, contents: &str| Entry::file(p, contents);
     let mut out = Vec::new();
     out.push(write(
         dir,
-        builder("fx-setup", CompressionType::Gzip)
-            .with_dir_entry(FileOptions::dir("/etc").permissions(0o755))
-            .unwrap()
-            .with_file_contents(
-                PASSWD,
-                f("/etc/passwd").permissions(0o644).config().noreplace(),
+        &builder("fx-setup", CompressionType::Gzip)
+            .dir("/etc", 0o755)
+            .entry(f("/etc/passwd", PASSWD).mode(0o644).config().noreplace())
+            .entry(f("/etc/group", GROUP).mode(0o644).config().noreplace())
+            .entry(
+                f("/etc/shadow", "root:*::0:99999:7:::\n")
+                    .mode(0o000)
+                    .config()
+                    .noreplace(),
             )
-            .unwrap()
-            .with_file_contents(
-                GROUP,
-                f("/etc/group").permissions(0o644).config().noreplace(),
-            )
-            .unwrap()
-            .with_file_contents(
-                "root:*::0:99999:7:::\n",
-                f("/etc/shadow").permissions(0o000).config().noreplace(),
-            )
-            .unwrap()
-            .with_file_contents("", f("/etc/fstab").permissions(0o644).config().noreplace())
-            .unwrap(),
+            .entry(f("/etc/fstab", "").mode(0o644).config().noreplace()),
     ));
-    let mut fs = builder("fx-filesystem", CompressionType::Xz);
-    fs.requires(Dependency::script_pre("fx-setup"));
-    for (d, m) in [
-        ("/usr", 0o755),
-        ("/usr/bin", 0o755),
-        ("/usr/lib", 0o755),
-        ("/usr/sbin", 0o755),
-        ("/usr/share", 0o755),
-        ("/tmp", 0o1777),
-        ("/root", 0o550),
-        ("/var", 0o755),
-    ] {
-        fs.with_dir_entry(FileOptions::dir(d).permissions(m))
-            .unwrap();
-    }
-    for (l, t) in [
-        ("/lib", "usr/lib"),
-        ("/bin", "usr/bin"),
-        ("/sbin", "usr/sbin"),
-    ] {
-        fs.with_symlink(FileOptions::symlink(l, t)).unwrap();
-    }
-    out.push(write(dir, &mut fs));
+    let fs = builder("fx-filesystem", CompressionType::Xz)
+        .requires(Dependency::script_pre("fx-setup"))
+        .entries(
+            [
+                ("/usr", 0o755),
+                ("/usr/bin", 0o755),
+                ("/usr/lib", 0o755),
+                ("/usr/sbin", 0o755),
+                ("/usr/share", 0o755),
+                ("/tmp", 0o1777),
+                ("/root", 0o550),
+                ("/var", 0o755),
+            ]
+            .map(|(d, m)| Entry::dir(d).mode(m)),
+        )
+        .entries(
+            [
+                ("/lib", "usr/lib"),
+                ("/bin", "usr/bin"),
+                ("/sbin", "usr/sbin"),
+            ]
+            .map(|(l, t)| Entry::symlink(l, t)),
+        );
+    out.push(write(dir, &fs));
 
-    let mut k = builder("fx-kitchen", CompressionType::Zstd);
-    k.requires(Dependency::any("fx-filesystem"));
-    k.with_file_contents(
-        "#!/bin/sh\necho hello\n",
-        f("/usr/bin/hello").permissions(0o755),
-    )
-    .unwrap()
-    .with_file_contents("setuid\n", f("/usr/bin/suid").permissions(0o4755))
-    .unwrap()
-    .with_file_contents(
-        "setgid\n",
-        f("/usr/bin/sgid").permissions(0o2711).group("tty"),
-    )
-    .unwrap()
-    .with_file_contents(
-        "caps\n",
-        f("/usr/bin/pingish")
-            .permissions(0o755)
-            .caps("cap_net_raw=ep")
-            .unwrap(),
-    )
-    .unwrap()
-    .with_dir_entry(
-        FileOptions::dir("/usr/share/kitchen")
-            .permissions(0o750)
-            .user("fxuser")
-            .group("fxgroup"),
-    )
-    .unwrap()
-    .with_file_contents(
-        "secret\n",
-        f("/usr/share/kitchen/secret")
-            .permissions(0o400)
-            .user("fxuser")
-            .group("fxgroup"),
-    )
-    .unwrap()
-    .with_file_contents("odd\n", f("/usr/share/kitchen/odd").permissions(0o111))
-    .unwrap()
-    .with_file_contents(
-        "rw\n",
-        f("/usr/share/kitchen/writable")
-            .permissions(0o666)
-            .user("daemon"),
-    )
-    .unwrap()
-    .with_file_contents("", f("/usr/share/kitchen/empty").permissions(0o644))
-    .unwrap()
-    .with_dir_entry(FileOptions::dir("/var/spool/kitchen").permissions(0o1777))
-    .unwrap()
-    .with_file_contents(
-        "linked\n",
-        f("/usr/lib/kitchen/a").permissions(0o755).hardlink("g"),
-    )
-    .unwrap()
-    .with_file_contents(
-        "linked\n",
-        f("/usr/lib/kitchen/b").permissions(0o755).hardlink("g"),
-    )
-    .unwrap()
-    .with_file_contents("linked\n", f("/usr/bin/c").permissions(0o755).hardlink("g"))
-    .unwrap()
-    .with_symlink(FileOptions::symlink("/usr/bin/hello-link", "hello"))
-    .unwrap()
-    .with_symlink(FileOptions::symlink(
-        "/usr/share/kitchen/abs",
-        "/usr/bin/hello",
-    ))
-    .unwrap()
-    .with_ghost(FileOptions::ghost("/var/log/kitchen.log"))
-    .unwrap()
-    .with_file_contents(
-        "key=value\n",
-        f("/etc/kitchen.conf")
-            .permissions(0o640)
-            .config()
-            .noreplace(),
-    )
-    .unwrap()
-    .with_file_contents(
-        "read me\n",
-        f("/usr/share/doc/kitchen/README").permissions(0o644).doc(),
-    )
-    .unwrap()
-    .with_file_contents(
-        "MIT\n",
-        f("/usr/share/licenses/kitchen/COPYING")
-            .permissions(0o644)
-            .license(),
-    )
-    .unwrap()
-    .with_file_contents(
-        "de\n",
-        f("/usr/share/locale/de/LC_MESSAGES/kitchen.mo")
-            .permissions(0o644)
-            .language("de"),
-    )
-    .unwrap()
-    .with_file_contents(
-        "fr\n",
-        f("/usr/share/locale/fr/LC_MESSAGES/kitchen.mo")
-            .permissions(0o644)
-            .language("fr"),
-    )
-    .unwrap()
-    .with_file_contents(
-        "pt\n",
-        f("/usr/share/locale/pt_BR/LC_MESSAGES/kitchen.mo")
-            .permissions(0o644)
-            .language("pt_BR"),
-    )
-    .unwrap()
-    .with_special_file(FileOptions::fifo("/usr/share/kitchen/fifo").permissions(0o600))
-    .unwrap()
-    .with_special_file(
-        FileOptions::character_device("/usr/share/kitchen/null", 1, 3).permissions(0o666),
-    )
-    .unwrap()
-    .with_special_file(
-        FileOptions::block_device("/usr/share/kitchen/loop0", 7, 0).permissions(0o660),
-    )
-    .unwrap()
-    // kernel-core style: shipped under /lib, lands in /usr/lib through the symlink.
-    .with_file_contents(
-        "module\n",
-        f("/lib/modules/1.0/kernel/x.ko").permissions(0o644),
-    )
-    .unwrap();
-    out.push(write(dir, &mut k));
+    let k = builder("fx-kitchen", CompressionType::Zstd)
+        .requires(Dependency::any("fx-filesystem"))
+        .file("/usr/bin/hello", "#!/bin/sh\necho hello\n", 0o755)
+        .file("/usr/bin/suid", "setuid\n", 0o4755)
+        .entry(f("/usr/bin/sgid", "setgid\n").mode(0o2711).group("tty"))
+        .entry(
+            f("/usr/bin/pingish", "caps\n")
+                .mode(0o755)
+                .caps("cap_net_raw=ep"),
+        )
+        .entry(
+            Entry::dir("/usr/share/kitchen")
+                .mode(0o750)
+                .user("fxuser")
+                .group("fxgroup"),
+        )
+        .entry(
+            f("/usr/share/kitchen/secret", "secret\n")
+                .mode(0o400)
+                .user("fxuser")
+                .group("fxgroup"),
+        )
+        .file("/usr/share/kitchen/odd", "odd\n", 0o111)
+        .entry(
+            f("/usr/share/kitchen/writable", "rw\n")
+                .mode(0o666)
+                .user("daemon"),
+        )
+        .file("/usr/share/kitchen/empty", "", 0o644)
+        .dir("/var/spool/kitchen", 0o1777)
+        .entry(
+            f("/usr/lib/kitchen/a", "linked\n")
+                .mode(0o755)
+                .hardlink("g"),
+        )
+        .entry(
+            f("/usr/lib/kitchen/b", "linked\n")
+                .mode(0o755)
+                .hardlink("g"),
+        )
+        .entry(f("/usr/bin/c", "linked\n").mode(0o755).hardlink("g"))
+        .symlink("/usr/bin/hello-link", "hello")
+        .symlink("/usr/share/kitchen/abs", "/usr/bin/hello")
+        .entry(Entry::ghost("/var/log/kitchen.log"))
+        .entry(
+            f("/etc/kitchen.conf", "key=value\n")
+                .mode(0o640)
+                .config()
+                .noreplace(),
+        )
+        .entry(
+            f("/usr/share/doc/kitchen/README", "read me\n")
+                .mode(0o644)
+                .doc(),
+        )
+        .entry(
+            f("/usr/share/licenses/kitchen/COPYING", "MIT\n")
+                .mode(0o644)
+                .license(),
+        )
+        .entry(
+            f("/usr/share/locale/de/LC_MESSAGES/kitchen.mo", "de\n")
+                .mode(0o644)
+                .language("de"),
+        )
+        .entry(
+            f("/usr/share/locale/fr/LC_MESSAGES/kitchen.mo", "fr\n")
+                .mode(0o644)
+                .language("fr"),
+        )
+        .entry(
+            f("/usr/share/locale/pt_BR/LC_MESSAGES/kitchen.mo", "pt\n")
+                .mode(0o644)
+                .language("pt_BR"),
+        )
+        .entry(Entry::fifo("/usr/share/kitchen/fifo").mode(0o600))
+        .entry(Entry::char_device("/usr/share/kitchen/null", 1, 3).mode(0o666))
+        .entry(Entry::block_device("/usr/share/kitchen/loop0", 7, 0).mode(0o660))
+        // kernel-core style: shipped under /lib, lands in /usr/lib through the symlink.
+        .file("/lib/modules/1.0/kernel/x.ko", "module\n", 0o644);
+    out.push(write(dir, &k));
     out.push(write(
         dir,
-        builder("fx-more", CompressionType::Gzip)
-            .with_file_contents(
-                "bz\n",
-                f("/usr/share/bz/file")
-                    .permissions(0o644)
+        &builder("fx-more", CompressionType::Gzip)
+            .entry(
+                f("/usr/share/bz/file", "bz\n")
+                    .mode(0o644)
                     .user("daemon")
                     .group("daemon"),
             )
-            .unwrap()
             // The same file as fx-kitchen ships: a shared, identical file is no conflict.
-            .with_file_contents(
-                "#!/bin/sh\necho hello\n",
-                f("/usr/bin/hello").permissions(0o755),
-            )
-            .unwrap(),
+            .file("/usr/bin/hello", "#!/bin/sh\necho hello\n", 0o755),
     ));
     out.push(write(
         dir,
-        builder("fx-plain", CompressionType::None)
-            .with_file_contents("plain\n", f("/usr/share/plain").permissions(0o644))
-            .unwrap(),
+        &builder("fx-plain", CompressionType::None).file("/usr/share/plain", "plain\n", 0o644),
     ));
     out
 }
@@ -488,13 +415,7 @@ fn assemble(rpms: &[PathBuf], cfg: &AssembleConfig) -> (rootfs::Assembled, tempf
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(&format!("\n  caused by: {c}"));
-        cur = c.source();
-    }
-    s
+    chain_with(e, "\n  caused by: ")
 }
 
 /// rpm's tree has none of the profile's customisations.
@@ -862,21 +783,15 @@ fn bench_fixture() {
         let mut b = builder(&format!("bench-{p:02}"), rpm::CompressionWithLevel::Zstd(3));
         for i in 0..big {
             let path = format!("/usr/share/bench{p:02}/big/{i:04}");
-            b.with_file_contents(
-                bytes(big_size, &path),
-                FileOptions::new(path).permissions(0o644),
-            )
-            .unwrap();
+            let data = bytes(big_size, &path);
+            b = b.file(path, data, 0o644);
         }
         for i in 0..small {
             let path = format!("/usr/share/bench{p:02}/small/{:02}/{i:04}", i % 50);
-            b.with_file_contents(
-                bytes(1024, &path),
-                FileOptions::new(path).permissions(0o644),
-            )
-            .unwrap();
+            let data = bytes(1024, &path);
+            b = b.file(path, data, 0o644);
         }
-        write(&out, &mut b);
+        write(&out, &b);
     }
 }
 
@@ -952,14 +867,14 @@ fn assembly_as_nobody_matches_root() {
 
 /// Units and configuration a systemd-based image ships, enough for the seed recipe.
 fn fx_systemd(dir: &Path) -> PathBuf {
-    let f = |p: &str| FileOptions::new(p).permissions(0o644);
+    let f = |p: &str, text: &str| Entry::file(p, text).mode(0o644);
     let unit = |desc: &str, install: &str| {
         format!(
             "[Unit]\nDescription={desc}\n\n[Service]\nExecStart=/bin/true\n\n[Install]\n{install}\n"
         )
     };
-    let mut b = builder("fx-systemd", CompressionType::Gzip);
-    b.requires(Dependency::any("fx-filesystem"));
+    let mut b =
+        builder("fx-systemd", CompressionType::Gzip).requires(Dependency::any("fx-filesystem"));
     for (name, text) in [
         (
             "sshd.service",
@@ -990,31 +905,18 @@ fn fx_systemd(dir: &Path) -> PathBuf {
             "[Unit]\nDescription=Graphical\n".to_string(),
         ),
     ] {
-        b.with_file_contents(text, f(&format!("/usr/lib/systemd/system/{name}")))
-            .unwrap();
+        b = b.entry(f(&format!("/usr/lib/systemd/system/{name}"), &text));
     }
-    b.with_file_contents("[main]\ngpgcheck=1\n", f("/etc/dnf/dnf.conf").config())
-        .unwrap()
-        .with_symlink(FileOptions::symlink("/etc/yum.conf", "dnf/dnf.conf"))
-        .unwrap()
-        .with_symlink(FileOptions::symlink(
-            "/usr/sbin/init",
-            "../lib/systemd/systemd",
-        ))
-        .unwrap()
-        .with_file_contents(
-            "systemd\n",
-            f("/usr/lib/systemd/systemd").permissions(0o755),
-        )
-        .unwrap()
-        .with_dir_entry(FileOptions::dir("/etc/rc.d").permissions(0o755))
-        .unwrap()
-        .with_dir_entry(FileOptions::dir("/etc/systemd/system").permissions(0o755))
-        .unwrap()
+    b = b
+        .entry(f("/etc/dnf/dnf.conf", "[main]\ngpgcheck=1\n").config())
+        .symlink("/etc/yum.conf", "dnf/dnf.conf")
+        .symlink("/usr/sbin/init", "../lib/systemd/systemd")
+        .entry(f("/usr/lib/systemd/systemd", "systemd\n").mode(0o755))
+        .dir("/etc/rc.d", 0o755)
+        .dir("/etc/systemd/system", 0o755)
         // dracut's marker: must not stay in an image systemd boots as the real root.
-        .with_file_contents("NAME=initrd\n", f("/etc/initrd-release"))
-        .unwrap();
-    write(dir, &mut b)
+        .entry(f("/etc/initrd-release", "NAME=initrd\n"));
+    write(dir, &b)
 }
 
 fn load_profile(name: &str) -> diskless::profile::Profile {
@@ -1242,32 +1144,28 @@ fn b64(s: &str) -> String {
 fn accounts_from_pre_sysusers_and_provides() {
     let dir = tempfile::tempdir().unwrap();
     let mut rpms = fixture_set(dir.path());
-    let f = |p: &str| FileOptions::new(p).permissions(0o640);
-    let mut d = builder("fx-daemon", CompressionType::Gzip);
-    d.requires(Dependency::any("fx-filesystem"))
-        .pre_install_script(
+    let f = |p: &str, text: &str| Entry::file(p, text).mode(0o640);
+    let d = builder("fx-daemon", CompressionType::Gzip)
+        .requires(Dependency::any("fx-filesystem"))
+        .pre_install(
             "getent group fxd >/dev/null || groupadd -r fxd\n\
              getent passwd fxd >/dev/null || \\\n  useradd -r -g fxd -d /var/lib/fxd -s /sbin/nologin -c 'FX daemon' fxd\n\
              exit 0\n",
         )
-        .with_file_contents("u fxs - \"FX sysusers\" /var/lib/fxs\nm fxs fxd\n", f("/usr/lib/sysusers.d/fxs.conf"))
-        .unwrap()
-        .with_file_contents("d\n", f("/var/lib/fxd/state").user("fxd").group("fxd"))
-        .unwrap()
-        .with_file_contents("s\n", f("/var/lib/fxs/state").user("fxs").group("fxs"))
-        .unwrap();
-    rpms.push(write(dir.path(), &mut d));
+        .entry(f("/usr/lib/sysusers.d/fxs.conf", "u fxs - \"FX sysusers\" /var/lib/fxs\nm fxs fxd\n"))
+        .entry(f("/var/lib/fxd/state", "d\n").user("fxd").group("fxd"))
+        .entry(f("/var/lib/fxs/state", "s\n").user("fxs").group("fxs"));
+    rpms.push(write(dir.path(), &d));
     // rpm 4.19 style: the sysusers line rides in the provide's version.
-    let mut p = builder("fx-provides", CompressionType::Gzip);
-    p.requires(Dependency::any("fx-daemon"))
+    let p = builder("fx-provides", CompressionType::Gzip)
+        .requires(Dependency::any("fx-daemon"))
         .provides(Dependency::eq(
             "user(fxp)",
             b64("u fxp 345 \"FX provided\" /"),
         ))
         .provides(Dependency::any("group(fxpg)"))
-        .with_file_contents("p\n", f("/var/lib/fxp").user("fxp").group("fxpg"))
-        .unwrap();
-    rpms.push(write(dir.path(), &mut p));
+        .entry(f("/var/lib/fxp", "p\n").user("fxp").group("fxpg"));
+    rpms.push(write(dir.path(), &p));
     let mut cfg = packages_only();
     cfg.users = vec![diskless::rootfs::users::NewUser {
         name: "admin".into(),
@@ -1353,14 +1251,11 @@ fn owner_nobody_defines_is_an_error_naming_package_and_file() {
     let mut rpms = fixture_set(dir.path());
     rpms.push(write(
         dir.path(),
-        builder("fx-orphan", CompressionType::Gzip)
-            .with_file_contents(
-                "x\n",
-                FileOptions::new("/usr/share/orphan")
-                    .permissions(0o644)
-                    .user("nosuchuser"),
-            )
-            .unwrap(),
+        &builder("fx-orphan", CompressionType::Gzip).entry(
+            Entry::file("/usr/share/orphan", "x\n")
+                .mode(0o644)
+                .user("nosuchuser"),
+        ),
     ));
     let e = assemble_err(&rpms);
     settings().bind(|| insta::assert_snapshot!(error_chain(&e)));
@@ -1369,19 +1264,14 @@ fn owner_nobody_defines_is_an_error_naming_package_and_file() {
 #[test]
 fn different_contents_on_one_path_is_a_conflict_naming_both() {
     let dir = tempfile::tempdir().unwrap();
-    let f = || FileOptions::new("/etc/same.conf").permissions(0o644);
     let rpms = vec![
         write(
             dir.path(),
-            builder("fx-one", CompressionType::Gzip)
-                .with_file_contents("one\n", f())
-                .unwrap(),
+            &builder("fx-one", CompressionType::Gzip).file("/etc/same.conf", "one\n", 0o644),
         ),
         write(
             dir.path(),
-            builder("fx-two", CompressionType::Gzip)
-                .with_file_contents("two\n", f())
-                .unwrap(),
+            &builder("fx-two", CompressionType::Gzip).file("/etc/same.conf", "two\n", 0o644),
         ),
     ];
     let e = assemble_err(&rpms);
@@ -1479,7 +1369,7 @@ fn dotdot_cpio_fixture_is_rejected() {
 
 /// Build an uncompressed package and patch its payload bytes (the payload digest is then
 /// stale, as in a tampered package; headers are untouched).
-fn patched(dir: &Path, name: &str, b: &mut PackageBuilder, from: &[u8], to: &[u8]) -> PathBuf {
+fn patched(dir: &Path, name: &str, b: &Rpm, from: &[u8], to: &[u8]) -> PathBuf {
     assert_eq!(from.len(), to.len());
     let p = write(dir, b);
     let mut bytes = std::fs::read(&p).unwrap();
@@ -1496,17 +1386,12 @@ fn patched(dir: &Path, name: &str, b: &mut PackageBuilder, from: &[u8], to: &[u8
 #[test]
 fn payload_name_climbing_out_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let mut b = builder("fx-dotdot", CompressionType::None);
-    b.with_file_contents(
-        "evil\n",
-        FileOptions::new("/zz/zzaaaaaaaaa1").permissions(0o644),
-    )
-    .unwrap();
+    let b = builder("fx-dotdot", CompressionType::None).file("/zz/zzaaaaaaaaa1", "evil\n", 0o644);
     // The cpio name `./zz/zzaaaaaaaaa1` becomes `./../../aaaaaaaa1` (dotdot.cpio's trick).
     let rpm = patched(
         dir.path(),
         "fx-dotdot-patched",
-        &mut b,
+        &b,
         b"./zz/zzaaaaaaaaa1",
         b"./../../aaaaaaaa1",
     );
@@ -1527,13 +1412,12 @@ fn payload_name_climbing_out_is_rejected() {
 #[test]
 fn header_path_climbing_out_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let mut b = builder("fx-headerdotdot", CompressionType::Gzip);
-    b.with_file_contents(
+    let b = builder("fx-headerdotdot", CompressionType::Gzip).file(
+        "/usr/../../../etc/evil",
         "evil\n",
-        FileOptions::new("/usr/../../../etc/evil").permissions(0o644),
-    )
-    .unwrap();
-    let e = assemble_err(&[write(dir.path(), &mut b)]);
+        0o644,
+    );
+    let e = assemble_err(&[write(dir.path(), &b)]);
     assert!(
         matches!(
             &e,
@@ -1550,26 +1434,17 @@ fn header_path_climbing_out_is_rejected() {
 #[test]
 fn absolute_symlinks_used_as_directories_stay_inside_the_image() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = builder("fx-links", CompressionType::Gzip);
-    a.with_dir_entry(FileOptions::dir("/usr/share/app").permissions(0o755))
-        .unwrap()
-        .with_dir_entry(FileOptions::dir("/tmp").permissions(0o1777))
-        .unwrap()
-        .with_symlink(FileOptions::symlink("/opt/app", "/usr/share/app"))
-        .unwrap()
+    let a = builder("fx-links", CompressionType::Gzip)
+        .dir("/usr/share/app", 0o755)
+        .dir("/tmp", 0o1777)
+        .symlink("/opt/app", "/usr/share/app")
         // An absolute symlink that tries to climb above the root: stops at the image root.
-        .with_symlink(FileOptions::symlink("/escape", "/../../../../tmp"))
-        .unwrap();
-    let mut b = builder("fx-users", CompressionType::Gzip);
-    b.requires(Dependency::any("fx-links"))
-        .with_file_contents(
-            "data\n",
-            FileOptions::new("/opt/app/data.txt").permissions(0o644),
-        )
-        .unwrap()
-        .with_file_contents("x\n", FileOptions::new("/escape/x").permissions(0o644))
-        .unwrap();
-    let rpms = vec![write(dir.path(), &mut a), write(dir.path(), &mut b)];
+        .symlink("/escape", "/../../../../tmp");
+    let b = builder("fx-users", CompressionType::Gzip)
+        .requires(Dependency::any("fx-links"))
+        .file("/opt/app/data.txt", "data\n", 0o644)
+        .file("/escape/x", "x\n", 0o644);
+    let rpms = vec![write(dir.path(), &a), write(dir.path(), &b)];
     let (asm, _keep) = assemble(&rpms, &packages_only());
     assert!(asm.tree.get("/usr/share/app/data.txt").is_some());
     assert!(asm.tree.get("/tmp/x").is_some());
@@ -1591,16 +1466,13 @@ fn absolute_symlinks_used_as_directories_stay_inside_the_image() {
 #[test]
 fn symlink_loops_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = builder("fx-loop", CompressionType::Gzip);
-    a.with_symlink(FileOptions::symlink("/loop/a", "b"))
-        .unwrap()
-        .with_symlink(FileOptions::symlink("/loop/b", "a"))
-        .unwrap();
-    let mut b = builder("fx-into-loop", CompressionType::Gzip);
-    b.requires(Dependency::any("fx-loop"))
-        .with_file_contents("x\n", FileOptions::new("/loop/a/file").permissions(0o644))
-        .unwrap();
-    let e = assemble_err(&[write(dir.path(), &mut a), write(dir.path(), &mut b)]);
+    let a = builder("fx-loop", CompressionType::Gzip)
+        .symlink("/loop/a", "b")
+        .symlink("/loop/b", "a");
+    let b = builder("fx-into-loop", CompressionType::Gzip)
+        .requires(Dependency::any("fx-loop"))
+        .file("/loop/a/file", "x\n", 0o644);
+    let e = assemble_err(&[write(dir.path(), &a), write(dir.path(), &b)]);
     assert!(
         matches!(
             &e,
@@ -1617,13 +1489,9 @@ fn symlink_loops_are_rejected() {
 #[test]
 fn hardlink_to_a_file_outside_the_package_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let mut b = builder("fx-hardlink", CompressionType::None);
-    b.with_file_contents(
-        "mine\n",
-        FileOptions::new("/usr/share/linkme").permissions(0o644),
-    )
-    .unwrap();
-    let rpm = write(dir.path(), &mut b);
+    let b =
+        builder("fx-hardlink", CompressionType::None).file("/usr/share/linkme", "mine\n", 0o644);
+    let rpm = write(dir.path(), &b);
     // Find this entry's cpio header and raise its link count from 1 to 2: the archive now
     // claims a second link the package does not contain.
     let mut bytes = std::fs::read(&rpm).unwrap();
