@@ -29,7 +29,6 @@ pub mod cpio;
 pub mod dhcpd;
 pub mod diff;
 pub mod dnsmasq;
-pub mod from_profile;
 pub mod grub;
 pub mod kea;
 pub mod kernel;
@@ -42,7 +41,8 @@ pub mod sums;
 pub mod tarball;
 pub mod xinetd;
 
-use crate::lock::Lockfile;
+pub use manifest::{PackageRecord, Provenance};
+
 use crate::rootfs::store::Store;
 use crate::rootfs::tree::{EntryKind, Tree};
 use serde_json::{Value, json};
@@ -121,15 +121,13 @@ pub struct ImageInput<'a> {
 pub struct EmitInputs<'a> {
     pub images: Vec<ImageInput<'a>>,
     pub store: &'a Store,
-    pub lock: &'a Lockfile,
-    /// `sha256:<hex>` of the lockfile's bytes.
-    pub lock_digest: String,
-    pub profile_name: String,
-    pub profile_digest: String,
+    /// What went into the build (profile, lock, packages), recorded in the manifest.
+    pub provenance: Provenance,
     /// The boot packages' RPM files (the lock's `boot_package`s, from the cache).
     pub boot_rpms: Vec<PathBuf>,
+    /// Every timestamp of every output (decided once by the plan).
     pub source_date_epoch: u64,
-    /// `env` or `lock` (see [`source_date_epoch`]).
+    /// Where the value came from (`env`, `profile` or `lock`), for the manifest.
     pub source_date_epoch_from: String,
     /// rootfs's scriptlet report, recorded as is.
     pub scriptlets: Value,
@@ -143,26 +141,6 @@ pub struct Artifacts {
     pub files: BTreeMap<String, String>,
     pub oci: oci::OciImage,
     pub warnings: Vec<String>,
-}
-
-/// SOURCE_DATE_EPOCH per reproducible-builds.org: the environment variable wins; otherwise
-/// the newest build time among the locked packages (never the clock). Returns the value
-/// and where it came from, for the manifest.
-pub fn source_date_epoch(lock: &Lockfile) -> (u64, &'static str) {
-    if let Some(v) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        return (v, "env");
-    }
-    let newest = lock
-        .packages
-        .iter()
-        .chain(&lock.boot_packages)
-        .map(|p| p.build_time)
-        .max()
-        .unwrap_or(0);
-    (newest, "lock")
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> EmitError + '_ {
@@ -586,17 +564,21 @@ pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitEr
         .collect();
     let tool = format!("diskless {}", crate::VERSION);
     let oci_dir = out_tmp.join(OCI_DIR);
-    let image = oci::write_layout(&oci_dir, &layers, &s.oci, sde, &inputs.lock_digest, &tool)?;
+    let image = oci::write_layout(
+        &oci_dir,
+        &layers,
+        &s.oci,
+        sde,
+        &inputs.provenance.lock_digest,
+        &tool,
+    )?;
     oci::write_archive(&oci_dir, &out_tmp.join(OCI_ARCHIVE), sde)?;
     fix_modes(out_tmp)?;
 
     // Manifest, then the sums over everything.
     let artifacts = sums::digest_tree(out_tmp, &[sums::FILE_NAME, manifest::FILE_NAME])?;
     let m = manifest::build(&manifest::ManifestParts {
-        profile_name: &inputs.profile_name,
-        profile_digest: &inputs.profile_digest,
-        lock_digest: &inputs.lock_digest,
-        lock: inputs.lock,
+        provenance: &inputs.provenance,
         source_date_epoch: sde,
         source_date_epoch_from: &inputs.source_date_epoch_from,
         compression: s.compression.describe(),

@@ -1,12 +1,13 @@
 //! Fetch: download the RPMs a lock pins, in parallel, into a content-addressed cache,
 //! verifying checksums and signatures.
 //!
-//! [`fetch_lock`] is the entry point (`diskless fetch` and `diskless build` call it). For each
-//! distinct package of the lock it looks in the [`Cache`] first; otherwise it downloads from
-//! the locked base URL, then the repository's other base URLs, then its mirrorlist or
+//! [`fetch_packages`] is the entry point (the plan calls it for `diskless fetch` and `diskless
+//! build`, with one [`Want`] per locked package). For each distinct package it looks in the
+//! [`Cache`] first; otherwise it downloads from the want's base URL (the one the lock
+//! recorded), then the repository's other base URLs, then its mirrorlist or
 //! metalink mirrors, retrying transient failures with backoff ([`retry`]). A download
 //! streams into a temporary file while its sha256 (and the lock's checksum) are computed; it
-//! enters the cache only after the size, the lock's checksum, the RPM's header and payload
+//! enters the cache only after the size, the pinned checksum, the RPM's header and payload
 //! digests and (unless the profile turned `gpgcheck` off) its signature were verified. So no
 //! wrong file ever lands in the cache.
 //!
@@ -25,7 +26,7 @@ pub use retry::RetryPolicy;
 pub use transport::{Timeouts, TlsConfig, Transport, TransportError};
 pub use verify::{Keyring, VerifyError};
 
-use crate::lock::{LockedPackage, Lockfile};
+use crate::package::Checksum;
 use cache::{Hasher, Staged};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -41,7 +42,7 @@ use url::Url;
 pub struct FetchRepo {
     pub id: String,
     /// Base URLs (after `$releasever`/`$basearch` substitution), tried in order after the
-    /// base URL recorded in the lock.
+    /// want's base URL (the one the lock recorded).
     pub baseurls: Vec<String>,
     pub mirrorlist: Option<String>,
     pub metalink: Option<String>,
@@ -70,29 +71,25 @@ impl FetchRepo {
     }
 }
 
-impl From<&crate::profile::RepoConfig> for FetchRepo {
-    fn from(r: &crate::profile::RepoConfig) -> FetchRepo {
-        FetchRepo {
-            id: r.id.clone(),
-            baseurls: r.baseurl.clone(),
-            mirrorlist: r.mirrorlist.clone(),
-            metalink: r.metalink.clone(),
-            gpgcheck: r.gpgcheck,
-            gpgkeys: r.gpgkey.clone(),
-            tls: TlsConfig {
-                ca_cert: r.sslcacert.clone(),
-                client_cert: r.sslclientcert.clone(),
-                client_key: r.sslclientkey.clone(),
-                verify: r.sslverify,
-            },
-            proxy: None,
-        }
-    }
-}
-
-/// The repositories of a profile, as fetch takes them.
-pub fn repos_of(profile: &crate::profile::Profile) -> Vec<FetchRepo> {
-    profile.repos.iter().map(FetchRepo::from).collect()
+/// One package to fetch: what it is, the pinned checksum and size, and where it lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Want {
+    pub name: String,
+    pub arch: String,
+    /// `name-[epoch:]version-release.arch`, for messages and the progress display.
+    pub nevra: String,
+    /// The checksum the download must match (any kind repodata uses; sha256 is also
+    /// computed for the cache).
+    pub checksum: Checksum,
+    /// Size of the .rpm in bytes.
+    pub size: u64,
+    /// Relative to the repository's base URL.
+    pub location: String,
+    /// The id of its repository (one of the [`FetchRepo`]s given with it).
+    pub repo: String,
+    /// The base URL `location` is known to work under (the lock records the one that
+    /// answered); tried before the repository's other base URLs and mirrors.
+    pub baseurl: String,
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +195,7 @@ pub enum FetchError {
     Offline { missing: Vec<String> },
     #[error("The lock pins `{nevra}` from repository `{repo}`, which the profile does not define")]
     UnknownRepo { nevra: String, repo: String },
+    /// Found by the plan when it maps a lock onto [`Want`]s: no base URL to give.
     #[error(
         "The lock pins `{nevra}` from repository `{repo}`, which the lock's `[[repo]]` list lacks"
     )]
@@ -227,7 +225,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// Everything a worker needs about one repository.
 struct RepoCtx<'a> {
     repo: &'a FetchRepo,
-    /// Base URL from the lock first, then the profile's.
+    /// The wants' base URL first, then the repository's own.
     bases: Vec<String>,
     transport: Option<Transport>,
     keys: Option<Keyring>,
@@ -385,49 +383,40 @@ fn keep_key(path: &std::path::Path, data: &[u8]) {
     }
 }
 
-/// One distinct package to fetch (the lock may pin a file twice: image and boot packages).
+/// One distinct package to fetch (a file may be wanted twice: image and boot packages).
 struct Job<'a> {
-    pkg: &'a LockedPackage,
+    pkg: &'a Want,
     repo: usize,
 }
 
-/// Download (or find in the cache) and verify every package of `lock`, `jobs` at a time.
-/// Returns the packages in lock order (`packages`, then `boot_packages`).
-pub fn fetch_lock(
-    lock: &Lockfile,
+/// Download (or find in the cache) and verify every package of `wants`, `jobs` at a time.
+/// Returns the packages in the order of `wants`.
+pub fn fetch_packages(
+    wants: &[Want],
     repos: &[FetchRepo],
     opts: &FetchOptions,
     reporter: &dyn Reporter,
 ) -> Result<Vec<FetchedPackage>, FetchError> {
     let cache = Cache::new(&opts.cache_dir);
-    let all: Vec<&LockedPackage> = lock.packages.iter().chain(&lock.boot_packages).collect();
+    let all: Vec<&Want> = wants.iter().collect();
 
-    // Repositories the lock uses, each set up once.
-    let mut ctx_index: BTreeMap<&str, usize> = BTreeMap::new();
+    // Repositories the wants use (with the base URL each names first), each set up once.
+    let mut ctx_index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut ctxs: Vec<RepoCtx<'_>> = Vec::new();
     for p in &all {
         cache::check_checksum(&p.checksum)?;
-        if ctx_index.contains_key(p.repo.as_str()) {
+        if ctx_index.contains_key(&(p.repo.as_str(), p.baseurl.as_str())) {
             continue;
         }
-        let nevra = p.nevra();
         let repo =
             repos
                 .iter()
                 .find(|r| r.id == p.repo)
                 .ok_or_else(|| FetchError::UnknownRepo {
-                    nevra: nevra.clone(),
+                    nevra: p.nevra.clone(),
                     repo: p.repo.clone(),
                 })?;
-        let locked =
-            lock.repos
-                .iter()
-                .find(|r| r.id == p.repo)
-                .ok_or_else(|| FetchError::UnlockedRepo {
-                    nevra,
-                    repo: p.repo.clone(),
-                })?;
-        let mut bases = vec![with_slash(&locked.baseurl)];
+        let mut bases = vec![with_slash(&p.baseurl)];
         for b in &repo.baseurls {
             let b = with_slash(b);
             if !bases.contains(&b) {
@@ -463,7 +452,7 @@ pub fn fetch_lock(
         } else {
             None
         };
-        ctx_index.insert(&p.repo, ctxs.len());
+        ctx_index.insert((&p.repo, &p.baseurl), ctxs.len());
         ctxs.push(RepoCtx {
             repo,
             bases,
@@ -486,7 +475,7 @@ pub fn fetch_lock(
         let j = *by_sum.entry(key).or_insert_with(|| {
             jobs.push(Job {
                 pkg: p,
-                repo: ctx_index[p.repo.as_str()],
+                repo: ctx_index[&(p.repo.as_str(), p.baseurl.as_str())],
             });
             jobs.len() - 1
         });
@@ -497,7 +486,7 @@ pub fn fetch_lock(
         let mut missing = Vec::new();
         for j in &jobs {
             if cache.lookup(&j.pkg.checksum, j.pkg.size)?.is_none() {
-                missing.push(j.pkg.nevra());
+                missing.push(j.pkg.nevra.clone());
             }
         }
         if !missing.is_empty() {
@@ -542,7 +531,7 @@ pub fn fetch_lock(
             Some(Ok(f)) => done.push(Some(f)),
             Some(Err(PackageError::Cancelled)) | None => done.push(None),
             Some(Err(e)) => {
-                failures.push((job.pkg.nevra(), e));
+                failures.push((job.pkg.nevra.clone(), e));
                 done.push(None);
             }
         }
@@ -558,13 +547,13 @@ pub fn fetch_lock(
     for (p, j) in all.iter().zip(slot) {
         let Some(f) = &done[j] else {
             return Err(FetchError::Package {
-                nevra: p.nevra(),
+                nevra: p.nevra.clone(),
                 source: PackageError::Cancelled,
             });
         };
         // A file pinned twice (e.g. image and boot) is reported under each entry's own name.
         out.push(FetchedPackage {
-            nevra: p.nevra(),
+            nevra: p.nevra.clone(),
             name: p.name.clone(),
             arch: p.arch.clone(),
             repo: p.repo.clone(),
@@ -606,10 +595,10 @@ impl Write for HashingWriter<'_> {
 fn fetch_one(
     cache: &Cache,
     ctx: &RepoCtx<'_>,
-    pkg: &LockedPackage,
+    pkg: &Want,
     reporter: &dyn Reporter,
 ) -> Result<FetchedPackage, PackageError> {
-    let nevra = pkg.nevra();
+    let nevra = pkg.nevra.clone();
     let opts = ctx.opts;
     let signature = if ctx.keys.is_some() {
         SignatureCheck::Verified
@@ -735,7 +724,7 @@ enum Failure {
 fn try_url(
     t: &Transport,
     url: &Url,
-    pkg: &LockedPackage,
+    pkg: &Want,
     staged: &mut Staged,
     policy: &RetryPolicy,
     nevra: &str,

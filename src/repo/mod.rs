@@ -52,7 +52,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use url::Url;
 
-/// One repository to read: what `lock` and `repoquery` build from the profile.
+/// One repository to read: what the plan builds from each profile repository for `lock`
+/// and `repoquery`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     pub id: String,
@@ -97,33 +98,6 @@ impl Source {
             tls: TlsConfig::default(),
             repo_gpgcheck: false,
             gpgkeys: Vec::new(),
-        }
-    }
-}
-
-impl From<&crate::profile::RepoConfig> for Source {
-    /// The profile's repository as this module reads it (`$releasever` and `$basearch`
-    /// were substituted by the profile layer). Like the fetcher, the profile's `proxy` is
-    /// not applied: the environment's proxy variables are.
-    fn from(r: &crate::profile::RepoConfig) -> Source {
-        Source {
-            id: r.id.clone(),
-            baseurls: r.baseurl.clone(),
-            priority: i32::try_from(r.priority).unwrap_or(i32::MAX),
-            cost: i32::try_from(r.cost).unwrap_or(i32::MAX),
-            excludepkgs: r.excludepkgs.clone(),
-            includepkgs: r.includepkgs.clone(),
-            module_hotfixes: r.module_hotfixes,
-            mirrorlist: r.mirrorlist.clone(),
-            metalink: r.metalink.clone(),
-            tls: TlsConfig {
-                ca_cert: r.sslcacert.clone(),
-                client_cert: r.sslclientcert.clone(),
-                client_key: r.sslclientkey.clone(),
-                verify: r.sslverify,
-            },
-            repo_gpgcheck: r.repo_gpgcheck,
-            gpgkeys: r.gpgkey.clone(),
         }
     }
 }

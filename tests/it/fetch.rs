@@ -5,10 +5,10 @@
 
 use diskless::fetch::{
     FetchError, FetchOptions, FetchRepo, FetchedPackage, Reporter, RetryPolicy, Silent, Timeouts,
-    fetch_lock,
 };
 use diskless::lock::{LOCK_VERSION, LockedPackage, LockedRepo, Lockfile};
 use diskless::package::Checksum;
+use diskless::plan::fetch_lock;
 use sha2::Digest;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
