@@ -508,4 +508,68 @@ ip = "10.1.0.11"
         }
         assert!(n > 0);
     }
+
+    #[test]
+    fn fetch_wants_carry_the_locked_base_url_and_check_repositories_in_lock_order() {
+        use crate::lock::{LOCK_VERSION, LockedRepo};
+        use crate::package::Checksum;
+        let pkg = |name: &str, repo: &str| LockedPackage {
+            name: name.into(),
+            epoch: if name == "b" { 2 } else { 0 },
+            version: "1".into(),
+            release: "1.el9".into(),
+            arch: "noarch".into(),
+            repo: repo.into(),
+            location: format!("Packages/{name}.rpm"),
+            checksum: Checksum {
+                kind: "sha256".into(),
+                value: "ab".repeat(32),
+            },
+            size: 7,
+            build_time: 1,
+        };
+        let mut lock = Lockfile {
+            version: LOCK_VERSION,
+            profile_digest: "d".into(),
+            repos: vec![LockedRepo {
+                id: "base".into(),
+                baseurl: "https://mirror.example/base/".into(),
+                revision: None,
+                repomd_sha256: "cd".repeat(32),
+            }],
+            packages: vec![pkg("a", "base")],
+            boot_packages: vec![pkg("b", "base")],
+        };
+        let repos = [FetchRepo::unsigned("base", "https://origin.example/base/")];
+        let wants = fetch_wants(&lock, &repos).unwrap();
+        assert_eq!(
+            wants.iter().map(|w| w.nevra.as_str()).collect::<Vec<_>>(),
+            ["a-1-1.el9.noarch", "b-2:1-1.el9.noarch"]
+        );
+        assert!(
+            wants
+                .iter()
+                .all(|w| w.baseurl == "https://mirror.example/base/")
+        );
+        assert_eq!(wants[0].location, "Packages/a.rpm");
+
+        // The first package in lock order names the problem.
+        lock.packages.push(pkg("c", "gone"));
+        lock.boot_packages.push(pkg("d", "other"));
+        let repos = [
+            FetchRepo::unsigned("base", "https://origin.example/base/"),
+            FetchRepo::unsigned("other", "https://origin.example/other/"),
+        ];
+        let e = fetch_wants(&lock, &repos).unwrap_err();
+        assert!(
+            matches!(&e, FetchError::UnknownRepo { nevra, repo } if nevra == "c-1-1.el9.noarch" && repo == "gone"),
+            "{e}"
+        );
+        lock.packages.pop();
+        let e = fetch_wants(&lock, &repos).unwrap_err();
+        assert!(
+            matches!(&e, FetchError::UnlockedRepo { repo, .. } if repo == "other"),
+            "{e}"
+        );
+    }
 }

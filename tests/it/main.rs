@@ -7,6 +7,7 @@ mod emit;
 mod fetch;
 mod libsolv;
 mod lock;
+mod plan;
 mod profile;
 mod repo;
 mod repo_mirrors;
