@@ -1,4 +1,4 @@
-//! Download throughput of `fetch::fetch_lock` with 1 vs N parallel jobs, from a local HTTP
+//! Download throughput of `plan::fetch_lock` with 1 vs N parallel jobs, from a local HTTP
 //! server on 127.0.0.1 serving RPMs built here.
 //!
 //! Two server profiles:
@@ -11,10 +11,11 @@
 //! Run: `bench/fetch.sh` (or `cargo bench --bench fetch -- --pkgs 64 --size-kib 512`).
 //! Every run uses a fresh cache, so every package is downloaded and verified.
 
-use diskless::fetch::{FetchOptions, Silent, fetch_lock};
+use diskless::fetch::{FetchOptions, Silent};
 use diskless::lock::{LOCK_VERSION, LockedPackage, LockedRepo, Lockfile};
 use diskless::net::Remote;
 use diskless::package::Checksum;
+use diskless::plan::fetch_lock;
 use sha2::Digest;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

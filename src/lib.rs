@@ -8,6 +8,9 @@
 //! configs, OCI image, manifest).
 //!
 //! `package` holds the package record that flows from `repo` through `solve` into `lock`.
+//! `plan` sits above the stages: it maps the profile and the lock onto each stage's plain
+//! input and runs the build; the stages import neither `profile` nor `lock`.
+//! `docs/architecture.md` has the layering and the test that keeps it.
 
 pub mod codec;
 pub mod cpio;
@@ -17,9 +20,9 @@ pub mod fsx;
 pub mod lock;
 pub mod net;
 pub mod package;
+pub mod plan;
 pub mod profile;
 pub mod repo;
-pub mod resolve;
 pub mod rootfs;
 pub mod solve;
 

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use diskless::fetch::Cache;
 use diskless::lock::{self, Lockfile};
+use diskless::plan::inputs;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -47,11 +48,7 @@ fn gc(locks: &[PathBuf], g: &GlobalArgs) -> anyhow::Result<()> {
         // A lock that cannot be read must stop the gc: its packages would be deleted.
         let lock = Lockfile::read(&path)
             .with_context(|| format!("Cannot read the lock `{}`", path.display()))?;
-        for p in lock.all_packages() {
-            if let Some(sha) = cache.sha256_of(&p.checksum)? {
-                keep.insert(sha);
-            }
-        }
+        keep.extend(inputs::cache_keep(&cache, &lock)?);
     }
     let stats = cache.gc(&keep)?;
     if g.quiet == 0 {

@@ -6,6 +6,7 @@
 use super::GlobalArgs;
 use clap::Args;
 use diskless::fetch::{self, FetchOptions, Reporter};
+use diskless::plan::{Plan, inputs};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -58,57 +59,54 @@ pub fn load_inputs(
     profile: &std::path::Path,
 ) -> anyhow::Result<(diskless::lock::Lockfile, Vec<diskless::net::Remote>)> {
     use super::hint::HintExt;
-    use diskless::lock::{LockError, Lockfile};
-    let p = diskless::profile::load(profile)?;
-    let path = diskless::lock::path_for_profile(profile);
-    let lock = match Lockfile::read_fresh(&path, &p.resolution_digest()) {
+    use diskless::lock::LockError;
+    let plan = Plan::new(diskless::profile::load(profile)?);
+    let lock = match plan.read_lock() {
         Ok(l) => l,
         Err(e @ (LockError::Missing { .. } | LockError::Stale { .. })) => {
             return Err(e).hint(format!("run `diskless lock {}` first", profile.display()));
         }
         Err(e) => return Err(e.into()),
     };
-    Ok((lock, fetch::repos_of(&p)))
+    Ok((lock, inputs::remotes(&plan.profile)))
 }
 
-/// [`fetch::fetch_lock`] with `hint:` lines for the errors a user can fix.
+/// [`diskless::plan::fetch_lock`] with `hint:` lines for the errors a user can fix.
 pub fn fetch_with_hints(
     lock: &diskless::lock::Lockfile,
     repos: &[diskless::net::Remote],
     opts: &FetchOptions,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Vec<fetch::FetchedPackage>> {
-    use super::hint::HintExt;
+    diskless::plan::fetch_lock(lock, repos, opts, reporter).map_err(|e| match hint_for(&e) {
+        Some(h) => super::hint::hint(e, h),
+        None => e.into(),
+    })
+}
+
+/// The hint for a fetch error the user can fix.
+pub fn hint_for(e: &fetch::FetchError) -> Option<&'static str> {
     use fetch::{FetchError, PackageError, VerifyError};
-    match fetch::fetch_lock(lock, repos, opts, reporter) {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            let h = match &e {
-                FetchError::Offline { .. } => Some(
-                    "run once without `--offline` (or `diskless fetch PROFILE`) to fill the cache",
-                ),
-                FetchError::UnknownRepo { .. } | FetchError::UnlockedRepo { .. } => {
-                    Some("the lock is out of date with the profile: run `diskless lock PROFILE`")
-                }
-                FetchError::Package {
-                    source: PackageError::Verify(VerifyError::UnknownKey { .. }),
-                    ..
-                } => Some(
-                    "add the repository's signing key to its `gpgkey` list, or check where the package came from",
-                ),
-                FetchError::Package {
-                    source: PackageError::AllSourcesFailed { .. },
-                    ..
-                } => Some(
-                    "check the network, the proxy variables and the repository URLs; the lock may pin packages the mirrors have dropped (`diskless lock --update`)",
-                ),
-                _ => None,
-            };
-            match h {
-                Some(h) => Err(e).hint(h),
-                None => Err(e.into()),
-            }
+    match e {
+        FetchError::Offline { .. } => {
+            Some("run once without `--offline` (or `diskless fetch PROFILE`) to fill the cache")
         }
+        FetchError::UnknownRepo { .. } | FetchError::UnlockedRepo { .. } => {
+            Some("the lock is out of date with the profile: run `diskless lock PROFILE`")
+        }
+        FetchError::Package {
+            source: PackageError::Verify(VerifyError::UnknownKey { .. }),
+            ..
+        } => Some(
+            "add the repository's signing key to its `gpgkey` list, or check where the package came from",
+        ),
+        FetchError::Package {
+            source: PackageError::AllSourcesFailed { .. },
+            ..
+        } => Some(
+            "check the network, the proxy variables and the repository URLs; the lock may pin packages the mirrors have dropped (`diskless lock --update`)",
+        ),
+        _ => None,
     }
 }
 

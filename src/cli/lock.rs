@@ -4,7 +4,8 @@ use super::GlobalArgs;
 use super::hint::HintExt;
 use anyhow::Context;
 use clap::Args;
-use diskless::lock::{self, LockError, Lockfile};
+use diskless::lock::{LockError, Lockfile};
+use diskless::plan::{Plan, resolve};
 use diskless::repo::LoadOptions;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,23 +42,22 @@ pub fn load_options(g: &GlobalArgs) -> LoadOptions {
 }
 
 /// Read the lock next to the profile and insist it matches the profile.
-pub fn read_fresh_lock(profile: &diskless::profile::Profile) -> anyhow::Result<Lockfile> {
-    let path = lock::path_for_profile(&profile.path);
-    match Lockfile::read_fresh(&path, &profile.resolution_digest()) {
+pub fn read_fresh_lock(plan: &Plan) -> anyhow::Result<Lockfile> {
+    match plan.read_lock() {
         Ok(l) => Ok(l),
         Err(e @ (LockError::Missing { .. } | LockError::Stale { .. })) => Err(e).hint(format!(
             "to resolve the profile and write the lock, run `diskless lock {}`",
-            profile.path.display()
+            plan.profile.path.display()
         )),
         Err(e) => Err(e.into()),
     }
 }
 
 pub fn run(args: LockArgs, g: &GlobalArgs) -> anyhow::Result<()> {
-    let profile = load_profile(&args.profile)?;
-    let path = lock::path_for_profile(&profile.path);
+    let plan = Plan::new(load_profile(&args.profile)?);
+    let (profile, path) = (&plan.profile, &plan.lock_path);
     if args.check {
-        let lock = read_fresh_lock(&profile)?;
+        let lock = read_fresh_lock(&plan)?;
         eprintln!(
             "`{}` is up to date ({} packages, {} boot packages)",
             path.display(),
@@ -66,7 +66,7 @@ pub fn run(args: LockArgs, g: &GlobalArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let previous = match Lockfile::read(&path) {
+    let previous = match Lockfile::read(path) {
         Ok(l) => Some(l),
         Err(LockError::Missing { .. }) if args.update.is_empty() => None,
         // Without --update the old lock is only compared against: an unreadable one is replaced.
@@ -89,9 +89,9 @@ pub fn run(args: LockArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     } else {
         previous.as_ref()
     };
-    let new = diskless::resolve::resolve(&profile, &load_options(g), pins, &args.update)
-        .map_err(with_repo_hint)?;
-    new.write(&path)?;
+    let new =
+        resolve::resolve(profile, &load_options(g), pins, &args.update).map_err(with_repo_hint)?;
+    new.write(path)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&new)?);
     }
@@ -113,9 +113,9 @@ pub fn run(args: LockArgs, g: &GlobalArgs) -> anyhow::Result<()> {
 }
 
 /// A repository that failed to load gets its hint (signature, mirrors, offline cache).
-fn with_repo_hint(e: diskless::resolve::ResolveError) -> anyhow::Error {
+fn with_repo_hint(e: resolve::ResolveError) -> anyhow::Error {
     let hint = match &e {
-        diskless::resolve::ResolveError::Repo { source, .. } => source.hint(),
+        resolve::ResolveError::Repo { source, .. } => source.hint(),
         _ => None,
     };
     match hint {

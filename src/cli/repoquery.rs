@@ -5,6 +5,7 @@
 use super::GlobalArgs;
 use clap::Args;
 use diskless::net::Remote;
+use diskless::plan::inputs;
 use diskless::repo::modules::ModuleSelection;
 use diskless::repo::query::{self, Query};
 use diskless::repo::{self, LoadOptions, Pool, PoolOptions, RepoError};
@@ -31,11 +32,7 @@ pub struct RepoqueryArgs {
 
 pub fn run(args: RepoqueryArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     let profile = super::profile::load(&args.profile)?;
-    let sources: Vec<Remote> = profile
-        .repos
-        .iter()
-        .map(diskless::resolve::remote_of)
-        .collect();
+    let sources = inputs::remotes(&profile);
     if sources.is_empty() {
         return Err(super::hint::hint(
             anyhow::anyhow!(
@@ -45,7 +42,7 @@ pub fn run(args: RepoqueryArgs, g: &GlobalArgs) -> anyhow::Result<()> {
             "add a `[[repo]]` table or `repo_files = [...]` to the profile",
         ));
     }
-    let modules = ModuleSelection::from(&profile);
+    let modules = inputs::module_selection(&profile);
     let stdout = std::io::stdout();
     run_with_sources(&sources, modules, &args, g, &mut stdout.lock())
 }

@@ -3,6 +3,7 @@
 use super::GlobalArgs;
 use super::lock::{load_options, load_profile, read_fresh_lock};
 use clap::Args;
+use diskless::plan::{Plan, resolve};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -17,8 +18,8 @@ pub struct WhyArgs {
 }
 
 pub fn run(args: WhyArgs, g: &GlobalArgs) -> anyhow::Result<()> {
-    let profile = load_profile(&args.profile)?;
-    let lock = read_fresh_lock(&profile)?;
+    let plan = Plan::new(load_profile(&args.profile)?);
+    let (profile, lock) = (&plan.profile, read_fresh_lock(&plan)?);
     if !lock.all_packages().any(|p| p.name == args.name) {
         anyhow::bail!(
             "`{}` is not in the lock of `{}`",
@@ -28,8 +29,8 @@ pub fn run(args: WhyArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     }
     // The lock records what was chosen; the reasons come from resolving again with every
     // package pinned to its locked version, so the chain is the lock's own.
-    let pool = diskless::resolve::load_pool(&profile, &load_options(g))?;
-    let resolved = diskless::resolve::resolve_in(&profile, &pool, Some(&lock), &[])?;
+    let pool = resolve::load_pool(profile, &load_options(g))?;
+    let resolved = resolve::resolve_in(profile, &pool, Some(&lock), &[])?;
     let chain = resolved.why(&args.name).ok_or_else(|| {
         anyhow::anyhow!(
             "`{}` is locked but not chosen by resolving again",

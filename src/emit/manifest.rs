@@ -4,16 +4,39 @@
 //! digests and every artifact's digest. Canonical (sorted keys), so it is reproducible too.
 
 use super::compress;
-use crate::lock::{LockedPackage, Lockfile};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 pub const FILE_NAME: &str = "manifest.json";
 
-fn packages(p: &[LockedPackage]) -> Value {
+/// One package that went into the build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRecord {
+    /// `name-[epoch:]version-release.arch`.
+    pub nevra: String,
+    /// `kind:hex`, as the lock pins it.
+    pub checksum: String,
+}
+
+/// What went into a build, as the plan read it from the profile and the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    pub profile_name: String,
+    /// The profile's resolution digest.
+    pub profile_digest: String,
+    /// `sha256:<hex>` of the lockfile's bytes.
+    pub lock_digest: String,
+    /// The profile digest the lock was resolved from.
+    pub lock_profile_digest: String,
+    /// The image's packages and the boot packages.
+    pub packages: Vec<PackageRecord>,
+    pub boot_packages: Vec<PackageRecord>,
+}
+
+fn packages(p: &[PackageRecord]) -> Value {
     let mut v: Vec<(String, String)> = p
         .iter()
-        .map(|p| (p.nevra(), p.checksum.to_string()))
+        .map(|p| (p.nevra.clone(), p.checksum.clone()))
         .collect();
     v.sort();
     Value::Array(
@@ -24,10 +47,7 @@ fn packages(p: &[LockedPackage]) -> Value {
 }
 
 pub struct ManifestParts<'a> {
-    pub profile_name: &'a str,
-    pub profile_digest: &'a str,
-    pub lock_digest: &'a str,
-    pub lock: &'a Lockfile,
+    pub provenance: &'a Provenance,
     pub source_date_epoch: u64,
     pub source_date_epoch_from: &'a str,
     pub compression: String,
@@ -39,10 +59,11 @@ pub struct ManifestParts<'a> {
 }
 
 pub fn build(m: &ManifestParts<'_>) -> Value {
+    let p = m.provenance;
     json!({
         "tool": {"name": "diskless", "version": crate::VERSION},
-        "profile": {"name": m.profile_name, "digest": m.profile_digest},
-        "lock": {"digest": m.lock_digest, "profile_digest": m.lock.profile_digest},
+        "profile": {"name": p.profile_name, "digest": p.profile_digest},
+        "lock": {"digest": p.lock_digest, "profile_digest": p.lock_profile_digest},
         "source_date_epoch": {"value": m.source_date_epoch, "from": m.source_date_epoch_from},
         "mtime_rule": "every entry of every archive has mtime = SOURCE_DATE_EPOCH",
         "compression": {
@@ -55,8 +76,8 @@ pub fn build(m: &ManifestParts<'_>) -> Value {
             },
         },
         "images": m.images,
-        "packages": packages(&m.lock.packages),
-        "boot_packages": packages(&m.lock.boot_packages),
+        "packages": packages(&p.packages),
+        "boot_packages": packages(&p.boot_packages),
         "boot_files": m.boot_files,
         "scriptlets": m.scriptlets,
         "oci": m.oci,

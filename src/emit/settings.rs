@@ -1,6 +1,7 @@
 //! What emit needs to know beyond the tree: compression, the tftp layout, the boot menu,
-//! the network (DHCP) and the hosts, the OCI image. `cli/build.rs` fills these from the
-//! profile; defaults follow the recipe (`/var/lib/tftpboot`, `pxelinux/`, gzip -9).
+//! the network (DHCP) and the hosts, the OCI image. The plan fills these from the profile
+//! (`plan::inputs::emit_settings`); defaults follow the recipe (`/var/lib/tftpboot`,
+//! `pxelinux/`, gzip -9).
 
 use super::compress::Compression;
 use serde::{Deserialize, Serialize};

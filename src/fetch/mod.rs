@@ -1,12 +1,13 @@
 //! Fetch: download the RPMs a lock pins, in parallel, into a content-addressed cache,
 //! verifying checksums and signatures.
 //!
-//! [`fetch_lock`] is the entry point (`diskless fetch` and `diskless build` call it). For each
-//! distinct package of the lock it looks in the [`Cache`] first; otherwise it downloads from
-//! the locked base URL, then the repository's other base URLs, then its mirrorlist or
+//! [`fetch_packages`] is the entry point (the plan calls it for `diskless fetch` and `diskless
+//! build`, with one [`Want`] per locked package). For each distinct package it looks in the
+//! [`Cache`] first; otherwise it downloads from the want's base URL (the one the lock
+//! recorded), then the repository's other base URLs, then its mirrorlist or
 //! metalink mirrors, retrying transient failures with backoff (`net::retry`). A download
 //! streams into a temporary file while its sha256 (and the lock's checksum) are computed; it
-//! enters the cache only after the size, the lock's checksum, the RPM's header and payload
+//! enters the cache only after the size, the pinned checksum, the RPM's header and payload
 //! digests and (unless the profile turned `gpgcheck` off) its signature were verified. So no
 //! wrong file ever lands in the cache.
 //!
@@ -20,12 +21,12 @@ pub use cache::{Cache, CacheError, GcStats};
 pub use progress::{Reporter, Silent};
 pub use verify::VerifyError;
 
-use crate::lock::{LockedPackage, Lockfile};
 use crate::net::retry::{self, RetryPolicy, get_small};
 use crate::net::{
     KeyError, Keyring, Remote, Timeouts, Transport, TransportError, error_chain, load_keyring,
     mirrors,
 };
+use crate::package::Checksum;
 use cache::{Hasher, Staged};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -35,13 +36,25 @@ use std::sync::{Mutex, OnceLock};
 use thiserror::Error;
 use url::Url;
 
-/// The repositories of a profile, as fetch takes them.
-pub fn repos_of(profile: &crate::profile::Profile) -> Vec<Remote> {
-    profile
-        .repos
-        .iter()
-        .map(crate::resolve::remote_of)
-        .collect()
+/// One package to fetch: what it is, the pinned checksum and size, and where it lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Want {
+    pub name: String,
+    pub arch: String,
+    /// `name-[epoch:]version-release.arch`, for messages and the progress display.
+    pub nevra: String,
+    /// The checksum the download must match (any kind repodata uses; sha256 is also
+    /// computed for the cache).
+    pub checksum: Checksum,
+    /// Size of the .rpm in bytes.
+    pub size: u64,
+    /// Relative to the repository's base URL.
+    pub location: String,
+    /// The id of its repository (one of the [`Remote`]s given with it).
+    pub repo: String,
+    /// The base URL `location` is known to work under (the lock records the one that
+    /// answered); tried before the repository's other base URLs and mirrors.
+    pub baseurl: String,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +160,7 @@ pub enum FetchError {
     Offline { missing: Vec<String> },
     #[error("The lock pins `{nevra}` from repository `{repo}`, which the profile does not define")]
     UnknownRepo { nevra: String, repo: String },
+    /// Found by the plan when it maps a lock onto [`Want`]s: no base URL to give.
     #[error(
         "The lock pins `{nevra}` from repository `{repo}`, which the lock's `[[repo]]` list lacks"
     )]
@@ -164,7 +178,7 @@ pub enum FetchError {
 /// Everything a worker needs about one repository.
 struct RepoCtx<'a> {
     repo: &'a Remote,
-    /// Base URL from the lock first, then the profile's.
+    /// The wants' base URL first, then the repository's own.
     bases: Vec<String>,
     transport: Option<Transport>,
     keys: Option<Keyring>,
@@ -208,49 +222,40 @@ impl RepoCtx<'_> {
     }
 }
 
-/// One distinct package to fetch (the lock may pin a file twice: image and boot packages).
+/// One distinct package to fetch (a file may be wanted twice: image and boot packages).
 struct Job<'a> {
-    pkg: &'a LockedPackage,
+    pkg: &'a Want,
     repo: usize,
 }
 
-/// Download (or find in the cache) and verify every package of `lock`, `jobs` at a time.
-/// Returns the packages in lock order (`packages`, then `boot_packages`).
-pub fn fetch_lock(
-    lock: &Lockfile,
+/// Download (or find in the cache) and verify every package of `wants`, `jobs` at a time.
+/// Returns the packages in the order of `wants`.
+pub fn fetch_packages(
+    wants: &[Want],
     repos: &[Remote],
     opts: &FetchOptions,
     reporter: &dyn Reporter,
 ) -> Result<Vec<FetchedPackage>, FetchError> {
     let cache = Cache::new(&opts.cache_dir);
-    let all: Vec<&LockedPackage> = lock.packages.iter().chain(&lock.boot_packages).collect();
+    let all: Vec<&Want> = wants.iter().collect();
 
-    // Repositories the lock uses, each set up once.
-    let mut ctx_index: BTreeMap<&str, usize> = BTreeMap::new();
+    // Repositories the wants use (with the base URL each names first), each set up once.
+    let mut ctx_index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut ctxs: Vec<RepoCtx<'_>> = Vec::new();
     for p in &all {
         cache::check_checksum(&p.checksum)?;
-        if ctx_index.contains_key(p.repo.as_str()) {
+        if ctx_index.contains_key(&(p.repo.as_str(), p.baseurl.as_str())) {
             continue;
         }
-        let nevra = p.nevra();
         let repo =
             repos
                 .iter()
                 .find(|r| r.id == p.repo)
                 .ok_or_else(|| FetchError::UnknownRepo {
-                    nevra: nevra.clone(),
+                    nevra: p.nevra.clone(),
                     repo: p.repo.clone(),
                 })?;
-        let locked =
-            lock.repos
-                .iter()
-                .find(|r| r.id == p.repo)
-                .ok_or_else(|| FetchError::UnlockedRepo {
-                    nevra,
-                    repo: p.repo.clone(),
-                })?;
-        let mut bases = vec![with_slash(&locked.baseurl)];
+        let mut bases = vec![with_slash(&p.baseurl)];
         mirrors::add_unique(&mut bases, repo.baseurls.iter().cloned(), true);
         let rerr = |source: RemoteError| FetchError::Repo {
             repo: repo.id.clone(),
@@ -281,7 +286,7 @@ pub fn fetch_lock(
         } else {
             None
         };
-        ctx_index.insert(&p.repo, ctxs.len());
+        ctx_index.insert((&p.repo, &p.baseurl), ctxs.len());
         ctxs.push(RepoCtx {
             repo,
             bases,
@@ -304,7 +309,7 @@ pub fn fetch_lock(
         let j = *by_sum.entry(key).or_insert_with(|| {
             jobs.push(Job {
                 pkg: p,
-                repo: ctx_index[p.repo.as_str()],
+                repo: ctx_index[&(p.repo.as_str(), p.baseurl.as_str())],
             });
             jobs.len() - 1
         });
@@ -315,7 +320,7 @@ pub fn fetch_lock(
         let mut missing = Vec::new();
         for j in &jobs {
             if cache.lookup(&j.pkg.checksum, j.pkg.size)?.is_none() {
-                missing.push(j.pkg.nevra());
+                missing.push(j.pkg.nevra.clone());
             }
         }
         if !missing.is_empty() {
@@ -360,7 +365,7 @@ pub fn fetch_lock(
             Some(Ok(f)) => done.push(Some(f)),
             Some(Err(PackageError::Cancelled)) | None => done.push(None),
             Some(Err(e)) => {
-                failures.push((job.pkg.nevra(), e));
+                failures.push((job.pkg.nevra.clone(), e));
                 done.push(None);
             }
         }
@@ -376,13 +381,13 @@ pub fn fetch_lock(
     for (p, j) in all.iter().zip(slot) {
         let Some(f) = &done[j] else {
             return Err(FetchError::Package {
-                nevra: p.nevra(),
+                nevra: p.nevra.clone(),
                 source: PackageError::Cancelled,
             });
         };
         // A file pinned twice (e.g. image and boot) is reported under each entry's own name.
         out.push(FetchedPackage {
-            nevra: p.nevra(),
+            nevra: p.nevra.clone(),
             name: p.name.clone(),
             arch: p.arch.clone(),
             repo: p.repo.clone(),
@@ -424,10 +429,10 @@ impl Write for HashingWriter<'_> {
 fn fetch_one(
     cache: &Cache,
     ctx: &RepoCtx<'_>,
-    pkg: &LockedPackage,
+    pkg: &Want,
     reporter: &dyn Reporter,
 ) -> Result<FetchedPackage, PackageError> {
-    let nevra = pkg.nevra();
+    let nevra = pkg.nevra.clone();
     let opts = ctx.opts;
     let signature = if ctx.keys.is_some() {
         SignatureCheck::Verified
@@ -553,7 +558,7 @@ enum Failure {
 fn try_url(
     t: &Transport,
     url: &Url,
-    pkg: &LockedPackage,
+    pkg: &Want,
     staged: &mut Staged,
     policy: &RetryPolicy,
     nevra: &str,

@@ -4,7 +4,7 @@
 //! Every method has an empty default so that a caller implements only what it shows.
 //! Calls come from the download worker threads, hence `Sync`.
 
-/// Receives download events from [`fetch_lock`](super::fetch_lock).
+/// Receives download events from [`fetch_packages`](super::fetch_packages).
 pub trait Reporter: Sync {
     /// Before any download: how many distinct packages the lock pins and their total size.
     fn on_start(&self, _total_pkgs: usize, _total_bytes: u64) {}

@@ -161,27 +161,6 @@ pub struct ModuleSelection {
     pub platform: Option<String>,
 }
 
-impl From<&crate::profile::Profile> for ModuleSelection {
-    /// The profile's `packages.modules` (`name:stream[/profile]`) enabled, on the platform
-    /// of its release (`el9` for releasever 9.x), as dnf's `module_platform_id` says.
-    fn from(p: &crate::profile::Profile) -> ModuleSelection {
-        let enabled = p
-            .packages
-            .modules
-            .iter()
-            .filter_map(|m| {
-                let spec = m.split('/').next().unwrap_or(m);
-                let (name, stream) = spec.split_once(':')?;
-                Some((name.to_string(), stream.to_string()))
-            })
-            .collect();
-        ModuleSelection {
-            enabled,
-            platform: p.image.release_major().map(|m| format!("el{m}")),
-        }
-    }
-}
-
 /// The default stream of each module, from every repository's defaults (first one wins).
 pub fn default_streams<'a>(all: impl IntoIterator<Item = &'a Modules>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();

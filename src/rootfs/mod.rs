@@ -125,8 +125,8 @@ pub enum RootPassword {
     File(PathBuf),
 }
 
-/// Everything assembly needs from the profile.
-#[derive(Debug, Clone, Default)]
+/// Everything assembly needs from the profile (the plan fills it: `plan::inputs`).
+#[derive(Debug, Clone)]
 pub struct AssembleConfig {
     pub filters: Filters,
     /// Profile groups (name, fixed gid), created before any package's.
@@ -142,8 +142,8 @@ pub struct AssembleConfig {
     pub password_seed: String,
     pub custom: custom::Customisations,
     /// mtime of generated files and implied directories; also the shadow "last change" day.
-    /// `None`: the newest build time among the packages (never the clock).
-    pub source_date_epoch: Option<u64>,
+    /// The build's SOURCE_DATE_EPOCH, decided once by the plan.
+    pub source_date_epoch: u64,
 }
 
 /// The assembled root filesystem and what was done to get it.
@@ -240,10 +240,7 @@ pub fn assemble(
 ) -> Result<Assembled, RootfsError> {
     let headers = read_headers(rpms)?;
     let order = order::install_order(&headers);
-    let sde = cfg
-        .source_date_epoch
-        .or_else(|| headers.iter().map(|h| h.buildtime).max())
-        .unwrap_or(0);
+    let sde = cfg.source_date_epoch;
     let mut image = Image::new(store, sde);
     let mut notes = Vec::new();
 
@@ -434,116 +431,20 @@ pub fn assemble(
 }
 
 impl AssembleConfig {
-    /// What assembly needs from a loaded profile. Reads `source` files and nothing else.
-    pub fn from_profile(p: &crate::profile::Profile) -> Result<AssembleConfig, RootfsError> {
-        use crate::profile::{FileData, NetworkStyle};
-        let read = |what: &str, path: &std::path::Path| {
-            fs_err::read(path).map_err(|e| RootfsError::Custom {
-                what: what.to_string(),
-                reason: e.to_string(),
-            })
-        };
-        let unit = |u: &String| {
-            if u.contains('.') {
-                u.clone()
-            } else {
-                format!("{u}.service")
-            }
-        };
-        let mut files = Vec::new();
-        for f in p.files.iter().chain(p.network.files().iter()) {
-            let contents = match &f.data {
-                FileData::Content(s) => s.clone().into_bytes(),
-                FileData::Source(path) => read(&format!("file {}", f.path), path)?,
-            };
-            files.push(custom::FileSpec {
-                path: f.path.clone(),
-                contents,
-                mode: f.mode,
-                user: f.owner.clone(),
-                group: f.group.clone(),
-                append: f.append,
-            });
+    /// Packages only (no profile accounts, passwords or customisations), with generated
+    /// entries dated `source_date_epoch`.
+    pub fn new(source_date_epoch: u64) -> AssembleConfig {
+        AssembleConfig {
+            filters: Filters::default(),
+            groups: Vec::new(),
+            users: Vec::new(),
+            members: Vec::new(),
+            passwords: Vec::new(),
+            root_password: None,
+            password_seed: String::new(),
+            custom: custom::Customisations::default(),
+            source_date_epoch,
         }
-        let mut groups: Vec<(String, Option<u32>)> =
-            p.groups.iter().map(|g| (g.name.clone(), g.gid)).collect();
-        let mut members = Vec::new();
-        for g in &p.groups {
-            for m in &g.members {
-                members.push((g.name.clone(), m.clone()));
-            }
-        }
-        groups.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-        groups.dedup_by(|a, b| a.0 == b.0);
-        let users = p
-            .users
-            .iter()
-            .map(|u| users::NewUser {
-                name: u.name.clone(),
-                uid: u.uid,
-                group: u.gid.map(|g| g.to_string()),
-                groups: u.groups.clone(),
-                gecos: u.gecos.clone().unwrap_or_default(),
-                home: u.home.clone(),
-                shell: u.shell.clone(),
-                system: u.system,
-                no_user_group: false,
-            })
-            .collect();
-        let passwords = p
-            .users
-            .iter()
-            .filter_map(|u| u.password_hash.clone().map(|h| (u.name.clone(), h)))
-            .collect();
-        Ok(AssembleConfig {
-            filters: Filters {
-                nodocs: p.packages.nodocs,
-                langs: (!p.packages.langs.is_empty()).then(|| p.packages.langs.clone()),
-                exclude_paths: p.packages.exclude_paths.clone(),
-            },
-            groups,
-            members,
-            users,
-            passwords,
-            root_password: match (&p.root.password_hash, &p.root.password_file) {
-                (Some(h), _) => Some(RootPassword::Hash(h.clone())),
-                (None, Some(f)) => Some(RootPassword::File(f.clone())),
-                (None, None) => None,
-            },
-            password_seed: p.image.name.clone(),
-            custom: custom::Customisations {
-                remove: p.remove.clone(),
-                dirs: p
-                    .dirs
-                    .iter()
-                    .map(|d| custom::DirSpec {
-                        path: d.path.clone(),
-                        mode: d.mode,
-                        user: d.owner.clone(),
-                        group: d.group.clone(),
-                    })
-                    .collect(),
-                files,
-                symlinks: p
-                    .symlinks
-                    .iter()
-                    .map(|s| (s.path.clone(), s.target.clone()))
-                    .collect(),
-                enable: p.services.enable.iter().map(unit).collect(),
-                disable: p.services.disable.iter().map(unit).collect(),
-                mask: p.services.mask.iter().map(unit).collect(),
-                default_target: p.services.default_target.clone(),
-                hostname: p.hostname.clone(),
-                empty_machine_id: p.empty_machine_id,
-                fstab: p.fstab.clone(),
-                sysconfig_networking: p.network.style == NetworkStyle::Ifcfg
-                    && !p.network.interfaces.is_empty(),
-                dnf_main: p.dnf.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                // The profile lists /init among its symlinks already (image.init_symlink).
-                init_symlink: false,
-            },
-            source_date_epoch: p.image.source_date_epoch,
-        })
     }
 }
 

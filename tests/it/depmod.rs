@@ -343,10 +343,7 @@ fn assemble_writes_module_indexes_and_handles_depmod_scriptlet() {
         rpms.push(p);
     }
     let store = Store::new(tmp.path().join("store")).unwrap();
-    let mut cfg = AssembleConfig {
-        source_date_epoch: Some(1_600_000_000),
-        ..Default::default()
-    };
+    let mut cfg = AssembleConfig::new(1_600_000_000);
     cfg.custom.remove = vec![format!("/usr/lib/modules/{kver}/kernel/fs/ext4")];
     let a = rootfs::assemble(&rpms, &cfg, &store).unwrap();
     let theirs = kmod_depmod(&tmp.path().join("oracle"), &kver, Some(EL9_DIST_CONF));
@@ -417,13 +414,13 @@ fn invalid_module_is_left_out_with_a_note() {
     };
     let note = "Kernel module `/usr/lib/modules/9.9/extra/broken.ko.xz` of `kmod-broken-1-1.x86_64` is not a valid module: no ELF magic; left out of the module indexes, as depmod leaves it";
     let store = Store::new(tmp.path().join("store")).unwrap();
-    let a = rootfs::assemble(&[build(false)], &AssembleConfig::default(), &store).unwrap();
+    let a = rootfs::assemble(&[build(false)], &AssembleConfig::new(1_600_000_000), &store).unwrap();
     assert!(a.notes.iter().any(|n| n == note), "{:?}", a.notes);
     assert!(a.tree.get("/usr/lib/modules/9.9/modules.dep").is_none());
     if host_kernel().is_none() {
         return;
     }
-    let a = rootfs::assemble(&[build(true)], &AssembleConfig::default(), &store).unwrap();
+    let a = rootfs::assemble(&[build(true)], &AssembleConfig::new(1_600_000_000), &store).unwrap();
     assert!(a.notes.iter().any(|n| n == note), "{:?}", a.notes);
     let e = a.tree.get("/usr/lib/modules/9.9/modules.dep").unwrap();
     let rootfs::tree::EntryKind::File { digest, .. } = &e.kind else {

@@ -12,9 +12,10 @@ use crate::support::proc::{ChildGuard, free_port, wait_for_port};
 use crate::support::rpm::Rpm;
 use assert_cmd::Command;
 use diskless::emit::settings::{Dhcp, EmitSettings, Host};
-use diskless::emit::{self, EmitInputs, ImageInput, compress::Compression, cpio, sums};
+use diskless::emit::{self, EmitInputs, ImageInput, Provenance, compress::Compression, cpio, sums};
 use diskless::lock::{LockedPackage, Lockfile};
 use diskless::package::Checksum;
+use diskless::plan::inputs::package_records;
 use diskless::rootfs::store::Store;
 use diskless::rootfs::tree::{Digest, Entry, EntryKind, Tree};
 use sha2::{Digest as _, Sha256};
@@ -415,12 +416,16 @@ fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
             },
         ],
         store: &fx.store,
-        lock: &fx.lock,
-        lock_digest: "sha256:00000000000000000000000000000000000000000000000000000000000000aa"
-            .into(),
-        profile_name: "fixture".into(),
-        profile_digest: "sha256:0000000000000000000000000000000000000000000000000000000000000001"
-            .into(),
+        provenance: Provenance {
+            profile_name: "fixture".into(),
+            profile_digest:
+                "sha256:0000000000000000000000000000000000000000000000000000000000000001".into(),
+            lock_digest: "sha256:00000000000000000000000000000000000000000000000000000000000000aa"
+                .into(),
+            lock_profile_digest: fx.lock.profile_digest.clone(),
+            packages: package_records(&fx.lock.packages),
+            boot_packages: package_records(&fx.lock.boot_packages),
+        },
         boot_rpms: fx.boot_rpms.clone(),
         source_date_epoch: SDE,
         source_date_epoch_from: "env".into(),

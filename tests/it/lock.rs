@@ -220,9 +220,9 @@ packages = ["syslinux-tftpboot"]
         offline: false,
     };
     let mut first: Option<String> = None;
-    let pool = diskless::resolve::load_pool(&profile, &opts).unwrap();
+    let pool = diskless::plan::resolve::load_pool(&profile, &opts).unwrap();
     for _ in 0..10 {
-        let r = diskless::resolve::resolve_in(&profile, &pool, None, &[]).unwrap();
+        let r = diskless::plan::resolve::resolve_in(&profile, &pool, None, &[]).unwrap();
         let text = r.lockfile(&profile).to_toml();
         match &first {
             None => first = Some(text),

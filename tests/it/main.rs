@@ -1,11 +1,13 @@
 //! Integration tests: one binary, one module per area.
 
+mod architecture;
 mod bazeldnf;
 mod depmod;
 mod emit;
 mod fetch;
 mod libsolv;
 mod lock;
+mod plan;
 mod profile;
 mod repo;
 mod repo_mirrors;

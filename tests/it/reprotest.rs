@@ -10,7 +10,7 @@
 
 #[allow(dead_code)]
 #[path = "../boot/fixture_repo.rs"]
-mod fixture_repo;
+pub(crate) mod fixture_repo;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

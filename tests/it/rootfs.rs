@@ -10,6 +10,7 @@
 use crate::support::error_chain as chain_with;
 use crate::support::proc::is_root;
 use crate::support::rpm::{Entry, Rpm, SOURCE_DATE};
+use diskless::plan::inputs::assemble_config;
 use diskless::rootfs::{
     self, AssembleConfig, RootPassword, RootfsError, custom, extract::Filters, listing,
     paths::PathError, store::Store, tree::EntryKind,
@@ -426,8 +427,7 @@ fn packages_only() -> AssembleConfig {
             init_symlink: false,
             ..Default::default()
         },
-        source_date_epoch: Some(u64::from(SDE)),
-        ..Default::default()
+        ..AssembleConfig::new(u64::from(SDE))
     }
 }
 
@@ -798,12 +798,11 @@ fn bench_fixture() {
 fn full_profile(_input: &Path) -> AssembleConfig {
     AssembleConfig {
         root_password: Some(RootPassword::Hash("$6$abc$def".into())),
-        source_date_epoch: Some(u64::from(SDE)),
         custom: custom::Customisations {
             hostname: Some("node01".into()),
             ..Default::default()
         },
-        ..Default::default()
+        ..AssembleConfig::new(u64::from(SDE))
     }
 }
 
@@ -960,7 +959,7 @@ fn shipped_profiles_express_the_seed_recipe() {
         let mut rpms = fixture_set(dir.path());
         rpms.push(fx_systemd(dir.path()));
         let p = load_profile(profile);
-        let cfg = AssembleConfig::from_profile(&p).unwrap();
+        let cfg = assemble_config(&p, u64::from(SDE)).unwrap();
         let (a, keep) = assemble(&rpms, &cfg);
         let store = Store::new(keep.path().join("store")).unwrap();
         let ctx = profile;
@@ -1338,7 +1337,7 @@ fn assembly_is_independent_of_input_order() {
     let dir = tempfile::tempdir().unwrap();
     let mut rpms = fixture_set(dir.path());
     rpms.push(fx_systemd(dir.path()));
-    let cfg = AssembleConfig::from_profile(&load_profile("rocky9-diskless.toml")).unwrap();
+    let cfg = assemble_config(&load_profile("rocky9-diskless.toml"), u64::from(SDE)).unwrap();
     let (a, _k1) = assemble(&rpms, &cfg);
     rpms.reverse();
     let (b, _k2) = assemble(&rpms, &cfg);

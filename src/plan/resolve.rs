@@ -1,4 +1,4 @@
-//! The resolve stage: profile -> repositories -> pool -> solver -> lockfile.
+//! Resolving, the plan's first step: profile -> repositories -> pool -> solver -> lockfile.
 //!
 //! It loads every enabled repository of the profile (metadata cached by checksum),
 //! builds one pool with dnf's modular filtering, expands `@group` specs from comps,
@@ -6,32 +6,13 @@
 //! [`Lockfile`]. `--update NAME` pins every other locked package to its locked version
 //! first, so only what must move moves.
 
+use super::inputs;
 use crate::lock::{LOCK_VERSION, LockedPackage, LockedRepo, Lockfile};
-use crate::net::{Remote, TlsConfig};
 use crate::package::{FileProviders, Package, PkgId, glob_match};
-use crate::profile::{Profile, RepoConfig};
-use crate::repo::modules::ModuleSelection;
+use crate::profile::Profile;
 use crate::repo::{self, LoadOptions, Pool, PoolOptions, RepoData, RepoError};
 use crate::solve::{self, Reason, Request, Solution, SolveError};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// dnf's default `installonlypkgs` that are plain names (the provide-based entries, such as
-/// `installonlypkg(kernel)`, are matched by name here: EL kernels provide both).
-pub const INSTALL_ONLY: &[&str] = &[
-    "kernel",
-    "kernel-core",
-    "kernel-modules",
-    "kernel-modules-core",
-    "kernel-modules-extra",
-    "kernel-devel",
-    "kernel-debug",
-    "kernel-debug-core",
-    "kernel-debug-modules",
-    "kernel-rt",
-    "kernel-rt-core",
-    "kernel-rt-modules",
-    "kernel-uki-virt",
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -61,44 +42,12 @@ pub struct Resolved<'p> {
     pub boot: Option<Solution>,
 }
 
-/// The remote (base URLs, mirrorlist or metalink, TLS, keys, priority, cost, filters) of
-/// one profile repository, for both `repo` and `fetch`: the one place the profile's
-/// `[[repo]]` becomes a [`Remote`] (`$releasever` and `$basearch` were substituted by the
-/// profile layer). The lock records the base URL that answered (a mirror for a repository
-/// without `baseurl`); the fetcher tries it first, then the repository's other mirrors.
-///
-/// The profile's `proxy` is not applied (neither loader nor fetcher ever applied it): the
-/// environment's proxy variables are.
-pub fn remote_of(r: &RepoConfig) -> Remote {
-    Remote {
-        id: r.id.clone(),
-        baseurls: r.baseurl.clone(),
-        mirrorlist: r.mirrorlist.clone(),
-        metalink: r.metalink.clone(),
-        tls: TlsConfig {
-            ca_cert: r.sslcacert.clone(),
-            client_cert: r.sslclientcert.clone(),
-            client_key: r.sslclientkey.clone(),
-            verify: r.sslverify,
-        },
-        proxy: None,
-        gpgcheck: r.gpgcheck,
-        repo_gpgcheck: r.repo_gpgcheck,
-        gpgkeys: r.gpgkey.clone(),
-        priority: i32::try_from(r.priority).unwrap_or(i32::MAX),
-        cost: i32::try_from(r.cost).unwrap_or(i32::MAX),
-        excludepkgs: r.excludepkgs.clone(),
-        includepkgs: r.includepkgs.clone(),
-        module_hotfixes: r.module_hotfixes,
-    }
-}
-
 /// Load every enabled repository of the profile and pool them, module filtering on.
 pub fn load_pool(profile: &Profile, options: &LoadOptions) -> Result<Pool, ResolveError> {
     if profile.repos.is_empty() {
         return Err(ResolveError::NoRepos);
     }
-    let sources: Vec<_> = profile.repos.iter().map(remote_of).collect();
+    let sources = inputs::remotes(profile);
     tracing::info!("loading {} repositories", sources.len());
     // One thread per repository; the first error in profile order is the one reported, so
     // the message does not depend on which thread finished first.
@@ -109,7 +58,7 @@ pub fn load_pool(profile: &Profile, options: &LoadOptions) -> Result<Pool, Resol
             source: Box::new(source),
         })?);
     }
-    let selection = ModuleSelection::from(profile);
+    let selection = inputs::module_selection(profile);
     Ok(Pool::new(
         repos,
         &PoolOptions {
@@ -147,27 +96,11 @@ fn request_for(
     install: &[String],
     weak: bool,
 ) -> Result<Request, ResolveError> {
-    let exclude = profile.packages.exclude.clone();
-    // Per-repository excludepkgs/includepkgs are applied by the pool (net::Remote's filters).
-    Ok(Request {
-        install: expand_groups(pool, install)?,
-        exclude,
-        arch: profile.image.arch.as_str().to_owned(),
-        extra_arches: Vec::new(),
-        weak_deps: weak,
-        install_only: INSTALL_ONLY.iter().map(|s| s.to_string()).collect(),
-        install_only_limit: profile.packages.install_only_limit.unwrap_or(1),
-        repo_priority: profile
-            .repos
-            .iter()
-            .map(|r| (r.id.clone(), r.priority as i32))
-            .collect(),
-        repo_cost: profile
-            .repos
-            .iter()
-            .map(|r| (r.id.clone(), r.cost as i32))
-            .collect(),
-    })
+    Ok(inputs::solve_request(
+        profile,
+        expand_groups(pool, install)?,
+        weak,
+    ))
 }
 
 /// The packages `solve` sees, optionally with every name of `pins` narrowed to its pinned

@@ -1,0 +1,344 @@
+//! `diskless build` as a library function: lock check (or the first lock), fetch, root
+//! filesystem, artifacts; each a named step below, so a feature adds a step (or a stage
+//! stop) here without growing [`run`].
+//!
+//! Everything is written under a temporary folder next to `out` and renamed into place
+//! only when complete, so a failed or interrupted build never leaves a half-written output
+//! that looks done. Progress goes to a [`Reporter`] (the binary prints it); nothing here
+//! prints.
+
+use super::{Plan, PlanError, SourceDateEpoch, inputs, resolve};
+use crate::emit::{self, Artifacts, EmitInputs};
+use crate::fetch::{self, FetchOptions, FetchedPackage};
+use crate::lock::{LockedPackage, Lockfile};
+use crate::repo::LoadOptions;
+use crate::rootfs::{self, Assembled, listing, scriptlets, store::Store};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where a build stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// After fetching the packages.
+    Fetch,
+    /// After assembling the root filesystem; its listing (rootfs.txt, rootfs.json) is the
+    /// output.
+    Rootfs,
+    /// Everything.
+    All,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The output folder (written to a temporary sibling and renamed when complete).
+    pub out: PathBuf,
+    pub stage: Stage,
+    /// Replace an existing output folder even when it is not a previous build's.
+    pub force: bool,
+    /// Metadata and package cache.
+    pub cache_dir: PathBuf,
+    /// Use only the cache: no download, and no resolving of a missing lock.
+    pub offline: bool,
+    /// Parallel downloads (at least 1).
+    pub jobs: usize,
+}
+
+/// A step of the build began or ended: the binary prints a line for each.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The profile has no lock yet: resolving it.
+    Resolving { profile: &'a Path },
+    /// The first lock was written.
+    Locked {
+        packages: usize,
+        boot_packages: usize,
+        lock: &'a Path,
+    },
+    /// Fetching the locked packages (image and boot).
+    Fetching { packages: usize },
+    /// Assembling the root filesystem from the image's packages.
+    Assembling { packages: usize },
+    /// The root filesystem is assembled; what happened to the packages' scriptlets.
+    Assembled { report: &'a scriptlets::Report },
+    /// Writing the initramfs, tftp tree, configs and OCI image.
+    Emitting,
+}
+
+/// What the build reports as it goes. Every method has an empty default.
+pub trait Reporter {
+    fn on_event(&self, _event: &Event<'_>) {}
+    /// Where download progress goes.
+    fn downloads(&self) -> &dyn fetch::Reporter {
+        &fetch::Silent
+    }
+}
+
+/// The wall time of one finished stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageTime {
+    /// `fetch`, `root filesystem` or `artifacts`.
+    pub name: &'static str,
+    pub secs: f64,
+}
+
+/// A finished build.
+#[derive(Debug, Clone)]
+pub struct BuildOutcome {
+    /// The output folder, complete.
+    pub out: PathBuf,
+    pub source_date_epoch: SourceDateEpoch,
+    /// Each stage that ran, in order.
+    pub stages: Vec<StageTime>,
+    /// What emit wrote (`None` when the build stopped earlier).
+    pub artifacts: Option<Artifacts>,
+}
+
+/// Build `plan` into `opts.out`, stopping after `opts.stage`.
+pub fn run(
+    plan: &Plan,
+    opts: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<BuildOutcome, PlanError> {
+    let lock = lock_step(plan, opts, reporter)?;
+    let lock_bytes = fs_err::read(&plan.lock_path)?;
+    let sde = plan.source_date_epoch(&lock)?;
+    let work = WorkDir::next_to(&opts.out, opts.force)?;
+    let mut clock = Clock::new();
+    let mut outcome = BuildOutcome {
+        out: opts.out.clone(),
+        source_date_epoch: sde,
+        stages: Vec::new(),
+        artifacts: None,
+    };
+
+    let fetched = fetch_step(plan, &lock, opts, reporter)?;
+    clock.done("fetch", &mut outcome);
+    if opts.stage == Stage::Fetch {
+        work.publish(&opts.out)?;
+        return Ok(outcome);
+    }
+
+    let store = Store::new(work.path().join("store"))?;
+    let assembled = rootfs_step(plan, &fetched.image, sde.value, &store, reporter)?;
+    clock.done("root filesystem", &mut outcome);
+    if opts.stage == Stage::Rootfs {
+        listing_step(&assembled, &work.out)?;
+        work.publish(&opts.out)?;
+        return Ok(outcome);
+    }
+
+    reporter.on_event(&Event::Emitting);
+    let inputs = EmitInputs {
+        images: vec![inputs::image_input(&plan.profile, &assembled.tree)],
+        store: &store,
+        provenance: inputs::provenance(&plan.profile, &lock, &lock_bytes),
+        boot_rpms: fetched.boot,
+        source_date_epoch: sde.value,
+        source_date_epoch_from: sde.from.as_str().to_owned(),
+        scriptlets: serde_json::to_value(&assembled.report)?,
+        settings: inputs::emit_settings(&plan.profile),
+    };
+    let artifacts = emit::emit(&inputs, &work.out).map_err(|source| PlanError::Emit {
+        profile: plan.profile.path.clone(),
+        source: Box::new(source),
+    })?;
+    for w in &artifacts.warnings {
+        tracing::warn!("{w}");
+    }
+    clock.done("artifacts", &mut outcome);
+    work.publish(&opts.out)?;
+    outcome.artifacts = Some(artifacts);
+    Ok(outcome)
+}
+
+/// Like cargo with Cargo.lock: a missing lock is written on the first build (unless
+/// offline); a stale one is an error.
+fn lock_step(
+    plan: &Plan,
+    opts: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<Lockfile, PlanError> {
+    if !plan.lock_path.exists() && !opts.offline {
+        reporter.on_event(&Event::Resolving {
+            profile: &plan.profile.path,
+        });
+        let load = LoadOptions {
+            cache_dir: opts.cache_dir.clone(),
+            offline: opts.offline,
+        };
+        let lock = resolve::resolve(&plan.profile, &load, None, &[])?;
+        lock.write(&plan.lock_path)?;
+        reporter.on_event(&Event::Locked {
+            packages: lock.packages.len(),
+            boot_packages: lock.boot_packages.len(),
+            lock: &plan.lock_path,
+        });
+    }
+    Ok(plan.read_lock()?)
+}
+
+/// The RPM files of the image's and the boot packages, from the cache.
+struct Fetched {
+    image: Vec<PathBuf>,
+    boot: Vec<PathBuf>,
+}
+
+fn fetch_step(
+    plan: &Plan,
+    lock: &Lockfile,
+    opts: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<Fetched, PlanError> {
+    reporter.on_event(&Event::Fetching {
+        packages: lock.all_packages().count(),
+    });
+    let repos = inputs::remotes(&plan.profile);
+    let mut fopts = FetchOptions::new(&opts.cache_dir);
+    fopts.jobs = opts.jobs.max(1);
+    fopts.offline = opts.offline;
+    let fetched = super::fetch_lock(lock, &repos, &fopts, reporter.downloads())?;
+    let paths = |set: &[LockedPackage]| {
+        set.iter()
+            .map(|p| path_of(&fetched, p))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Ok(Fetched {
+        image: paths(&lock.packages)?,
+        boot: paths(&lock.boot_packages)?,
+    })
+}
+
+fn path_of(fetched: &[FetchedPackage], p: &LockedPackage) -> Result<PathBuf, PlanError> {
+    let nevra = p.nevra();
+    fetched
+        .iter()
+        .find(|f| f.name == p.name && f.arch == p.arch && f.nevra == nevra)
+        .map(|f| f.path.clone())
+        .ok_or(PlanError::NotFetched { nevra })
+}
+
+fn rootfs_step(
+    plan: &Plan,
+    rpms: &[PathBuf],
+    source_date_epoch: u64,
+    store: &Store,
+    reporter: &dyn Reporter,
+) -> Result<Assembled, PlanError> {
+    reporter.on_event(&Event::Assembling {
+        packages: rpms.len(),
+    });
+    let profile = &plan.profile.path;
+    let cfg = inputs::assemble_config(&plan.profile, source_date_epoch).map_err(|source| {
+        PlanError::Customisations {
+            profile: profile.clone(),
+            source: Box::new(source),
+        }
+    })?;
+    let assembled = rootfs::assemble(rpms, &cfg, store).map_err(|source| PlanError::Assemble {
+        profile: profile.clone(),
+        source: Box::new(source),
+    })?;
+    for note in &assembled.notes {
+        tracing::info!("{note}");
+    }
+    reporter.on_event(&Event::Assembled {
+        report: &assembled.report,
+    });
+    Ok(assembled)
+}
+
+/// `--stage rootfs`'s output: the tree's listing, as text and JSON.
+fn listing_step(assembled: &Assembled, out: &Path) -> Result<(), PlanError> {
+    listing::write_listing(
+        &assembled.tree,
+        &out.join("rootfs.txt"),
+        listing::Format::Text,
+    )?;
+    listing::write_listing(
+        &assembled.tree,
+        &out.join("rootfs.json"),
+        listing::Format::Json,
+    )?;
+    Ok(())
+}
+
+/// Wall time per finished stage.
+struct Clock {
+    since: Instant,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            since: Instant::now(),
+        }
+    }
+
+    fn done(&mut self, name: &'static str, outcome: &mut BuildOutcome) {
+        let now = Instant::now();
+        outcome.stages.push(StageTime {
+            name,
+            secs: now.duration_since(self.since).as_secs_f64(),
+        });
+        self.since = now;
+    }
+}
+
+/// The temporary folder next to the output: `out/` (the build) and the content store.
+struct WorkDir {
+    dir: tempfile::TempDir,
+    out: PathBuf,
+}
+
+impl WorkDir {
+    /// Refuses to replace a folder a previous build did not write, unless `force`.
+    fn next_to(out: &Path, force: bool) -> Result<WorkDir, PlanError> {
+        if out.exists() && !force && !is_previous_build(out) {
+            return Err(PlanError::NotAnOutput {
+                out: out.to_path_buf(),
+            });
+        }
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs_err::create_dir_all(&parent)?;
+        let dir = tempfile::Builder::new()
+            .prefix(".diskless-build-")
+            .tempdir_in(&parent)
+            .map_err(|source| PlanError::WorkDir {
+                path: parent.clone(),
+                source,
+            })?;
+        let out = dir.path().join("out");
+        fs_err::create_dir(&out)?;
+        Ok(WorkDir { dir, out })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Move the finished output into place (replacing a previous build) and drop the
+    /// work folder.
+    fn publish(self, out: &Path) -> Result<(), PlanError> {
+        if out.exists() {
+            // Rename the old output aside first, so `out` is never a mix of two builds.
+            fs_err::rename(out, self.path().join("previous-out"))?;
+        }
+        fs_err::rename(&self.out, out).map_err(|source| PlanError::Publish {
+            out: out.to_path_buf(),
+            source,
+        })?;
+        Ok(())
+    }
+}
+
+/// A folder we may replace: one a previous build wrote (it has SHA256SUMS or a listing),
+/// or an empty one.
+fn is_previous_build(out: &Path) -> bool {
+    out.join("SHA256SUMS").is_file()
+        || out.join("rootfs.txt").is_file()
+        || out.read_dir().is_ok_and(|mut d| d.next().is_none())
+}
