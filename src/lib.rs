@@ -12,6 +12,7 @@
 //! input and runs the build; the stages import neither `profile` nor `lock`.
 //! `docs/architecture.md` has the layering and the test that keeps it.
 
+pub mod cas;
 pub mod codec;
 pub mod cpio;
 pub mod emit;

@@ -36,6 +36,7 @@ pub mod manifest;
 pub mod network;
 pub mod oci;
 pub mod pxe;
+pub mod segments;
 pub mod settings;
 pub mod sums;
 pub mod tarball;
@@ -48,7 +49,7 @@ use crate::rootfs::tree::{EntryKind, Tree};
 use serde_json::{Value, json};
 use settings::EmitSettings;
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use tarball::{TarEntry, TarKind};
 
@@ -121,6 +122,9 @@ pub struct ImageInput<'a> {
 pub struct EmitInputs<'a> {
     pub images: Vec<ImageInput<'a>>,
     pub store: &'a Store,
+    /// Where compressed initramfs segments are kept between builds (`None`: compress
+    /// every segment, keep none). The bytes do not depend on it.
+    pub segment_cache: Option<&'a segments::SegmentCache>,
     /// What went into the build (profile, lock, packages), recorded in the manifest.
     pub provenance: Provenance,
     /// The boot packages' RPM files (the lock's `boot_package`s, from the cache).
@@ -141,6 +145,9 @@ pub struct Artifacts {
     pub files: BTreeMap<String, String>,
     pub oci: oci::OciImage,
     pub warnings: Vec<String>,
+    /// The initramfs segments used (cache keys, every image's in order), for the build
+    /// record that keeps them through `diskless cache gc`.
+    pub segment_keys: Vec<String>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> EmitError + '_ {
@@ -361,6 +368,8 @@ struct Emission<'i, 'a> {
     images: Vec<Value>,
     /// The first file UEFI clients load, when the build serves UEFI (shim, else GRUB).
     efi_first: Option<&'i bootfiles::BootFile>,
+    /// Cache keys of the initramfs segments written.
+    segment_keys: Vec<String>,
 }
 
 /// `tftpboot/<rel>`.
@@ -402,6 +411,7 @@ impl<'i, 'a> Emission<'i, 'a> {
             boot_origins: BTreeMap::new(),
             images: Vec::new(),
             efi_first,
+            segment_keys: Vec::new(),
         })
     }
 
@@ -461,18 +471,15 @@ impl<'i, 'a> Emission<'i, 'a> {
         let irel = tftp(&s.layout.initramfs(&img.name));
         let ipath = out.join(&irel);
         let f = fs_err::File::create(&ipath).map_err(io_err(&ipath))?;
-        let mut comp =
-            compress::Compressor::new(s.compression, io::BufWriter::with_capacity(1 << 20, f))
-                .map_err(io_err(&ipath))?;
-        let stats = cpio::write_tree(
+        let stats = segments::write(
             img.tree,
             self.inputs.store,
             self.inputs.source_date_epoch,
-            &mut comp,
+            s.compression,
+            self.inputs.segment_cache,
+            io::BufWriter::with_capacity(1 << 20, f),
         )?;
-        let mut bw = comp.finish().map_err(io_err(&ipath))?;
-        bw.flush().map_err(io_err(&ipath))?;
-        drop(bw);
+        self.segment_keys.extend(stats.keys.iter().cloned());
         set_mode(&ipath, 0o644)?;
         self.w.files.push((irel, class));
         let size = fs_err::metadata(&ipath).map_err(io_err(&ipath))?.len();
@@ -481,7 +488,7 @@ impl<'i, 'a> Emission<'i, 'a> {
             "name": img.name,
             "cmdline": img.cmdline,
             "kernel": {"version": k.version, "path": k.path, "sha256": k.digest.to_hex()},
-            "initramfs": {"entries": stats.entries, "uncompressed_bytes": stats.bytes, "bytes": size},
+            "initramfs": {"entries": stats.entries, "uncompressed_bytes": stats.bytes, "bytes": size, "segments": stats.segments, "layout": segments::FORMAT},
         }));
         Ok(())
     }
@@ -715,6 +722,7 @@ impl<'i, 'a> Emission<'i, 'a> {
             files,
             oci: image,
             warnings: self.warnings,
+            segment_keys: self.segment_keys,
         })
     }
 }

@@ -12,7 +12,7 @@ use crate::emit::{self, Artifacts, EmitInputs};
 use crate::fetch::{self, FetchOptions, FetchedPackage};
 use crate::lock::{LockedPackage, Lockfile};
 use crate::repo::LoadOptions;
-use crate::rootfs::{self, Assembled, listing, scriptlets, store::Store};
+use crate::rootfs::{self, Assembled, RpmFile, listing, scriptlets, store::Store};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -119,7 +119,9 @@ pub fn run(
         return Ok(outcome);
     }
 
-    let store = Store::new(work.path().join("store"))?;
+    // The content store and the pieces built from it live in the cache, shared by every
+    // build on it (see super::cache).
+    let store = Store::in_cache(&opts.cache_dir)?;
     let assembled = rootfs_step(plan, &fetched.image, sde.value, &store, reporter)?;
     clock.done("root filesystem", &mut outcome);
     if opts.stage == Stage::Rootfs {
@@ -129,9 +131,11 @@ pub fn run(
     }
 
     reporter.on_event(&Event::Emitting);
+    let segments = super::cache::segment_cache(&opts.cache_dir);
     let inputs = EmitInputs {
         images: vec![inputs::image_input(&plan.profile, &assembled.tree)],
         store: &store,
+        segment_cache: Some(&segments),
         provenance: inputs::provenance(&plan.profile, &lock, &lock_bytes),
         boot_rpms: fetched.boot,
         source_date_epoch: sde.value,
@@ -146,6 +150,12 @@ pub fn run(
     for w in &artifacts.warnings {
         tracing::warn!("{w}");
     }
+    super::cache::record_build(
+        &opts.cache_dir,
+        &lock_bytes,
+        &assembled.tree,
+        &artifacts.segment_keys,
+    );
     clock.done("artifacts", &mut outcome);
     work.publish(&opts.out)?;
     outcome.artifacts = Some(artifacts);
@@ -180,7 +190,7 @@ fn lock_step(
 
 /// The RPM files of the image's and the boot packages, from the cache.
 struct Fetched {
-    image: Vec<PathBuf>,
+    image: Vec<RpmFile>,
     boot: Vec<PathBuf>,
 }
 
@@ -198,29 +208,35 @@ fn fetch_step(
     fopts.jobs = opts.jobs.max(1);
     fopts.offline = opts.offline;
     let fetched = super::fetch_lock(lock, &repos, &fopts, reporter.downloads())?;
-    let paths = |set: &[LockedPackage]| {
+    let files = |set: &[LockedPackage]| {
         set.iter()
-            .map(|p| path_of(&fetched, p))
+            .map(|p| file_of(&fetched, p))
             .collect::<Result<Vec<_>, _>>()
     };
     Ok(Fetched {
-        image: paths(&lock.packages)?,
-        boot: paths(&lock.boot_packages)?,
+        image: files(&lock.packages)?,
+        boot: files(&lock.boot_packages)?
+            .into_iter()
+            .map(|f| f.path)
+            .collect(),
     })
 }
 
-fn path_of(fetched: &[FetchedPackage], p: &LockedPackage) -> Result<PathBuf, PlanError> {
+fn file_of(fetched: &[FetchedPackage], p: &LockedPackage) -> Result<RpmFile, PlanError> {
     let nevra = p.nevra();
     fetched
         .iter()
         .find(|f| f.name == p.name && f.arch == p.arch && f.nevra == nevra)
-        .map(|f| f.path.clone())
+        .map(|f| RpmFile {
+            path: f.path.clone(),
+            sha256: Some(f.sha256.clone()),
+        })
         .ok_or(PlanError::NotFetched { nevra })
 }
 
 fn rootfs_step(
     plan: &Plan,
-    rpms: &[PathBuf],
+    rpms: &[RpmFile],
     source_date_epoch: u64,
     store: &Store,
     reporter: &dyn Reporter,
@@ -235,10 +251,11 @@ fn rootfs_step(
             source: Box::new(source),
         }
     })?;
-    let assembled = rootfs::assemble(rpms, &cfg, store).map_err(|source| PlanError::Assemble {
-        profile: profile.clone(),
-        source: Box::new(source),
-    })?;
+    let assembled =
+        rootfs::assemble_files(rpms, &cfg, store).map_err(|source| PlanError::Assemble {
+            profile: profile.clone(),
+            source: Box::new(source),
+        })?;
     for note in &assembled.notes {
         tracing::info!("{note}");
     }
@@ -285,7 +302,7 @@ impl Clock {
     }
 }
 
-/// The temporary folder next to the output: `out/` (the build) and the content store.
+/// The temporary folder next to the output: `out/` (the build).
 struct WorkDir {
     dir: tempfile::TempDir,
     out: PathBuf,

@@ -416,6 +416,7 @@ fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
             },
         ],
         store: &fx.store,
+        segment_cache: None,
         provenance: Provenance {
             profile_name: "fixture".into(),
             profile_digest:
