@@ -103,21 +103,20 @@ impl Dir {
     }
 
     /// The body of the sealed blob under `key` when it is whole and of this kind and
-    /// version ([`unseal`]); `None` otherwise (missing, damaged, stale).
-    pub fn get_sealed(&self, key: &str, kind: [u8; 4], version: u32) -> Option<Vec<u8>> {
+    /// version ([`unseal`]); `None` otherwise (missing, damaged, stale). The file is read
+    /// once and not copied (the body is a view into it).
+    pub fn get_sealed(&self, key: &str, kind: [u8; 4], version: u32) -> Option<Sealed> {
         let bytes = self.get(key)?;
-        match unseal(&bytes, kind, version) {
-            Some(body) => Some(body.to_vec()),
-            None => {
-                tracing::debug!(
-                    "ignoring the damaged or stale cache file `{}`",
-                    self.path(key)
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                );
-                None
-            }
+        if unseal(&bytes, kind, version).is_some() {
+            return Some(Sealed(bytes));
         }
+        tracing::debug!(
+            "ignoring the damaged or stale cache file `{}`",
+            self.path(key)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+        None
     }
 
     /// Write `body` under `key`, [`seal`]ed.
@@ -231,6 +230,17 @@ fn set_readable(f: &std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
+/// A checked sealed blob; derefs to its body.
+#[derive(Debug)]
+pub struct Sealed(Vec<u8>);
+
+impl std::ops::Deref for Sealed {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0[HEADER..]
+    }
+}
+
 const MAGIC: &[u8; 4] = b"DLcs";
 const HEADER: usize = 4 + 4 + 4 + 8 + 4;
 
@@ -319,8 +329,8 @@ mod tests {
         assert_eq!(p, d.path().join("kind/ab/cdef0123"));
         assert_eq!(dir.get(key).unwrap(), b"x");
         dir.put_sealed("abc999", *b"test", 1, b"body").unwrap();
-        assert_eq!(dir.get_sealed("abc999", *b"test", 1).unwrap(), b"body");
-        assert_eq!(dir.get_sealed("abc999", *b"test", 2), None);
+        assert_eq!(&*dir.get_sealed("abc999", *b"test", 1).unwrap(), b"body");
+        assert!(dir.get_sealed("abc999", *b"test", 2).is_none());
         let _left = dir.temp().unwrap();
         let items = dir.scan().unwrap();
         let keys: Vec<_> = items

@@ -370,6 +370,8 @@ struct Emission<'i, 'a> {
     efi_first: Option<&'i bootfiles::BootFile>,
     /// Cache keys of the initramfs segments written.
     segment_keys: Vec<String>,
+    /// sha256 of files hashed as they were written (relative path -> hex).
+    known: BTreeMap<String, String>,
 }
 
 /// `tftpboot/<rel>`.
@@ -412,6 +414,7 @@ impl<'i, 'a> Emission<'i, 'a> {
             images: Vec::new(),
             efi_first,
             segment_keys: Vec::new(),
+            known: BTreeMap::new(),
         })
     }
 
@@ -470,14 +473,16 @@ impl<'i, 'a> Emission<'i, 'a> {
 
         let irel = tftp(&s.layout.initramfs(&img.name));
         let ipath = out.join(&irel);
-        let f = fs_err::File::create(&ipath).map_err(io_err(&ipath))?;
+        // A plain std File: cached segments are copied into it by the kernel
+        // (copy_file_range), never through a buffer.
+        let f = std::fs::File::create(&ipath).map_err(io_err(&ipath))?;
         let stats = segments::write(
             img.tree,
             self.inputs.store,
             self.inputs.source_date_epoch,
             s.compression,
             self.inputs.segment_cache,
-            io::BufWriter::with_capacity(1 << 20, f),
+            f,
         )?;
         self.segment_keys.extend(stats.keys.iter().cloned());
         set_mode(&ipath, 0o644)?;
@@ -641,7 +646,14 @@ impl<'i, 'a> Emission<'i, 'a> {
             &self.inputs.provenance.lock_digest,
             &tool,
         )?;
-        oci::write_archive(&oci_dir, &out.join(OCI_ARCHIVE), sde)?;
+        let archive = oci::write_archive(&oci_dir, &out.join(OCI_ARCHIVE), sde)?;
+        // Digests known from writing: SHA256SUMS does not read these files again.
+        self.known.insert(OCI_ARCHIVE.to_string(), archive);
+        for d in &image.layer_digests {
+            let hex = d.trim_start_matches("sha256:");
+            self.known
+                .insert(format!("{OCI_DIR}/blobs/sha256/{hex}"), hex.to_string());
+        }
         fix_modes(out)?;
         Ok(image)
     }
@@ -691,7 +703,8 @@ impl<'i, 'a> Emission<'i, 'a> {
     fn manifest_and_sums(self, image: oci::OciImage) -> Result<Artifacts, EmitError> {
         let (inputs, out) = (self.inputs, self.w.out);
         let s = &inputs.settings;
-        let artifacts = sums::digest_tree(out, &[sums::FILE_NAME, manifest::FILE_NAME])?;
+        let artifacts =
+            sums::digest_tree_known(out, &[sums::FILE_NAME, manifest::FILE_NAME], &self.known)?;
         let m = manifest::build(&manifest::ManifestParts {
             provenance: &inputs.provenance,
             source_date_epoch: inputs.source_date_epoch,

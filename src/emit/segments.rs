@@ -381,6 +381,9 @@ impl SegmentCache {
     }
 }
 
+/// A segment in the cache: its file and footer.
+type Made = (PathBuf, Footer);
+
 struct Counting<W> {
     inner: W,
     count: u64,
@@ -418,7 +421,7 @@ pub fn write<W: Write>(
     let cache = cache.filter(|_| compression != Compression::None);
     let Some(cache) = cache else {
         let mut counting = Counting {
-            inner: &mut out,
+            inner: io::BufWriter::with_capacity(1 << 20, &mut out),
             count: 0,
         };
         for seg in &segments {
@@ -429,6 +432,8 @@ pub fn write<W: Write>(
             w.bytes += stats.bytes;
         }
         w.compressed = counting.count;
+        counting.inner.flush().map_err(CpioError::Write)?;
+        drop(counting);
         out.flush().map_err(CpioError::Write)?;
         return Ok(w);
     };
@@ -437,7 +442,7 @@ pub fn write<W: Write>(
         .map(|s| s.key(compression, mtime))
         .collect();
     // Misses are compressed in parallel; the first error in segment order is reported.
-    let found: Vec<Result<((PathBuf, Footer), bool), CpioError>> = segments
+    let found: Vec<Result<(Made, bool), CpioError>> = segments
         .par_iter()
         .zip(&w.keys)
         .map(|(seg, key)| match cache.lookup(key) {

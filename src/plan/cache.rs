@@ -14,6 +14,7 @@
 //! <cache>/builds/     build records by lock sha256        (plan)    kept: for a given lock, or
 //!                                                                   written within max-age
 //! <cache>/parsed/     parsed repository metadata          (repo)    kept: used within max-age
+//! <cache>/resolved/   resolutions by repository state     (plan)    kept: used within max-age
 //! <cache>/repodata/   downloaded repository metadata      (repo)    kept: used within max-age
 //! <cache>/repos/, keys/  last repomd.xml, mirror lists, keys (small; never collected)
 //! ```
@@ -107,12 +108,13 @@ pub enum Kind {
     Segments,
     Builds,
     Parsed,
+    Resolved,
     Repodata,
     Other,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Packages,
         Kind::Extracted,
         Kind::Store,
@@ -120,6 +122,7 @@ impl Kind {
         Kind::Segments,
         Kind::Builds,
         Kind::Parsed,
+        Kind::Resolved,
         Kind::Repodata,
         Kind::Other,
     ];
@@ -134,6 +137,7 @@ impl Kind {
             Kind::Segments => SEGMENTS_DIR,
             Kind::Builds => BUILDS_DIR,
             Kind::Parsed => repo::parsed::DIR,
+            Kind::Resolved => super::resolve::MEMO_DIR,
             Kind::Repodata => "repodata",
             Kind::Other => "",
         }
@@ -157,6 +161,7 @@ impl Kind {
             Kind::Segments => "initramfs segments",
             Kind::Builds => "build records",
             Kind::Parsed => "parsed repository metadata",
+            Kind::Resolved => "resolutions by repository state",
             Kind::Repodata => "downloaded repository metadata",
             Kind::Other => "repomd.xml copies, mirror lists, keys",
         }
@@ -337,6 +342,7 @@ pub fn gc(
         keep_records.contains(&i.key) || young(i.modified, max_age)
     })?;
     sweep(Kind::Parsed, &|i| young(i.modified, max_age))?;
+    sweep(Kind::Resolved, &|i| young(i.modified, max_age))?;
     report.push((
         Kind::Repodata,
         repo::cache::gc_metadata(cache_dir, max_age, dry_run)

@@ -257,6 +257,39 @@ impl RepoError {
 /// When every mirror failed, the error reported is the first refused repomd.xml (metalink,
 /// signature), else the first failure.
 pub fn load(source: &Remote, options: &LoadOptions) -> Result<RepoData, RepoError> {
+    each_mirror(source, options, |baseurl, access| {
+        load_from(source, baseurl, access, options)
+    })
+}
+
+/// Which state a repository is in, without loading its packages: the base URL that
+/// answered and the sha256 of its repomd.xml, trusted exactly as [`load`] trusts it
+/// (mirrors in order, metalink, signature). The same state gives the same records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub baseurl: String,
+    pub repomd_sha256: String,
+}
+
+/// [`Probe`] one repository.
+pub fn probe(source: &Remote, options: &LoadOptions) -> Result<Probe, RepoError> {
+    each_mirror(source, options, |baseurl, access| {
+        let url = download::join(baseurl, "repodata/repomd.xml")?;
+        let bytes = read_repomd(&url, source, baseurl, access, options)?;
+        Ok(Probe {
+            baseurl: baseurl.to_string(),
+            repomd_sha256: checksum::sha256_hex(&bytes),
+        })
+    })
+}
+
+/// Run `f` on the repository's base URLs in order until one works; see [`load`] for
+/// which errors move on to the next one and which error is reported.
+fn each_mirror<T>(
+    source: &Remote,
+    options: &LoadOptions,
+    f: impl Fn(&str, &Access) -> Result<T, RepoError>,
+) -> Result<T, RepoError> {
     let transport = Transport::new(&source.tls, source.proxy.as_deref(), Timeouts::default())
         .map_err(|e| RepoError::Setup {
             repo: source.id.clone(),
@@ -275,7 +308,7 @@ pub fn load(source: &Remote, options: &LoadOptions) -> Result<RepoData, RepoErro
     };
     let mut errors = Vec::new();
     for (i, baseurl) in mirrors.baseurls.iter().enumerate() {
-        match load_from(source, baseurl, &access, options) {
+        match f(baseurl, &access) {
             Ok(d) => return Ok(d),
             Err(e) if e.is_mirror_specific() => {
                 if i + 1 < mirrors.baseurls.len() {

@@ -104,11 +104,94 @@ impl Parsed {
 }
 
 /// primary.xml's records and declared count.
-#[derive(Debug, Serialize, Deserialize)]
+///
+/// The records are encoded in chunks of [`CHUNK`] packages, each its own postcard
+/// message, so that loading decodes the chunks on all cores (decoding is allocation-bound:
+/// every name and version is a `String`).
+#[derive(Debug)]
 pub struct PrimaryRecords {
     pub declared: Option<u64>,
-    #[serde(with = "packages")]
     pub packages: Vec<Package>,
+}
+
+/// Packages per independently decoded chunk.
+const CHUNK: usize = 2048;
+
+/// A chunk's bytes, borrowed from the cache file when decoding.
+struct Chunk<'a>(&'a [u8]);
+
+impl Serialize for Chunk<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Chunk<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Chunk<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Chunk<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("borrowed bytes")
+            }
+            fn visit_borrowed_bytes<E: serde::de::Error>(
+                self,
+                v: &'de [u8],
+            ) -> Result<Chunk<'de>, E> {
+                Ok(Chunk(v))
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+/// A slice of packages through [`PackageDef`].
+struct Slice<'a>(&'a [Package]);
+
+impl Serialize for Slice<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        packages::serialize(self.0, s)
+    }
+}
+
+/// Owned packages through [`PackageDef`].
+struct Owned(Vec<Package>);
+
+impl<'de> Deserialize<'de> for Owned {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Owned, D::Error> {
+        packages::deserialize(d).map(Owned)
+    }
+}
+
+impl Serialize for PrimaryRecords {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use rayon::prelude::*;
+        let chunks: Vec<Vec<u8>> = self
+            .packages
+            .par_chunks(CHUNK)
+            .map(|c| postcard::to_allocvec(&Slice(c)))
+            .collect::<Result<_, _>>()
+            .map_err(serde::ser::Error::custom)?;
+        let chunks: Vec<Chunk<'_>> = chunks.iter().map(|c| Chunk(c)).collect();
+        (self.declared, chunks).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PrimaryRecords {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PrimaryRecords, D::Error> {
+        use rayon::prelude::*;
+        let (declared, chunks): (Option<u64>, Vec<Chunk<'de>>) = Deserialize::deserialize(d)?;
+        let decoded: Vec<Vec<Package>> = chunks
+            .par_iter()
+            .map(|c| postcard::from_bytes::<Owned>(c.0).map(|o| o.0))
+            .collect::<Result<_, _>>()
+            .map_err(serde::de::Error::custom)?;
+        let mut packages = Vec::with_capacity(decoded.iter().map(Vec::len).sum());
+        for mut v in decoded {
+            packages.append(&mut v);
+        }
+        Ok(PrimaryRecords { declared, packages })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -239,9 +322,16 @@ mod tests {
     fn records_round_trip_with_every_field() {
         let mut p2 = package();
         p2.location_base = None;
+        // More than one chunk, so order across chunks is checked too.
+        let mut packages = vec![package(), p2];
+        for i in 0..CHUNK + 5 {
+            let mut p = package();
+            p.name = format!("p{i}");
+            packages.push(p);
+        }
         let r = PrimaryRecords {
             declared: Some(2),
-            packages: vec![package(), p2],
+            packages,
         };
         let bytes = postcard::to_allocvec(&r).unwrap();
         let back: PrimaryRecords = postcard::from_bytes(&bytes).unwrap();

@@ -5,6 +5,7 @@ mod bazeldnf;
 mod depmod;
 mod emit;
 mod fetch;
+mod incremental;
 mod libsolv;
 mod lock;
 mod plan;
