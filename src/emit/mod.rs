@@ -372,6 +372,8 @@ struct Emission<'i, 'a> {
     segment_keys: Vec<String>,
     /// sha256 of files hashed as they were written (relative path -> hex).
     known: BTreeMap<String, String>,
+    /// Files being hashed on other threads (relative path, the thread).
+    hashing: Vec<(String, std::thread::JoinHandle<Result<String, sums::SumsError>>)>,
 }
 
 /// `tftpboot/<rel>`.
@@ -415,6 +417,7 @@ impl<'i, 'a> Emission<'i, 'a> {
             efi_first,
             segment_keys: Vec::new(),
             known: BTreeMap::new(),
+            hashing: Vec::new(),
         })
     }
 
@@ -486,6 +489,10 @@ impl<'i, 'a> Emission<'i, 'a> {
         )?;
         self.segment_keys.extend(stats.keys.iter().cloned());
         set_mode(&ipath, 0o644)?;
+        // Its sha256 (for SHA256SUMS) on another thread, while the OCI image is written.
+        let p = ipath.clone();
+        self.hashing
+            .push((irel.clone(), std::thread::spawn(move || sums::file_sha256(&p))));
         self.w.files.push((irel, class));
         let size = fs_err::metadata(&ipath).map_err(io_err(&ipath))?.len();
         self.check_initramfs_size(img, size)?;
@@ -700,8 +707,15 @@ impl<'i, 'a> Emission<'i, 'a> {
     }
 
     /// The manifest, then SHA256SUMS over everything (the manifest included).
-    fn manifest_and_sums(self, image: oci::OciImage) -> Result<Artifacts, EmitError> {
+    fn manifest_and_sums(mut self, image: oci::OciImage) -> Result<Artifacts, EmitError> {
         let (inputs, out) = (self.inputs, self.w.out);
+        for (rel, h) in std::mem::take(&mut self.hashing) {
+            let digest = h.join().map_err(|_| EmitError::Io {
+                path: out.join(&rel),
+                source: io::Error::other("the thread hashing it panicked"),
+            })??;
+            self.known.insert(rel, digest);
+        }
         let s = &inputs.settings;
         let artifacts =
             sums::digest_tree_known(out, &[sums::FILE_NAME, manifest::FILE_NAME], &self.known)?;

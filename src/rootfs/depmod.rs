@@ -138,7 +138,9 @@ pub struct Outcome {
 /// module set.
 pub const MEMO_DIR: &str = "depmod";
 const MEMO_KIND: [u8; 4] = *b"kmod";
-/// Bumped whenever [`parse_module`] would read other facts from the same bytes.
+const INDEX_KIND: [u8; 4] = *b"kidx";
+/// Bumped whenever [`parse_module`] would read other facts from the same bytes, or
+/// [`generate`] write other indexes from the same facts.
 const MEMO_VERSION: u32 = 1;
 
 /// What each module file holds (or why it is not a valid module), in `files` order: read
@@ -148,7 +150,7 @@ fn module_facts(
     files: &[(String, crate::rootfs::tree::Digest, Option<String>)],
     store: &Store,
     prefix: &str,
-) -> Result<Vec<Result<ModuleInfo, String>>, DepmodError> {
+) -> Result<(String, Vec<Result<ModuleInfo, String>>), DepmodError> {
     let memo = store.memo(MEMO_DIR);
     let key = {
         let mut k = crate::cas::KeyHasher::new("diskless depmod module facts");
@@ -166,7 +168,7 @@ fn module_facts(
         if let Some(m) = &memo {
             m.touch(&key);
         }
-        return Ok(v);
+        return Ok((key, v));
     }
     let package = |p: &Option<String>| p.clone().unwrap_or_else(|| "(generated)".into());
     // Outer error: the store failed; inner: the module is not a valid module.
@@ -189,7 +191,7 @@ fn module_facts(
             tracing::debug!("cannot keep the kernel module facts: {e}");
         }
     }
-    Ok(facts)
+    Ok((key, facts))
 }
 
 /// Compute the index files for the modules directory `dir` of `tree`.
@@ -206,7 +208,7 @@ pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Outcome, DepmodError
         }
     }
     let package = |p: &Option<String>| p.clone().unwrap_or_else(|| "(generated)".into());
-    let facts = module_facts(&files, store, &prefix)?;
+    let (facts_key, facts) = module_facts(&files, store, &prefix)?;
     let parsed = files.iter().zip(facts).map(|((rel, _, owner), fact)| {
         fact.map(|info| Module {
             relpath: rel.clone(),
@@ -250,14 +252,47 @@ pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Outcome, DepmodError
     let order = shipped("modules.order")?;
     let builtin = shipped("modules.builtin")?;
     let builtin_modinfo = shipped("modules.builtin.modinfo")?;
+    let search = tree_search(tree, store)?;
+    // The index files are a function of the module facts and of these inputs: kept too.
+    let memo = store.memo(MEMO_DIR);
+    let key = {
+        let mut k = crate::cas::KeyHasher::new("diskless depmod indexes");
+        k.part(facts_key.as_bytes()).part(dir.as_bytes());
+        for shipped in [&order, &builtin, &builtin_modinfo] {
+            match shipped {
+                Some(b) => k.part(b"some").part(b),
+                None => k.part(b"none"),
+            };
+        }
+        k.part(format!("{search:?}").as_bytes());
+        k.finish()
+    };
+    let kept = memo
+        .as_ref()
+        .and_then(|m| m.get_sealed(&key, INDEX_KIND, MEMO_VERSION))
+        .and_then(|b| postcard::from_bytes::<Vec<(String, Vec<u8>)>>(&b).ok());
+    if let Some(files) = kept {
+        if let Some(m) = &memo {
+            m.touch(&key);
+        }
+        return Ok(Outcome { files, skipped });
+    }
     let files = generate(
         dir,
         modules,
         order.as_deref(),
         builtin.as_deref(),
         builtin_modinfo.as_deref(),
-        &tree_search(tree, store)?,
+        &search,
     )?;
+    if let Some(m) = &memo {
+        let written = postcard::to_allocvec(&files)
+            .map_err(std::io::Error::other)
+            .and_then(|b| m.put_sealed(&key, INDEX_KIND, MEMO_VERSION, &b));
+        if let Err(e) = written {
+            tracing::debug!("cannot keep the module indexes: {e}");
+        }
+    }
     Ok(Outcome { files, skipped })
 }
 

@@ -174,12 +174,13 @@ fn report(name: &str, b: &qemu::Booted) {
 /// once per process, by whichever test needs it first.
 fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Built, &'static str) {
     type Slot = OnceLock<Result<(build::Built, String), String>>;
-    static SLOTS: [Slot; 4] = [const { OnceLock::new() }; 4];
+    static SLOTS: [Slot; 5] = [const { OnceLock::new() }; 5];
     let i = match (compression, init_symlink) {
         ("gzip", true) => 0,
         ("zstd", true) => 1,
         ("xz", true) => 2,
         ("gzip", false) => 3,
+        ("none", true) => 4,
         other => panic!("no shared build for {other:?}"),
     };
     let env = env().expect("checked by the caller");
@@ -213,6 +214,12 @@ fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Buil
 fn boot_generated(name: &str, firmware: Firmware, compression: &'static str) {
     let Some(env) = env() else { return };
     let (b, marker) = built(compression, true);
+    // The initramfs is several segments (directories, packages, generated files): the
+    // boot proves the kernel unpacks the concatenation.
+    let manifest = b.tftp.parent().unwrap().join("manifest.json");
+    let m: serde_json::Value = serde_json::from_slice(&fs_err::read(&manifest).unwrap()).unwrap();
+    let segments = m["images"][0]["initramfs"]["segments"].as_u64().unwrap_or(0);
+    assert!(segments >= 3, "{compression}: {segments} segments");
     let work = env.work.join(name);
     fs_err::create_dir_all(&work).unwrap();
     must_boot(
@@ -236,6 +243,12 @@ fn bios_pxe_boots_zstd_initramfs() {
 #[test]
 fn bios_pxe_boots_xz_initramfs() {
     boot_generated("bios-xz", Firmware::Bios, "xz");
+}
+
+/// `none`: concatenated plain newc archives, NUL padding and all.
+#[test]
+fn bios_pxe_boots_uncompressed_initramfs() {
+    boot_generated("bios-none", Firmware::Bios, "none");
 }
 
 /// UEFI PXE: OVMF -> efi/bootx64.efi (shim) -> grubx64.efi -> the generated grub.cfg.
