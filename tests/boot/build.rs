@@ -25,6 +25,8 @@ pub struct Options {
 /// A finished build.
 #[derive(Debug, Clone)]
 pub struct Built {
+    /// The output folder (`--out`).
+    pub out: PathBuf,
     /// The tftp root inside it.
     pub tftp: PathBuf,
     /// The generated boot-service configs.
@@ -122,6 +124,7 @@ pub fn build(dir: &Path, base_url: &str, o: &Options) -> Result<Built> {
     ensure!(tftp.is_dir(), "the build wrote no `{}`", tftp.display());
     Ok(Built {
         config: out.join("config"),
+        out: out.clone(),
         tftp,
         elapsed,
     })
