@@ -32,6 +32,8 @@ const CMDLINE: &str = "console=ttyS0,115200 panic=-1";
 /// Shared by every test of the process: the fixture repo, its HTTP server, a work folder.
 struct Env {
     work: PathBuf,
+    /// The diskless binary the unprivileged builds run.
+    bin: PathBuf,
     repo: FixtureRepo,
     server: support::http::Server,
 }
@@ -79,7 +81,13 @@ fn env() -> Option<&'static Env> {
             start.elapsed().as_secs_f64()
         );
         let server = support::http::Server::serve_dir(&repo.dir);
-        Env { work, repo, server }
+        let bin = build::install_binary(&work).expect("copying the diskless binary");
+        Env {
+            work,
+            bin,
+            repo,
+            server,
+        }
     }))
 }
 
@@ -154,6 +162,7 @@ fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Buil
             marker: marker.clone(),
         };
         let b = build::build(
+            &env.bin,
             &env.work.join(format!("build-{tag}")),
             &env.server.base(),
             &o,
