@@ -13,6 +13,7 @@ PKGS=(
   libsolv-tools                                    # testsolv: libsolv's answers for random installed systems
   qemu-system-x86 ovmf                             # real PXE boots (BIOS and UEFI)
   linux-image-amd64 busybox-static pxelinux syslinux-common grub-efi-amd64-bin shim-signed
+  grub-efi-amd64-signed                            # vendor GRUB images whose embedded prefix emit reads
   isc-dhcp-server xinetd tftpd-hpa dnsmasq kea-dhcp4-server iproute2   # generated configs, real daemons
   skopeo umoci docker-registry                      # OCI layout readers and a local registry
   faketime disorderfs                              # reproducibility harness

@@ -9,7 +9,7 @@
 //! profile field in a stage adds it here and to the stage's input type, nowhere else.
 
 use crate::emit::compress::Compression;
-use crate::emit::settings::{Dhcp, EmitSettings, ExtraEntry, Host, Layout, Menu, Oci};
+use crate::emit::settings::{Dhcp, EmitSettings, ExtraEntry, Host, Layout, Menu, Oci, Uefi};
 use crate::emit::{ImageInput, PackageRecord, Provenance};
 use crate::fetch::{self, Cache, CacheError, FetchError, Want};
 use crate::lock::{LockedPackage, Lockfile};
@@ -324,7 +324,12 @@ pub fn emit_settings(p: &Profile) -> EmitSettings {
         local_boot: p.pxe.local_boot,
         per_host_files: p.pxe.per_host,
         bios: p.pxe.bios,
-        uefi: p.pxe.uefi,
+        // `auto` stays `auto`: emit decides, once it has read the boot packages' loaders.
+        uefi: match p.pxe.uefi {
+            profile::AutoBool::Auto => Uefi::Auto,
+            profile::AutoBool::On => Uefi::On,
+            profile::AutoBool::Off => Uefi::Off,
+        },
         extra_entries: p
             .pxe
             .entries

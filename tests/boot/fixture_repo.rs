@@ -80,8 +80,7 @@ const MOKMANAGER: &str = "/usr/lib/shim/mmx64.efi.signed";
 const BUSYBOX: &str = "/bin/busybox";
 
 /// GRUB modules of the netboot image: network, tftp, the linux loader, the script engine
-/// and a serial console. Built with an empty prefix so GRUB, like RHEL's grubx64.efi,
-/// reads `grub.cfg` from the directory the firmware loaded it from.
+/// and a serial console.
 const GRUB_MODULES: &[&str] = &[
     "efinet",
     "tftp",
@@ -161,11 +160,16 @@ fn read(path: &str) -> Result<Vec<u8>> {
     Ok(fs_err::read(path)?)
 }
 
+/// The prefix embedded in the fixture's GRUB, RHEL's: upstream GRUB reads
+/// `<prefix>/grub.cfg` (and `grub.cfg-01-<mac>` there) from the tftp server and nothing
+/// else, so a UEFI boot passes only if the build put the menus where the image looks.
+pub const GRUB_PREFIX: &str = "/EFI/redhat";
+
 /// `grub-mkimage` output is a pure function of its inputs (checked: same bytes twice).
 fn grub_image(work: &Path) -> Result<Vec<u8>> {
     let out = work.join("grubx64.efi");
     let status = Command::new("grub-mkimage")
-        .args(["-O", "x86_64-efi", "-p", "", "-o"])
+        .args(["-O", "x86_64-efi", "-p", GRUB_PREFIX, "-o"])
         .arg(&out)
         .args(GRUB_MODULES)
         .status()

@@ -45,11 +45,12 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
     v
 }
 
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
     store: Store,
     tree: Tree,
-    boot_rpms: Vec<PathBuf>,
+    /// Replaceable: tests/it/uefi.rs swaps in real boot loaders.
+    pub(crate) boot_rpms: Vec<PathBuf>,
     lock: Lockfile,
 }
 
@@ -337,11 +338,11 @@ fn fixture_with(motd: &[u8]) -> Fixture {
     }
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     fixture_with(b"Welcome to the diskless fixture\n")
 }
 
-fn settings() -> EmitSettings {
+pub(crate) fn settings() -> EmitSettings {
     let mut s = EmitSettings {
         dhcp: Some(Dhcp {
             subnet: "10.1.0.0".parse().unwrap(),
@@ -397,7 +398,7 @@ fn settings() -> EmitSettings {
     s
 }
 
-fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
+pub(crate) fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
     EmitInputs {
         images: vec![
             ImageInput {
@@ -435,7 +436,7 @@ fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
 }
 
 /// Emit the fixture into `<parent>/<name>` (via a temporary sibling, renamed when done).
-fn emit_to(fx: &Fixture, s: EmitSettings, out: &Path) -> emit::Artifacts {
+pub(crate) fn emit_to(fx: &Fixture, s: EmitSettings, out: &Path) -> emit::Artifacts {
     let tmp = out.with_extension("tmp");
     let a = emit::emit(&inputs(fx, s), &tmp).unwrap();
     fs_err::rename(&tmp, out).unwrap();
@@ -456,7 +457,7 @@ fn run(cmd: &mut std::process::Command) -> std::process::Output {
     out
 }
 
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     let found = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {tool}"))

@@ -16,4 +16,5 @@ mod reprotest;
 mod resolve_cs9;
 mod rootfs;
 mod support;
+mod uefi;
 mod workflows;
