@@ -10,6 +10,7 @@ pub mod logging;
 pub mod profile;
 pub mod push;
 pub mod repoquery;
+pub mod sbom;
 pub mod verify;
 pub mod why;
 
@@ -84,6 +85,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Upload the OCI image of the tftp tree to a registry
     Push(push::PushArgs),
+    /// List a build's packages (image and boot) from its SBOM
+    Sbom(sbom::SbomArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -99,5 +102,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Diff(a) => diff::run(a, &g),
         Command::Verify(a) => verify::run(a, &g),
         Command::Push(a) => push::run(a, &g),
+        Command::Sbom(a) => sbom::run(a, &g),
     }
 }

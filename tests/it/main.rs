@@ -15,5 +15,6 @@ mod repoquery;
 mod reprotest;
 mod resolve_cs9;
 mod rootfs;
+mod sbom;
 mod support;
 mod workflows;
