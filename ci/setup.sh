@@ -35,3 +35,12 @@ fi
 if ! command -v check-jsonschema >/dev/null 2>&1; then
   python3 -m pip install -q check-jsonschema 2>/dev/null || pip install -q check-jsonschema
 fi
+
+# The SBOM formats' own validators (tests/it/sbom.rs): SPDX's pyspdxtools and CycloneDX's
+# JSON schema validator. Pinned: a validator update must not change a test's verdict unseen.
+SBOM_TOOLS=("spdx-tools==0.8.5" "cyclonedx-python-lib[json-validation]==11.12.0")
+if ! command -v pyspdxtools >/dev/null 2>&1 \
+  || ! python3 -c "import cyclonedx.validation.json, jsonschema" 2>/dev/null; then
+  python3 -m pip install -q "${SBOM_TOOLS[@]}" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "${SBOM_TOOLS[@]}"
+fi

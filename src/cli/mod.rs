@@ -11,6 +11,7 @@ pub mod logging;
 pub mod profile;
 pub mod push;
 pub mod repoquery;
+pub mod sbom;
 pub mod verify;
 pub mod why;
 
@@ -87,6 +88,8 @@ pub enum Command {
     Push(push::PushArgs),
     /// PXE-boot a build in QEMU (BIOS and UEFI) and check what its serial console shows
     BootTest(boot_test::BootTestArgs),
+    /// List a build's packages (image and boot) from its SBOM
+    Sbom(sbom::SbomArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -103,5 +106,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(a) => verify::run(a, &g),
         Command::Push(a) => push::run(a, &g),
         Command::BootTest(a) => boot_test::run(a, &g),
+        Command::Sbom(a) => sbom::run(a, &g),
     }
 }

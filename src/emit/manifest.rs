@@ -13,13 +13,23 @@ use std::collections::BTreeMap;
 
 pub const FILE_NAME: &str = "manifest.json";
 
-/// One package that went into the build.
+/// One package that went into the build, as the lock pins it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageRecord {
     /// `name-[epoch:]version-release.arch`.
     pub nevra: String,
     /// `kind:hex`, as the lock pins it.
     pub checksum: String,
+    pub name: String,
+    pub epoch: u32,
+    pub version: String,
+    pub release: String,
+    pub arch: String,
+    /// The repository id it came from.
+    pub repo: String,
+    /// Hex sha256 of the RPM file: the lock's checksum when that is sha256, else what the
+    /// fetcher computed (`None` when neither is known).
+    pub sha256: Option<String>,
 }
 
 /// What went into a build, as the plan read it from the profile and the lock.

@@ -14,8 +14,9 @@
 //!   <GRUB's embedded prefix, e.g. EFI/redhat>/grub.cfg grub.cfg-01-<mac>
 //! config/                        dhcpd.conf kea-dhcp4.conf dnsmasq.conf dnsmasq-proxy.conf
 //!                                xinetd.d/tftp systemd/tftp.{service,socket}.d/diskless.conf
-//! oci/                           OCI image layout of tftpboot/ + config/
+//! oci/                           OCI image layout of tftpboot/ + config/, the SBOMs attached
 //! image.oci.tar                  the same as an oci-archive
+//! sbom.spdx.json sbom.cdx.json   what is in the build (SPDX 2.3, CycloneDX 1.6)
 //! manifest.json SHA256SUMS
 //! ```
 //!
@@ -39,6 +40,8 @@ pub mod manifest;
 pub mod network;
 pub mod oci;
 pub mod pxe;
+pub mod referrers;
+pub mod sbom;
 pub mod settings;
 pub mod sums;
 pub mod tarball;
@@ -46,6 +49,7 @@ pub mod xinetd;
 
 pub use manifest::{PackageRecord, Provenance};
 
+use crate::rootfs::header::PkgHeader;
 use crate::rootfs::store::Store;
 use crate::rootfs::tree::{EntryKind, Tree};
 use serde_json::{Value, json};
@@ -79,6 +83,8 @@ pub enum EmitError {
     Oci(#[from] oci::OciError),
     #[error(transparent)]
     Sums(#[from] sums::SumsError),
+    #[error(transparent)]
+    Sbom(#[from] sbom::SbomError),
     #[error("Cannot write `{path}`")]
     Io {
         path: PathBuf,
@@ -120,6 +126,9 @@ pub struct ImageInput<'a> {
     /// Which kernel when the tree holds several.
     pub kernel_version: Option<String>,
     pub tree: &'a Tree,
+    /// The headers of the packages installed into the tree (for the SBOM; a package of
+    /// the provenance without a header here is described from the lock alone).
+    pub packages: &'a [PkgHeader],
 }
 
 #[derive(Debug, Clone)]
@@ -315,7 +324,9 @@ pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitEr
     }
     e.menus()?;
     e.service_configs()?;
-    let oci = e.oci_image()?;
+    let mut oci = e.oci_image()?;
+    e.sbom(&mut oci)?;
+    e.oci_archive()?;
     e.manifest_and_sums(oci)
 }
 
@@ -675,8 +686,7 @@ impl<'i, 'a> Emission<'i, 'a> {
         Ok(())
     }
 
-    /// The OCI image of tftpboot/ + config/, as a layout and as an archive; then the
-    /// output's modes.
+    /// The OCI image layout of tftpboot/ + config/.
     fn oci_image(&mut self) -> Result<oci::OciImage, EmitError> {
         let (s, out) = (&self.inputs.settings, self.w.out);
         let sde = self.inputs.source_date_epoch;
@@ -691,9 +701,68 @@ impl<'i, 'a> Emission<'i, 'a> {
             &self.inputs.provenance.lock_digest,
             &tool,
         )?;
-        oci::write_archive(&oci_dir, &out.join(OCI_ARCHIVE), sde)?;
-        fix_modes(out)?;
         Ok(image)
+    }
+
+    /// The SBOMs of the build (SPDX and CycloneDX: every image and boot package), next to
+    /// the other artifacts and attached to the OCI image as referrers.
+    fn sbom(&mut self, image: &mut oci::OciImage) -> Result<(), EmitError> {
+        let (inputs, out) = (self.inputs, self.w.out);
+        let (p, s) = (&inputs.provenance, &inputs.settings);
+        let boot =
+            crate::rootfs::read_headers(&inputs.boot_rpms).map_err(sbom::SbomError::BootHeaders)?;
+        let os = match inputs.images.first() {
+            Some(i) => sbom::os_release(&i.name, i.tree, inputs.store)?,
+            None => None,
+        };
+        let bom = sbom::collect(sbom::Inputs {
+            subject: sbom::Subject {
+                name: p.profile_name.clone(),
+                manifest_digest: image.manifest_digest.clone(),
+                tag: s.oci.tag.clone(),
+                version: s.oci.version.clone(),
+                profile_digest: p.profile_digest.clone(),
+                lock_digest: p.lock_digest.clone(),
+            },
+            packages: &p.packages,
+            boot_packages: &p.boot_packages,
+            image_headers: inputs.images.iter().flat_map(|i| i.packages).collect(),
+            boot_headers: &boot,
+            source_date_epoch: inputs.source_date_epoch,
+            os,
+        });
+        let (spdx, cdx) = sbom::documents(&bom);
+        for (name, data) in [(sbom::SPDX_FILE, &spdx), (sbom::CDX_FILE, &cdx)] {
+            let path = out.join(name);
+            fs_err::write(&path, data).map_err(io_err(&path))?;
+            set_mode(&path, 0o644)?;
+        }
+        let artifacts = [
+            (sbom::SPDX_MEDIA_TYPE, sbom::SPDX_FILE, &spdx),
+            (sbom::CDX_MEDIA_TYPE, sbom::CDX_FILE, &cdx),
+        ]
+        .map(|(artifact_type, title, data)| referrers::Artifact {
+            artifact_type,
+            title,
+            data,
+        });
+        image.referrers = referrers::attach(
+            &out.join(OCI_DIR),
+            &artifacts,
+            &oci::rfc3339(inputs.source_date_epoch),
+        )?;
+        Ok(())
+    }
+
+    /// The OCI layout packed as an oci-archive; then the output's modes.
+    fn oci_archive(&mut self) -> Result<(), EmitError> {
+        let out = self.w.out;
+        oci::write_archive(
+            &out.join(OCI_DIR),
+            &out.join(OCI_ARCHIVE),
+            self.inputs.source_date_epoch,
+        )?;
+        fix_modes(out)
     }
 
     /// One layer per [`LayerClass`], the files at their paths in the image (under the
@@ -775,6 +844,10 @@ impl<'i, 'a> Emission<'i, 'a> {
                 "manifest_digest": image.manifest_digest,
                 "config_digest": image.config_digest,
                 "layers": image.layer_digests,
+                "referrers": image.referrers.iter().map(|r| json!({
+                    "artifactType": r.artifact_type,
+                    "digest": r.digest,
+                })).collect::<Vec<_>>(),
                 "root": s.oci.root,
                 "config_root": s.oci.config_root,
                 "tag": s.oci.tag,

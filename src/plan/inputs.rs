@@ -16,6 +16,7 @@ use crate::lock::{LockedPackage, Lockfile};
 use crate::net::{Remote, TlsConfig};
 use crate::profile::{self, FileData, NetworkStyle, Profile, RepoConfig};
 use crate::repo::modules::ModuleSelection;
+use crate::rootfs::header::PkgHeader;
 use crate::rootfs::tree::Tree;
 use crate::rootfs::{AssembleConfig, RootPassword, RootfsError, custom, extract::Filters, users};
 use crate::solve::Request;
@@ -389,14 +390,15 @@ pub fn emit_settings(p: &Profile) -> EmitSettings {
     }
 }
 
-/// The profile's one image, over the tree rootfs assembled.
-pub fn image_input<'a>(p: &Profile, tree: &'a Tree) -> ImageInput<'a> {
+/// The profile's one image, over the tree rootfs assembled from `packages`.
+pub fn image_input<'a>(p: &Profile, tree: &'a Tree, packages: &'a [PkgHeader]) -> ImageInput<'a> {
     ImageInput {
         name: p.image.name.clone(),
         label: Some(p.pxe.label.clone()).filter(|l| !l.is_empty()),
         cmdline: p.boot.cmdline.clone(),
         kernel_version: None,
         tree,
+        packages,
     }
 }
 
@@ -407,6 +409,13 @@ pub fn package_records(packages: &[LockedPackage]) -> Vec<PackageRecord> {
         .map(|p| PackageRecord {
             nevra: p.nevra(),
             checksum: p.checksum.to_string(),
+            name: p.name.clone(),
+            epoch: p.epoch,
+            version: p.version.clone(),
+            release: p.release.clone(),
+            arch: p.arch.clone(),
+            repo: p.repo.clone(),
+            sha256: (p.checksum.kind == "sha256").then(|| p.checksum.value.clone()),
         })
         .collect()
 }
@@ -473,7 +482,7 @@ ip = "10.1.0.11"
         assert_eq!(s.layout.tftp_root, s.oci.root);
         assert_eq!(s.menu.default.as_deref(), Some("compute"));
         let tree = Tree::default();
-        assert_eq!(image_input(&p, &tree).cmdline, "console=ttyS0");
+        assert_eq!(image_input(&p, &tree, &[]).cmdline, "console=ttyS0");
     }
 
     #[test]

@@ -153,6 +153,8 @@ pub struct Assembled {
     pub report: scriptlets::Report,
     /// NEVRAs in install order.
     pub packages_installed: Vec<String>,
+    /// The packages' headers, in install order (emit's SBOM reads them).
+    pub headers: Vec<PkgHeader>,
     pub users: Vec<users::User>,
     pub groups: Vec<users::Group>,
     pub skipped: Skipped,
@@ -418,10 +420,15 @@ pub fn assemble(
     }
 
     let ordered: Vec<&PkgHeader> = order.iter().map(|&i| &headers[i]).collect();
+    let report = scriptlets::report(&ordered);
+    let packages_installed = ordered.iter().map(|h| h.nevra()).collect();
+    let mut slots: Vec<Option<PkgHeader>> = headers.into_iter().map(Some).collect();
+    let headers = order.iter().filter_map(|&i| slots[i].take()).collect();
     Ok(Assembled {
         tree,
-        report: scriptlets::report(&ordered),
-        packages_installed: ordered.iter().map(|h| h.nevra()).collect(),
+        report,
+        packages_installed,
+        headers,
         users: db.users.clone(),
         groups: db.groups.clone(),
         skipped,

@@ -285,6 +285,7 @@ mod tests {
             digest_algo: 8,
             payload_compressor: "gzip".into(),
             buildtime: 0,
+            info: Default::default(),
         }
     }
     fn sh(kind: ScriptKind, body: &str) -> Script {

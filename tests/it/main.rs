@@ -15,6 +15,7 @@ mod repoquery;
 mod reprotest;
 mod resolve_cs9;
 mod rootfs;
+mod sbom;
 mod support;
 mod uefi;
 mod workflows;
