@@ -17,6 +17,7 @@ PKGS=(
   isc-dhcp-server xinetd tftpd-hpa dnsmasq kea-dhcp4-server iproute2   # generated configs, real daemons
   skopeo umoci docker-registry                      # OCI layout readers and a local registry
   faketime disorderfs                              # reproducibility harness
+  libc-bin systemd libcap2-bin qemu-user           # ldconfig, systemctl, getcap/setcap oracles; the aarch64 boot step
 )
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -8,9 +8,11 @@
 //! [`assemble`] runs the stage: read every header, order the packages as rpm would
 //! ([`order`]), stream each payload into the tree ([`extract`], with [`paths`] and
 //! [`conflicts`]), declare the accounts the packages ask for ([`users`]), apply the
-//! profile's customisations ([`custom`]), write the kernel module indexes ([`depmod`]), map
-//! owner names to ids through the image's own /etc/passwd and /etc/group, and report
-//! every scriptlet that was not run ([`scriptlets`]).
+//! profile's files ([`custom`]), the image's systemd presets ([`presets`]) and then the rest
+//! of the profile's customisations, write the kernel module indexes ([`depmod`]), the linker
+//! cache and soname links ([`ldconfig`]), the boot step that sets file capabilities
+//! ([`xattrs`]), map owner names to ids through the image's own /etc/passwd and /etc/group,
+//! and report every scriptlet that was not run ([`scriptlets`]).
 //! Nothing is executed from the packages, nothing is chowned on the host, and nothing is
 //! written outside the content store.
 
@@ -20,15 +22,18 @@ pub mod depmod;
 pub mod extract;
 pub mod glob;
 pub mod header;
+pub mod ldconfig;
 pub mod listing;
 pub mod order;
 pub mod password;
 pub mod paths;
+pub mod presets;
 pub mod scriptlets;
 pub mod shell;
 pub mod store;
 pub mod tree;
 pub mod users;
+pub mod xattrs;
 
 use extract::{Filters, Image, Owner, Skipped};
 use header::PkgHeader;
@@ -114,6 +119,15 @@ pub enum RootfsError {
     Custom { what: String, reason: String },
     #[error(transparent)]
     Depmod(#[from] depmod::DepmodError),
+    #[error(transparent)]
+    Ldconfig(#[from] ldconfig::LdconfigError),
+    #[error("File capabilities `{caps}` of `{path}` in `{package}` cannot be set: {reason}")]
+    Caps {
+        path: String,
+        package: String,
+        caps: String,
+        reason: String,
+    },
 }
 
 /// Where the root password comes from.
@@ -342,7 +356,38 @@ pub fn assemble(
         }
     }
 
-    custom::apply(&mut image, &cfg.custom, &db, &mut notes)?;
+    // The profile's files first (unit and preset files among them), then what the
+    // packages' `%systemd_post` would have enabled, then the profile's services on top.
+    custom::apply_files(&mut image, &cfg.custom, &db)?;
+    let mut declared = Vec::new();
+    let mut handled = scriptlets::Handled::default();
+    for scope in [presets::SYSTEM, presets::GLOBAL] {
+        let Some(o) = presets::apply(&mut image, scope) else {
+            continue;
+        };
+        for w in &o.warnings {
+            notes.push(format!("presets ({}): {w}", scope.name));
+        }
+        let global = scope.name == presets::GLOBAL.name;
+        if global {
+            handled.user_presets = true;
+        } else {
+            handled.presets = true;
+        }
+        declared.push(scriptlets::Declared {
+            what: format!("{} presets", scope.name),
+            verdict: scriptlets::Verdict::Handled,
+            detail: format!(
+                "{} units enabled, {} disabled: {} symlinks made, {} removed under {}",
+                o.enabled.len(),
+                o.disabled.len(),
+                o.linked.len(),
+                o.removed.len(),
+                scope.config
+            ),
+        });
+    }
+    custom::apply_system(&mut image, &cfg.custom, &db, &mut notes)?;
 
     // What the kernel package's `depmod -a <kver>` would have written, for the modules
     // the profile kept (its `remove` and `files` are applied).
@@ -356,6 +401,54 @@ pub fn assemble(
         for (name, bytes) in &out.files {
             put_generated_bytes(&mut image, &format!("{dir}/{name}"), bytes, 0o644)?;
         }
+    }
+
+    // What the packages' `/sbin/ldconfig` scriptlets would have written.
+    match ldconfig::run(&mut image)? {
+        Ok(out) => {
+            handled.ldconfig = true;
+            for w in &out.warnings {
+                notes.push(format!("ldconfig: {w}"));
+            }
+            declared.push(scriptlets::Declared {
+                what: ldconfig::CACHE.into(),
+                verdict: scriptlets::Verdict::Handled,
+                detail: format!(
+                    "{} entries; {} soname links made, {} dangling links removed",
+                    out.entries,
+                    out.linked.len(),
+                    out.removed.len()
+                ),
+            });
+            put_generated_bytes(&mut image, ldconfig::CACHE, &out.cache, 0o644)?;
+        }
+        Err(ldconfig::Skip::NoLdconfig) => {
+            notes.push(format!(
+                "no ldconfig in the image ({}): {} not written",
+                ldconfig::LDCONFIG[0],
+                ldconfig::CACHE
+            ));
+        }
+        Err(ldconfig::Skip::Machine(tool)) => {
+            notes.push(format!(
+                "{tool} is for an architecture diskless does not model: {} not written",
+                ldconfig::CACHE
+            ));
+        }
+    }
+
+    // File capabilities: kept in the tree; the initramfs gets them at boot.
+    // The image's architecture: its packages' (the most common one besides noarch).
+    let mut arches: std::collections::BTreeMap<&str, usize> = Default::default();
+    for h in headers.iter().filter(|h| h.arch != "noarch") {
+        *arches.entry(h.arch.as_str()).or_default() += 1;
+    }
+    let arch = arches
+        .iter()
+        .max_by_key(|(a, n)| (**n, std::cmp::Reverse(**a)))
+        .and_then(|(a, _)| xattrs::Arch::from_rpm(a));
+    if let Some(d) = xattrs::boot_step(&mut image, arch)? {
+        declared.push(d);
     }
 
     match &cfg.root_password {
@@ -420,7 +513,7 @@ pub fn assemble(
     }
 
     let ordered: Vec<&PkgHeader> = order.iter().map(|&i| &headers[i]).collect();
-    let report = scriptlets::report(&ordered);
+    let report = scriptlets::report(&ordered, &handled, declared);
     let packages_installed = ordered.iter().map(|h| h.nevra()).collect();
     let mut slots: Vec<Option<PkgHeader>> = headers.into_iter().map(Some).collect();
     let headers = order.iter().filter_map(|&i| slots[i].take()).collect();
