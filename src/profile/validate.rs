@@ -181,6 +181,7 @@ pub(crate) fn build(
         releasever: ri.releasever.0,
         compression,
         source_date_epoch: ri.source_date_epoch,
+        rpmdb: ri.rpmdb.unwrap_or(true),
     };
 
     // [vars]: dnf variables. The built-in ones come from [image] and cannot be overridden,

@@ -25,6 +25,7 @@ pub mod listing;
 pub mod order;
 pub mod password;
 pub mod paths;
+pub mod rpmdb;
 pub mod scriptlets;
 pub mod shell;
 pub mod store;
@@ -115,6 +116,8 @@ pub enum RootfsError {
     Custom { what: String, reason: String },
     #[error(transparent)]
     Depmod(#[from] depmod::DepmodError),
+    #[error(transparent)]
+    Rpmdb(#[from] rpmdb::RpmdbError),
 }
 
 /// Where the root password comes from.
@@ -145,6 +148,8 @@ pub struct AssembleConfig {
     /// mtime of generated files and implied directories; also the shadow "last change" day.
     /// `None`: the newest build time among the packages (never the clock).
     pub source_date_epoch: Option<u64>,
+    /// The image's rpm database ([`rpmdb`]).
+    pub rpmdb: rpmdb::RpmdbConfig,
 }
 
 /// The assembled root filesystem and what was done to get it.
@@ -360,6 +365,17 @@ pub fn assemble(
         }
     }
 
+    // What rpm records as it installs: its database, where the image's rpm reads it.
+    let rpmdb = rpmdb::write(
+        &mut image,
+        rpms,
+        &headers,
+        &order,
+        &cfg.filters,
+        &cfg.rpmdb,
+        sde,
+    )?;
+
     match &cfg.root_password {
         Some(RootPassword::Hash(h)) => {
             password::check_hash(h)?;
@@ -422,9 +438,11 @@ pub fn assemble(
     }
 
     let ordered: Vec<&PkgHeader> = order.iter().map(|&i| &headers[i]).collect();
+    let mut report = scriptlets::report(&ordered);
+    report.entries.extend(rpmdb.map(|o| o.report_entry()));
     Ok(Assembled {
         tree,
-        report: scriptlets::report(&ordered),
+        report,
         packages_installed: ordered.iter().map(|h| h.nevra()).collect(),
         users: db.users.clone(),
         groups: db.groups.clone(),
@@ -544,6 +562,14 @@ impl AssembleConfig {
                 init_symlink: false,
             },
             source_date_epoch: p.image.source_date_epoch,
+            rpmdb: rpmdb::RpmdbConfig {
+                mode: if p.image.rpmdb {
+                    rpmdb::RpmdbMode::Auto
+                } else {
+                    rpmdb::RpmdbMode::Off
+                },
+                arch: Some(p.image.arch.as_str().to_string()),
+            },
         })
     }
 }
