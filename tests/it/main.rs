@@ -13,5 +13,6 @@ mod repoquery;
 mod reprotest;
 mod resolve_cs9;
 mod rootfs;
+mod rpmdb;
 mod support;
 mod workflows;

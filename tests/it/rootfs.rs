@@ -20,17 +20,7 @@ use std::process::Command;
 
 const SDE: u32 = 1_700_000_000;
 
-fn is_root() -> bool {
-    // SAFETY-free check: /proc/self/status has the real uid.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
+use crate::support::is_root;
 
 fn builder(name: &str, comp: impl Into<rpm::CompressionWithLevel>) -> PackageBuilder {
     let mut b = PackageBuilder::new(name, "1.0", "MIT", "noarch", "diskless fixture");
@@ -497,7 +487,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// rpm's tree has none of the profile's customisations.
+/// rpm's tree has none of the profile's customisations, and is listed without its
+/// database (tests/it/rpmdb.rs compares the databases).
 fn packages_only() -> AssembleConfig {
     AssembleConfig {
         custom: custom::Customisations {
@@ -506,6 +497,10 @@ fn packages_only() -> AssembleConfig {
             ..Default::default()
         },
         source_date_epoch: Some(u64::from(SDE)),
+        rpmdb: rootfs::rpmdb::RpmdbConfig {
+            mode: rootfs::rpmdb::RpmdbMode::Off,
+            arch: None,
+        },
         ..Default::default()
     }
 }

@@ -34,3 +34,16 @@ macro_rules! fixtures_or_skip {
         $crate::support::fixtures()
     };
 }
+
+/// Whether the tests run as root (the rpm oracles install into temporary roots).
+#[allow(dead_code)]
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
