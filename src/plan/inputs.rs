@@ -17,6 +17,7 @@ use crate::net::{Remote, TlsConfig};
 use crate::profile::{self, FileData, NetworkStyle, Profile, RepoConfig};
 use crate::repo::modules::ModuleSelection;
 use crate::rootfs::header::PkgHeader;
+use crate::rootfs::rpmdb::{RpmdbConfig, RpmdbMode};
 use crate::rootfs::tree::Tree;
 use crate::rootfs::{AssembleConfig, RootPassword, RootfsError, custom, extract::Filters, users};
 use crate::solve::Request;
@@ -284,6 +285,14 @@ pub fn assemble_config(p: &Profile, source_date_epoch: u64) -> Result<AssembleCo
             init_symlink: false,
         },
         source_date_epoch,
+        rpmdb: RpmdbConfig {
+            mode: if p.image.rpmdb {
+                RpmdbMode::Auto
+            } else {
+                RpmdbMode::Off
+            },
+            arch: Some(p.image.arch.as_str().to_string()),
+        },
     })
 }
 

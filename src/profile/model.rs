@@ -138,6 +138,8 @@ pub struct Image {
     pub compression: Compression,
     /// Pinned SOURCE_DATE_EPOCH; `None` means derive it from the lock (the env var wins).
     pub source_date_epoch: Option<u64>,
+    /// Write the rpm database into the image (`rpm -qa`, `rpm -V`, dnf and scanners).
+    pub rpmdb: bool,
 }
 
 impl Image {

@@ -162,6 +162,7 @@ pub struct RawImage {
     pub compression_level: Option<Spanned<i64>>,
     pub source_date_epoch: Option<u64>,
     pub init_symlink: Option<bool>,
+    pub rpmdb: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -28,6 +28,7 @@ pub mod order;
 pub mod password;
 pub mod paths;
 pub mod presets;
+pub mod rpmdb;
 pub mod scriptlets;
 pub mod shell;
 pub mod store;
@@ -128,6 +129,8 @@ pub enum RootfsError {
         caps: String,
         reason: String,
     },
+    #[error(transparent)]
+    Rpmdb(#[from] rpmdb::RpmdbError),
 }
 
 /// Where the root password comes from.
@@ -158,6 +161,8 @@ pub struct AssembleConfig {
     /// mtime of generated files and implied directories; also the shadow "last change" day.
     /// The build's SOURCE_DATE_EPOCH, decided once by the plan.
     pub source_date_epoch: u64,
+    /// The image's rpm database ([`rpmdb`]).
+    pub rpmdb: rpmdb::RpmdbConfig,
 }
 
 /// The assembled root filesystem and what was done to get it.
@@ -450,6 +455,16 @@ pub fn assemble(
     if let Some(d) = xattrs::boot_step(&mut image, arch)? {
         declared.push(d);
     }
+    // What rpm records as it installs: its database, where the image's rpm reads it.
+    let rpmdb = rpmdb::write(
+        &mut image,
+        rpms,
+        &headers,
+        &order,
+        &cfg.filters,
+        &cfg.rpmdb,
+        sde,
+    )?;
 
     match &cfg.root_password {
         Some(RootPassword::Hash(h)) => {
@@ -513,7 +528,8 @@ pub fn assemble(
     }
 
     let ordered: Vec<&PkgHeader> = order.iter().map(|&i| &headers[i]).collect();
-    let report = scriptlets::report(&ordered, &handled, declared);
+    let mut report = scriptlets::report(&ordered, &handled, declared);
+    report.entries.extend(rpmdb.map(|o| o.report_entry()));
     let packages_installed = ordered.iter().map(|h| h.nevra()).collect();
     let mut slots: Vec<Option<PkgHeader>> = headers.into_iter().map(Some).collect();
     let headers = order.iter().filter_map(|&i| slots[i].take()).collect();
@@ -544,6 +560,7 @@ impl AssembleConfig {
             password_seed: String::new(),
             custom: custom::Customisations::default(),
             source_date_epoch,
+            rpmdb: rpmdb::RpmdbConfig::default(),
         }
     }
 }

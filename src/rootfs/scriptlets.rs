@@ -2,7 +2,8 @@
 //! them run, each with a verdict and the reason:
 //! - **handled**: its effect is produced declaratively (accounts by [`super::users`],
 //!   systemd presets by [`super::presets`], `ldconfig` by [`super::ldconfig`], `depmod` by
-//!   [`super::depmod`]);
+//!   [`super::depmod`], the rpm database by [`super::rpmdb`], which adds its own line:
+//!   handled, or NOT HANDLED when the image's rpm needs a format diskless does not write);
 //! - **harmless**: skipping it changes nothing that matters for a fresh diskless image
 //!   (erase-only scriptlets, caches rebuilt at boot, bookkeeping for running services);
 //! - **NOT HANDLED**: something the image may miss, with the command that would have done it.
@@ -212,6 +213,15 @@ fn judge(c: &shell::Command, ships_ld_conf: bool, done: &Handled) -> (Verdict, S
             "kernel module indexes generated; diskless builds its own initramfs and boot loader files".into(),
         ),
         "kernel-install" => (NotHandled, format!("`{}` is not understood", c.text)),
+        // The rpm package's own bookkeeping: `rpmdb --initdb` (EL7's rpm-libs) creates a
+        // database rpm already has once it installs, and the markers (EL9's
+        // `touch /var/lib/rpm/.rebuilddb` when a Berkeley DB `Packages` exists) start
+        // rebuild or migration services. The report's `rpm database` line says what
+        // diskless wrote instead.
+        "rpmdb" => h("rpm creates its database as it installs (see the report's `rpm database` line)"),
+        "touch" if c.words.iter().skip(1).any(|w| {
+            w.starts_with("/var/lib/rpm/") || w.starts_with("/usr/lib/sysimage/rpm/")
+        }) => h("marks rpm's database for a rebuild or migration service; the image's database is written fresh (see the report's `rpm database` line)"),
         "alternatives" | "update-alternatives" => (
             NotHandled,
             format!("`{}`: the alternatives symlinks are not created", c.text),
@@ -409,6 +419,35 @@ mod tests {
         );
         assert_eq!(r.count(Verdict::NotHandled), 2);
         assert!(r.summary().ends_with("2 NOT HANDLED"));
+    }
+
+    /// The rpm package's scriptlets (EL9's `%posttrans`, EL7's rpm-libs `%post`) only keep
+    /// books on the database diskless writes itself.
+    #[test]
+    fn rpm_database_bookkeeping_is_harmless() {
+        let p = pkg(vec![
+            sh(
+                ScriptKind::Posttrans,
+                "if [ -f /var/lib/rpm/Packages ]; then\n    touch /var/lib/rpm/.rebuilddb\nfi\n",
+            ),
+            sh(
+                ScriptKind::Post,
+                "/sbin/ldconfig\ntest -f var/lib/rpm/Packages || rpmdb --initdb\n",
+            ),
+            sh(ScriptKind::Post, "touch /etc/other"),
+        ]);
+        let handled = Handled {
+            ldconfig: true,
+            ..Handled::default()
+        };
+        let r = report(&[&p], &handled, Vec::new());
+        let v: Vec<Verdict> = r.entries.iter().map(|e| e.verdict).collect();
+        // The %post is handled as a whole: its ldconfig by rootfs::ldconfig, its
+        // `rpmdb --initdb` harmless.
+        assert_eq!(
+            v,
+            vec![Verdict::Harmless, Verdict::Handled, Verdict::NotHandled]
+        );
     }
 
     /// EL9 kernel scriptlets: depmod's effect is produced by `rootfs::depmod`.

@@ -17,6 +17,7 @@ mod repoquery;
 mod reprotest;
 mod resolve_cs9;
 mod rootfs;
+mod rpmdb;
 mod sbom;
 mod support;
 mod uefi;
