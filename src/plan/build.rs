@@ -132,11 +132,25 @@ pub fn run(
 
     reporter.on_event(&Event::Emitting);
     let segments = super::cache::segment_cache(&opts.cache_dir);
+    let mut provenance = inputs::provenance(&plan.profile, &lock, &lock_bytes);
+    // The RPM files' own sha256 for the SBOM, also where the lock pins another kind.
+    for (records, digests) in [
+        (&mut provenance.packages, &fetched.image_sha256),
+        (&mut provenance.boot_packages, &fetched.boot_sha256),
+    ] {
+        for (r, d) in records.iter_mut().zip(digests) {
+            r.sha256 = Some(d.clone());
+        }
+    }
     let inputs = EmitInputs {
-        images: vec![inputs::image_input(&plan.profile, &assembled.tree)],
+        images: vec![inputs::image_input(
+            &plan.profile,
+            &assembled.tree,
+            &assembled.headers,
+        )],
         store: &store,
         segment_cache: Some(&segments),
-        provenance: inputs::provenance(&plan.profile, &lock, &lock_bytes),
+        provenance,
         boot_rpms: fetched.boot,
         source_date_epoch: sde.value,
         source_date_epoch_from: sde.from.as_str().to_owned(),
@@ -188,10 +202,13 @@ fn lock_step(
     Ok(plan.read_lock()?)
 }
 
-/// The RPM files of the image's and the boot packages, from the cache.
+/// The RPM files of the image's and the boot packages, from the cache, in lock order,
+/// with their sha256.
 struct Fetched {
     image: Vec<RpmFile>,
     boot: Vec<PathBuf>,
+    image_sha256: Vec<String>,
+    boot_sha256: Vec<String>,
 }
 
 fn fetch_step(
@@ -210,27 +227,35 @@ fn fetch_step(
     let fetched = super::fetch_lock(lock, &repos, &fopts, reporter.downloads())?;
     let files = |set: &[LockedPackage]| {
         set.iter()
-            .map(|p| file_of(&fetched, p))
-            .collect::<Result<Vec<_>, _>>()
+            .map(|p| file_of(&fetched, p).map(|f| (f.path.clone(), f.sha256.clone())))
+            .collect::<Result<(Vec<_>, Vec<_>), _>>()
     };
+    let (image, image_sha256) = files(&lock.packages)?;
+    let (boot, boot_sha256) = files(&lock.boot_packages)?;
+    let image = image
+        .into_iter()
+        .zip(&image_sha256)
+        .map(|(path, sha256)| RpmFile {
+            path,
+            sha256: Some(sha256.clone()),
+        })
+        .collect();
     Ok(Fetched {
-        image: files(&lock.packages)?,
-        boot: files(&lock.boot_packages)?
-            .into_iter()
-            .map(|f| f.path)
-            .collect(),
+        image,
+        boot,
+        image_sha256,
+        boot_sha256,
     })
 }
 
-fn file_of(fetched: &[FetchedPackage], p: &LockedPackage) -> Result<RpmFile, PlanError> {
+fn file_of<'f>(
+    fetched: &'f [FetchedPackage],
+    p: &LockedPackage,
+) -> Result<&'f FetchedPackage, PlanError> {
     let nevra = p.nevra();
     fetched
         .iter()
         .find(|f| f.name == p.name && f.arch == p.arch && f.nevra == nevra)
-        .map(|f| RpmFile {
-            path: f.path.clone(),
-            sha256: Some(f.sha256.clone()),
-        })
         .ok_or(PlanError::NotFetched { nevra })
 }
 

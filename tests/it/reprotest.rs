@@ -38,7 +38,7 @@ fn missing_requirement() -> Option<String> {
 
 /// The fixture folder (repo/, fixture.toml and its lock), built once per test process.
 /// `None`: skip (outside CI, with the reason printed).
-fn fixture() -> Option<&'static Path> {
+pub(crate) fn fixture() -> Option<&'static Path> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     if let Some(why) = missing_requirement() {
         assert!(
