@@ -179,6 +179,31 @@ impl<R: Read> Reader<R> {
         }))
     }
 
+    /// After a trailer: whether another archive follows. The kernel reads concatenated
+    /// archives (an initramfs is written as several, see emit's segments) and skips NUL
+    /// bytes between them; so does this. `false` at the end of the input.
+    pub fn next_archive(&mut self) -> io::Result<bool>
+    where
+        R: io::BufRead,
+    {
+        self.skip(self.remaining + self.pad)?;
+        self.remaining = 0;
+        self.pad = 0;
+        loop {
+            let buf = self.r.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(false);
+            }
+            let zeros = buf.iter().take_while(|&&b| b == 0).count();
+            let more = zeros < buf.len();
+            self.r.consume(zeros);
+            self.pos += zeros as u64;
+            if more {
+                return Ok(true);
+            }
+        }
+    }
+
     /// The current entry's data (at most its size; the rest is skipped by `next`).
     pub fn data(&mut self) -> EntryData<'_, R> {
         EntryData { reader: self }

@@ -14,6 +14,7 @@
 //! `docs/architecture.md` has the layering and the test that keeps it.
 
 pub mod boottest;
+pub mod cas;
 pub mod codec;
 pub mod cpio;
 pub mod emit;

@@ -526,14 +526,18 @@ def main():
     ap.add_argument("--debs", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only", action="append", default=[],
+                    help="build only this package (repeatable) into OUT/repo/Packages, keeping "
+                         "what is there; the plan still covers the whole selection")
     args = ap.parse_args()
 
     work = os.path.join(args.out, "work")
     rpmdir = os.path.join(args.out, "repo", "Packages")
     os.makedirs(os.path.join(work, "manifests"), exist_ok=True)
     shutil.rmtree(os.path.join(work, "build"), ignore_errors=True)
-    shutil.rmtree(rpmdir, ignore_errors=True)
-    os.makedirs(rpmdir)
+    if not args.only:
+        shutil.rmtree(rpmdir, ignore_errors=True)
+    os.makedirs(rpmdir, exist_ok=True)
     logf = open(os.path.join(args.out, "convert.log"), "w")
 
     def log(msg):
@@ -562,6 +566,8 @@ def main():
     plan.plan_deps()
     build_jobs = []
     for n in sorted(pkgs, key=lambda n: -os.path.getsize(debs_of[n])):
+        if args.only and n not in args.only:
+            continue
         p = pkgs[n]
         summary, description = debian_description(p["fields"])
         spec_args = {"evr": p["evr"], "arch": p["arch"], "summary": summary, "description": description,
@@ -574,6 +580,10 @@ def main():
         for i, _ in enumerate(pool.imap_unordered(build_one, build_jobs), 1):
             if i % 50 == 0:
                 print(f"convert: {i}/{len(build_jobs)} RPMs", flush=True)
+    if args.only:
+        logf.close()
+        print(f"convert: {len(build_jobs)} RPMs ({', '.join(args.only)})")
+        return
     tftp_files = build_tftpboot(boot, debs_of, work, rpmdir)
 
     files = sum(len(p["entries"]) - len(plan.drop.get(n, ())) for n, p in pkgs.items())

@@ -71,18 +71,27 @@ pub enum Compressor<W: Write> {
 }
 
 impl<W: Write> Compressor<W> {
+    /// A compressor whose zstd and xz encoders use one worker thread per rayon thread.
     pub fn new(c: Compression, out: W) -> io::Result<Compressor<W>> {
+        Compressor::with_workers(c, out, workers())
+    }
+
+    /// A compressor whose zstd and xz encoders use `workers` threads (at least 1): for
+    /// callers that run several compressors at once. The bytes are the same for any count
+    /// (both encoders always run in their multithreaded mode); gzip uses rayon's threads.
+    pub fn with_workers(c: Compression, out: W, workers: u32) -> io::Result<Compressor<W>> {
+        let workers = workers.clamp(1, 64);
         Ok(match c {
             Compression::Gzip { level } => Compressor::Gzip(GzipWriter::new(out, level)),
             Compression::Zstd { level } => {
                 let mut e = zstd::stream::write::Encoder::new(out, level)?;
                 e.include_checksum(true)?;
-                e.multithread(workers())?;
+                e.multithread(workers)?;
                 Compressor::Zstd(e)
             }
             Compression::Xz { preset } => {
                 let stream = liblzma::stream::MtStreamBuilder::new()
-                    .threads(workers())
+                    .threads(workers)
                     .block_size(XZ_BLOCK)
                     .preset(preset)
                     .check(liblzma::stream::Check::Crc32)

@@ -64,6 +64,12 @@ pub enum CpioError {
     },
     #[error("Cannot write the cpio archive")]
     Write(#[source] io::Error),
+    #[error("Cannot use the initramfs segment cache at `{}`", path.display())]
+    Segment {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("Not a cpio newc archive: {0}")]
     Malformed(String),
     #[error("Cannot read the cpio archive")]
@@ -78,54 +84,43 @@ pub struct CpioStats {
     pub bytes: u64,
 }
 
-/// Write the whole tree as a newc archive. Every entry gets `mtime`; missing parent
-/// directories of an entry are an error the caller sees as [`CpioError::BadPath`] only
-/// if the path itself is malformed: the tree's own directories are used, and a parent the
-/// tree lacks is emitted as `0755 root:root` so the kernel can create the child.
+/// Write the whole tree as one newc archive (inode numbers from 1, one trailer). Every
+/// entry gets `mtime`; a parent directory the tree lacks is emitted as `0755 root:root` so
+/// the kernel can create the child. The initramfs is written in segments instead
+/// ([`super::segments`]), each of them by [`write_items`].
 pub fn write_tree<W: Write>(
     tree: &Tree,
     store: &Store,
     mtime: u64,
     out: W,
 ) -> Result<CpioStats, CpioError> {
-    let mtime = u32::try_from(mtime).map_err(|_| CpioError::MtimeTooLarge(mtime))?;
-    let plan = plan(tree)?;
+    let mtime = check_mtime(mtime)?;
+    let all = complete(tree)?;
+    let subdirs = subdir_counts(&all);
+    let items = number(all.iter(), &subdirs)?;
+    write_items(&items, store, mtime, out)
+}
+
+/// SOURCE_DATE_EPOCH as newc's 32-bit mtime field.
+pub fn check_mtime(mtime: u64) -> Result<u32, CpioError> {
+    u32::try_from(mtime).map_err(|_| CpioError::MtimeTooLarge(mtime))
+}
+
+/// Write `items` (numbered by [`number`]) as one newc archive ending with its trailer.
+pub fn write_items<W: Write>(
+    items: &[Item],
+    store: &Store,
+    mtime: u32,
+    out: W,
+) -> Result<CpioStats, CpioError> {
     let mut w = CountingWriter {
         inner: out,
         count: 0,
     };
     let mut stats = CpioStats::default();
-    for item in &plan.items {
-        let entry = &item.entry;
-        let name = cpio_name(&item.path);
-        let (ftype, rdev) = match &entry.kind {
-            EntryKind::Dir => (S_IFDIR, (0, 0)),
-            EntryKind::File { .. } => (S_IFREG, (0, 0)),
-            EntryKind::Symlink { .. } => (S_IFLNK, (0, 0)),
-            EntryKind::CharDev { major, minor } => (S_IFCHR, (*major, *minor)),
-            EntryKind::BlockDev { major, minor } => (S_IFBLK, (*major, *minor)),
-            EntryKind::Fifo => (S_IFIFO, (0, 0)),
-            EntryKind::Socket => (S_IFSOCK, (0, 0)),
-        };
-        let data_size: u64 = match &entry.kind {
-            // Hardlinks other than the last carry no data (GNU cpio's newc convention).
-            EntryKind::File { size, .. } if item.carries_data => *size,
-            EntryKind::Symlink { target } => target.len() as u64,
-            _ => 0,
-        };
-        let header = Header {
-            ino: item.ino,
-            mode: ftype | (entry.mode & 0o7777),
-            uid: entry.uid,
-            gid: entry.gid,
-            nlink: item.nlink,
-            mtime,
-            filesize: data_size as u32,
-            rdevmajor: rdev.0,
-            rdevminor: rdev.1,
-        };
-        write_header(&mut w, &header, &name).map_err(CpioError::Write)?;
-        match &entry.kind {
+    for item in items {
+        w.write_all(&item.header(mtime)).map_err(CpioError::Write)?;
+        match &item.entry.kind {
             EntryKind::File { digest, size, .. } if item.carries_data => {
                 copy_content(&mut w, store, &item.path, digest, *size)?;
                 pad(&mut w, *size).map_err(CpioError::Write)?;
@@ -163,23 +158,70 @@ pub fn check_sizes(tree: &Tree) -> Result<(), CpioError> {
     Ok(())
 }
 
-struct Item {
-    path: String,
-    entry: Entry,
-    ino: u32,
-    nlink: u32,
-    carries_data: bool,
+/// One entry as it is written: path, metadata, inode number, link count and whether it
+/// carries the data (the last member of a hardlink group does).
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub path: String,
+    pub entry: Entry,
+    pub ino: u32,
+    pub nlink: u32,
+    pub carries_data: bool,
 }
 
-struct Plan {
-    items: Vec<Item>,
+impl Item {
+    /// Bytes of data after the header: the file's contents (when it carries them), a
+    /// symlink's target, else none.
+    pub fn data_size(&self) -> u64 {
+        match &self.entry.kind {
+            // Hardlinks other than the last carry no data (GNU cpio's newc convention).
+            EntryKind::File { size, .. } if self.carries_data => *size,
+            EntryKind::Symlink { target } => target.len() as u64,
+            _ => 0,
+        }
+    }
+
+    /// Bytes of this entry in the archive: header, name, data, paddings.
+    pub fn archive_size(&self) -> u64 {
+        let name = cpio_name(&self.path).len() as u64 + 1;
+        let head = 110 + name;
+        head + (4 - head % 4) % 4 + self.data_size() + (4 - self.data_size() % 4) % 4
+    }
+
+    /// The header and name (padded) as written with `mtime`.
+    pub fn header(&self, mtime: u32) -> Vec<u8> {
+        let entry = &self.entry;
+        let (ftype, rdev) = match &entry.kind {
+            EntryKind::Dir => (S_IFDIR, (0, 0)),
+            EntryKind::File { .. } => (S_IFREG, (0, 0)),
+            EntryKind::Symlink { .. } => (S_IFLNK, (0, 0)),
+            EntryKind::CharDev { major, minor } => (S_IFCHR, (*major, *minor)),
+            EntryKind::BlockDev { major, minor } => (S_IFBLK, (*major, *minor)),
+            EntryKind::Fifo => (S_IFIFO, (0, 0)),
+            EntryKind::Socket => (S_IFSOCK, (0, 0)),
+        };
+        let header = Header {
+            ino: self.ino,
+            mode: ftype | (entry.mode & 0o7777),
+            uid: entry.uid,
+            gid: entry.gid,
+            nlink: self.nlink,
+            mtime,
+            filesize: self.data_size() as u32,
+            rdevmajor: rdev.0,
+            rdevminor: rdev.1,
+        };
+        let mut v = Vec::with_capacity(128 + self.path.len());
+        // Writing into a Vec cannot fail.
+        let _ = write_header(&mut v, &header, &cpio_name(&self.path));
+        v
+    }
 }
 
-/// Decide, before writing, the order (the tree's bytewise order, with synthesised parents),
-/// inode numbers, nlinks and which hardlink carries the data.
-fn plan(tree: &Tree) -> Result<Plan, CpioError> {
+/// The tree completed with any missing parent directory (and `/`), every path checked to
+/// be absolute and normalised; sizes checked against newc's limit.
+pub fn complete(tree: &Tree) -> Result<BTreeMap<String, Entry>, CpioError> {
     check_sizes(tree)?;
-    // Complete the tree with any missing parent directory.
     let mut all: BTreeMap<String, Entry> = BTreeMap::new();
     for (path, entry) in &tree.entries {
         if !path.starts_with('/')
@@ -205,19 +247,33 @@ fn plan(tree: &Tree) -> Result<Plan, CpioError> {
     if !all.contains_key("/") {
         all.insert("/".to_string(), synth_dir());
     }
-    // Subdirectory counts give directories the nlink a filesystem would report.
+    Ok(all)
+}
+
+/// Subdirectory counts, which give directories the nlink a filesystem would report.
+pub fn subdir_counts(all: &BTreeMap<String, Entry>) -> BTreeMap<&str, u32> {
     let mut subdirs: BTreeMap<&str, u32> = BTreeMap::new();
-    for (path, e) in &all {
+    for (path, e) in all {
         if matches!(e.kind, EntryKind::Dir)
             && let Some(p) = parent_of(path)
         {
             *subdirs.entry(p).or_default() += 1;
         }
     }
+    subdirs
+}
+
+/// Number the entries of one archive, in the order given: inode numbers from 1, hardlink
+/// groups sharing one inode with the group's nlink and the data on the last member, so
+/// every member of a group must be in `entries`.
+pub fn number<'a>(
+    entries: impl Iterator<Item = (&'a String, &'a Entry)> + Clone,
+    subdirs: &BTreeMap<&str, u32>,
+) -> Result<Vec<Item>, CpioError> {
     // Hardlink groups: members in output order; the last one carries the data.
     let mut groups: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
     let mut group_digest: BTreeMap<u32, (&str, Digest)> = BTreeMap::new();
-    for (path, e) in &all {
+    for (path, e) in entries.clone() {
         if let EntryKind::File {
             link_group: Some(g),
             digest,
@@ -242,8 +298,8 @@ fn plan(tree: &Tree) -> Result<Plan, CpioError> {
     }
     let mut group_ino: BTreeMap<u32, u32> = BTreeMap::new();
     let mut next_ino: u32 = 1;
-    let mut items = Vec::with_capacity(all.len());
-    for (path, entry) in &all {
+    let mut items = Vec::new();
+    for (path, entry) in entries {
         let (ino, nlink, carries_data) = match &entry.kind {
             EntryKind::Dir => {
                 let ino = next_ino;
@@ -286,7 +342,7 @@ fn plan(tree: &Tree) -> Result<Plan, CpioError> {
             carries_data,
         });
     }
-    Ok(Plan { items })
+    Ok(items)
 }
 
 fn synth_dir() -> Entry {
@@ -440,6 +496,8 @@ pub struct ReadEntry {
     pub digest: [u8; 32],
     /// The symlink target, for symlinks.
     pub link_target: Option<String>,
+    /// Which of the concatenated archives (segments) holds it, from 0.
+    pub segment: usize,
 }
 
 impl ReadEntry {
@@ -457,25 +515,45 @@ impl ReadEntry {
     }
 }
 
-/// Read every entry of a (decompressed) newc archive, up to the trailer, hashing each
-/// entry's data.
+/// Read every entry of a (decompressed) newc archive, or of several concatenated ones (an
+/// initramfs written in segments), hashing each entry's data.
 pub fn read_entries<R: Read>(r: R) -> Result<Vec<ReadEntry>, CpioError> {
     let err = |e: io::Error| match e.kind() {
         io::ErrorKind::InvalidData => CpioError::Malformed(e.to_string()),
         _ => CpioError::Read(e),
     };
-    let mut reader = crate::cpio::Reader::new(r);
+    let mut reader = crate::cpio::Reader::new(io::BufReader::with_capacity(256 * 1024, r));
     let mut out = Vec::new();
-    while let Some(h) = reader.next(|_| None).map_err(err)? {
-        let size = u32::try_from(h.size)
-            .map_err(|_| CpioError::Malformed(format!("entry size {} over 4 GiB", h.size)))?;
+    let mut segment = 0;
+    loop {
+        read_archive(&mut reader, segment, &mut out).map_err(err)?;
+        if !reader.next_archive().map_err(err)? {
+            return Ok(out);
+        }
+        segment += 1;
+    }
+}
+
+/// The entries of one archive, up to its trailer.
+fn read_archive<R: io::BufRead>(
+    reader: &mut crate::cpio::Reader<R>,
+    segment: usize,
+    out: &mut Vec<ReadEntry>,
+) -> io::Result<()> {
+    while let Some(h) = reader.next(|_| None)? {
+        let size = u32::try_from(h.size).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("entry size {} over 4 GiB", h.size),
+            )
+        })?;
         let is_link = h.mode & S_IFMT == S_IFLNK;
         let mut hasher = Sha256::new();
         let mut link = Vec::new();
         let mut data = reader.data();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = data.read(&mut buf).map_err(err)?;
+            let n = data.read(&mut buf)?;
             if n == 0 {
                 break;
             }
@@ -497,9 +575,10 @@ pub fn read_entries<R: Read>(r: R) -> Result<Vec<ReadEntry>, CpioError> {
             rdevminor: h.rdevminor,
             digest: hasher.finalize().into(),
             link_target: is_link.then(|| String::from_utf8_lossy(&link).into_owned()),
+            segment,
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub mod oci;
 pub mod pxe;
 pub mod referrers;
 pub mod sbom;
+pub mod segments;
 pub mod settings;
 pub mod sums;
 pub mod tarball;
@@ -55,7 +56,7 @@ use crate::rootfs::tree::{EntryKind, Tree};
 use serde_json::{Value, json};
 use settings::EmitSettings;
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use tarball::{TarEntry, TarKind};
 
@@ -135,6 +136,9 @@ pub struct ImageInput<'a> {
 pub struct EmitInputs<'a> {
     pub images: Vec<ImageInput<'a>>,
     pub store: &'a Store,
+    /// Where compressed initramfs segments are kept between builds (`None`: compress
+    /// every segment, keep none). The bytes do not depend on it.
+    pub segment_cache: Option<&'a segments::SegmentCache>,
     /// What went into the build (profile, lock, packages), recorded in the manifest.
     pub provenance: Provenance,
     /// The boot packages' RPM files (the lock's `boot_package`s, from the cache).
@@ -155,6 +159,9 @@ pub struct Artifacts {
     pub files: BTreeMap<String, String>,
     pub oci: oci::OciImage,
     pub warnings: Vec<String>,
+    /// The initramfs segments used (cache keys, every image's in order), for the build
+    /// record that keeps them through `diskless cache gc`.
+    pub segment_keys: Vec<String>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> EmitError + '_ {
@@ -393,6 +400,15 @@ struct Emission<'i, 'a> {
     images: Vec<Value>,
     /// The first file UEFI clients load, when the build serves UEFI (shim, else GRUB).
     efi_first: Option<&'i bootfiles::BootFile>,
+    /// Cache keys of the initramfs segments written.
+    segment_keys: Vec<String>,
+    /// sha256 of files hashed as they were written (relative path -> hex).
+    known: BTreeMap<String, String>,
+    /// Files being hashed on other threads (relative path, the thread).
+    hashing: Vec<(
+        String,
+        std::thread::JoinHandle<Result<String, sums::SumsError>>,
+    )>,
     /// The folders (relative to the tftp root) that get `grub.cfg` and the per-host GRUB
     /// menus: the loader's own, then the one GRUB's embedded prefix names.
     grub_dirs: Vec<String>,
@@ -439,6 +455,9 @@ impl<'i, 'a> Emission<'i, 'a> {
             boot_origins: BTreeMap::new(),
             images: Vec::new(),
             efi_first,
+            segment_keys: Vec::new(),
+            known: BTreeMap::new(),
+            hashing: Vec::new(),
             grub_dirs: vec![inputs.settings.layout.efi_dir.trim_matches('/').to_string()],
             grub_prefix: None,
         })
@@ -525,20 +544,25 @@ impl<'i, 'a> Emission<'i, 'a> {
 
         let irel = tftp(&s.layout.initramfs(&img.name));
         let ipath = out.join(&irel);
-        let f = fs_err::File::create(&ipath).map_err(io_err(&ipath))?;
-        let mut comp =
-            compress::Compressor::new(s.compression, io::BufWriter::with_capacity(1 << 20, f))
-                .map_err(io_err(&ipath))?;
-        let stats = cpio::write_tree(
+        // A plain std File: cached segments are copied into it by the kernel
+        // (copy_file_range), never through a buffer.
+        let f = std::fs::File::create(&ipath).map_err(io_err(&ipath))?;
+        let stats = segments::write(
             img.tree,
             self.inputs.store,
             self.inputs.source_date_epoch,
-            &mut comp,
+            s.compression,
+            self.inputs.segment_cache,
+            f,
         )?;
-        let mut bw = comp.finish().map_err(io_err(&ipath))?;
-        bw.flush().map_err(io_err(&ipath))?;
-        drop(bw);
+        self.segment_keys.extend(stats.keys.iter().cloned());
         set_mode(&ipath, 0o644)?;
+        // Its sha256 (for SHA256SUMS) on another thread, while the OCI image is written.
+        let p = ipath.clone();
+        self.hashing.push((
+            irel.clone(),
+            std::thread::spawn(move || sums::file_sha256(&p)),
+        ));
         self.w.files.push((irel, class));
         let size = fs_err::metadata(&ipath).map_err(io_err(&ipath))?.len();
         self.check_initramfs_size(img, size)?;
@@ -546,7 +570,7 @@ impl<'i, 'a> Emission<'i, 'a> {
             "name": img.name,
             "cmdline": img.cmdline,
             "kernel": {"version": k.version, "path": k.path, "sha256": k.digest.to_hex()},
-            "initramfs": {"entries": stats.entries, "uncompressed_bytes": stats.bytes, "bytes": size},
+            "initramfs": {"entries": stats.entries, "uncompressed_bytes": stats.bytes, "bytes": size, "segments": stats.segments, "layout": segments::FORMAT},
         }));
         Ok(())
     }
@@ -701,6 +725,12 @@ impl<'i, 'a> Emission<'i, 'a> {
             &self.inputs.provenance.lock_digest,
             &tool,
         )?;
+        // Digests known from writing: SHA256SUMS does not read these files again.
+        for d in &image.layer_digests {
+            let hex = d.trim_start_matches("sha256:");
+            self.known
+                .insert(format!("{OCI_DIR}/blobs/sha256/{hex}"), hex.to_string());
+        }
         Ok(image)
     }
 
@@ -757,11 +787,12 @@ impl<'i, 'a> Emission<'i, 'a> {
     /// The OCI layout packed as an oci-archive; then the output's modes.
     fn oci_archive(&mut self) -> Result<(), EmitError> {
         let out = self.w.out;
-        oci::write_archive(
+        let archive = oci::write_archive(
             &out.join(OCI_DIR),
             &out.join(OCI_ARCHIVE),
             self.inputs.source_date_epoch,
         )?;
+        self.known.insert(OCI_ARCHIVE.to_string(), archive);
         fix_modes(out)
     }
 
@@ -807,10 +838,16 @@ impl<'i, 'a> Emission<'i, 'a> {
     }
 
     /// The manifest, then SHA256SUMS over everything (the manifest included).
-    fn manifest_and_sums(self, image: oci::OciImage) -> Result<Artifacts, EmitError> {
+    fn manifest_and_sums(mut self, image: oci::OciImage) -> Result<Artifacts, EmitError> {
         let (inputs, out) = (self.inputs, self.w.out);
+        for (rel, h) in std::mem::take(&mut self.hashing) {
+            let digest = h.join().map_err(|_| EmitError::Io {
+                path: out.join(&rel),
+                source: io::Error::other("the thread hashing it panicked"),
+            })??;
+            self.known.insert(rel, digest);
+        }
         let s = &inputs.settings;
-        let artifacts = sums::digest_tree(out, &[sums::FILE_NAME, manifest::FILE_NAME])?;
         let uefi = self.efi_first.is_some();
         let boot = manifest::Boot {
             bios_boot_file: s.menu.bios.then(|| s.layout.bios_boot_file()),
@@ -830,6 +867,8 @@ impl<'i, 'a> Emission<'i, 'a> {
                     .map_or_else(|_| h.mac.clone(), |m| m.to_string()),
             })
             .collect();
+        let artifacts =
+            sums::digest_tree_known(out, &[sums::FILE_NAME, manifest::FILE_NAME], &self.known)?;
         let m = manifest::build(&manifest::ManifestParts {
             provenance: &inputs.provenance,
             source_date_epoch: inputs.source_date_epoch,
@@ -866,6 +905,7 @@ impl<'i, 'a> Emission<'i, 'a> {
             files,
             oci: image,
             warnings: self.warnings,
+            segment_keys: self.segment_keys,
         })
     }
 }

@@ -502,8 +502,9 @@ impl Layout {
     }
 }
 
-/// Pack a layout directory written by [`write_layout`] into an `oci-archive` tarball.
-pub fn write_archive(layout: &Path, out: &Path, sde: u64) -> Result<(), OciError> {
+/// Pack a layout directory written by [`write_layout`] into an `oci-archive` tarball;
+/// returns the archive's sha256 (hex), computed as it is written.
+pub fn write_archive(layout: &Path, out: &Path, sde: u64) -> Result<String, OciError> {
     let mut entries = vec![
         TarEntry {
             path: "blobs".into(),
@@ -552,10 +553,14 @@ pub fn write_archive(layout: &Path, out: &Path, sde: u64) -> Result<(), OciError
         });
     }
     let f = fs_err::File::create(out).map_err(io_err(out))?;
-    let mut w = tarball::write(io::BufWriter::with_capacity(1 << 20, f), &entries, sde)
-        .map_err(io_err(out))?;
+    let hw = HashWriter {
+        inner: io::BufWriter::with_capacity(1 << 20, f),
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    let mut w = tarball::write(hw, &entries, sde).map_err(io_err(out))?;
     w.flush().map_err(io_err(out))?;
-    Ok(())
+    Ok(hex::encode(w.hasher.finalize()))
 }
 
 #[cfg(test)]

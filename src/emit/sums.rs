@@ -81,10 +81,23 @@ pub fn list_files(root: &Path, skip: &[&str]) -> Result<Vec<String>, SumsError> 
 
 /// Digests of every file under `root` except `skip`, hashed in parallel, keyed by path.
 pub fn digest_tree(root: &Path, skip: &[&str]) -> Result<BTreeMap<String, String>, SumsError> {
+    digest_tree_known(root, skip, &BTreeMap::new())
+}
+
+/// [`digest_tree`], taking the digests of `known` files (hashed as they were written)
+/// instead of reading them again.
+pub fn digest_tree_known(
+    root: &Path,
+    skip: &[&str],
+    known: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, SumsError> {
     let files = list_files(root, skip)?;
     let digests: Result<Vec<String>, SumsError> = files
         .par_iter()
-        .map(|f| file_sha256(&root.join(f)))
+        .map(|f| match known.get(f) {
+            Some(d) => Ok(d.clone()),
+            None => file_sha256(&root.join(f)),
+        })
         .collect();
     Ok(files.into_iter().zip(digests?).collect())
 }

@@ -86,7 +86,7 @@ pub fn write<W: Write>(mut w: W, entries: &[TarEntry], mtime: u64) -> io::Result
             }
             TarKind::FileFrom { path, size } => {
                 let f = fs_err::File::open(path)?;
-                let copied = io::copy(&mut io::Read::take(f, *size), &mut w)?;
+                let copied = copy_big(&mut io::Read::take(f, *size), &mut w)?;
                 if copied != *size {
                     return Err(io::Error::other(format!(
                         "`{}` changed while archiving ({copied} bytes, expected {size})",
@@ -100,6 +100,23 @@ pub fn write<W: Write>(mut w: W, entries: &[TarEntry], mtime: u64) -> io::Result
     }
     w.write_all(&[0u8; 1024])?;
     Ok(w)
+}
+
+/// `io::copy` through a 1 MiB buffer: a layer holds the whole initramfs, and 8 KiB reads
+/// (io::copy's buffer) cost a syscall each.
+fn copy_big(r: &mut impl io::Read, w: &mut impl Write) -> io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 fn truncate(s: &str, n: usize) -> &str {

@@ -245,8 +245,9 @@ impl Cache {
     }
 
     /// Remove every entry whose sha256 is not in `keep`, aliases pointing to removed entries,
-    /// and temporary files left by killed processes. Returns (files removed, bytes freed).
-    pub fn gc(&self, keep: &BTreeSet<String>) -> Result<GcStats, CacheError> {
+    /// and temporary files left by killed processes. Returns (files removed, bytes freed);
+    /// with `dry_run`, what would be removed, removing nothing.
+    pub fn gc(&self, keep: &BTreeSet<String>, dry_run: bool) -> Result<GcStats, CacheError> {
         let mut stats = GcStats::default();
         let now = SystemTime::now();
         for kind in sorted_dir(&self.root)? {
@@ -285,7 +286,9 @@ impl Cache {
                         !keep.contains(target.trim())
                     };
                     if remove {
-                        self.remove(&f)?;
+                        if !dry_run {
+                            self.remove(&f)?;
+                        }
                         stats.files += 1;
                         stats.bytes += meta.len();
                     }
@@ -301,7 +304,9 @@ impl Cache {
                         .and_then(|m| now.duration_since(m).ok())
                         .is_some_and(|age| age > STALE_TEMP);
                     if meta.is_file() && stale {
-                        self.remove(&f)?;
+                        if !dry_run {
+                            self.remove(&f)?;
+                        }
                         stats.files += 1;
                         stats.bytes += meta.len();
                     }
@@ -456,7 +461,10 @@ mod tests {
         };
         let drop_p = put(&cache, b"drop", Some(&c1));
         let keep: BTreeSet<String> = [sha(b"keep")].into_iter().collect();
-        let stats = cache.gc(&keep).unwrap();
+        let stats = cache.gc(&keep, true).unwrap();
+        assert_eq!(stats.files, 2, "a dry run counts");
+        assert!(drop_p.exists(), "and removes nothing");
+        let stats = cache.gc(&keep, false).unwrap();
         assert_eq!(stats.files, 2, "the entry and its alias");
         assert!(keep_p.exists());
         assert!(!drop_p.exists());

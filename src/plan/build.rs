@@ -12,7 +12,7 @@ use crate::emit::{self, Artifacts, EmitInputs};
 use crate::fetch::{self, FetchOptions, FetchedPackage};
 use crate::lock::{LockedPackage, Lockfile};
 use crate::repo::LoadOptions;
-use crate::rootfs::{self, Assembled, listing, scriptlets, store::Store};
+use crate::rootfs::{self, Assembled, RpmFile, listing, scriptlets, store::Store};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -119,7 +119,9 @@ pub fn run(
         return Ok(outcome);
     }
 
-    let store = Store::new(work.path().join("store"))?;
+    // The content store and the pieces built from it live in the cache, shared by every
+    // build on it (see super::cache).
+    let store = Store::in_cache(&opts.cache_dir)?;
     let assembled = rootfs_step(plan, &fetched.image, sde.value, &store, reporter)?;
     clock.done("root filesystem", &mut outcome);
     if opts.stage == Stage::Rootfs {
@@ -129,6 +131,7 @@ pub fn run(
     }
 
     reporter.on_event(&Event::Emitting);
+    let segments = super::cache::segment_cache(&opts.cache_dir);
     let mut provenance = inputs::provenance(&plan.profile, &lock, &lock_bytes);
     // The RPM files' own sha256 for the SBOM, also where the lock pins another kind.
     for (records, digests) in [
@@ -146,6 +149,7 @@ pub fn run(
             &assembled.headers,
         )],
         store: &store,
+        segment_cache: Some(&segments),
         provenance,
         boot_rpms: fetched.boot,
         source_date_epoch: sde.value,
@@ -160,6 +164,12 @@ pub fn run(
     for w in &artifacts.warnings {
         tracing::warn!("{w}");
     }
+    super::cache::record_build(
+        &opts.cache_dir,
+        &lock_bytes,
+        &assembled.tree,
+        &artifacts.segment_keys,
+    );
     clock.done("artifacts", &mut outcome);
     work.publish(&opts.out)?;
     outcome.artifacts = Some(artifacts);
@@ -195,7 +205,7 @@ fn lock_step(
 /// The RPM files of the image's and the boot packages, from the cache, in lock order,
 /// with their sha256.
 struct Fetched {
-    image: Vec<PathBuf>,
+    image: Vec<RpmFile>,
     boot: Vec<PathBuf>,
     image_sha256: Vec<String>,
     boot_sha256: Vec<String>,
@@ -222,6 +232,14 @@ fn fetch_step(
     };
     let (image, image_sha256) = files(&lock.packages)?;
     let (boot, boot_sha256) = files(&lock.boot_packages)?;
+    let image = image
+        .into_iter()
+        .zip(&image_sha256)
+        .map(|(path, sha256)| RpmFile {
+            path,
+            sha256: Some(sha256.clone()),
+        })
+        .collect();
     Ok(Fetched {
         image,
         boot,
@@ -243,7 +261,7 @@ fn file_of<'f>(
 
 fn rootfs_step(
     plan: &Plan,
-    rpms: &[PathBuf],
+    rpms: &[RpmFile],
     source_date_epoch: u64,
     store: &Store,
     reporter: &dyn Reporter,
@@ -258,10 +276,11 @@ fn rootfs_step(
             source: Box::new(source),
         }
     })?;
-    let assembled = rootfs::assemble(rpms, &cfg, store).map_err(|source| PlanError::Assemble {
-        profile: profile.clone(),
-        source: Box::new(source),
-    })?;
+    let assembled =
+        rootfs::assemble_files(rpms, &cfg, store).map_err(|source| PlanError::Assemble {
+            profile: profile.clone(),
+            source: Box::new(source),
+        })?;
     for note in &assembled.notes {
         tracing::info!("{note}");
     }
@@ -308,7 +327,7 @@ impl Clock {
     }
 }
 
-/// The temporary folder next to the output: `out/` (the build) and the content store.
+/// The temporary folder next to the output: `out/` (the build).
 struct WorkDir {
     dir: tempfile::TempDir,
     out: PathBuf,

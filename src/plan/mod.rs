@@ -9,6 +9,7 @@
 //! [`build::Reporter`] so that only the binary prints. `docs/architecture.md` has the map.
 
 pub mod build;
+pub mod cache;
 pub mod epoch;
 pub mod inputs;
 pub mod resolve;

@@ -104,16 +104,26 @@ fn request_for(
 }
 
 /// The packages `solve` sees, optionally with every name of `pins` narrowed to its pinned
-/// EVR (for `lock --update`). Ids map back to the pool's.
+/// EVR (for `lock --update`). Ids map back to the pool's. Without pins it is the pool's
+/// own slice (borrowed: no copy of every record per solve).
 struct View<'a> {
     pool: &'a Pool,
-    packages: Vec<Package>,
-    to_pool: Vec<PkgId>,
-    from_pool: Vec<Option<PkgId>>,
+    packages: std::borrow::Cow<'a, [Package]>,
+    /// View id -> pool id (`None`: the identity).
+    to_pool: Option<Vec<PkgId>>,
+    from_pool: Option<Vec<Option<PkgId>>>,
 }
 
 impl<'a> View<'a> {
     fn new(pool: &'a Pool, pins: &BTreeMap<(String, String), (u32, String, String)>) -> View<'a> {
+        if pins.is_empty() {
+            return View {
+                pool,
+                packages: std::borrow::Cow::Borrowed(pool.packages()),
+                to_pool: None,
+                from_pool: None,
+            };
+        }
         let mut packages = Vec::new();
         let mut to_pool = Vec::new();
         let mut from_pool = vec![None; pool.packages().len()];
@@ -129,17 +139,29 @@ impl<'a> View<'a> {
         }
         View {
             pool,
-            packages,
-            to_pool,
-            from_pool,
+            packages: std::borrow::Cow::Owned(packages),
+            to_pool: Some(to_pool),
+            from_pool: Some(from_pool),
         }
     }
 
     fn solve(&self, request: &Request) -> Result<Solution, SolveError> {
         let sol = solve::solve(&self.packages, self, request)?;
+        Ok(self.to_pool_ids(sol))
+    }
+
+    /// [`View::solve`] for several requests, sharing the package index.
+    fn solve_all(&self, requests: &[Request]) -> Vec<Result<Solution, SolveError>> {
+        solve::solve_all(&self.packages, self, requests)
+            .into_iter()
+            .map(|r| r.map(|s| self.to_pool_ids(s)))
+            .collect()
+    }
+
+    fn to_pool_ids(&self, sol: Solution) -> Solution {
         // Back to pool ids.
-        let map = |id: PkgId| self.to_pool[id];
-        Ok(Solution {
+        let map = |id: PkgId| self.to_pool.as_ref().map_or(id, |t| t[id]);
+        Solution {
             packages: sol.packages.iter().map(|&i| map(i)).collect(),
             reasons: sol
                 .reasons
@@ -153,7 +175,7 @@ impl<'a> View<'a> {
                     (map(k), r)
                 })
                 .collect(),
-        })
+        }
     }
 }
 
@@ -162,7 +184,10 @@ impl FileProviders for View<'_> {
         self.pool
             .providers(path)
             .into_iter()
-            .filter_map(|id| self.from_pool[id])
+            .filter_map(|id| match &self.from_pool {
+                Some(f) => f[id],
+                None => Some(id),
+            })
             .collect()
     }
 }
@@ -176,8 +201,93 @@ pub fn resolve(
     previous: Option<&Lockfile>,
     update: &[String],
 ) -> Result<Lockfile, ResolveError> {
+    if previous.is_some() || !update.is_empty() {
+        let pool = load_pool(profile, options)?;
+        return Ok(resolve_in(profile, &pool, previous, update)?.lockfile(profile));
+    }
+    // A fresh resolution is a function of the profile's resolution inputs and of each
+    // repository's state: when none of them moved, the last answer is the answer.
+    let memo = crate::cas::Dir::new(options.cache_dir.join(MEMO_DIR));
+    if let Some(key) = probe_key(profile, options) {
+        if let Some(lock) = read_memo(&memo, &key, profile) {
+            tracing::info!("no repository moved since the last resolution: reusing it");
+            return Ok(lock);
+        }
+    }
     let pool = load_pool(profile, options)?;
-    Ok(resolve_in(profile, &pool, previous, update)?.lockfile(profile))
+    let lock = resolve_in(profile, &pool, None, update)?.lockfile(profile);
+    let states: Vec<(String, String, String)> = pool
+        .repos()
+        .iter()
+        .map(|r| {
+            (
+                r.remote.id.clone(),
+                r.baseurl.clone(),
+                r.repomd_sha256.clone(),
+            )
+        })
+        .collect();
+    let key = memo_key(profile, &states);
+    if let Err(e) = memo.put_sealed(&key, MEMO_KIND, MEMO_VERSION, lock.to_toml().as_bytes()) {
+        tracing::debug!("cannot keep the resolution: {e}");
+    }
+    Ok(lock)
+}
+
+/// Resolutions kept in the cache (`<cache>/resolved/`), by [`memo_key`].
+pub const MEMO_DIR: &str = "resolved";
+const MEMO_KIND: [u8; 4] = *b"rslv";
+const MEMO_VERSION: u32 = 1;
+
+/// The key of a fresh resolution: this build of diskless (the solver), the profile's
+/// resolution digest and, per repository in profile order, its id, the base URL that
+/// answered and the sha256 of its repomd.xml.
+fn memo_key(profile: &Profile, states: &[(String, String, String)]) -> String {
+    let mut k = crate::cas::KeyHasher::new("diskless resolution");
+    k.part(crate::VERSION.as_bytes())
+        .part(profile.resolution_digest().as_bytes());
+    for (id, baseurl, sha) in states {
+        k.part(id.as_bytes())
+            .part(baseurl.as_bytes())
+            .part(sha.as_bytes());
+    }
+    k.finish()
+}
+
+/// [`memo_key`] from the repositories' current repomd.xml ([`repo::probe`], in parallel);
+/// `None` when one cannot be read (the full load then reports why).
+fn probe_key(profile: &Profile, options: &LoadOptions) -> Option<String> {
+    let sources = inputs::remotes(profile);
+    let states: Vec<Option<(String, String, String)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = sources
+            .iter()
+            .map(|src| {
+                s.spawn(move || {
+                    repo::probe(src, options)
+                        .ok()
+                        .map(|p| (src.id.clone(), p.baseurl, p.repomd_sha256))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    let states: Option<Vec<_>> = states.into_iter().collect();
+    Some(memo_key(profile, &states?))
+}
+
+/// The kept resolution under `key`, when whole and made for this profile.
+fn read_memo(memo: &crate::cas::Dir, key: &str, profile: &Profile) -> Option<Lockfile> {
+    let body = memo.get_sealed(key, MEMO_KIND, MEMO_VERSION)?;
+    let lock: Lockfile = toml::from_str(std::str::from_utf8(&body).ok()?).ok()?;
+    (lock.version == LOCK_VERSION && lock.profile_digest == profile.resolution_digest()).then(
+        || {
+            memo.touch(key);
+            lock
+        },
+    )
 }
 
 /// [`resolve`] on an already loaded pool (tests and benchmarks load it once).
@@ -215,6 +325,9 @@ pub fn resolve_in<'p>(
             .solve(&request)
             .map_err(|source| ResolveError::Solve { set, source })
     };
+    if previous.is_none() {
+        return resolve_fresh(profile, pool);
+    }
     let image = solve_set(
         "image",
         &profile.packages.install,
@@ -232,6 +345,45 @@ pub fn resolve_in<'p>(
             previous.map(|l| l.boot_packages.as_slice()),
         )?)
     };
+    Ok(Resolved { pool, image, boot })
+}
+
+/// Both sets without pins: one view of the pool and one package index for both solves
+/// ([`solve::solve_all`]); errors in the order [`resolve_in`] reports them (the image's
+/// first).
+fn resolve_fresh<'p>(profile: &Profile, pool: &'p Pool) -> Result<Resolved<'p>, ResolveError> {
+    let image_req = request_for(
+        profile,
+        pool,
+        &profile.packages.install,
+        profile.packages.weak_deps,
+    )?;
+    let boot_req = (!profile.boot.packages.is_empty())
+        .then(|| request_for(profile, pool, &profile.boot.packages, false));
+    let view = View::new(pool, &BTreeMap::new());
+    let mut requests = vec![image_req];
+    let boot_err = match boot_req {
+        Some(Ok(r)) => {
+            requests.push(r);
+            None
+        }
+        Some(Err(e)) => Some(e),
+        None => None,
+    };
+    let mut solved = view.solve_all(&requests).into_iter();
+    let solve_err = |set| move |source| ResolveError::Solve { set, source };
+    let image = solved
+        .next()
+        .unwrap_or_else(|| {
+            Err(SolveError::Unsolvable {
+                problems: Vec::new(),
+            })
+        })
+        .map_err(solve_err("image"))?;
+    if let Some(e) = boot_err {
+        return Err(e);
+    }
+    let boot = solved.next().transpose().map_err(solve_err("boot"))?;
     Ok(Resolved { pool, image, boot })
 }
 

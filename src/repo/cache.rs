@@ -39,6 +39,53 @@ pub fn kept_path(cache_dir: &Path, repo_id: &str, url: &str, name: &str) -> Path
         .join(sanitize(name))
 }
 
+/// Remove downloaded metadata files (`<cache>/repodata/*/*`) not used within `max_age`
+/// (their mtime: set when downloaded and each time a load reads them), and their emptied
+/// folders; with `dry_run`, only count them. Returns (files, bytes).
+pub fn gc_metadata(
+    cache_dir: &Path,
+    max_age: std::time::Duration,
+    dry_run: bool,
+) -> std::io::Result<(u64, u64)> {
+    let root = cache_dir.join("repodata");
+    let now = std::time::SystemTime::now();
+    let (mut files, mut bytes) = (0, 0);
+    let rd = match std::fs::read_dir(&root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+        Err(e) => return Err(e),
+    };
+    for d in rd {
+        let d = d?.path();
+        if !d.is_dir() {
+            continue;
+        }
+        let mut left = 0;
+        for f in std::fs::read_dir(&d)? {
+            let f = f?.path();
+            let m = std::fs::symlink_metadata(&f)?;
+            let old = m
+                .modified()
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|a| a > max_age);
+            if m.is_file() && old {
+                files += 1;
+                bytes += m.len();
+                if !dry_run {
+                    std::fs::remove_file(&f)?;
+                }
+            } else {
+                left += 1;
+            }
+        }
+        if left == 0 && !dry_run {
+            let _ = std::fs::remove_dir(&d);
+        }
+    }
+    Ok((files, bytes))
+}
+
 /// Keep a cache path component inside its folder whatever a server sends.
 fn sanitize(name: &str) -> String {
     let s: String = name

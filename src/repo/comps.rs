@@ -7,7 +7,7 @@ use quick_xml::events::Event;
 use std::io::BufRead;
 
 /// One `<group>`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Group {
     pub id: String,
     /// The untranslated `<name>`.

@@ -9,7 +9,7 @@ use quick_xml::events::Event;
 use std::io::BufRead;
 
 /// The parsed filelists.xml of one repository.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FileLists {
     pub packages: Vec<FilelistPackage>,
     /// The `packages="N"` count the root element claims.
@@ -17,7 +17,7 @@ pub struct FileLists {
 }
 
 /// The files of one package; `pkgid` is the package checksum that primary.xml also has.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FilelistPackage {
     pub pkgid: String,
     pub name: String,

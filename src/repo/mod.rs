@@ -27,6 +27,7 @@ pub mod download;
 pub mod filelists;
 pub mod mirrors;
 pub mod modules;
+pub mod parsed;
 pub mod pool;
 pub mod primary;
 pub mod query;
@@ -256,6 +257,39 @@ impl RepoError {
 /// When every mirror failed, the error reported is the first refused repomd.xml (metalink,
 /// signature), else the first failure.
 pub fn load(source: &Remote, options: &LoadOptions) -> Result<RepoData, RepoError> {
+    each_mirror(source, options, |baseurl, access| {
+        load_from(source, baseurl, access, options)
+    })
+}
+
+/// Which state a repository is in, without loading its packages: the base URL that
+/// answered and the sha256 of its repomd.xml, trusted exactly as [`load`] trusts it
+/// (mirrors in order, metalink, signature). The same state gives the same records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub baseurl: String,
+    pub repomd_sha256: String,
+}
+
+/// [`Probe`] one repository.
+pub fn probe(source: &Remote, options: &LoadOptions) -> Result<Probe, RepoError> {
+    each_mirror(source, options, |baseurl, access| {
+        let url = download::join(baseurl, "repodata/repomd.xml")?;
+        let bytes = read_repomd(&url, source, baseurl, access, options)?;
+        Ok(Probe {
+            baseurl: baseurl.to_string(),
+            repomd_sha256: checksum::sha256_hex(&bytes),
+        })
+    })
+}
+
+/// Run `f` on the repository's base URLs in order until one works; see [`load`] for
+/// which errors move on to the next one and which error is reported.
+fn each_mirror<T>(
+    source: &Remote,
+    options: &LoadOptions,
+    f: impl Fn(&str, &Access) -> Result<T, RepoError>,
+) -> Result<T, RepoError> {
     let transport = Transport::new(&source.tls, source.proxy.as_deref(), Timeouts::default())
         .map_err(|e| RepoError::Setup {
             repo: source.id.clone(),
@@ -274,7 +308,7 @@ pub fn load(source: &Remote, options: &LoadOptions) -> Result<RepoData, RepoErro
     };
     let mut errors = Vec::new();
     for (i, baseurl) in mirrors.baseurls.iter().enumerate() {
-        match load_from(source, baseurl, &access, options) {
+        match f(baseurl, &access) {
             Ok(d) => return Ok(d),
             Err(e) if e.is_mirror_specific() => {
                 if i + 1 < mirrors.baseurls.len() {
@@ -341,14 +375,23 @@ fn load_from(
     // comps and modules. Errors are reported in the sequential order (primary first).
     let (primary, rest) = std::thread::scope(|s| {
         let primary = s.spawn(|| {
-            // On all cores first; a file that fails is read again sequentially, so its
-            // error is exactly the sequential parser's (see `split`).
-            match reader.read(record, |r| split::parse(r, &source.id)) {
-                Err(RepoError::Parse { .. }) => {
-                    reader.read(record, |r| primary::parse(r, &source.id))
-                }
-                other => other,
-            }
+            reader.read_parsed(record, parsed::Kind::Primary, || {
+                // On all cores first; a file that fails is read again sequentially, so its
+                // error is exactly the sequential parser's (see `split`).
+                let (url, p) = match reader.read(record, |r| split::parse(r, &source.id)) {
+                    Err(RepoError::Parse { .. }) => {
+                        reader.read(record, |r| primary::parse(r, &source.id))
+                    }
+                    other => other,
+                }?;
+                Ok((
+                    url,
+                    parsed::PrimaryRecords {
+                        declared: p.declared,
+                        packages: p.packages,
+                    },
+                ))
+            })
         });
         let rest = load_groups(&reader, &repomd)
             .and_then(|groups| Ok((groups, load_modules(&reader, &repomd)?)));
@@ -359,8 +402,12 @@ fn load_from(
             rest,
         )
     });
-    let (rurl, primary) = primary?;
+    let (rurl, mut primary) = primary?;
     check_count(&rurl, primary.declared, primary.packages.len())?;
+    // Parsed records kept in the cache may come from another repository with this file.
+    for p in primary.packages.iter_mut().filter(|p| p.repo != source.id) {
+        p.repo.clone_from(&source.id);
+    }
     let (groups, modules) = rest?;
     tracing::info!(
         "repository `{}`: {} packages, {} groups, {} module streams from {baseurl}",
@@ -386,10 +433,12 @@ fn load_from(
 fn load_modules(reader: &RecordReader<'_>, repomd: &Repomd) -> Result<Modules, RepoError> {
     match repomd.record("modules") {
         Some(rec) => Ok(reader
-            .read_with(rec, |url, r| {
-                modules::parse(r).map_err(|message| RepoError::Yaml {
-                    url: url.to_string(),
-                    message,
+            .read_parsed(rec, parsed::Kind::Modules, || {
+                reader.read_with(rec, |url, r| {
+                    modules::parse(r).map_err(|message| RepoError::Yaml {
+                        url: url.to_string(),
+                        message,
+                    })
                 })
             })?
             .1),
@@ -429,7 +478,9 @@ fn load_groups(reader: &RecordReader<'_>, repomd: &Repomd) -> Result<Vec<Group>,
         let Some(rec) = repomd.record(kind) else {
             continue;
         };
-        match reader.read(rec, |r| comps::parse(r)) {
+        match reader.read_parsed(rec, parsed::Kind::Comps, || {
+            reader.read(rec, |r| comps::parse(r))
+        }) {
             Ok((_, groups)) => return Ok(groups),
             Err(e @ RepoError::NotFound { .. }) => {
                 tracing::debug!("{e}; trying another comps variant");
@@ -548,6 +599,29 @@ impl RecordReader<'_> {
         })
     }
 
+    /// The records `make` parses from a record's file, kept in the cache by the file's
+    /// checksum ([`parsed`]): when they are kept, a local file is still checked (size and
+    /// checksum, so a damaged repository fails as before) but not parsed, and a remote
+    /// one is not read at all (its bytes were checked when it was downloaded and parsed).
+    pub fn read_parsed<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        rec: &DataRecord,
+        kind: parsed::Kind,
+        make: impl FnOnce() -> Result<(String, T), RepoError>,
+    ) -> Result<(String, T), RepoError> {
+        let cache = parsed::Parsed::new(&self.options.cache_dir);
+        if let Some(v) = cache.get(kind, &rec.checksum) {
+            let url = self.url(rec)?;
+            if let Target::Local(_) = download::target(&url)? {
+                self.local_copy(rec, &url)?;
+            }
+            return Ok((url.to_string(), v));
+        }
+        let (url, v) = make()?;
+        cache.put(kind, &rec.checksum, &v);
+        Ok((url, v))
+    }
+
     /// Verify a record's file (size and checksum), then stream its decompressed content
     /// through `parse`, and check the open-checksum and open-size once it is read.
     /// Decompression and hashing run on a second thread ([`stream`]), overlapping the parse.
@@ -632,7 +706,11 @@ impl RecordReader<'_> {
                     cache::metadata_path(&self.options.cache_dir, &rec.checksum, &rec.href);
                 if cached.exists() {
                     match verify_file(&cached, rec, url) {
-                        Ok(()) => return Ok(cached),
+                        Ok(()) => {
+                            // Used now: `diskless cache gc --max-age` goes by this.
+                            crate::cas::touch(&cached);
+                            return Ok(cached);
+                        }
                         Err(e) => tracing::warn!("cached copy damaged ({e}); downloading again"),
                     }
                 }
@@ -702,7 +780,9 @@ impl RepoData {
         };
         let lists = match self.repomd.record("filelists") {
             Some(rec) => {
-                let (url, lists) = reader.read(rec, |r| filelists::parse(r))?;
+                let (url, lists) = reader.read_parsed(rec, parsed::Kind::Filelists, || {
+                    reader.read(rec, |r| filelists::parse(r))
+                })?;
                 check_count(&url, lists.declared, lists.packages.len())?;
                 lists
             }
@@ -711,12 +791,12 @@ impl RepoData {
         Ok(self.filelists.get_or_init(|| lists))
     }
 
-    /// Stream filelists.xml (verified, package count checked) through `each`, without
-    /// keeping it: for an index that takes the strings. Uses [`RepoData::filelists`]'
-    /// copy instead when that was read already.
+    /// Hand every package of filelists.xml (verified, package count checked) to `each`,
+    /// by value: for an index that takes the strings. Parsed from the XML once, then from
+    /// the cache ([`parsed`]); [`RepoData::filelists`]' copy when that was read already.
     pub fn filelists_each(
         &self,
-        mut each: impl FnMut(filelists::FilelistPackage),
+        each: impl FnMut(filelists::FilelistPackage),
     ) -> Result<(), RepoError> {
         if let Some(f) = self.filelists.get() {
             f.packages.iter().cloned().for_each(each);
@@ -730,14 +810,13 @@ impl RepoData {
             options: &self.options,
             transport: &self.transport,
         };
-        let mut count = 0usize;
-        let (url, declared) = reader.read(rec, |r| {
-            filelists::parse_each(r, |p| {
-                count += 1;
-                each(p)
-            })
+        // Parsed once, then kept in the cache (by the file's checksum) for the next load.
+        let (url, lists) = reader.read_parsed(rec, parsed::Kind::Filelists, || {
+            reader.read(rec, |r| filelists::parse(r))
         })?;
-        check_count(&url, declared, count)
+        check_count(&url, lists.declared, lists.packages.len())?;
+        lists.packages.into_iter().for_each(each);
+        Ok(())
     }
 
     /// The URL a package is downloaded from.

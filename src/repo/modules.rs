@@ -12,14 +12,14 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read;
 
 /// The parsed modules.yaml of a repository.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Modules {
     pub streams: Vec<ModuleStream>,
     pub defaults: Vec<ModuleDefaults>,
 }
 
 /// One `modulemd` document: a build (version, context) of a module stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModuleStream {
     pub name: String,
     pub stream: String,
@@ -36,7 +36,7 @@ pub struct ModuleStream {
 }
 
 /// One `modulemd-defaults` document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModuleDefaults {
     pub module: String,
     /// The default stream, if the module has one (EL9 modules mostly don't).

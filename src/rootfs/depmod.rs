@@ -78,7 +78,7 @@ pub const GENERATED: &[&str] = &[
 const EXTENSIONS: &[&str] = &[".ko", ".ko.xz", ".ko.zst", ".ko.gz"];
 
 /// What depmod needs from one module file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModuleInfo {
     /// `.modinfo` as (key, value), in section order.
     pub info: Vec<(String, String)>,
@@ -134,6 +134,66 @@ pub struct Outcome {
     pub skipped: Vec<DepmodError>,
 }
 
+/// Module facts kept beside a cached store (`<cache>/depmod/`), by the digest of the
+/// module set.
+pub const MEMO_DIR: &str = "depmod";
+const MEMO_KIND: [u8; 4] = *b"kmod";
+const INDEX_KIND: [u8; 4] = *b"kidx";
+/// Bumped whenever [`parse_module`] would read other facts from the same bytes, or
+/// [`generate`] write other indexes from the same facts.
+const MEMO_VERSION: u32 = 1;
+
+/// What each module file holds (or why it is not a valid module), in `files` order: read
+/// from the store and parsed in parallel, or, when the same set of modules (paths and
+/// contents) was read before, taken from the store's memo ([`Store::memo`]).
+fn module_facts(
+    files: &[(String, crate::rootfs::tree::Digest, Option<String>)],
+    store: &Store,
+    prefix: &str,
+) -> Result<(String, Vec<Result<ModuleInfo, String>>), DepmodError> {
+    let memo = store.memo(MEMO_DIR);
+    let key = {
+        let mut k = crate::cas::KeyHasher::new("diskless depmod module facts");
+        for (rel, digest, _) in files {
+            k.part(rel.as_bytes()).part(&digest.0);
+        }
+        k.finish()
+    };
+    let kept = memo
+        .as_ref()
+        .and_then(|m| m.get_sealed(&key, MEMO_KIND, MEMO_VERSION))
+        .and_then(|b| postcard::from_bytes::<Vec<Result<ModuleInfo, String>>>(&b).ok())
+        .filter(|v| v.len() == files.len());
+    if let Some(v) = kept {
+        if let Some(m) = &memo {
+            m.touch(&key);
+        }
+        return Ok((key, v));
+    }
+    let package = |p: &Option<String>| p.clone().unwrap_or_else(|| "(generated)".into());
+    // Outer error: the store failed; inner: the module is not a valid module.
+    let facts = files
+        .par_iter()
+        .map(|(rel, digest, owner)| {
+            let raw = store.read(digest).map_err(|source| DepmodError::Read {
+                path: format!("{prefix}{rel}"),
+                package: package(owner),
+                source,
+            })?;
+            Ok(decompress(rel, &raw).and_then(|b| parse_module(&b)))
+        })
+        .collect::<Result<Vec<_>, DepmodError>>()?;
+    if let Some(m) = &memo {
+        let written = postcard::to_allocvec(&facts)
+            .map_err(std::io::Error::other)
+            .and_then(|b| m.put_sealed(&key, MEMO_KIND, MEMO_VERSION, &b));
+        if let Err(e) = written {
+            tracing::debug!("cannot keep the kernel module facts: {e}");
+        }
+    }
+    Ok((key, facts))
+}
+
 /// Compute the index files for the modules directory `dir` of `tree`.
 pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Outcome, DepmodError> {
     let prefix = format!("{dir}/");
@@ -148,29 +208,18 @@ pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Outcome, DepmodError
         }
     }
     let package = |p: &Option<String>| p.clone().unwrap_or_else(|| "(generated)".into());
-    // Outer error: the store failed; inner: the module is not a valid module.
-    let parsed = files
-        .par_iter()
-        .map(|(rel, digest, owner)| {
-            let path = format!("{prefix}{rel}");
-            let raw = store.read(digest).map_err(|source| DepmodError::Read {
-                path: path.clone(),
-                package: package(owner),
-                source,
-            })?;
-            Ok(decompress(rel, &raw)
-                .and_then(|b| parse_module(&b))
-                .map(|info| Module {
-                    relpath: rel.clone(),
-                    info,
-                })
-                .map_err(|reason| DepmodError::Corrupt {
-                    path,
-                    package: package(owner),
-                    reason,
-                }))
+    let (facts_key, facts) = module_facts(&files, store, &prefix)?;
+    let parsed = files.iter().zip(facts).map(|((rel, _, owner), fact)| {
+        fact.map(|info| Module {
+            relpath: rel.clone(),
+            info,
         })
-        .collect::<Result<Vec<_>, DepmodError>>()?;
+        .map_err(|reason| DepmodError::Corrupt {
+            path: format!("{prefix}{rel}"),
+            package: package(owner),
+            reason,
+        })
+    });
     let mut modules = Vec::new();
     let mut skipped = Vec::new();
     for r in parsed {
@@ -203,14 +252,47 @@ pub fn run(tree: &Tree, store: &Store, dir: &str) -> Result<Outcome, DepmodError
     let order = shipped("modules.order")?;
     let builtin = shipped("modules.builtin")?;
     let builtin_modinfo = shipped("modules.builtin.modinfo")?;
+    let search = tree_search(tree, store)?;
+    // The index files are a function of the module facts and of these inputs: kept too.
+    let memo = store.memo(MEMO_DIR);
+    let key = {
+        let mut k = crate::cas::KeyHasher::new("diskless depmod indexes");
+        k.part(facts_key.as_bytes()).part(dir.as_bytes());
+        for shipped in [&order, &builtin, &builtin_modinfo] {
+            match shipped {
+                Some(b) => k.part(b"some").part(b),
+                None => k.part(b"none"),
+            };
+        }
+        k.part(format!("{search:?}").as_bytes());
+        k.finish()
+    };
+    let kept = memo
+        .as_ref()
+        .and_then(|m| m.get_sealed(&key, INDEX_KIND, MEMO_VERSION))
+        .and_then(|b| postcard::from_bytes::<Vec<(String, Vec<u8>)>>(&b).ok());
+    if let Some(files) = kept {
+        if let Some(m) = &memo {
+            m.touch(&key);
+        }
+        return Ok(Outcome { files, skipped });
+    }
     let files = generate(
         dir,
         modules,
         order.as_deref(),
         builtin.as_deref(),
         builtin_modinfo.as_deref(),
-        &tree_search(tree, store)?,
+        &search,
     )?;
+    if let Some(m) = &memo {
+        let written = postcard::to_allocvec(&files)
+            .map_err(std::io::Error::other)
+            .and_then(|b| m.put_sealed(&key, INDEX_KIND, MEMO_VERSION, &b));
+        if let Err(e) = written {
+            tracing::debug!("cannot keep the module indexes: {e}");
+        }
+    }
     Ok(Outcome { files, skipped })
 }
 

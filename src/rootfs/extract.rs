@@ -19,6 +19,7 @@ use super::header::{PkgHeader, fflags};
 use super::paths;
 use super::store::Store;
 use super::tree::{Digest, Entry, EntryKind, Tree};
+use crate::cas;
 use crate::codec::{self, Compression};
 use crate::cpio;
 use std::collections::{BTreeMap, HashMap};
@@ -50,6 +51,98 @@ pub struct Filters {
     /// `None` = all languages.
     pub langs: Option<Vec<String>>,
     pub exclude_paths: Vec<String>,
+}
+
+/// What a package's payload holds, as the install pass needs it: the payload order of the
+/// header's files, the contents (in the store) of the files that carry them, and symlink
+/// targets the header leaves out. Made by [`read_payload`]; kept in the cache by
+/// [`Manifests`] so a package already read is not decompressed again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Payload {
+    /// Header file indices in payload order, then the header-only (ghost) ones.
+    pub order: Vec<u32>,
+    /// (file index, contents, size) of every regular file that carried contents.
+    pub contents: Vec<(u32, Digest, u64)>,
+    /// ((device, inode), contents, size) of every hardlink group with contents.
+    pub group_content: Vec<((u32, u32), Digest, u64)>,
+    /// (file index, target) of symlinks whose target is only in the payload.
+    pub link_targets: Vec<(u32, String)>,
+}
+
+impl Payload {
+    /// Every content the install pass reads from the store.
+    pub fn digests(&self) -> impl Iterator<Item = (&Digest, u64)> {
+        self.contents
+            .iter()
+            .map(|(_, d, s)| (d, *s))
+            .chain(self.group_content.iter().map(|(_, d, s)| (d, *s)))
+    }
+}
+
+/// Payloads already read, kept in the cache by the RPM file's sha256
+/// (`<cache>/extracted/ab/cdef…`, sealed postcard): a warm build applies them without
+/// decompressing the package again, as long as the store still has every content.
+#[derive(Debug, Clone)]
+pub struct Manifests {
+    dir: cas::Dir,
+}
+
+const MANIFEST_KIND: [u8; 4] = *b"xman";
+/// Bumped whenever [`read_payload`] would record something else for the same RPM.
+const MANIFEST_VERSION: u32 = 1;
+/// The manifests' folder in the cache.
+pub const MANIFESTS_DIR: &str = "extracted";
+
+impl Manifests {
+    pub fn new(dir: cas::Dir) -> Manifests {
+        Manifests { dir }
+    }
+
+    pub fn dir(&self) -> &cas::Dir {
+        &self.dir
+    }
+
+    /// The payload of the RPM with this sha256, when it was read before and the store
+    /// still has all of its contents.
+    pub fn get(&self, rpm_sha256: &str, store: &Store) -> Option<Payload> {
+        let body = self
+            .dir
+            .get_sealed(rpm_sha256, MANIFEST_KIND, MANIFEST_VERSION)?;
+        let p: Payload = postcard::from_bytes(&body).ok()?;
+        let whole = p.digests().all(|(d, size)| store.has(d, Some(size)));
+        whole.then_some(p)
+    }
+
+    /// Keep `payload` for the RPM with this sha256 (a failure to write only costs a later
+    /// build the decompression).
+    pub fn put(&self, rpm_sha256: &str, payload: &Payload) {
+        let written = postcard::to_allocvec(payload)
+            .map_err(std::io::Error::other)
+            .and_then(|b| {
+                self.dir
+                    .put_sealed(rpm_sha256, MANIFEST_KIND, MANIFEST_VERSION, &b)
+            });
+        if let Err(e) = written {
+            tracing::debug!("cannot keep the extraction manifest of {rpm_sha256}: {e}");
+        }
+    }
+
+    /// The contents a kept manifest references (for `diskless cache gc`); `None` when
+    /// there is no readable manifest for this RPM.
+    pub fn referenced(&self, rpm_sha256: &str) -> Option<Vec<Digest>> {
+        let body = self
+            .dir
+            .get_sealed(rpm_sha256, MANIFEST_KIND, MANIFEST_VERSION)?;
+        let p: Payload = postcard::from_bytes(&body).ok()?;
+        Some(p.digests().map(|(d, _)| *d).collect())
+    }
+}
+
+/// A header's hex sha256 file digest, when it is one.
+fn hex_digest(hex: &str) -> Option<Digest> {
+    let mut d = [0u8; 32];
+    hex::decode_to_slice(hex, &mut d).ok()?;
+    Some(Digest(d))
 }
 
 /// Counts of files not installed, by reason.
@@ -189,14 +282,15 @@ impl<'s> Image<'s> {
         self.owners.insert(resolved.clone(), owner);
         Ok(resolved)
     }
+}
 
-    /// Stream the payload of the package at `rpm` (whose header is `hdr`) into the image.
-    pub fn extract(
-        &mut self,
-        rpm: &Path,
-        hdr: &PkgHeader,
-        filters: &Filters,
-    ) -> Result<usize, RootfsError> {
+/// The payload pass: stream the payload of the package at `rpm` (whose header is `hdr`),
+/// putting every regular file's contents into `store` (only those it lacks are written)
+/// and checking them against the header (sizes, sha256 digests, hardlink counts). A pure
+/// function of the RPM's bytes, so packages are read in parallel and the result is kept
+/// ([`Manifests`]); the install pass ([`Image::apply`]) runs in install order.
+pub fn read_payload(rpm: &Path, hdr: &PkgHeader, store: &Store) -> Result<Payload, RootfsError> {
+    {
         let nevra = hdr.nevra();
         let payload_err = |source: std::io::Error| RootfsError::Payload {
             package: nevra.clone(),
@@ -232,9 +326,9 @@ impl<'s> Image<'s> {
         // Payload pass: contents into the store, entries collected in payload order.
         let mut seen = vec![false; hdr.files.len()];
         let mut order: Vec<usize> = Vec::with_capacity(hdr.files.len());
-        let mut contents: HashMap<usize, (Digest, u64)> = HashMap::new();
-        let mut group_content: HashMap<(u32, u32), (Digest, u64)> = HashMap::new();
-        let mut link_targets: HashMap<usize, String> = HashMap::new();
+        let mut contents: Vec<(u32, Digest, u64)> = Vec::new();
+        let mut group_content: Vec<((u32, u32), Digest, u64)> = Vec::new();
+        let mut link_targets: Vec<(u32, String)> = Vec::new();
         let sizes = |i: u32| hdr.files.get(i as usize).map(|f| f.size);
         while let Some(h) = archive.next(sizes).map_err(payload_err)? {
             let index = match (&h.index, &h.name) {
@@ -285,7 +379,14 @@ impl<'s> Image<'s> {
                     // Not the contents-carrying member of its hardlink group.
                     continue;
                 }
-                let (digest, size) = self.store.put_reader(archive.data()).map_err(payload_err)?;
+                // The header's sha256 names the contents before they are read: a content
+                // the store has is only hashed, not written again.
+                let expected = (hdr.digest_algo == 8)
+                    .then(|| hex_digest(&f.digest))
+                    .flatten();
+                let (digest, size) = store
+                    .put_expected(archive.data(), expected.as_ref().map(|d| (d, f.size)))
+                    .map_err(payload_err)?;
                 if size != f.size {
                     return Err(RootfsError::Malformed {
                         package: nevra.clone(),
@@ -304,13 +405,13 @@ impl<'s> Image<'s> {
                     });
                 }
                 if is_linked(index) {
-                    group_content.insert((f.device, f.inode), (digest, size));
+                    group_content.push(((f.device, f.inode), digest, size));
                 }
-                contents.insert(index, (digest, size));
+                contents.push((index as u32, digest, size));
             } else if f.file_type() == 0o120000 && f.linkto.is_empty() {
                 let mut t = String::new();
                 std::io::Read::read_to_string(&mut archive.data(), &mut t).map_err(payload_err)?;
-                link_targets.insert(index, t);
+                link_targets.push((index as u32, t));
             }
         }
         for (i, f) in hdr.files.iter().enumerate() {
@@ -323,6 +424,77 @@ impl<'s> Image<'s> {
                 }
                 order.push(i);
             }
+        }
+        Ok(Payload {
+            order: order.into_iter().map(|i| i as u32).collect(),
+            contents,
+            group_content,
+            link_targets,
+        })
+    }
+}
+
+impl Image<'_> {
+    /// Stream the payload of the package at `rpm` (whose header is `hdr`) into the image:
+    /// [`read_payload`], then [`Image::apply`].
+    pub fn extract(
+        &mut self,
+        rpm: &Path,
+        hdr: &PkgHeader,
+        filters: &Filters,
+    ) -> Result<usize, RootfsError> {
+        let payload = read_payload(rpm, hdr, self.store)?;
+        self.apply(hdr, &payload, filters)
+    }
+
+    /// The install pass: put the package's files into the tree in payload order (rpm's
+    /// order), applying the filters, the path rules and the conflict rules.
+    pub fn apply(
+        &mut self,
+        hdr: &PkgHeader,
+        payload: &Payload,
+        filters: &Filters,
+    ) -> Result<usize, RootfsError> {
+        let nevra = hdr.nevra();
+        let payload_err = |source: std::io::Error| RootfsError::Payload {
+            package: nevra.clone(),
+            source,
+        };
+        let mut group_size: HashMap<(u32, u32), usize> = HashMap::new();
+        for f in hdr.files.iter().filter(|f| f.is_reg() && !f.is_ghost()) {
+            *group_size.entry((f.device, f.inode)).or_default() += 1;
+        }
+        let is_linked = |i: usize| {
+            let f = &hdr.files[i];
+            f.is_reg()
+                && !f.is_ghost()
+                && group_size.get(&(f.device, f.inode)).copied().unwrap_or(0) > 1
+        };
+        let contents: HashMap<usize, (Digest, u64)> = payload
+            .contents
+            .iter()
+            .map(|(i, d, s)| (*i as usize, (*d, *s)))
+            .collect();
+        let group_content: HashMap<(u32, u32), (Digest, u64)> = payload
+            .group_content
+            .iter()
+            .map(|(k, d, s)| (*k, (*d, *s)))
+            .collect();
+        let mut link_targets: HashMap<usize, String> = payload
+            .link_targets
+            .iter()
+            .map(|(i, t)| (*i as usize, t.clone()))
+            .collect();
+        let order = payload.order.iter().map(|&i| i as usize);
+        if let Some(bad) = payload
+            .order
+            .iter()
+            .find(|&&i| i as usize >= hdr.files.len())
+        {
+            return Err(RootfsError::UnknownPayloadEntry {
+                package: nevra.clone(),
+                name: format!("file index {bad}"),
+            });
         }
 
         // Install pass, in payload order (rpm's order).

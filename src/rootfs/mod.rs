@@ -38,6 +38,7 @@ pub mod xattrs;
 
 use extract::{Filters, Image, Owner, Skipped};
 use header::PkgHeader;
+use rayon::prelude::*;
 use std::path::PathBuf;
 use store::Store;
 use tree::{Entry, EntryKind, Tree};
@@ -183,9 +184,11 @@ pub struct Assembled {
     pub source_date_epoch: u64,
 }
 
-/// Read the headers of `rpms` (no payload).
+/// Read the headers of `rpms` (no payload), in parallel; the first error in `rpms` order
+/// is the one returned.
 pub fn read_headers(rpms: &[PathBuf]) -> Result<Vec<PkgHeader>, RootfsError> {
-    rpms.iter()
+    let read: Vec<Result<PkgHeader, RootfsError>> = rpms
+        .par_iter()
         .map(|p| {
             let path = p.display().to_string();
             let meta = rpm::PackageMetadata::open(p).map_err(|source| RootfsError::Header {
@@ -194,7 +197,25 @@ pub fn read_headers(rpms: &[PathBuf]) -> Result<Vec<PkgHeader>, RootfsError> {
             })?;
             Ok(PkgHeader::from_metadata(&meta, &path)?)
         })
-        .collect()
+        .collect();
+    read.into_iter().collect()
+}
+
+/// One package file to assemble, with the sha256 of the whole file when the caller knows
+/// it (the package cache does): the key its extraction manifest is kept under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpmFile {
+    pub path: PathBuf,
+    pub sha256: Option<String>,
+}
+
+impl From<&PathBuf> for RpmFile {
+    fn from(path: &PathBuf) -> RpmFile {
+        RpmFile {
+            path: path.clone(),
+            sha256: None,
+        }
+    }
 }
 
 const INITRD_RELEASE: &str = "/etc/initrd-release";
@@ -259,14 +280,49 @@ pub fn assemble(
     cfg: &AssembleConfig,
     store: &Store,
 ) -> Result<Assembled, RootfsError> {
-    let headers = read_headers(rpms)?;
+    let files: Vec<RpmFile> = rpms.iter().map(RpmFile::from).collect();
+    assemble_files(&files, cfg, store)
+}
+
+/// [`assemble`] for package files whose sha256 may be known: with a store in the cache
+/// ([`Store::in_cache`]), a package read before is applied from its kept manifest
+/// ([`extract::Manifests`]) without decompressing it.
+///
+/// Payloads are read in parallel (decompressed, hashed, contents stored) and applied to
+/// the tree one package after the other in rpm's install order, so the tree, and the
+/// first error reported, are those of reading them one by one.
+pub fn assemble_files(
+    rpms: &[RpmFile],
+    cfg: &AssembleConfig,
+    store: &Store,
+) -> Result<Assembled, RootfsError> {
+    let paths: Vec<PathBuf> = rpms.iter().map(|r| r.path.clone()).collect();
+    let headers = read_headers(&paths)?;
     let order = order::install_order(&headers);
     let sde = cfg.source_date_epoch;
     let mut image = Image::new(store, sde);
     let mut notes = Vec::new();
 
-    for &i in &order {
-        image.extract(&rpms[i], &headers[i], &cfg.filters)?;
+    let manifests = store
+        .memo(extract::MANIFESTS_DIR)
+        .map(extract::Manifests::new);
+    let payloads: Vec<Result<extract::Payload, RootfsError>> = order
+        .par_iter()
+        .map(|&i| {
+            let key = rpms[i].sha256.as_deref().map(str::to_ascii_lowercase);
+            let kept = manifests.as_ref().zip(key.as_deref());
+            if let Some(p) = kept.and_then(|(m, k)| m.get(k, store)) {
+                return Ok(p);
+            }
+            let p = extract::read_payload(&rpms[i].path, &headers[i], store)?;
+            if let Some((m, k)) = kept {
+                m.put(k, &p);
+            }
+            Ok(p)
+        })
+        .collect();
+    for (&i, payload) in order.iter().zip(payloads) {
+        image.apply(&headers[i], &payload?, &cfg.filters)?;
     }
 
     if let Some(e) = image.tree.remove(INITRD_RELEASE) {

@@ -32,7 +32,7 @@ use super::header::PkgHeader;
 use super::tree::{Entry, EntryKind};
 use blob::{Added, RawHeader, tag};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `[image] rpmdb`: write the database (the default) or leave it out, silently.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -283,7 +283,7 @@ fn layout(image: &Image<'_>, arch: &str) -> Result<Result<Layout, String>, Rpmdb
 /// `None` when `cfg` turns it off.
 pub fn write(
     image: &mut Image<'_>,
-    rpms: &[PathBuf],
+    rpms: &[super::RpmFile],
     headers: &[PkgHeader],
     order: &[usize],
     filters: &Filters,
@@ -316,7 +316,7 @@ pub fn write(
     let started = std::time::Instant::now();
     let raws = order
         .iter()
-        .map(|&i| read_headers(&rpms[i]))
+        .map(|&i| read_headers(&rpms[i].path))
         .collect::<Result<Vec<_>, _>>()?;
     let pairs: Vec<(&PkgHeader, &RawHeader)> = order
         .iter()

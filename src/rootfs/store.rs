@@ -2,14 +2,25 @@
 //!
 //! The tree holds only digests; contents are written here once (identical files from
 //! several packages share one copy) and read back by `emit` when it writes archives.
+//!
+//! A build keeps its store in the cache ([`Store::in_cache`]: `<cache>/store/ab/cdef…`),
+//! shared by every build on that cache: a content the store has is never written again
+//! (the RPM header's sha256 file digest says which content a file has before it is read;
+//! the bytes are still hashed as they stream by, and a mismatch is an error). Entries are
+//! renamed into place whole, so concurrent builds need no lock. Beside it, derived facts
+//! that only depend on contents are kept by [`Store::memo`] (extraction manifests,
+//! kernel module facts).
 
 use super::tree::Digest;
-use crate::fsx;
+use crate::{cas, fsx};
+use sha2::Digest as _;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// The cache folder the store lives in, when it does: where [`Store::memo`]s go.
+    cache: Option<PathBuf>,
 }
 
 impl Store {
@@ -17,7 +28,28 @@ impl Store {
     pub fn new(root: impl Into<PathBuf>) -> std::io::Result<Store> {
         let root = root.into();
         fs_err::create_dir_all(&root)?;
-        Ok(Store { root })
+        Ok(Store { root, cache: None })
+    }
+
+    /// The store kept in the cache folder `cache_dir` (`<cache_dir>/store`), with memos.
+    pub fn in_cache(cache_dir: &Path) -> std::io::Result<Store> {
+        let mut s = Store::new(cache_dir.join(STORE_DIR))?;
+        s.cache = Some(cache_dir.to_path_buf());
+        Ok(s)
+    }
+
+    /// A folder of derived facts beside a cached store (`<cache_dir>/<name>`), `None` for a
+    /// store outside the cache.
+    pub fn memo(&self, name: &str) -> Option<cas::Dir> {
+        self.cache.as_ref().map(|c| cas::Dir::new(c.join(name)))
+    }
+
+    /// Whether the store holds this content (with this size, when given).
+    pub fn has(&self, digest: &Digest, size: Option<u64>) -> bool {
+        match std::fs::metadata(self.path(digest)) {
+            Ok(m) => m.is_file() && size.is_none_or(|s| s == m.len()),
+            Err(_) => false,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -32,15 +64,28 @@ impl Store {
 }
 
 impl Store {
+    /// Stream `reader` into the store and return its digest and size; when `expected`
+    /// (the header's digest) is already in the store with `size` bytes, the stream is only
+    /// hashed, not written (the caller compares the digest returned with the one expected).
+    pub fn put_expected(
+        &self,
+        reader: impl std::io::Read,
+        expected: Option<(&Digest, u64)>,
+    ) -> std::io::Result<(Digest, u64)> {
+        match expected {
+            Some((d, size)) if self.has(d, Some(size)) => hash_only(reader),
+            _ => self.put_reader(reader),
+        }
+    }
+
     /// Stream `reader` into the store and return its digest and size.
     ///
     /// The bytes go to a temporary file in the store first and are renamed into place once
     /// the digest is known, so a crash never leaves a half-written object under a digest
     /// name, and a second writer of the same contents simply finds it present.
     pub fn put_reader(&self, mut reader: impl std::io::Read) -> std::io::Result<(Digest, u64)> {
-        use sha2::Digest as _;
         use std::io::Write as _;
-        let mut tmp = fsx::temp_in(&self.root, ".incoming-")?;
+        let mut tmp = fsx::temp_in(&self.root, cas::TEMP_PREFIX)?;
         let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         let mut size = 0u64;
@@ -66,8 +111,13 @@ impl Store {
         Ok((digest, size))
     }
 
-    /// Store a byte slice (generated files such as /etc/passwd).
+    /// Store a byte slice (generated files such as /etc/passwd); nothing is written when
+    /// the store has it.
     pub fn put_bytes(&self, bytes: &[u8]) -> std::io::Result<(Digest, u64)> {
+        let digest = Digest(sha2::Sha256::digest(bytes).into());
+        if self.has(&digest, Some(bytes.len() as u64)) {
+            return Ok((digest, bytes.len() as u64));
+        }
         self.put_reader(bytes)
     }
 
@@ -80,6 +130,27 @@ impl Store {
     pub fn read(&self, digest: &Digest) -> std::io::Result<Vec<u8>> {
         fs_err::read(self.path(digest))
     }
+}
+
+/// The store's folder in the cache.
+pub const STORE_DIR: &str = "store";
+
+/// Read `reader` to its end, returning its sha256 and size.
+fn hash_only(mut reader: impl std::io::Read) -> std::io::Result<(Digest, u64)> {
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((Digest(hasher.finalize().into()), size))
 }
 
 #[cfg(test)]

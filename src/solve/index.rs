@@ -193,6 +193,21 @@ impl<'a> Index<'a> {
         }
     }
 
+    /// The lazy file lists this index falls back on.
+    pub fn files_lazy(&self) -> &'a dyn FileProviders {
+        self.files_lazy
+    }
+
+    /// Whether an index built for `a` is the one `b` would build: the parts of a request
+    /// an index depends on are equal.
+    pub fn same_for(a: &Request, b: &Request) -> bool {
+        a.arch == b.arch
+            && a.extra_arches == b.extra_arches
+            && a.exclude == b.exclude
+            && a.repo_priority == b.repo_priority
+            && a.repo_cost == b.repo_cost
+    }
+
     pub fn target_arch(&self) -> &str {
         &self.target_arch
     }

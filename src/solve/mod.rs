@@ -87,6 +87,29 @@ pub fn solve(
     resolve::run(packages, files, request)
 }
 
+/// [`solve`] for several requests on the same packages, in order. Requests that agree on
+/// what the package index depends on (arch, excludes, repository priorities and costs)
+/// share one index instead of building it each time; the answers are [`solve`]'s.
+pub fn solve_all(
+    packages: &[Package],
+    files: &dyn FileProviders,
+    requests: &[Request],
+) -> Vec<Result<Solution, SolveError>> {
+    let mut built: Vec<(&Request, index::Index<'_>)> = Vec::new();
+    let mut out = Vec::with_capacity(requests.len());
+    for r in requests {
+        let at = match built.iter().position(|(b, _)| index::Index::same_for(b, r)) {
+            Some(i) => i,
+            None => {
+                built.push((r, index::Index::new(packages, files, r, &[])));
+                built.len() - 1
+            }
+        };
+        out.push(resolve::run_on(&built[at].1, r));
+    }
+    out
+}
+
 /// Resolve the jobs of `system` on top of its installed packages (libsolv's `install`,
 /// `erase`, `update`, `distupgrade`), with `request`'s policy knobs; `request.install`
 /// specs are install jobs. The solution is the whole installed set afterwards.

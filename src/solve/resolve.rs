@@ -19,11 +19,19 @@ pub fn run(
     files: &dyn FileProviders,
     request: &Request,
 ) -> Result<Solution, SolveError> {
-    let mut ix = Index::new(packages, files, request, &[]);
+    run_on(&Index::new(packages, files, request, &[]), request)
+}
+
+/// [`run`] on an index already built for `request`'s arch, excludes and repository
+/// priorities and costs (several requests that agree on those share one).
+pub fn run_on(first: &Index<'_>, request: &Request) -> Result<Solution, SolveError> {
+    let (packages, files) = (first.pkgs, first.files_lazy());
+    let rebuilt;
+    let mut ix = first;
     let mut forced = Vec::new();
     for spec in &request.install {
-        if let Err(e) = resolve_spec(&ix, spec) {
-            let f = super::spec::priority_hidden_exact(&ix, spec);
+        if let Err(e) = resolve_spec(ix, spec) {
+            let f = super::spec::priority_hidden_exact(ix, spec);
             if f.is_empty() {
                 return Err(e);
             }
@@ -32,16 +40,17 @@ pub fn run(
     }
     if !forced.is_empty() {
         forced.sort_unstable();
-        ix = Index::new(packages, files, request, &forced);
+        rebuilt = Index::new(packages, files, request, &forced);
+        ix = &rebuilt;
     }
-    let prov = Provider::new(&ix, request);
+    let prov = Provider::new(ix, request);
 
     let mut reqs: Vec<ConditionalRequirement> = Vec::new();
     let mut cons = Vec::new();
     // What each root requirement stands for, for the reasons.
     let mut roots: Vec<(String, RootMatch)> = Vec::new();
     for spec in &request.install {
-        match resolve_spec(&ix, spec)? {
+        match resolve_spec(ix, spec)? {
             SpecMatch::Packages(groups) => {
                 for mut group in groups {
                     // dnf installs what obsoletes a requested package instead (with
@@ -93,7 +102,7 @@ pub fn run(
             .soft_requirements(soft)
     };
     let mut chosen = match solver.solve(base(Vec::new())) {
-        Ok(s) => sorted(&ix, s.into_iter().map(pkg_of).collect()),
+        Ok(s) => sorted(ix, s.into_iter().map(pkg_of).collect()),
         Err(UnsolvableOrCancelled::Unsolvable(c)) => {
             return Err(SolveError::Unsolvable {
                 problems: problems(&c, &solver),
@@ -117,7 +126,7 @@ pub fn run(
             }
             soft.extend(new);
             match solver.solve(base(soft.iter().map(|&p| solvable(p)).collect())) {
-                Ok(s) => chosen = sorted(&ix, s.into_iter().map(pkg_of).collect()),
+                Ok(s) => chosen = sorted(ix, s.into_iter().map(pkg_of).collect()),
                 Err(_) => break,
             }
         }

@@ -151,12 +151,13 @@ fn timeout() -> Duration {
 /// once per process, by whichever test needs it first.
 fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Built, &'static str) {
     type Slot = OnceLock<Result<(build::Built, String), String>>;
-    static SLOTS: [Slot; 4] = [const { OnceLock::new() }; 4];
+    static SLOTS: [Slot; 5] = [const { OnceLock::new() }; 5];
     let i = match (compression, init_symlink) {
         ("gzip", true) => 0,
         ("zstd", true) => 1,
         ("xz", true) => 2,
         ("gzip", false) => 3,
+        ("none", true) => 4,
         other => panic!("no shared build for {other:?}"),
     };
     let env = env().expect("checked by the caller");
@@ -209,6 +210,7 @@ fn boot_test_boots_bios_and_uefi() {
     let m: serde_json::Value =
         serde_json::from_slice(&fs_err::read(b.out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["boot"]["grub_prefix"], fixture_repo::GRUB_PREFIX);
+    assert_segments(&m, "gzip");
     assert!(b.tftp.join("EFI/redhat/grub.cfg").is_file());
     let r = qemu::boot_test(
         &b.out,
@@ -232,6 +234,41 @@ fn boot_test_boots_bios_and_uefi() {
         let t = |k: &str| s[k].as_f64().unwrap_or_else(|| panic!("no {k} time: {b}"));
         assert!(t("dhcp") <= t("kernel") && t("kernel") <= t("init") && t("init") <= t("total"));
     }
+}
+
+/// The initramfs is several segments (directories, packages, generated files), so a boot
+/// also proves the kernel unpacks the concatenation (docs/cache.md).
+fn assert_segments(manifest: &serde_json::Value, compression: &str) {
+    let segments = manifest["images"][0]["initramfs"]["segments"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(segments >= 3, "{compression}: {segments} segments");
+}
+
+/// `none`: concatenated plain newc segments, NUL padding and all.
+#[test]
+fn boot_test_boots_uncompressed_segments() {
+    let Some((_, work)) = test_work("bios-none") else {
+        return;
+    };
+    let (b, marker) = built("none", true);
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    assert_segments(&m, "none");
+    let r = qemu::boot_test(
+        &b.out,
+        &work,
+        &[
+            "--firmware",
+            "bios",
+            "--expect",
+            &expect_line(marker),
+            "--json",
+        ],
+        1,
+    );
+    assert!(r.status.success(), "boot-test failed:\n{}", r.stderr);
+    r.report("bios-none");
 }
 
 /// The default expectation: the kernel's `Run /init as init process` (zstd initramfs).

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The base modules: at the bottom, importing only each other.
-const BASE: &[&str] = &["package", "net", "codec", "fsx", "cpio"];
+const BASE: &[&str] = &["package", "net", "codec", "fsx", "cpio", "cas"];
 
 /// Which top-level modules each library module may import besides the base modules (which
 /// every module may import), itself and the crate root's items such as `crate::VERSION`. Mirrors the table in docs/architecture.md; the
@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("codec", &[]),
     ("fsx", &[]),
     ("cpio", &[]),
+    ("cas", &[]),
     ("profile", &[]),
     ("repo", &[]),
     ("solve", &["repo"]),

@@ -419,6 +419,7 @@ pub(crate) fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
             },
         ],
         store: &fx.store,
+        segment_cache: None,
         provenance: Provenance {
             profile_name: "fixture".into(),
             profile_digest:
@@ -490,12 +491,28 @@ fn initramfs_is_read_back_by_gnu_cpio_and_bsdtar_with_hardlinks() {
     let gz = run(std::process::Command::new("gzip").arg("-dc").arg(&img));
     fs_err::write(&raw, &gz.stdout).unwrap();
     let ours = cpio::read_entries(&gz.stdout[..]).unwrap();
+    // The initramfs is several archives (segments) one after the other; GNU cpio and
+    // bsdtar stop at the first trailer, so each segment is handed to them on its own.
+    let pieces: Vec<PathBuf> = split_segments(&gz.stdout)
+        .iter()
+        .enumerate()
+        .map(|(i, seg)| {
+            let p = dir.path().join(format!("segment-{i}.cpio"));
+            fs_err::write(&p, seg).unwrap();
+            p
+        })
+        .collect();
+    assert!(pieces.len() >= 2, "the directories, then the files");
+    assert_eq!(ours.last().unwrap().segment + 1, pieces.len());
 
     // GNU cpio's verbose listing: mode string, nlink, uid, gid, size, name per entry.
-    let list = run(std::process::Command::new("cpio")
-        .args(["-i", "--list", "-v", "--numeric-uid-gid", "-F"])
-        .arg(&raw));
-    let listing = String::from_utf8(list.stdout).unwrap();
+    let mut listing = String::new();
+    for piece in &pieces {
+        let list = run(std::process::Command::new("cpio")
+            .args(["-i", "--list", "-v", "--numeric-uid-gid", "-F"])
+            .arg(piece));
+        listing.push_str(&String::from_utf8(list.stdout).unwrap());
+    }
     let lines: Vec<&str> = listing.lines().collect();
     assert_eq!(lines.len(), ours.len(), "{listing}");
     for (line, e) in lines.iter().zip(&ours) {
@@ -523,8 +540,9 @@ fn initramfs_is_read_back_by_gnu_cpio_and_bsdtar_with_hardlinks() {
         };
         assert_eq!(perms.chars().next().unwrap(), want_type, "{line}");
     }
-    // Every tree path is in the archive, in order, parents first.
-    let names: Vec<String> = ours
+    // Every tree path is in the archive once; every directory is in the first segment,
+    // in path order (parents first), before any other entry.
+    let mut names: Vec<String> = ours
         .iter()
         .map(|e| {
             if e.name == "." {
@@ -534,6 +552,18 @@ fn initramfs_is_read_back_by_gnu_cpio_and_bsdtar_with_hardlinks() {
             }
         })
         .collect();
+    let dirs: Vec<&cpio::ReadEntry> = ours.iter().take_while(|e| e.kind() == "dir").collect();
+    assert!(dirs.iter().all(|e| e.segment == 0));
+    assert!(
+        ours[dirs.len()..]
+            .iter()
+            .all(|e| e.kind() != "dir" && e.segment > 0)
+    );
+    assert!(
+        dirs.windows(2)
+            .all(|w| w[0].name < w[1].name || w[0].name == ".")
+    );
+    names.sort();
     let tree_names: Vec<String> = fx.tree.entries.keys().cloned().collect();
     assert_eq!(names, tree_names);
     assert!(
@@ -549,16 +579,18 @@ fn initramfs_is_read_back_by_gnu_cpio_and_bsdtar_with_hardlinks() {
     for tool in ["cpio", "bsdtar"] {
         let x = dir.path().join(format!("x-{tool}"));
         fs_err::create_dir_all(&x).unwrap();
-        match tool {
-            "cpio" => run(std::process::Command::new("cpio")
-                .args(["-i", "-d", "-m", "--no-absolute-filenames", "--quiet", "-F"])
-                .arg(&raw)
-                .current_dir(&x)),
-            _ => run(std::process::Command::new("bsdtar")
-                .arg("-xpf")
-                .arg(&img)
-                .current_dir(&x)),
-        };
+        for piece in &pieces {
+            match tool {
+                "cpio" => run(std::process::Command::new("cpio")
+                    .args(["-i", "-d", "-m", "--no-absolute-filenames", "--quiet", "-F"])
+                    .arg(piece)
+                    .current_dir(&x)),
+                _ => run(std::process::Command::new("bsdtar")
+                    .arg("-xpf")
+                    .arg(piece)
+                    .current_dir(&x)),
+            };
+        }
         use std::os::unix::fs::MetadataExt;
         let m: Vec<_> = ["usr/bin/busybox", "usr/bin/sh", "usr/bin/ls"]
             .iter()
@@ -600,11 +632,79 @@ fn initramfs_is_read_back_by_gnu_cpio_and_bsdtar_with_hardlinks() {
         );
     }
     // bsdtar's own listing agrees on the entry count.
-    let bl = run(std::process::Command::new("bsdtar").arg("-tf").arg(&img));
+    let mut count = 0;
+    for piece in &pieces {
+        let bl = run(std::process::Command::new("bsdtar").arg("-tf").arg(piece));
+        count += String::from_utf8_lossy(&bl.stdout).lines().count();
+    }
+    assert_eq!(count, ours.len());
+    // The raw file is whole: what was split is all there is.
     assert_eq!(
-        String::from_utf8_lossy(&bl.stdout).lines().count(),
-        ours.len()
+        pieces
+            .iter()
+            .map(|p| fs_err::metadata(p).unwrap().len())
+            .sum::<u64>(),
+        fs_err::metadata(&raw).unwrap().len()
     );
+}
+
+/// Cut a decompressed initramfs at its trailers (NUL padding between archives skipped,
+/// as the kernel skips it): one newc archive per segment.
+fn split_segments(raw: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let hex = |b: &[u8]| usize::from_str_radix(std::str::from_utf8(b).unwrap(), 16).unwrap();
+    while pos < raw.len() {
+        while pos < raw.len() && raw[pos] == 0 {
+            pos += 1;
+        }
+        if pos == raw.len() {
+            break;
+        }
+        let start = pos;
+        loop {
+            let h = &raw[pos..pos + 110];
+            assert_eq!(&h[..6], b"070701", "magic at {pos}");
+            let (size, namesize) = (hex(&h[54..62]), hex(&h[94..102]));
+            let name = &raw[pos + 110..pos + 110 + namesize - 1];
+            pos += (110 + namesize + 3) & !3;
+            pos += (size + 3) & !3;
+            if name == b"TRAILER!!!" {
+                break;
+            }
+        }
+        out.push(raw[start..pos].to_vec());
+    }
+    out
+}
+
+#[test]
+fn a_segment_cache_changes_no_byte_and_is_reused() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = emit_to(&fx, settings(), &dir.path().join("plain"));
+    let cache = emit::segments::SegmentCache::new(dir.path().join("segments"));
+    let cached = |out: &str| {
+        let mut i = inputs(&fx, settings());
+        i.segment_cache = Some(&cache);
+        let tmp = dir.path().join(format!("{out}.tmp"));
+        let a = emit::emit(&i, &tmp).unwrap();
+        fs_err::rename(&tmp, dir.path().join(out)).unwrap();
+        a
+    };
+    let cold = cached("cold");
+    let made = cache.dir().scan().unwrap().len();
+    let warm = cached("warm");
+    assert_eq!(plain.files, cold.files);
+    assert_eq!(cold.files, warm.files);
+    assert!(made > 0);
+    assert_eq!(
+        cache.dir().scan().unwrap().len(),
+        made,
+        "nothing compressed again"
+    );
+    assert_eq!(cold.segment_keys, warm.segment_keys);
+    assert!(plain.segment_keys.is_empty());
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod bazeldnf;
 mod depmod;
 mod emit;
 mod fetch;
+mod incremental;
 mod ldconfig;
 mod libsolv;
 mod lock;
