@@ -21,6 +21,7 @@ pub mod extract;
 pub mod glob;
 pub mod header;
 pub mod listing;
+pub mod lua;
 pub mod order;
 pub mod password;
 pub mod paths;
@@ -106,7 +107,7 @@ pub enum RootfsError {
         path: String,
         group: String,
     },
-    #[error("Cannot write to the content store")]
+    #[error("The build's content store failed")]
     Store(#[source] std::io::Error),
     #[error(transparent)]
     Password(#[from] password::PasswordError),
