@@ -41,7 +41,7 @@ pub mod sums;
 pub mod tarball;
 pub mod xinetd;
 
-pub use manifest::{PackageRecord, Provenance};
+pub use manifest::{HostFileRecord, PackageRecord, Provenance};
 
 use crate::rootfs::store::Store;
 use crate::rootfs::tree::{EntryKind, Tree};
@@ -469,7 +469,15 @@ impl<'i, 'a> Emission<'i, 'a> {
             self.inputs.store,
             self.inputs.source_date_epoch,
             &mut comp,
-        )?;
+        )
+        .map_err(|e| match e {
+            // Name the file a full disk stopped, not just "the archive".
+            cpio::CpioError::Write(source) => EmitError::Io {
+                path: ipath.clone(),
+                source,
+            },
+            e => e.into(),
+        })?;
         let mut bw = comp.finish().map_err(io_err(&ipath))?;
         bw.flush().map_err(io_err(&ipath))?;
         drop(bw);

@@ -44,8 +44,8 @@ pub use repomd::{DataRecord, Repomd};
 
 use crate::fsx;
 use crate::net::{
-    KeyError, Keyring, Metalink, MirrorError, Remote, RetryPolicy, Timeouts, Transport,
-    TransportError, load_keyring,
+    KeyError, Keyring, Metalink, MirrorError, Remote, RetryPolicy, Transport, TransportError,
+    load_keyring,
 };
 use crate::package::{Checksum, Package};
 use download::Target;
@@ -123,6 +123,8 @@ pub enum RepoError {
     UnsupportedScheme { url: String },
     #[error("`{url}` does not exist")]
     NotFound { url: String },
+    #[error("Repository metadata names a file outside the repository: {reason}")]
+    Outside { url: String, reason: String },
     #[error("Downloading `{url}` failed with HTTP status {status}")]
     HttpStatus { url: String, status: u16 },
     #[error("Downloading `{url}` failed")]
@@ -141,6 +143,13 @@ pub enum RepoError {
     Offline { url: String },
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// Writing the metadata cache failed (a full disk, a read-only cache): no mirror helps.
+    #[error("Cannot write `{}` (the metadata cache)", path.display())]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("Checksum mismatch for `{url}` (expected {expected}, got {actual})")]
     ChecksumMismatch {
         url: String,
@@ -210,6 +219,21 @@ impl RepoError {
         ) || self.is_trust()
     }
 
+    /// The repository could not be reached (missing files, HTTP errors, dead or slow
+    /// mirrors, nothing cached offline): what dnf's `skip_if_unavailable` skips. A refused
+    /// repomd.xml (signature, metalink) or damaged metadata is not "unavailable".
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            RepoError::NoBaseurl { .. }
+                | RepoError::NotFound { .. }
+                | RepoError::HttpStatus { .. }
+                | RepoError::Download { .. }
+                | RepoError::Transfer { .. }
+                | RepoError::Offline { .. }
+        )
+    }
+
     /// repomd.xml was refused: more telling than a dead mirror when every mirror failed.
     fn is_trust(&self) -> bool {
         matches!(
@@ -256,11 +280,12 @@ impl RepoError {
 /// When every mirror failed, the error reported is the first refused repomd.xml (metalink,
 /// signature), else the first failure.
 pub fn load(source: &Remote, options: &LoadOptions) -> Result<RepoData, RepoError> {
-    let transport = Transport::new(&source.tls, source.proxy.as_deref(), Timeouts::default())
-        .map_err(|e| RepoError::Setup {
+    let transport = Transport::new(&source.tls, &source.proxy, source.timeouts).map_err(|e| {
+        RepoError::Setup {
             repo: source.id.clone(),
             source: Box::new(e),
-        })?;
+        }
+    })?;
     let mirrors = mirrors::resolve(source, &transport, options)?;
     let keys = if source.repo_gpgcheck {
         Some(load_keys(source, &transport, options)?)
@@ -504,12 +529,16 @@ fn read_repomd(
             })?;
     }
     if remote && !options.offline {
+        let cache_err = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| RepoError::Cache { path, source }
+        };
         if let Some(dir) = cached.parent() {
-            fs_err::create_dir_all(dir)?;
+            fs_err::create_dir_all(dir).map_err(cache_err(dir))?;
         }
-        fsx::write_atomic(&cached, &bytes)?;
+        fsx::write_atomic(&cached, &bytes).map_err(cache_err(&cached))?;
         if let Some(asc) = &asc {
-            fsx::write_atomic(&cached_asc, asc)?;
+            fsx::write_atomic(&cached_asc, asc).map_err(cache_err(&cached_asc))?;
         }
     }
     Ok(bytes)
@@ -527,10 +556,12 @@ pub use stream::DataStream;
 
 impl RecordReader<'_> {
     pub fn url(&self, rec: &DataRecord) -> Result<Url, RepoError> {
-        download::join(
+        let url = download::join(
             rec.location_base.as_deref().unwrap_or(self.baseurl),
             &rec.href,
-        )
+        )?;
+        download::check_within(self.baseurl, &url)?;
+        Ok(url)
     }
 
     /// Verify a record's file and run an XML parser over its decompressed content.
@@ -642,11 +673,15 @@ impl RecordReader<'_> {
                     });
                 }
                 let dir = cached.parent().unwrap_or(&self.options.cache_dir);
-                fs_err::create_dir_all(dir)?;
-                let tmp = fsx::temp_in(dir, ".tmp")?;
+                let cache_err = |path: &std::path::Path| {
+                    let path = path.to_path_buf();
+                    move |source| RepoError::Cache { path, source }
+                };
+                fs_err::create_dir_all(dir).map_err(cache_err(dir))?;
+                let tmp = fsx::temp_in(dir, ".tmp").map_err(cache_err(dir))?;
                 download::download_to(self.transport, url, tmp.path())?;
                 verify_file(tmp.path(), rec, url)?;
-                fsx::persist(tmp, &cached, fsx::Durability::Rename)?;
+                fsx::persist(tmp, &cached, fsx::Durability::Rename).map_err(cache_err(&cached))?;
                 Ok(cached)
             }
         }
@@ -742,10 +777,12 @@ impl RepoData {
 
     /// The URL a package is downloaded from.
     pub fn package_url(&self, p: &Package) -> Result<Url, RepoError> {
-        download::join(
+        let url = download::join(
             p.location_base.as_deref().unwrap_or(&self.baseurl),
             &p.location,
-        )
+        )?;
+        download::check_within(&self.baseurl, &url)?;
+        Ok(url)
     }
 
     /// A stream over a record's verified, decompressed content (for callers that parse

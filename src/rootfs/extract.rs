@@ -198,9 +198,13 @@ impl<'s> Image<'s> {
         filters: &Filters,
     ) -> Result<usize, RootfsError> {
         let nevra = hdr.nevra();
-        let payload_err = |source: std::io::Error| RootfsError::Payload {
-            package: nevra.clone(),
-            source,
+        // A write into the store (a full disk) is not a damaged payload: say which.
+        let payload_err = |source: std::io::Error| match super::store::WriteError::of(&source) {
+            Some(_) => RootfsError::Store(source),
+            None => RootfsError::Payload {
+                package: nevra.clone(),
+                source,
+            },
         };
         let file = fs_err::File::open(rpm).map_err(payload_err)?;
         let mut input = BufReader::with_capacity(128 * 1024, file);
