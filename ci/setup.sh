@@ -13,9 +13,11 @@ PKGS=(
   libsolv-tools                                    # testsolv: libsolv's answers for random installed systems
   qemu-system-x86 ovmf                             # real PXE boots (BIOS and UEFI)
   linux-image-amd64 busybox-static pxelinux syslinux-common grub-efi-amd64-bin shim-signed
+  grub-efi-amd64-signed                            # vendor GRUB images whose embedded prefix emit reads
   isc-dhcp-server xinetd tftpd-hpa dnsmasq kea-dhcp4-server iproute2   # generated configs, real daemons
   skopeo umoci docker-registry                      # OCI layout readers and a local registry
   faketime disorderfs                              # reproducibility harness
+  libc-bin systemd libcap2-bin qemu-user           # ldconfig, systemctl, getcap/setcap oracles; the aarch64 boot step
 )
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -33,4 +35,13 @@ fi
 # GitHub's workflow schema checker (the tests validate ci/ and .github/ against it; offline).
 if ! command -v check-jsonschema >/dev/null 2>&1; then
   python3 -m pip install -q check-jsonschema 2>/dev/null || pip install -q check-jsonschema
+fi
+
+# The SBOM formats' own validators (tests/it/sbom.rs): SPDX's pyspdxtools and CycloneDX's
+# JSON schema validator. Pinned: a validator update must not change a test's verdict unseen.
+SBOM_TOOLS=("spdx-tools==0.8.5" "cyclonedx-python-lib[json-validation]==11.12.0")
+if ! command -v pyspdxtools >/dev/null 2>&1 \
+  || ! python3 -c "import cyclonedx.validation.json, jsonschema" 2>/dev/null; then
+  python3 -m pip install -q "${SBOM_TOOLS[@]}" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "${SBOM_TOOLS[@]}"
 fi

@@ -10,8 +10,10 @@
 //! `package` holds the package record that flows from `repo` through `solve` into `lock`.
 //! `plan` sits above the stages: it maps the profile and the lock onto each stage's plain
 //! input and runs the build; the stages import neither `profile` nor `lock`.
+//! `boottest` reads a build's output and PXE-boots it in QEMU (`diskless boot-test`).
 //! `docs/architecture.md` has the layering and the test that keeps it.
 
+pub mod boottest;
 pub mod codec;
 pub mod cpio;
 pub mod emit;

@@ -1,9 +1,11 @@
-//! `diskless diff A B`: compare two builds entry by entry and say what differs.
+//! `diskless diff A B`: compare two builds: first the package changes (from their SBOMs,
+//! or their manifests), then entry by entry what differs.
 
 use super::GlobalArgs;
 use super::hint::HintExt;
 use anyhow::Context;
 use clap::Args;
+use diskless::emit::sbom::read as sbom;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -12,13 +14,15 @@ pub struct DiffArgs {
     pub a: PathBuf,
     /// Second build
     pub b: PathBuf,
-    /// Print the differences as a JSON array
+    /// Print the package changes and the differences as JSON
+    /// (`{"packages": [...], "differences": [...]}`)
     #[arg(long)]
     pub json: bool,
 }
 
-/// Prints one line per difference (`artifact: entry: field differs: a != b`); exits with 1
-/// when the builds differ, like diff(1).
+/// Prints one line per package change (`upgraded: name.arch a -> b (image)`), then one per
+/// difference (`artifact: entry: field differs: a != b`); exits with 1 when the builds
+/// differ, like diff(1).
 pub fn run(args: DiffArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
     for p in [&args.a, &args.b] {
         if !p.exists() {
@@ -33,14 +37,26 @@ pub fn run(args: DiffArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
             args.b.display()
         )
     })?;
+    // Package lists exist for builds (and their OCI layouts), not for two initramfs files.
+    let changes = match (sbom::read(&args.a), sbom::read(&args.b)) {
+        (Ok(a), Ok(b)) => sbom::changes(&a, &b),
+        _ => Vec::new(),
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&diffs)?);
+        let v = serde_json::json!({"packages": changes, "differences": diffs});
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
+        for c in &changes {
+            println!("{c}");
+        }
         for d in &diffs {
             println!("{d}");
         }
     }
-    if diffs.is_empty() {
+    if !changes.is_empty() {
+        eprintln!("{} package change(s)", changes.len());
+    }
+    if diffs.is_empty() && changes.is_empty() {
         if !args.json {
             eprintln!("identical");
         }

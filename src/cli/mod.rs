@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
+pub mod boot_test;
 pub mod build;
 pub mod cache;
 pub mod diff;
@@ -10,6 +11,7 @@ pub mod logging;
 pub mod profile;
 pub mod push;
 pub mod repoquery;
+pub mod sbom;
 pub mod verify;
 pub mod why;
 
@@ -140,6 +142,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Upload the OCI image of the tftp tree to a registry
     Push(push::PushArgs),
+    /// PXE-boot a build in QEMU (BIOS and UEFI) and check what its serial console shows
+    BootTest(boot_test::BootTestArgs),
+    /// List a build's packages (image and boot) from its SBOM
+    Sbom(sbom::SbomArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -155,5 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Diff(a) => diff::run(a, &g),
         Command::Verify(a) => verify::run(a, &g),
         Command::Push(a) => push::run(a, &g),
+        Command::BootTest(a) => boot_test::run(a, &g),
+        Command::Sbom(a) => sbom::run(a, &g),
     }
 }

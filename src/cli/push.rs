@@ -3,6 +3,11 @@
 //! registry's digest is the one in SHA256SUMS/manifest.json: anyone can check that what
 //! the cluster pulls is what was built.
 //!
+//! Then the artifacts attached to the image in the layout (the SBOMs, OCI 1.1 referrers)
+//! are uploaded by digest. A registry with the referrers API lists them by itself; for one
+//! without it (the distribution spec's fallback), the index under the tag
+//! `sha256-<hex of the image digest>` gets them added to what it lists already.
+//!
 //! Auth, first found: `DISKLESS_REGISTRY_TOKEN` (bearer), `DISKLESS_REGISTRY_USER` +
 //! `DISKLESS_REGISTRY_PASSWORD`, then the `auths` of `REGISTRY_AUTH_FILE`,
 //! `$XDG_RUNTIME_DIR/containers/auth.json` or `~/.docker/config.json`; else anonymous.
@@ -13,11 +18,12 @@ use super::hint::HintExt;
 use anyhow::Context;
 use base64::Engine;
 use clap::Args;
-use diskless::emit::{OCI_DIR, oci};
+use diskless::emit::{OCI_DIR, oci, referrers};
 use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
-use oci_spec::image::{Digest, MediaType};
+use oci_spec::image::{Descriptor, Digest, MediaType};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -32,29 +38,156 @@ pub struct PushArgs {
 }
 
 /// What is pushed: the manifest's exact bytes, and the blobs it names (config, then
-/// layers), read from the layout.
+/// layers), read from the layout; then the artifacts attached to it.
 struct Push {
     layout: oci::Layout,
     manifest: oci::ManifestBlob,
     blobs: Vec<Digest>,
+    /// The referrers (their index descriptor, manifest and blobs).
+    referrers: Vec<(Descriptor, oci::ManifestBlob, Vec<Digest>)>,
+}
+
+/// The config's and the layers' digests of a manifest, each checked to be one this layout
+/// can hold (before talking to the registry).
+fn blobs_of(layout: &oci::Layout, m: &oci::ManifestBlob) -> anyhow::Result<Vec<Digest>> {
+    let blobs: Vec<Digest> = std::iter::once(m.manifest.config())
+        .chain(m.manifest.layers())
+        .map(|d| d.digest().clone())
+        .collect();
+    for d in &blobs {
+        layout.blob_path(d)?;
+    }
+    Ok(blobs)
 }
 
 fn read_layout(dir: &Path) -> anyhow::Result<Push> {
     let layout = oci::Layout::open(dir)?;
     let manifest = layout.manifest()?;
-    let blobs: Vec<Digest> = std::iter::once(manifest.manifest.config())
-        .chain(manifest.manifest.layers())
-        .map(|d| d.digest().clone())
-        .collect();
-    // Refuse a digest this layout cannot hold before talking to the registry.
-    for d in &blobs {
-        layout.blob_path(d)?;
-    }
+    let blobs = blobs_of(&layout, &manifest)?;
+    let referrers = referrers::find(&layout, &manifest.digest)?
+        .into_iter()
+        .map(|(d, m)| {
+            let b = blobs_of(&layout, &m)?;
+            Ok((d, m, b))
+        })
+        .collect::<anyhow::Result<_>>()?;
     Ok(Push {
         layout,
         manifest,
         blobs,
+        referrers,
     })
+}
+
+/// Upload the blobs the registry does not have yet.
+async fn push_blobs(
+    client: &Client,
+    reference: &Reference,
+    layout: &oci::Layout,
+    blobs: &[Digest],
+) -> anyhow::Result<()> {
+    let registry = reference.resolve_registry();
+    for blob in blobs {
+        let digest = blob.to_string();
+        if client
+            .blob_exists(reference, &digest)
+            .await
+            .unwrap_or(false)
+        {
+            tracing::info!(%digest, "blob already in the registry");
+            continue;
+        }
+        // Checked against its digest here: a damaged layout fails with the file named,
+        // not with a registry's digest error.
+        let data = layout.read_blob(blob)?;
+        tracing::info!(%digest, bytes = data.len(), "uploading blob");
+        client
+            .push_blob(reference, data, &digest)
+            .await
+            .with_context(|| format!("Cannot upload blob `{digest}` to `{registry}`"))?;
+    }
+    Ok(())
+}
+
+/// Upload the referrers by digest; then, unless the registry lists them already (its
+/// referrers API, or an earlier push's fallback tag), add them to the fallback tag's index.
+async fn push_referrers(
+    client: &Client,
+    reference: &Reference,
+    auth: &RegistryAuth,
+    push: &Push,
+) -> anyhow::Result<()> {
+    if push.referrers.is_empty() {
+        return Ok(());
+    }
+    let ct = reqwest::header::HeaderValue::from_str(MediaType::ImageManifest.as_ref())?;
+    for (_, m, blobs) in &push.referrers {
+        push_blobs(client, reference, &push.layout, blobs).await?;
+        let by_digest = reference.clone_with_digest(m.digest.to_string());
+        client
+            .push_manifest_raw(&by_digest, m.bytes.clone(), ct.clone())
+            .await
+            .with_context(|| format!("Cannot upload the artifact manifest `{}`", m.digest))?;
+        eprintln!("attached {} as {}", artifact_type(&m.manifest), m.digest);
+    }
+    let tag = referrers::fallback_tag(&push.manifest.digest);
+    let tagged = Reference::with_tag(
+        reference.registry().to_string(),
+        reference.repository().to_string(),
+        tag.clone(),
+    );
+    let subject = reference.clone_with_digest(push.manifest.digest.to_string());
+    // oci-client asks the referrers API and, on 404, reads the fallback tag itself. A
+    // registry that answers the API with another error gets the fallback read here: what
+    // the tag lists must be kept, never overwritten on a guess.
+    let listed = match client.pull_referrers(&subject, None).await {
+        Ok(index) => index.manifests,
+        Err(e) => {
+            tracing::debug!(error = %e, "referrers API failed; reading the fallback tag");
+            match client
+                .pull_manifest_raw(&tagged, auth, &[MediaType::ImageIndex.as_ref()])
+                .await
+            {
+                Ok((bytes, _)) => {
+                    serde_json::from_slice::<oci_client::manifest::OciImageIndex>(&bytes)
+                        .with_context(|| format!("The index under tag `{tag}` does not parse"))?
+                        .manifests
+                }
+                Err(OciDistributionError::ImageManifestNotFoundError(_))
+                | Err(OciDistributionError::ServerError { code: 404, .. }) => Vec::new(),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("Cannot read the referrers tag `{tag}`"));
+                }
+            }
+        }
+    };
+    let ours: Vec<Descriptor> = push.referrers.iter().map(|(d, _, _)| d.clone()).collect();
+    if ours
+        .iter()
+        .all(|d| listed.iter().any(|e| e.digest == d.digest().to_string()))
+    {
+        return Ok(());
+    }
+    let existing = listed
+        .iter()
+        .map(|e| serde_json::to_value(e).and_then(serde_json::from_value))
+        .collect::<Result<Vec<Descriptor>, _>>()
+        .context("The registry's referrers index does not parse")?;
+    let index = referrers::referrers_index(existing, &ours)?;
+    let ct = reqwest::header::HeaderValue::from_str(MediaType::ImageIndex.as_ref())?;
+    client
+        .push_manifest_raw(&tagged, index, ct)
+        .await
+        .with_context(|| format!("Cannot upload the referrers index as tag `{tag}`"))?;
+    tracing::info!(%tag, "referrers listed under the fallback tag");
+    Ok(())
+}
+
+fn artifact_type(m: &oci_spec::image::ImageManifest) -> String {
+    m.artifact_type()
+        .as_ref()
+        .map_or_else(|| "an artifact".to_string(), |t| t.to_string())
 }
 
 /// The `auths` entry for `registry` in a docker/containers auth file, as user and password.
@@ -154,30 +287,15 @@ pub fn run(args: PushArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("Cannot authenticate to `{registry}`"))
             .hint("set REGISTRY_AUTH_FILE (podman/skopeo login) or DISKLESS_REGISTRY_TOKEN")?;
-        for blob in &push.blobs {
-            let digest = blob.to_string();
-            if client
-                .blob_exists(&reference, &digest)
-                .await
-                .unwrap_or(false)
-            {
-                tracing::info!(%digest, "blob already in the registry");
-                continue;
-            }
-            // Checked against its digest here: a damaged layout fails with the file named,
-            // not with a registry's digest error.
-            let data = push.layout.read_blob(blob)?;
-            tracing::info!(%digest, bytes = data.len(), "uploading blob");
-            client
-                .push_blob(&reference, data, &digest)
-                .await
-                .with_context(|| format!("Cannot upload blob `{digest}` to `{registry}`"))?;
-        }
+        push_blobs(&client, &reference, &push.layout, &push.blobs).await?;
         let ct = reqwest::header::HeaderValue::from_str(MediaType::ImageManifest.as_ref())?;
         client
             .push_manifest_raw(&reference, push.manifest.bytes.clone(), ct)
             .await
             .with_context(|| format!("Cannot upload the manifest to `{}`", args.reference))?;
+        push_referrers(&client, &reference, &auth, &push)
+            .await
+            .with_context(|| format!("Cannot attach the SBOMs to `{}`", args.reference))?;
         anyhow::Ok(())
     })?;
     println!("{}", push.manifest.digest);

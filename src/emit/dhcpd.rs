@@ -41,7 +41,7 @@ pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, menu: &Menu, comment: &
         s.push_str(&format!("  option domain-name \"{dn}\";\n"));
     }
     s.push_str(&format!("  next-server {};\n", d.next_server));
-    match (menu.bios, menu.uefi) {
+    match (menu.bios, menu.uefi.is_on()) {
         (true, true) => {
             let cond: Vec<String> = EFI_X64_ARCHES
                 .iter()

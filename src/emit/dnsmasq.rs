@@ -47,7 +47,7 @@ pub fn full(d: &Dhcp, hosts: &[Host], layout: &Layout, menu: &Menu, comment: &st
         let mac = normalise_mac(&h.mac).unwrap_or_else(|| h.mac.clone());
         s.push_str(&format!("dhcp-host={mac},{},{}\n", h.ip, h.dhcp_hostname()));
     }
-    match (menu.bios, menu.uefi) {
+    match (menu.bios, menu.uefi.is_on()) {
         (true, true) => {
             s.push_str(&arch_tags());
             s.push_str(&format!(
@@ -94,7 +94,7 @@ pub fn proxy(d: &Dhcp, layout: &Layout, menu: &Menu, comment: &str) -> String {
             d.next_server
         ));
     }
-    if menu.uefi {
+    if menu.uefi.is_on() {
         for csa in ["X86-64_EFI", "BC_EFI"] {
             s.push_str(&format!(
                 "pxe-service={csa},\"Network boot (UEFI)\",{},{}\n",

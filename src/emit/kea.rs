@@ -54,7 +54,7 @@ pub fn config(d: &Dhcp, hosts: &[Host], layout: &Layout, menu: &Menu, comment: &
         "next-server": d.next_server.to_string(),
         "boot-file-name": layout.bios_boot_file(),
     });
-    let classes: Vec<Value> = match (menu.bios, menu.uefi) {
+    let classes: Vec<Value> = match (menu.bios, menu.uefi.is_on()) {
         (true, true) => vec![efi, bios],
         (false, true) => vec![efi],
         _ => vec![bios],

@@ -1,21 +1,35 @@
 //! `manifest.json`: what went into a build and what came out: profile and lock digests,
 //! SOURCE_DATE_EPOCH and where it came from, tool and compressor versions, every package
-//! (NEVRA and checksum), the boot files' origins, the scriptlet report from rootfs, the OCI
-//! digests and every artifact's digest. Canonical (sorted keys), so it is reproducible too.
+//! (NEVRA and checksum), the boot files' origins, how the tree boots (the boot file of each
+//! firmware, GRUB's prefix and config folders), the hosts (name and MAC: `diskless
+//! boot-test --host` and per-host steps read them), the scriptlet report from rootfs, the
+//! OCI digests and every artifact's digest. Canonical (sorted keys), so it is reproducible
+//! too.
 
 use super::compress;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 pub const FILE_NAME: &str = "manifest.json";
 
-/// One package that went into the build.
+/// One package that went into the build, as the lock pins it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageRecord {
     /// `name-[epoch:]version-release.arch`.
     pub nevra: String,
     /// `kind:hex`, as the lock pins it.
     pub checksum: String,
+    pub name: String,
+    pub epoch: u32,
+    pub version: String,
+    pub release: String,
+    pub arch: String,
+    /// The repository id it came from.
+    pub repo: String,
+    /// Hex sha256 of the RPM file: the lock's checksum when that is sha256, else what the
+    /// fetcher computed (`None` when neither is known).
+    pub sha256: Option<String>,
 }
 
 /// What went into a build, as the plan read it from the profile and the lock.
@@ -58,6 +72,53 @@ fn packages(p: &[PackageRecord]) -> Value {
     )
 }
 
+/// How clients boot the tftp tree: paths relative to its root (`tftpboot/`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Boot {
+    /// What DHCP offers BIOS clients (`pxelinux/pxelinux.0`), when served.
+    pub bios_boot_file: Option<String>,
+    /// What DHCP offers UEFI clients (`efi/bootx64.efi`), when served.
+    pub uefi_boot_file: Option<String>,
+    /// The prefix embedded in grubx64.efi, as read.
+    pub grub_prefix: Option<String>,
+    /// The folders holding `grub.cfg` (beside the loader, then GRUB's prefix).
+    #[serde(default)]
+    pub grub_cfg_dirs: Vec<String>,
+}
+
+/// A `[[host]]` of the build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRecord {
+    pub name: String,
+    /// `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+}
+
+/// The parts of a manifest a reader of a build's output needs (`diskless boot-test`);
+/// builds made before these were recorded read as the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Summary {
+    #[serde(default)]
+    pub boot: Option<Boot>,
+    #[serde(default)]
+    pub hosts: Vec<HostRecord>,
+    #[serde(default)]
+    pub images: Vec<ImageSummary>,
+}
+
+/// An `images` record, as far as a reader needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ImageSummary {
+    pub initramfs: InitramfsSummary,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct InitramfsSummary {
+    /// Compressed.
+    pub bytes: u64,
+    pub uncompressed_bytes: u64,
+}
+
 pub struct ManifestParts<'a> {
     pub provenance: &'a Provenance,
     pub source_date_epoch: u64,
@@ -65,6 +126,8 @@ pub struct ManifestParts<'a> {
     pub compression: String,
     pub images: Vec<Value>,
     pub boot_files: BTreeMap<String, String>,
+    pub boot: Boot,
+    pub hosts: Vec<HostRecord>,
     pub scriptlets: &'a Value,
     pub oci: Value,
     pub artifacts: &'a BTreeMap<String, String>,
@@ -107,6 +170,8 @@ fn body(m: &ManifestParts<'_>) -> Value {
         "packages": packages(&p.packages),
         "boot_packages": packages(&p.boot_packages),
         "boot_files": m.boot_files,
+        "boot": m.boot,
+        "hosts": m.hosts,
         "scriptlets": m.scriptlets,
         "oci": m.oci,
         "artifacts": m.artifacts.iter().map(|(k, v)| (k.clone(), Value::String(format!("sha256:{v}")))).collect::<serde_json::Map<_, _>>(),

@@ -10,11 +10,13 @@
 //!   pxelinux/pxelinux.0 ldlinux.c32 vesamenu.c32 libcom32.c32 libutil.c32
 //!   pxelinux/pxelinux.cfg/default, 01-<mac>
 //!   pxelinux/images/<name>/vmlinuz, initramfs.img
-//!   efi/bootx64.efi [mmx64.efi grubx64.efi] grub.cfg
+//!   efi/bootx64.efi [mmx64.efi grubx64.efi] grub.cfg grub.cfg-01-<mac>
+//!   <GRUB's embedded prefix, e.g. EFI/redhat>/grub.cfg grub.cfg-01-<mac>
 //! config/                        dhcpd.conf kea-dhcp4.conf dnsmasq.conf dnsmasq-proxy.conf
 //!                                xinetd.d/tftp systemd/tftp.{service,socket}.d/diskless.conf
-//! oci/                           OCI image layout of tftpboot/ + config/
+//! oci/                           OCI image layout of tftpboot/ + config/, the SBOMs attached
 //! image.oci.tar                  the same as an oci-archive
+//! sbom.spdx.json sbom.cdx.json   what is in the build (SPDX 2.3, CycloneDX 1.6)
 //! manifest.json SHA256SUMS
 //! ```
 //!
@@ -29,13 +31,17 @@ pub mod cpio;
 pub mod dhcpd;
 pub mod diff;
 pub mod dnsmasq;
+pub mod firmware;
 pub mod grub;
+pub mod grub_prefix;
 pub mod kea;
 pub mod kernel;
 pub mod manifest;
 pub mod network;
 pub mod oci;
 pub mod pxe;
+pub mod referrers;
+pub mod sbom;
 pub mod settings;
 pub mod sums;
 pub mod tarball;
@@ -43,6 +49,7 @@ pub mod xinetd;
 
 pub use manifest::{HostFileRecord, PackageRecord, Provenance};
 
+use crate::rootfs::header::PkgHeader;
 use crate::rootfs::store::Store;
 use crate::rootfs::tree::{EntryKind, Tree};
 use serde_json::{Value, json};
@@ -69,11 +76,15 @@ pub enum EmitError {
     #[error(transparent)]
     BootFiles(#[from] bootfiles::BootFilesError),
     #[error(transparent)]
+    Firmware(#[from] firmware::FirmwareError),
+    #[error(transparent)]
     Network(#[from] network::NetworkError),
     #[error(transparent)]
     Oci(#[from] oci::OciError),
     #[error(transparent)]
     Sums(#[from] sums::SumsError),
+    #[error(transparent)]
+    Sbom(#[from] sbom::SbomError),
     #[error("Cannot write `{path}`")]
     Io {
         path: PathBuf,
@@ -115,6 +126,9 @@ pub struct ImageInput<'a> {
     /// Which kernel when the tree holds several.
     pub kernel_version: Option<String>,
     pub tree: &'a Tree,
+    /// The headers of the packages installed into the tree (for the SBOM; a package of
+    /// the provenance without a header here is described from the lock alone).
+    pub packages: &'a [PkgHeader],
 }
 
 #[derive(Debug, Clone)]
@@ -294,14 +308,25 @@ fn menu_entries(inputs: &EmitInputs<'_>) -> Result<Vec<pxe::MenuEntry>, EmitErro
 /// layers, so it is part of the output.
 pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitError> {
     let checked = check(inputs)?;
+    // `uefi = auto` decided: every step below sees on or off.
+    let mut resolved = inputs.clone();
+    resolved.settings.menu.uefi = if checked.served.uefi {
+        settings::Uefi::On
+    } else {
+        settings::Uefi::Off
+    };
+    let inputs = &resolved;
     let mut e = Emission::start(inputs, out_tmp, &checked.boot)?;
+    e.warnings.extend(checked.served.warnings.iter().cloned());
     e.boot_loaders(&checked.boot)?;
     for (i, (img, k)) in inputs.images.iter().zip(&checked.kernels).enumerate() {
         e.image(i, img, k)?;
     }
     e.menus()?;
     e.service_configs()?;
-    let oci = e.oci_image()?;
+    let mut oci = e.oci_image()?;
+    e.sbom(&mut oci)?;
+    e.oci_archive()?;
     e.manifest_and_sums(oci)
 }
 
@@ -310,6 +335,8 @@ struct Checked {
     /// One kernel per image, in image order.
     kernels: Vec<kernel::Kernel>,
     boot: bootfiles::BootFiles,
+    /// Which clients the tree serves, and why.
+    served: firmware::Served,
 }
 
 /// Everything that can be checked before writing: image names, the network, the menu,
@@ -344,7 +371,12 @@ fn check(inputs: &EmitInputs<'_>) -> Result<Checked, EmitError> {
         .map(|i| kernel::find(&i.name, i.tree, i.kernel_version.as_deref()))
         .collect::<Result<_, _>>()?;
     let boot = bootfiles::read(&inputs.boot_rpms, s.menu.bios)?;
-    Ok(Checked { kernels, boot })
+    let served = firmware::decide(&s.menu, &boot)?;
+    Ok(Checked {
+        kernels,
+        boot,
+        served,
+    })
 }
 
 /// The state emit's steps share: the inputs, the files written so far (with their OCI
@@ -361,6 +393,11 @@ struct Emission<'i, 'a> {
     images: Vec<Value>,
     /// The first file UEFI clients load, when the build serves UEFI (shim, else GRUB).
     efi_first: Option<&'i bootfiles::BootFile>,
+    /// The folders (relative to the tftp root) that get `grub.cfg` and the per-host GRUB
+    /// menus: the loader's own, then the one GRUB's embedded prefix names.
+    grub_dirs: Vec<String>,
+    /// GRUB's embedded prefix, as read from the image.
+    grub_prefix: Option<String>,
 }
 
 /// `tftpboot/<rel>`.
@@ -383,7 +420,7 @@ impl<'i, 'a> Emission<'i, 'a> {
         fs_err::create_dir_all(out).map_err(io_err(out))?;
         set_mode(out, 0o755)?;
         let efi_first = match (&boot.shim, &boot.grub) {
-            _ if !inputs.settings.menu.uefi => None,
+            _ if !inputs.settings.menu.uefi.is_on() => None,
             (Some(shim), _) => Some(shim),
             (None, Some(grub)) => Some(grub),
             (None, None) => None,
@@ -402,6 +439,8 @@ impl<'i, 'a> Emission<'i, 'a> {
             boot_origins: BTreeMap::new(),
             images: Vec::new(),
             efi_first,
+            grub_dirs: vec![inputs.settings.layout.efi_dir.trim_matches('/').to_string()],
+            grub_prefix: None,
         })
     }
 
@@ -414,11 +453,8 @@ impl<'i, 'a> Emission<'i, 'a> {
             self.w.write(&rel, &f.data, LayerClass::BootLoaders)?;
             self.boot_origins.insert(rel, f.origin.clone());
         }
+        // Why a tree serves no UEFI client is firmware::decide's warning.
         let Some(first) = self.efi_first else {
-            self.warnings.push(
-                "no shim or grubx64.efi in the boot packages: the tftp tree boots BIOS clients only"
-                    .to_string(),
-            );
             return Ok(());
         };
         let rel = tftp(&lay.efi_boot_file());
@@ -433,11 +469,40 @@ impl<'i, 'a> Emission<'i, 'a> {
                     self.boot_origins.insert(rel, f.origin.clone());
                 }
             }
-            if boot.grub.is_none() {
-                self.warnings.push("shim is in the boot packages but grubx64.efi is not: UEFI clients will stop after shim".to_string());
-            }
+        }
+        if let Some(grub) = &boot.grub {
+            self.grub_config_dirs(grub);
         }
         Ok(())
+    }
+
+    /// Add the folder GRUB's embedded prefix names to [`Emission::grub_dirs`]; warn when
+    /// the prefix cannot be read or names no folder of the tftp tree.
+    fn grub_config_dirs(&mut self, grub: &bootfiles::BootFile) {
+        let beside = format!("{}/grub.cfg", self.grub_dirs[0]);
+        let prefix = match grub_prefix::embedded(&grub.data) {
+            Ok(p) => p.unwrap_or_default(),
+            Err(e) => {
+                self.warnings.push(format!(
+                    "cannot read the prefix embedded in grubx64.efi ({}): {e}; grub.cfg is only beside the loader (`{beside}`)",
+                    grub.origin
+                ));
+                return;
+            }
+        };
+        match grub_prefix::config_dir(&prefix) {
+            grub_prefix::ConfigDir::Beside => {}
+            grub_prefix::ConfigDir::Dir(d) => {
+                if !self.grub_dirs.contains(&d) {
+                    self.grub_dirs.push(d);
+                }
+            }
+            grub_prefix::ConfigDir::Unusable => self.warnings.push(format!(
+                "grubx64.efi ({}) looks for its config under the prefix `{prefix}`, which names no folder of the tftp tree: grub.cfg is only beside the loader (`{beside}`)",
+                grub.origin
+            )),
+        }
+        self.grub_prefix = Some(prefix);
     }
 
     /// Image `i`'s kernel and initramfs.
@@ -575,11 +640,14 @@ impl<'i, 'a> Emission<'i, 'a> {
                 Some(host) => format!("grub.cfg-{host}"),
             };
             let text = grub::config(menu, lay, entries, default, cmdline, comment);
-            self.w.write(
-                &tftp(&format!("{}/{name}", lay.efi_dir)),
-                text.as_bytes(),
-                LayerClass::Configs,
-            )?;
+            for dir in &self.grub_dirs {
+                let rel = match dir.as_str() {
+                    "" => name.clone(),
+                    d => format!("{d}/{name}"),
+                };
+                self.w
+                    .write(&tftp(&rel), text.as_bytes(), LayerClass::Configs)?;
+            }
         }
         Ok(())
     }
@@ -626,8 +694,7 @@ impl<'i, 'a> Emission<'i, 'a> {
         Ok(())
     }
 
-    /// The OCI image of tftpboot/ + config/, as a layout and as an archive; then the
-    /// output's modes.
+    /// The OCI image layout of tftpboot/ + config/.
     fn oci_image(&mut self) -> Result<oci::OciImage, EmitError> {
         let (s, out) = (&self.inputs.settings, self.w.out);
         let sde = self.inputs.source_date_epoch;
@@ -642,9 +709,68 @@ impl<'i, 'a> Emission<'i, 'a> {
             &self.inputs.provenance.lock_digest,
             &tool,
         )?;
-        oci::write_archive(&oci_dir, &out.join(OCI_ARCHIVE), sde)?;
-        fix_modes(out)?;
         Ok(image)
+    }
+
+    /// The SBOMs of the build (SPDX and CycloneDX: every image and boot package), next to
+    /// the other artifacts and attached to the OCI image as referrers.
+    fn sbom(&mut self, image: &mut oci::OciImage) -> Result<(), EmitError> {
+        let (inputs, out) = (self.inputs, self.w.out);
+        let (p, s) = (&inputs.provenance, &inputs.settings);
+        let boot =
+            crate::rootfs::read_headers(&inputs.boot_rpms).map_err(sbom::SbomError::BootHeaders)?;
+        let os = match inputs.images.first() {
+            Some(i) => sbom::os_release(&i.name, i.tree, inputs.store)?,
+            None => None,
+        };
+        let bom = sbom::collect(sbom::Inputs {
+            subject: sbom::Subject {
+                name: p.profile_name.clone(),
+                manifest_digest: image.manifest_digest.clone(),
+                tag: s.oci.tag.clone(),
+                version: s.oci.version.clone(),
+                profile_digest: p.profile_digest.clone(),
+                lock_digest: p.lock_digest.clone(),
+            },
+            packages: &p.packages,
+            boot_packages: &p.boot_packages,
+            image_headers: inputs.images.iter().flat_map(|i| i.packages).collect(),
+            boot_headers: &boot,
+            source_date_epoch: inputs.source_date_epoch,
+            os,
+        });
+        let (spdx, cdx) = sbom::documents(&bom);
+        for (name, data) in [(sbom::SPDX_FILE, &spdx), (sbom::CDX_FILE, &cdx)] {
+            let path = out.join(name);
+            fs_err::write(&path, data).map_err(io_err(&path))?;
+            set_mode(&path, 0o644)?;
+        }
+        let artifacts = [
+            (sbom::SPDX_MEDIA_TYPE, sbom::SPDX_FILE, &spdx),
+            (sbom::CDX_MEDIA_TYPE, sbom::CDX_FILE, &cdx),
+        ]
+        .map(|(artifact_type, title, data)| referrers::Artifact {
+            artifact_type,
+            title,
+            data,
+        });
+        image.referrers = referrers::attach(
+            &out.join(OCI_DIR),
+            &artifacts,
+            &oci::rfc3339(inputs.source_date_epoch),
+        )?;
+        Ok(())
+    }
+
+    /// The OCI layout packed as an oci-archive; then the output's modes.
+    fn oci_archive(&mut self) -> Result<(), EmitError> {
+        let out = self.w.out;
+        oci::write_archive(
+            &out.join(OCI_DIR),
+            &out.join(OCI_ARCHIVE),
+            self.inputs.source_date_epoch,
+        )?;
+        fix_modes(out)
     }
 
     /// One layer per [`LayerClass`], the files at their paths in the image (under the
@@ -693,6 +819,25 @@ impl<'i, 'a> Emission<'i, 'a> {
         let (inputs, out) = (self.inputs, self.w.out);
         let s = &inputs.settings;
         let artifacts = sums::digest_tree(out, &[sums::FILE_NAME, manifest::FILE_NAME])?;
+        let uefi = self.efi_first.is_some();
+        let boot = manifest::Boot {
+            bios_boot_file: s.menu.bios.then(|| s.layout.bios_boot_file()),
+            uefi_boot_file: uefi.then(|| s.layout.efi_boot_file()),
+            grub_prefix: self.grub_prefix.clone().filter(|_| uefi),
+            grub_cfg_dirs: if uefi { self.grub_dirs } else { Vec::new() },
+        };
+        let hosts = s
+            .hosts
+            .iter()
+            .map(|h| manifest::HostRecord {
+                name: h.name.clone(),
+                // Validated by `check`; the canonical form (lowercase, `:`) for readers.
+                mac: h
+                    .mac
+                    .parse::<crate::net::addr::Mac>()
+                    .map_or_else(|_| h.mac.clone(), |m| m.to_string()),
+            })
+            .collect();
         let m = manifest::build(&manifest::ManifestParts {
             provenance: &inputs.provenance,
             source_date_epoch: inputs.source_date_epoch,
@@ -700,11 +845,17 @@ impl<'i, 'a> Emission<'i, 'a> {
             compression: s.compression.describe(),
             images: self.images,
             boot_files: self.boot_origins,
+            boot,
+            hosts,
             scriptlets: &inputs.scriptlets,
             oci: json!({
                 "manifest_digest": image.manifest_digest,
                 "config_digest": image.config_digest,
                 "layers": image.layer_digests,
+                "referrers": image.referrers.iter().map(|r| json!({
+                    "artifactType": r.artifact_type,
+                    "digest": r.digest,
+                })).collect::<Vec<_>>(),
                 "root": s.oci.root,
                 "config_root": s.oci.config_root,
                 "tag": s.oci.tag,

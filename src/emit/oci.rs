@@ -40,6 +40,8 @@ pub enum OciError {
         #[source]
         source: oci_spec::OciSpecError,
     },
+    #[error(transparent)]
+    Layout(Box<LayoutError>),
     #[error("Cannot serialize the OCI {what}")]
     Json {
         what: &'static str,
@@ -61,6 +63,8 @@ pub struct OciImage {
     pub manifest_digest: String,
     pub config_digest: String,
     pub layer_digests: Vec<String>,
+    /// Artifacts attached to the image in the layout (OCI 1.1 referrers: the SBOMs).
+    pub referrers: Vec<super::referrers::Referrer>,
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (no chrono needed, no local time zone involved).
@@ -129,7 +133,7 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OciError + '_ {
+pub(super) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OciError + '_ {
     move |source| OciError::Io {
         path: path.to_path_buf(),
         source,
@@ -137,7 +141,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OciError + '_ {
 }
 
 /// Write bytes as a blob; returns its digest.
-fn put_blob(blobs: &Path, data: &[u8]) -> Result<String, OciError> {
+pub(super) fn put_blob(blobs: &Path, data: &[u8]) -> Result<String, OciError> {
     let hex = hex::encode(Sha256::digest(data));
     let p = blobs.join(&hex);
     fs_err::write(&p, data).map_err(io_err(&p))?;
@@ -160,12 +164,12 @@ struct Documents {
     index: Vec<u8>,
 }
 
-fn spec_err(what: &'static str) -> impl FnOnce(oci_spec::OciSpecError) -> OciError {
+pub(super) fn spec_err(what: &'static str) -> impl FnOnce(oci_spec::OciSpecError) -> OciError {
     move |source| OciError::Spec { what, source }
 }
 
 /// A `sha256:…` digest of bytes written here (always well formed).
-fn digest_of(hex_or_prefixed: &str) -> Result<Digest, OciError> {
+pub(super) fn digest_of(hex_or_prefixed: &str) -> Result<Digest, OciError> {
     let s = if hex_or_prefixed.starts_with("sha256:") {
         hex_or_prefixed.to_string()
     } else {
@@ -185,7 +189,10 @@ fn arch(name: &str) -> Arch {
 
 /// Serialize a document as canonical JSON (oci-spec keeps annotations and labels in
 /// HashMaps: serde's order would change between runs).
-fn canonical(doc: &impl serde::Serialize, what: &'static str) -> Result<Vec<u8>, OciError> {
+pub(super) fn canonical(
+    doc: &impl serde::Serialize,
+    what: &'static str,
+) -> Result<Vec<u8>, OciError> {
     serde_json::to_value(doc)
         .map(|v| cjson::to_vec(&v))
         .map_err(|source| OciError::Json { what, source })
@@ -342,6 +349,7 @@ pub fn write_layout(
         manifest_digest,
         config_digest,
         layer_digests: written.into_iter().map(|l| l.digest).collect(),
+        referrers: Vec::new(),
     })
 }
 
@@ -467,20 +475,27 @@ impl Layout {
         })
     }
 
-    /// The first manifest the index lists (the one a layout written here holds).
+    /// The first manifest the index lists that is not an artifact (the image a layout
+    /// written here holds; its referrers, such as the SBOM, follow it with an
+    /// `artifactType`).
     pub fn manifest(&self) -> Result<ManifestBlob, LayoutError> {
         let desc = self
             .index
             .manifests()
-            .first()
+            .iter()
+            .find(|d| d.artifact_type().is_none())
             .ok_or_else(|| LayoutError::NoManifest {
                 path: self.dir.join("index.json"),
             })?;
-        let digest = desc.digest().clone();
-        let bytes = self.read_blob(&digest)?;
-        let manifest = self.parse(&bytes, &digest, "image manifest")?;
+        self.manifest_blob(desc.digest())
+    }
+
+    /// The manifest with `digest`, read and parsed.
+    pub fn manifest_blob(&self, digest: &Digest) -> Result<ManifestBlob, LayoutError> {
+        let bytes = self.read_blob(digest)?;
+        let manifest = self.parse(&bytes, digest, "image manifest")?;
         Ok(ManifestBlob {
-            digest,
+            digest: digest.clone(),
             bytes,
             manifest,
         })

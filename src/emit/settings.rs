@@ -92,9 +92,11 @@ pub struct Menu {
     pub local_boot: bool,
     /// Write `pxelinux.cfg/01-<mac>` (and `grub.cfg-01-<mac>`) for every host.
     pub per_host_files: bool,
-    /// Serve BIOS clients (pxelinux) and UEFI clients (shim/GRUB).
+    /// Serve BIOS clients (pxelinux); the boot packages must carry pxelinux.0.
     pub bios: bool,
-    pub uefi: bool,
+    /// Serve UEFI clients (shim/GRUB). [`emit`](super::emit) resolves `Auto` from the boot
+    /// packages before any file is written, so the steps only see `On` or `Off`.
+    pub uefi: Uefi,
     /// More entries booting one of the images with another command line.
     pub extra_entries: Vec<ExtraEntry>,
 }
@@ -108,9 +110,28 @@ impl Default for Menu {
             local_boot: true,
             per_host_files: true,
             bios: true,
-            uefi: true,
+            uefi: Uefi::Auto,
             extra_entries: Vec::new(),
         }
+    }
+}
+
+/// Whether the tree serves UEFI clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Uefi {
+    /// When the boot packages carry shimx64.efi or grubx64.efi.
+    #[default]
+    Auto,
+    /// Required: a build without a UEFI loader fails.
+    On,
+    Off,
+}
+
+impl Uefi {
+    /// Served (after `emit` resolved `Auto`).
+    pub fn is_on(self) -> bool {
+        self == Uefi::On
     }
 }
 

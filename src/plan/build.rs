@@ -146,12 +146,26 @@ pub fn run(
     }
 
     reporter.on_event(&Event::Emitting);
+    let mut provenance = inputs::provenance(&plan.profile, &lock, &lock_bytes);
+    // The RPM files' own sha256 for the SBOM, also where the lock pins another kind.
+    for (records, digests) in [
+        (&mut provenance.packages, &fetched.image_sha256),
+        (&mut provenance.boot_packages, &fetched.boot_sha256),
+    ] {
+        for (r, d) in records.iter_mut().zip(digests) {
+            r.sha256 = Some(d.clone());
+        }
+    }
     let inputs = EmitInputs {
-        images: vec![inputs::image_input(&plan.profile, &assembled.tree)],
+        images: vec![inputs::image_input(
+            &plan.profile,
+            &assembled.tree,
+            &assembled.headers,
+        )],
         store: &store,
         provenance: Provenance {
             host_files: inputs::host_files(&plan.profile)?,
-            ..inputs::provenance(&plan.profile, &lock, &lock_bytes)
+            ..provenance
         },
         boot_rpms: fetched.boot,
         source_date_epoch: sde.value,
@@ -266,10 +280,13 @@ fn lock_step(
     Ok(plan.read_lock()?)
 }
 
-/// The RPM files of the image's and the boot packages, from the cache.
+/// The RPM files of the image's and the boot packages, from the cache, in lock order,
+/// with their sha256.
 struct Fetched {
     image: Vec<PathBuf>,
     boot: Vec<PathBuf>,
+    image_sha256: Vec<String>,
+    boot_sha256: Vec<String>,
 }
 
 fn fetch_step(
@@ -286,23 +303,29 @@ fn fetch_step(
     fopts.jobs = opts.jobs.max(1);
     fopts.offline = opts.offline;
     let fetched = super::fetch_lock(lock, &repos, &fopts, reporter.downloads())?;
-    let paths = |set: &[LockedPackage]| {
+    let files = |set: &[LockedPackage]| {
         set.iter()
-            .map(|p| path_of(&fetched, p))
-            .collect::<Result<Vec<_>, _>>()
+            .map(|p| file_of(&fetched, p).map(|f| (f.path.clone(), f.sha256.clone())))
+            .collect::<Result<(Vec<_>, Vec<_>), _>>()
     };
+    let (image, image_sha256) = files(&lock.packages)?;
+    let (boot, boot_sha256) = files(&lock.boot_packages)?;
     Ok(Fetched {
-        image: paths(&lock.packages)?,
-        boot: paths(&lock.boot_packages)?,
+        image,
+        boot,
+        image_sha256,
+        boot_sha256,
     })
 }
 
-fn path_of(fetched: &[FetchedPackage], p: &LockedPackage) -> Result<PathBuf, PlanError> {
+fn file_of<'f>(
+    fetched: &'f [FetchedPackage],
+    p: &LockedPackage,
+) -> Result<&'f FetchedPackage, PlanError> {
     let nevra = p.nevra();
     fetched
         .iter()
         .find(|f| f.name == p.name && f.arch == p.arch && f.nevra == nevra)
-        .map(|f| f.path.clone())
         .ok_or(PlanError::NotFetched { nevra })
 }
 

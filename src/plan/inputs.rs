@@ -9,13 +9,15 @@
 //! profile field in a stage adds it here and to the stage's input type, nowhere else.
 
 use crate::emit::compress::Compression;
-use crate::emit::settings::{Dhcp, EmitSettings, ExtraEntry, Host, Layout, Menu, Oci};
+use crate::emit::settings::{Dhcp, EmitSettings, ExtraEntry, Host, Layout, Menu, Oci, Uefi};
 use crate::emit::{HostFileRecord, ImageInput, PackageRecord, Provenance};
 use crate::fetch::{self, Cache, CacheError, FetchError, Want};
 use crate::lock::{LockedPackage, Lockfile};
 use crate::net::{Proxy, Remote, TlsConfig};
 use crate::profile::{self, FileData, NetworkStyle, Profile, RepoConfig};
 use crate::repo::modules::ModuleSelection;
+use crate::rootfs::header::PkgHeader;
+use crate::rootfs::rpmdb::{RpmdbConfig, RpmdbMode};
 use crate::rootfs::tree::Tree;
 use crate::rootfs::{AssembleConfig, RootPassword, RootfsError, custom, extract::Filters, users};
 use crate::solve::Request;
@@ -293,6 +295,14 @@ pub fn assemble_config(p: &Profile, source_date_epoch: u64) -> Result<AssembleCo
             init_symlink: false,
         },
         source_date_epoch,
+        rpmdb: RpmdbConfig {
+            mode: if p.image.rpmdb {
+                RpmdbMode::Auto
+            } else {
+                RpmdbMode::Off
+            },
+            arch: Some(p.image.arch.as_str().to_string()),
+        },
     })
 }
 
@@ -334,7 +344,12 @@ pub fn emit_settings(p: &Profile) -> EmitSettings {
         local_boot: p.pxe.local_boot,
         per_host_files: p.pxe.per_host,
         bios: p.pxe.bios,
-        uefi: p.pxe.uefi,
+        // `auto` stays `auto`: emit decides, once it has read the boot packages' loaders.
+        uefi: match p.pxe.uefi {
+            profile::AutoBool::Auto => Uefi::Auto,
+            profile::AutoBool::On => Uefi::On,
+            profile::AutoBool::Off => Uefi::Off,
+        },
         extra_entries: p
             .pxe
             .entries
@@ -394,14 +409,15 @@ pub fn emit_settings(p: &Profile) -> EmitSettings {
     }
 }
 
-/// The profile's one image, over the tree rootfs assembled.
-pub fn image_input<'a>(p: &Profile, tree: &'a Tree) -> ImageInput<'a> {
+/// The profile's one image, over the tree rootfs assembled from `packages`.
+pub fn image_input<'a>(p: &Profile, tree: &'a Tree, packages: &'a [PkgHeader]) -> ImageInput<'a> {
     ImageInput {
         name: p.image.name.clone(),
         label: Some(p.pxe.label.clone()).filter(|l| !l.is_empty()),
         cmdline: p.boot.cmdline.clone(),
         kernel_version: None,
         tree,
+        packages,
     }
 }
 
@@ -412,6 +428,13 @@ pub fn package_records(packages: &[LockedPackage]) -> Vec<PackageRecord> {
         .map(|p| PackageRecord {
             nevra: p.nevra(),
             checksum: p.checksum.to_string(),
+            name: p.name.clone(),
+            epoch: p.epoch,
+            version: p.version.clone(),
+            release: p.release.clone(),
+            arch: p.arch.clone(),
+            repo: p.repo.clone(),
+            sha256: (p.checksum.kind == "sha256").then(|| p.checksum.value.clone()),
         })
         .collect()
 }
@@ -494,7 +517,7 @@ ip = "10.1.0.11"
         assert_eq!(s.layout.tftp_root, s.oci.root);
         assert_eq!(s.menu.default.as_deref(), Some("compute"));
         let tree = Tree::default();
-        assert_eq!(image_input(&p, &tree).cmdline, "console=ttyS0");
+        assert_eq!(image_input(&p, &tree, &[]).cmdline, "console=ttyS0");
     }
 
     #[test]

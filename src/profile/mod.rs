@@ -18,7 +18,7 @@ mod values;
 pub use crate::net::addr::{Ipv4Net, Mac};
 pub use error::{Diagnostic, ProfileError};
 pub use model::*;
-pub use values::{Compression, Mode};
+pub use values::{AutoBool, Compression, Mode};
 
 use error::{SourceText, did_you_mean};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! `$releasever`/`$basearch` are substituted. Maps are `BTreeMap`s and lists keep a defined
 //! order, so serializing a `Profile` is deterministic.
 
-use super::values::{Compression, serialize_mode};
+use super::values::{AutoBool, Compression, serialize_mode};
 use crate::net::Timeouts;
 use crate::net::addr::{Ipv4Net, Mac};
 use serde::Serialize;
@@ -152,6 +152,8 @@ pub struct Image {
     pub compression: Compression,
     /// Pinned SOURCE_DATE_EPOCH; `None` means derive it from the lock (the env var wins).
     pub source_date_epoch: Option<u64>,
+    /// Write the rpm database into the image (`rpm -qa`, `rpm -V`, dnf and scanners).
+    pub rpmdb: bool,
 }
 
 impl Image {
@@ -384,8 +386,11 @@ pub struct Pxe {
     pub entries: Vec<PxeEntry>,
     /// Write `pxelinux.cfg/01-<mac>` per host (its `cmdline` appended).
     pub per_host: bool,
+    /// Serve BIOS clients: pxelinux.0, its modules and `pxelinux.cfg/`.
     pub bios: bool,
-    pub uefi: bool,
+    /// Serve UEFI clients (shim, GRUB, `grub.cfg`); `Auto`: when the boot packages carry
+    /// shimx64.efi or grubx64.efi (emit decides, it reads the packages).
+    pub uefi: AutoBool,
     pub layout: PxeLayout,
 }
 

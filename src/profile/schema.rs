@@ -3,7 +3,7 @@
 //! error can still point at them. `validate` turns this into the resolved [`super::Profile`].
 
 use super::model::{Arch, NetworkStyle};
-use super::values::{CompressionName, Mode};
+use super::values::{AutoBool, CompressionName, Mode};
 use crate::net::addr::{Ipv4Net, Mac};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -162,6 +162,7 @@ pub struct RawImage {
     pub compression_level: Option<Spanned<i64>>,
     pub source_date_epoch: Option<u64>,
     pub init_symlink: Option<bool>,
+    pub rpmdb: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -365,7 +366,7 @@ pub struct RawPxe {
     #[serde(default)]
     pub per_host: bool,
     pub bios: Option<bool>,
-    pub uefi: Option<bool>,
+    pub uefi: Option<Spanned<AutoBool>>,
     #[serde(default)]
     pub layout: RawPxeLayout,
 }

@@ -133,6 +133,51 @@ impl Compression {
     }
 }
 
+/// A switch the build can decide: `true`, `false`, or `"auto"` (on when what it needs is
+/// there, e.g. `[pxe] uefi`: on when the boot packages carry a UEFI loader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoBool {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl<'de> Deserialize<'de> for AutoBool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = AutoBool;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false or \"auto\"")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<AutoBool, E> {
+                Ok(if b { AutoBool::On } else { AutoBool::Off })
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<AutoBool, E> {
+                match s {
+                    "auto" => Ok(AutoBool::Auto),
+                    _ => Err(E::custom(format!(
+                        "`{s}` is not a choice here (expected true, false or \"auto\")"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// As written: `"auto"`, `true` or `false`.
+impl Serialize for AutoBool {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AutoBool::Auto => s.serialize_str("auto"),
+            AutoBool::On => s.serialize_bool(true),
+            AutoBool::Off => s.serialize_bool(false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +206,22 @@ mod tests {
             Compression::Zstd { level: 3 }
         );
         assert!(Compression::new(CompressionName::None, Some(1)).is_err());
+    }
+
+    #[test]
+    fn auto_bool_reads_true_false_and_auto() {
+        #[derive(Deserialize)]
+        struct T {
+            v: AutoBool,
+        }
+        let v = |s: &str| toml::from_str::<T>(&format!("v = {s}")).map(|t| t.v);
+        assert_eq!(v("true").unwrap(), AutoBool::On);
+        assert_eq!(v("false").unwrap(), AutoBool::Off);
+        assert_eq!(v("\"auto\"").unwrap(), AutoBool::Auto);
+        let e = v("\"yes\"").unwrap_err().to_string();
+        assert!(e.contains("expected true, false or \"auto\""), "{e}");
+        assert!(v("1").is_err());
+        assert_eq!(serde_json::to_string(&AutoBool::Auto).unwrap(), "\"auto\"");
+        assert_eq!(serde_json::to_string(&AutoBool::Off).unwrap(), "false");
     }
 }

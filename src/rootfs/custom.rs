@@ -248,7 +248,7 @@ impl Ctx<'_, '_> {
         let Some((file, text)) = self.unit(unit)? else {
             return Err(err(what, "no such unit file in the image"));
         };
-        let install = install_section(&text);
+        let install = super::presets::install_section(unit, &text);
         let instance_name = match unit.split_once('@') {
             Some((pre, rest)) if rest.starts_with('.') => {
                 match install.get("DefaultInstance").and_then(|v| v.first()) {
@@ -320,29 +320,6 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// The `[Install]` section of a unit file: key -> values (space-separated lists joined).
-fn install_section(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
-    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    let mut inside = false;
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('[') {
-            inside = line == "[Install]";
-            continue;
-        }
-        if !inside || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some((k, v)) = line.split_once('=') {
-            let vals = out.entry(k.trim().to_string()).or_default();
-            if v.trim().is_empty() {
-                vals.clear();
-            }
-            vals.extend(v.split_whitespace().map(str::to_string));
-        }
-    }
-    out
-}
-
 /// Set `key=value` in the `[main]` section of an ini file's text.
 pub fn set_ini_main(text: &str, key: &str, value: &str) -> String {
     let mut out = Vec::new();
@@ -381,6 +358,17 @@ pub fn apply(
     db: &UserDb,
     notes: &mut Vec<String>,
 ) -> Result<(), RootfsError> {
+    apply_files(image, c, db)?;
+    apply_system(image, c, db, notes)
+}
+
+/// The profile's directories, files and symlinks: what the packages' configuration (unit
+/// files, preset files) is read with from here on.
+pub fn apply_files(
+    image: &mut Image<'_>,
+    c: &Customisations,
+    db: &UserDb,
+) -> Result<(), RootfsError> {
     let mut x = Ctx { image, db };
 
     for d in &c.dirs {
@@ -415,6 +403,18 @@ pub fn apply(
     for (path, target) in &c.symlinks {
         x.symlink(&format!("symlink {path}"), path, target)?;
     }
+    Ok(())
+}
+
+/// The rest, in the documented order: services (on top of the packages' presets), the
+/// default target, hostname, machine-id, fstab, network, dnf options, `/init`, removals.
+pub fn apply_system(
+    image: &mut Image<'_>,
+    c: &Customisations,
+    db: &UserDb,
+    notes: &mut Vec<String>,
+) -> Result<(), RootfsError> {
+    let mut x = Ctx { image, db };
     let mut seen = Vec::new();
     for u in &c.enable {
         x.enable(u, &mut seen)?;
@@ -533,15 +533,6 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn install_sections() {
-        let s = install_section(
-            "[Unit]\nWantedBy=no\n[Install]\nWantedBy=multi-user.target graphical.target\nAlias=sshd2.service\n",
-        );
-        assert_eq!(s["WantedBy"], vec!["multi-user.target", "graphical.target"]);
-        assert_eq!(s["Alias"], vec!["sshd2.service"]);
-    }
 
     #[test]
     fn ini_main() {

@@ -179,6 +179,21 @@ pub struct PkgHeader {
     pub payload_compressor: String,
     /// RPMTAG_BUILDTIME (seconds since the epoch).
     pub buildtime: u64,
+    /// What the header says about the package for people and SBOMs.
+    pub info: PkgInfo,
+}
+
+/// The descriptive tags of a header (empty when absent; `(none)` counts as absent), for
+/// the SBOM.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PkgInfo {
+    pub license: String,
+    /// The source RPM's file name (`bash-5.1.8-9.el9.src.rpm`).
+    pub sourcerpm: String,
+    pub vendor: String,
+    pub packager: String,
+    pub url: String,
+    pub summary: String,
 }
 
 impl PkgHeader {
@@ -216,6 +231,13 @@ impl PkgHeader {
             h.get_entry_data_as_string_array(tag)
                 .map(|v| v.into_iter().map(str::to_string).collect())
                 .or_else(|_| h.get_entry_data_as_string(tag).map(|s| vec![s.to_string()]))
+                .unwrap_or_default()
+        };
+        // rpmbuild writes `(none)` for an unset SOURCERPM in some packages.
+        let text = |tag: T| -> String {
+            s(tag)
+                .filter(|v| v != "(none)")
+                .map(|v| v.trim().to_string())
                 .unwrap_or_default()
         };
         let u32a = |tag: T| -> Vec<u32> { h.get_entry_data_as_u32_array(tag).unwrap_or_default() };
@@ -448,6 +470,14 @@ impl PkgHeader {
                 .get_entry_data_as_u32(T::RPMTAG_BUILDTIME)
                 .map(u64::from)
                 .unwrap_or(0),
+            info: PkgInfo {
+                license: text(T::RPMTAG_LICENSE),
+                sourcerpm: text(T::RPMTAG_SOURCERPM),
+                vendor: text(T::RPMTAG_VENDOR),
+                packager: text(T::RPMTAG_PACKAGER),
+                url: text(T::RPMTAG_URL),
+                summary: text(T::RPMTAG_SUMMARY),
+            },
             name,
         })
     }

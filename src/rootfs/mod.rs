@@ -8,9 +8,11 @@
 //! [`assemble`] runs the stage: read every header, order the packages as rpm would
 //! ([`order`]), stream each payload into the tree ([`extract`], with [`paths`] and
 //! [`conflicts`]), declare the accounts the packages ask for ([`users`]), apply the
-//! profile's customisations ([`custom`]), write the kernel module indexes ([`depmod`]), map
-//! owner names to ids through the image's own /etc/passwd and /etc/group, and report
-//! every scriptlet that was not run ([`scriptlets`]).
+//! profile's files ([`custom`]), the image's systemd presets ([`presets`]) and then the rest
+//! of the profile's customisations, write the kernel module indexes ([`depmod`]), the linker
+//! cache and soname links ([`ldconfig`]), the boot step that sets file capabilities
+//! ([`xattrs`]), map owner names to ids through the image's own /etc/passwd and /etc/group,
+//! and report every scriptlet that was not run ([`scriptlets`]).
 //! Nothing is executed from the packages, nothing is chowned on the host, and nothing is
 //! written outside the content store.
 
@@ -20,16 +22,20 @@ pub mod depmod;
 pub mod extract;
 pub mod glob;
 pub mod header;
+pub mod ldconfig;
 pub mod listing;
 pub mod lua;
 pub mod order;
 pub mod password;
 pub mod paths;
+pub mod presets;
+pub mod rpmdb;
 pub mod scriptlets;
 pub mod shell;
 pub mod store;
 pub mod tree;
 pub mod users;
+pub mod xattrs;
 
 use extract::{Filters, Image, Owner, Skipped};
 use header::PkgHeader;
@@ -115,6 +121,17 @@ pub enum RootfsError {
     Custom { what: String, reason: String },
     #[error(transparent)]
     Depmod(#[from] depmod::DepmodError),
+    #[error(transparent)]
+    Ldconfig(#[from] ldconfig::LdconfigError),
+    #[error("File capabilities `{caps}` of `{path}` in `{package}` cannot be set: {reason}")]
+    Caps {
+        path: String,
+        package: String,
+        caps: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Rpmdb(#[from] rpmdb::RpmdbError),
 }
 
 /// Where the root password comes from.
@@ -145,6 +162,8 @@ pub struct AssembleConfig {
     /// mtime of generated files and implied directories; also the shadow "last change" day.
     /// The build's SOURCE_DATE_EPOCH, decided once by the plan.
     pub source_date_epoch: u64,
+    /// The image's rpm database ([`rpmdb`]).
+    pub rpmdb: rpmdb::RpmdbConfig,
 }
 
 /// The assembled root filesystem and what was done to get it.
@@ -154,6 +173,8 @@ pub struct Assembled {
     pub report: scriptlets::Report,
     /// NEVRAs in install order.
     pub packages_installed: Vec<String>,
+    /// The packages' headers, in install order (emit's SBOM reads them).
+    pub headers: Vec<PkgHeader>,
     pub users: Vec<users::User>,
     pub groups: Vec<users::Group>,
     pub skipped: Skipped,
@@ -341,7 +362,38 @@ pub fn assemble(
         }
     }
 
-    custom::apply(&mut image, &cfg.custom, &db, &mut notes)?;
+    // The profile's files first (unit and preset files among them), then what the
+    // packages' `%systemd_post` would have enabled, then the profile's services on top.
+    custom::apply_files(&mut image, &cfg.custom, &db)?;
+    let mut declared = Vec::new();
+    let mut handled = scriptlets::Handled::default();
+    for scope in [presets::SYSTEM, presets::GLOBAL] {
+        let Some(o) = presets::apply(&mut image, scope) else {
+            continue;
+        };
+        for w in &o.warnings {
+            notes.push(format!("presets ({}): {w}", scope.name));
+        }
+        let global = scope.name == presets::GLOBAL.name;
+        if global {
+            handled.user_presets = true;
+        } else {
+            handled.presets = true;
+        }
+        declared.push(scriptlets::Declared {
+            what: format!("{} presets", scope.name),
+            verdict: scriptlets::Verdict::Handled,
+            detail: format!(
+                "{} units enabled, {} disabled: {} symlinks made, {} removed under {}",
+                o.enabled.len(),
+                o.disabled.len(),
+                o.linked.len(),
+                o.removed.len(),
+                scope.config
+            ),
+        });
+    }
+    custom::apply_system(&mut image, &cfg.custom, &db, &mut notes)?;
 
     // What the kernel package's `depmod -a <kver>` would have written, for the modules
     // the profile kept (its `remove` and `files` are applied).
@@ -356,6 +408,64 @@ pub fn assemble(
             put_generated_bytes(&mut image, &format!("{dir}/{name}"), bytes, 0o644)?;
         }
     }
+
+    // What the packages' `/sbin/ldconfig` scriptlets would have written.
+    match ldconfig::run(&mut image)? {
+        Ok(out) => {
+            handled.ldconfig = true;
+            for w in &out.warnings {
+                notes.push(format!("ldconfig: {w}"));
+            }
+            declared.push(scriptlets::Declared {
+                what: ldconfig::CACHE.into(),
+                verdict: scriptlets::Verdict::Handled,
+                detail: format!(
+                    "{} entries; {} soname links made, {} dangling links removed",
+                    out.entries,
+                    out.linked.len(),
+                    out.removed.len()
+                ),
+            });
+            put_generated_bytes(&mut image, ldconfig::CACHE, &out.cache, 0o644)?;
+        }
+        Err(ldconfig::Skip::NoLdconfig) => {
+            notes.push(format!(
+                "no ldconfig in the image ({}): {} not written",
+                ldconfig::LDCONFIG[0],
+                ldconfig::CACHE
+            ));
+        }
+        Err(ldconfig::Skip::Machine(tool)) => {
+            notes.push(format!(
+                "{tool} is for an architecture diskless does not model: {} not written",
+                ldconfig::CACHE
+            ));
+        }
+    }
+
+    // File capabilities: kept in the tree; the initramfs gets them at boot.
+    // The image's architecture: its packages' (the most common one besides noarch).
+    let mut arches: std::collections::BTreeMap<&str, usize> = Default::default();
+    for h in headers.iter().filter(|h| h.arch != "noarch") {
+        *arches.entry(h.arch.as_str()).or_default() += 1;
+    }
+    let arch = arches
+        .iter()
+        .max_by_key(|(a, n)| (**n, std::cmp::Reverse(**a)))
+        .and_then(|(a, _)| xattrs::Arch::from_rpm(a));
+    if let Some(d) = xattrs::boot_step(&mut image, arch)? {
+        declared.push(d);
+    }
+    // What rpm records as it installs: its database, where the image's rpm reads it.
+    let rpmdb = rpmdb::write(
+        &mut image,
+        rpms,
+        &headers,
+        &order,
+        &cfg.filters,
+        &cfg.rpmdb,
+        sde,
+    )?;
 
     match &cfg.root_password {
         Some(RootPassword::Hash(h)) => {
@@ -419,10 +529,16 @@ pub fn assemble(
     }
 
     let ordered: Vec<&PkgHeader> = order.iter().map(|&i| &headers[i]).collect();
+    let mut report = scriptlets::report(&ordered, &handled, declared);
+    report.entries.extend(rpmdb.map(|o| o.report_entry()));
+    let packages_installed = ordered.iter().map(|h| h.nevra()).collect();
+    let mut slots: Vec<Option<PkgHeader>> = headers.into_iter().map(Some).collect();
+    let headers = order.iter().filter_map(|&i| slots[i].take()).collect();
     Ok(Assembled {
         tree,
-        report: scriptlets::report(&ordered),
-        packages_installed: ordered.iter().map(|h| h.nevra()).collect(),
+        report,
+        packages_installed,
+        headers,
         users: db.users.clone(),
         groups: db.groups.clone(),
         skipped,
@@ -445,6 +561,7 @@ impl AssembleConfig {
             password_seed: String::new(),
             custom: custom::Customisations::default(),
             source_date_epoch,
+            rpmdb: rpmdb::RpmdbConfig::default(),
         }
     }
 }

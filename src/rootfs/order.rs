@@ -114,6 +114,7 @@ mod tests {
             digest_algo: 8,
             payload_compressor: "gzip".into(),
             buildtime: 0,
+            info: Default::default(),
         }
     }
 

@@ -129,6 +129,34 @@ impl Tree {
             .take_while(move |(p, _)| p.starts_with(&prefix))
     }
 
+    /// The direct children of `dir` as (name, entry), in bytewise name order, without
+    /// walking their subtrees (a directory listing).
+    pub fn children<'a>(&'a self, dir: &str) -> Vec<(&'a str, &'a Entry)> {
+        let prefix = if dir == "/" {
+            "/".to_string()
+        } else {
+            format!("{dir}/")
+        };
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let mut out = Vec::new();
+        let mut from = Included(prefix.clone());
+        while let Some((path, entry)) = self.entries.range((from, Unbounded)).next() {
+            let Some(rest) = path.strip_prefix(&prefix) else {
+                break;
+            };
+            match rest.split_once('/') {
+                None if rest.is_empty() => from = Excluded(path.clone()),
+                None => {
+                    out.push((rest, entry));
+                    from = Excluded(path.clone());
+                }
+                // Inside a child's subtree: jump past it ('0' is the byte after '/').
+                Some((name, _)) => from = Included(format!("{prefix}{name}0")),
+            }
+        }
+        out
+    }
+
     /// The number of regular files and their total size (hardlinked contents counted once).
     pub fn file_stats(&self) -> (usize, u64) {
         let mut seen = std::collections::BTreeSet::new();

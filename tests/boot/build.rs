@@ -25,6 +25,8 @@ pub struct Options {
 /// A finished build.
 #[derive(Debug, Clone)]
 pub struct Built {
+    /// The output folder (`--out`).
+    pub out: PathBuf,
     /// The tftp root inside it.
     pub tftp: PathBuf,
     /// The generated boot-service configs.
@@ -55,9 +57,19 @@ fn chown_to_builder(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Run diskless as the unprivileged builder with a clean environment.
-fn diskless(dir: &Path, args: &[&str]) -> Result<String> {
-    let bin = dir.join("diskless");
+/// A copy of the diskless binary the builder can run: it may not be able to reach target/
+/// (a clone under /root). Made once, by [`crate::env`] while no other test runs: a copy
+/// written while another thread forks QEMU or a build can fail to exec with ETXTBSY (the
+/// child inherits the open file until its own exec).
+pub fn install_binary(work: &Path) -> Result<PathBuf> {
+    let bin = work.join("diskless");
+    fs_err::copy(env!("CARGO_BIN_EXE_diskless"), &bin)?;
+    fs_err::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
+    Ok(bin)
+}
+
+/// Run diskless (`bin`) as the unprivileged builder with a clean environment.
+fn diskless(bin: &Path, dir: &Path, args: &[&str]) -> Result<String> {
     let mut cmd = if crate::is_root() {
         let mut c = Command::new("setpriv");
         c.args([
@@ -66,10 +78,10 @@ fn diskless(dir: &Path, args: &[&str]) -> Result<String> {
             "--clear-groups",
             "--",
         ])
-        .arg(&bin);
+        .arg(bin);
         c
     } else {
-        Command::new(&bin)
+        Command::new(bin)
     };
     cmd.args(args)
         .current_dir(dir)
@@ -94,15 +106,11 @@ fn diskless(dir: &Path, args: &[&str]) -> Result<String> {
 }
 
 /// Lock and build the boot profile into `<dir>/out`, unprivileged.
-pub fn build(dir: &Path, base_url: &str, o: &Options) -> Result<Built> {
+pub fn build(bin: &Path, dir: &Path, base_url: &str, o: &Options) -> Result<Built> {
     fs_err::create_dir_all(dir)?;
     // Readable by the builder, and by dnsmasq's and in.tftpd's unprivileged users later.
     fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
     chown_to_builder(dir)?;
-    // The builder may not be able to reach target/ (a clone under /root): run a copy.
-    let bin = dir.join("diskless");
-    fs_err::copy(env!("CARGO_BIN_EXE_diskless"), &bin)?;
-    fs_err::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
     for sub in ["home", "cache"] {
         let p = dir.join(sub);
         fs_err::create_dir_all(&p)?;
@@ -116,12 +124,17 @@ pub fn build(dir: &Path, base_url: &str, o: &Options) -> Result<Built> {
 
     let start = Instant::now();
     let p = profile.display().to_string();
-    diskless(dir, &["lock", &p])?;
-    diskless(dir, &["build", &p, "--out", &out.display().to_string()])?;
+    diskless(bin, dir, &["lock", &p])?;
+    diskless(
+        bin,
+        dir,
+        &["build", &p, "--out", &out.display().to_string()],
+    )?;
     let elapsed = start.elapsed();
     ensure!(tftp.is_dir(), "the build wrote no `{}`", tftp.display());
     Ok(Built {
         config: out.join("config"),
+        out: out.clone(),
         tftp,
         elapsed,
     })

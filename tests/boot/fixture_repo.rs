@@ -16,13 +16,20 @@ use std::process::Command;
 /// Build time and file mtime of every fixture RPM (2023-11-14T22:13:20Z).
 pub const SOURCE_DATE: u32 = 1_700_000_000;
 
-/// What the image's `/sbin/init` prints: `<MARKER_PREFIX> host=… marker=… owner=…`.
+/// What the image's `/sbin/init` prints: `<MARKER_PREFIX> host=… marker=… owner=… caps=…`.
 pub const MARKER_PREFIX: &str = "DISKLESS-BOOT-OK";
 
 /// The non-root owned file the init checks, and the owner it must still have after the
 /// image was assembled without root (`stat -c '%U:%G %u:%g %a'`).
 pub const OWNED_FILE: &str = "/var/lib/boot-fixture/owned";
 pub const OWNED_EXPECT: &str = "daemon:daemon 2:2 640";
+
+/// A copy of busybox shipped with `%caps(cap_net_raw=ep)`: newc cannot carry the xattr, so
+/// it only has it if the image's boot step (diskless' `/init` program) set it. The init runs
+/// it as `daemon` (a non-root process gets file capabilities only from the xattr) and
+/// prints its effective set: CAP_NET_RAW (13) alone.
+pub const CAPS_FILE: &str = "/usr/libexec/boot-fixture/busybox-caps";
+pub const CAPS_EXPECT: &str = "0000000000002000";
 
 /// The image's init (shipped by the `boot-fixture-init` package at the pre-usrmerge path
 /// `/sbin/init`, so it lands in /usr/sbin through the `filesystem` package's symlink).
@@ -39,7 +46,9 @@ echo 1 > /proc/sys/kernel/printk
 host=$(cat /etc/hostname)
 marker=$(cat /etc/boot-fixture/marker)
 owner=$(stat -c '%U:%G %u:%g %a' /var/lib/boot-fixture/owned)
-echo "DISKLESS-BOOT-OK host=$host marker=$marker owner=$owner" > /dev/console
+set -- $(su -s /usr/bin/sh daemon -c '/usr/libexec/boot-fixture/busybox-caps grep CapEff /proc/self/status')
+caps=$2
+echo "DISKLESS-BOOT-OK host=$host marker=$marker owner=$owner caps=$caps" > /dev/console
 poweroff -f
 "#;
 
@@ -60,6 +69,8 @@ const APPLETS: &[(&str, &str)] = &[
     ("/usr/bin", "ls"),
     ("/usr/bin", "mount"),
     ("/usr/bin", "stat"),
+    ("/usr/bin", "su"),
+    ("/usr/bin", "grep"),
     ("/usr/bin", "uname"),
     ("/usr/sbin", "poweroff"),
     ("/usr/sbin", "reboot"),
@@ -80,8 +91,7 @@ const MOKMANAGER: &str = "/usr/lib/shim/mmx64.efi.signed";
 const BUSYBOX: &str = "/bin/busybox";
 
 /// GRUB modules of the netboot image: network, tftp, the linux loader, the script engine
-/// and a serial console. Built with an empty prefix so GRUB, like RHEL's grubx64.efi,
-/// reads `grub.cfg` from the directory the firmware loaded it from.
+/// and a serial console.
 const GRUB_MODULES: &[&str] = &[
     "efinet",
     "tftp",
@@ -161,11 +171,16 @@ fn read(path: &str) -> Result<Vec<u8>> {
     Ok(fs_err::read(path)?)
 }
 
+/// The prefix embedded in the fixture's GRUB, RHEL's: upstream GRUB reads
+/// `<prefix>/grub.cfg` (and `grub.cfg-01-<mac>` there) from the tftp server and nothing
+/// else, so a UEFI boot passes only if the build put the menus where the image looks.
+pub const GRUB_PREFIX: &str = "/EFI/redhat";
+
 /// `grub-mkimage` output is a pure function of its inputs (checked: same bytes twice).
 fn grub_image(work: &Path) -> Result<Vec<u8>> {
     let out = work.join("grubx64.efi");
     let status = Command::new("grub-mkimage")
-        .args(["-O", "x86_64-efi", "-p", "", "-o"])
+        .args(["-O", "x86_64-efi", "-p", GRUB_PREFIX, "-o"])
         .arg(&out)
         .args(GRUB_MODULES)
         .status()
@@ -298,7 +313,7 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
             "boot-fixture-init",
             "1.0",
             "1.el9",
-            "noarch",
+            "x86_64",
             "Init for the diskless boot tests",
         )
         .requires(Dependency::any("/bin/sh"))
@@ -317,6 +332,12 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
                 .mode(0o640)
                 .user("daemon")
                 .group("daemon"),
+        )
+        .dir("/usr/libexec/boot-fixture", 0o755)
+        .entry(
+            Entry::file(CAPS_FILE, read(BUSYBOX)?)
+                .mode(0o755)
+                .caps("cap_net_raw=ep"),
         ),
     );
 

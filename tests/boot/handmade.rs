@@ -120,15 +120,17 @@ pub fn tree(
              APPEND initrd=images/{name}/initramfs.img {cmdline}\n"
         ),
     )?;
-    fs_err::write(
-        tftp.join("efi/grub.cfg"),
-        format!(
-            "serial --unit=0 --speed=115200\nterminal_output serial console\nterminal_input serial console\n\
+    // Beside the loader and where the fixture GRUB's prefix points, as the build does.
+    let prefix_dir = tftp.join(crate::fixture_repo::GRUB_PREFIX.trim_start_matches('/'));
+    fs_err::create_dir_all(&prefix_dir)?;
+    let grub_cfg = format!(
+        "serial --unit=0 --speed=115200\nterminal_output serial console\nterminal_input serial console\n\
              set timeout=1\nset default={name}\n\
              menuentry '{name}' --id {name} {{\n  linux /pxelinux/images/{name}/vmlinuz {cmdline}\n  \
              initrd /pxelinux/images/{name}/initramfs.img\n}}\n"
-        ),
-    )?;
+    );
+    fs_err::write(tftp.join("efi/grub.cfg"), &grub_cfg)?;
+    fs_err::write(prefix_dir.join("grub.cfg"), &grub_cfg)?;
     // The boot packages keep EL's 0700 on the EFI binaries; a tftp server drops to nobody.
     run(Command::new("chmod").args(["-R", "a+rX"]).arg(&tftp))?;
     Ok(tftp)

@@ -1,7 +1,8 @@
 //! Boot tests: real PXE boots in QEMU of what `diskless build` generates, BIOS and UEFI,
-//! over QEMU's own DHCP/TFTP and over the generated dhcpd/xinetd/dnsmasq configs with the
-//! real daemons, for each initramfs compression. Slow (TCG boots), so a test binary of its
-//! own: `cargo test --test boot`.
+//! with `diskless boot-test` over QEMU's own DHCP/TFTP (passing, and failing for the right
+//! reason within seconds), and over the generated dhcpd/xinetd/dnsmasq configs with the real
+//! daemons, for each initramfs compression. Slow (TCG boots), so a test binary of its own:
+//! `cargo test --test boot`.
 //!
 //! The images are built from a fixture repository of RPMs the tests make from the host's
 //! Debian packages (fixture_repo.rs), served over HTTP on 127.0.0.1. The image's init prints
@@ -14,8 +15,8 @@ mod handmade;
 mod qemu;
 mod support;
 
+use diskless::boottest::{Firmware, Network};
 use fixture_repo::FixtureRepo;
-use qemu::{BootSpec, Firmware, Network};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -31,6 +32,8 @@ const CMDLINE: &str = "console=ttyS0,115200 panic=-1";
 /// Shared by every test of the process: the fixture repo, its HTTP server, a work folder.
 struct Env {
     work: PathBuf,
+    /// The diskless binary the unprivileged builds run.
+    bin: PathBuf,
     repo: FixtureRepo,
     server: support::http::Server,
 }
@@ -78,7 +81,13 @@ fn env() -> Option<&'static Env> {
             start.elapsed().as_secs_f64()
         );
         let server = support::http::Server::serve_dir(&repo.dir);
-        Env { work, repo, server }
+        let bin = build::install_binary(&work).expect("copying the diskless binary");
+        Env {
+            work,
+            bin,
+            repo,
+            server,
+        }
     }))
 }
 
@@ -117,10 +126,17 @@ fn nonce(tag: &str) -> String {
 
 fn expect_line(marker: &str) -> String {
     format!(
-        "{} host={HOSTNAME} marker={marker} owner={}",
+        "{} host={HOSTNAME} marker={marker} owner={} caps={}",
         fixture_repo::MARKER_PREFIX,
-        fixture_repo::OWNED_EXPECT
+        fixture_repo::OWNED_EXPECT,
+        fixture_repo::CAPS_EXPECT
     )
+}
+
+/// A hand-made tree (rpm --noscripts, GNU cpio) has no boot step: the capabilities rpm
+/// would have set are not in the newc archive, so the daemon process gets none.
+fn handmade_expect_line(marker: &str) -> String {
+    expect_line(marker).replace(fixture_repo::CAPS_EXPECT, "0000000000000000")
 }
 
 fn timeout() -> Duration {
@@ -129,45 +145,6 @@ fn timeout() -> Duration {
         .and_then(|s| s.parse().ok())
         .unwrap_or(240);
     Duration::from_secs(s)
-}
-
-fn user_net(tftp: &Path, firmware: Firmware) -> Network {
-    Network::User {
-        tftp: tftp.to_owned(),
-        bootfile: match firmware {
-            Firmware::Bios => "/pxelinux/pxelinux.0".into(),
-            Firmware::Uefi => "/efi/bootx64.efi".into(),
-        },
-    }
-}
-
-fn spec(name: &str, firmware: Firmware, network: Network, marker: &str) -> BootSpec {
-    BootSpec {
-        name: name.into(),
-        firmware,
-        network,
-        marker_prefix: fixture_repo::MARKER_PREFIX.into(),
-        expect_line: expect_line(marker),
-        timeout: timeout(),
-    }
-}
-
-/// Boot and panic with the failure (serial log included) or report the time taken.
-fn must_boot(spec: &BootSpec, work: &Path) {
-    match qemu::boot(spec, work) {
-        Ok(b) => report(&spec.name, &b),
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn report(name: &str, b: &qemu::Booted) {
-    eprintln!(
-        "boot `{name}`: marker after {:.1} s, QEMU used {} CPU ({})",
-        b.elapsed.as_secs_f64(),
-        b.cpu
-            .map_or_else(|| "?".to_owned(), |c| format!("{:.1} s", c.as_secs_f64())),
-        b.accel
-    );
 }
 
 /// The builds the tests share: one per compression, plus the broken one. Each is built
@@ -192,6 +169,7 @@ fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Buil
             marker: marker.clone(),
         };
         let b = build::build(
+            &env.bin,
             &env.work.join(format!("build-{tag}")),
             &env.server.base(),
             &o,
@@ -209,45 +187,226 @@ fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Buil
     }
 }
 
-/// Boot the generated tree of `compression` over QEMU's user network.
-fn boot_generated(name: &str, firmware: Firmware, compression: &'static str) {
-    let Some(env) = env() else { return };
-    let (b, marker) = built(compression, true);
+/// A fresh folder for one test's logs.
+fn test_work(name: &str) -> Option<(&'static Env, PathBuf)> {
+    let env = env()?;
     let work = env.work.join(name);
     fs_err::create_dir_all(&work).unwrap();
-    must_boot(
-        &spec(name, firmware, user_net(&b.tftp, firmware), marker),
+    Some((env, work))
+}
+
+/// BIOS and UEFI at once with `diskless boot-test`: iPXE -> pxelinux.0 -> the generated
+/// menu, and OVMF -> shim -> GRUB -> the grub.cfg at the prefix embedded in the fixture's
+/// GRUB (upstream GRUB looks nowhere else) -> the kernel and gzip initramfs -> the init's
+/// marker line.
+#[test]
+fn boot_test_boots_bios_and_uefi() {
+    let Some((_, work)) = test_work("bios-uefi-gzip") else {
+        return;
+    };
+    let (b, marker) = built("gzip", true);
+    // `uefi` is "auto" in the profile: on, and the menus also at GRUB's prefix.
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["boot"]["grub_prefix"], fixture_repo::GRUB_PREFIX);
+    assert!(b.tftp.join("EFI/redhat/grub.cfg").is_file());
+    let r = qemu::boot_test(
+        &b.out,
         &work,
+        &[
+            "--firmware",
+            "both",
+            "--expect",
+            &expect_line(marker),
+            "--json",
+        ],
+        2,
+    );
+    assert!(r.status.success(), "boot-test failed:\n{}", r.stderr);
+    r.report("bios-uefi-gzip");
+    let v = r.json();
+    assert_eq!(v["passed"], true);
+    for b in v["boots"].as_array().unwrap() {
+        // Every phase was seen, in order.
+        let s = &b["seconds"];
+        let t = |k: &str| s[k].as_f64().unwrap_or_else(|| panic!("no {k} time: {b}"));
+        assert!(t("dhcp") <= t("kernel") && t("kernel") <= t("init") && t("init") <= t("total"));
+    }
+}
+
+/// The default expectation: the kernel's `Run /init as init process` (zstd initramfs).
+#[test]
+fn boot_test_default_expectation_is_the_init_handover() {
+    let Some((_, work)) = test_work("bios-zstd") else {
+        return;
+    };
+    let (b, _) = built("zstd", true);
+    let r = qemu::boot_test(&b.out, &work, &["--firmware", "bios", "--json"], 1);
+    assert!(r.status.success(), "boot-test failed:\n{}", r.stderr);
+    r.report("bios-zstd");
+    assert_eq!(
+        r.json()["boots"][0]["expected"][0],
+        "the kernel's `Run /init as init process`"
+    );
+    let log = fs_err::read_to_string(work.join("bios.serial.log")).unwrap();
+    assert!(log.contains("Run /init as init process"), "{log}");
+}
+
+/// `--host node1` boots with node1's MAC, so pxelinux picks `pxelinux.cfg/01-<mac>`, whose
+/// command line carries the host's `cmdline` (xz initramfs).
+#[test]
+fn boot_test_as_a_host_boots_its_menu() {
+    let Some((_, work)) = test_work("bios-xz-node1") else {
+        return;
+    };
+    let (b, marker) = built("xz", true);
+    let r = qemu::boot_test(
+        &b.out,
+        &work,
+        &[
+            "--firmware",
+            "bios",
+            "--host",
+            "node1",
+            "--expect",
+            "diskless.host=node1",
+            "--expect",
+            &expect_line(marker),
+            "--json",
+        ],
+        1,
+    );
+    assert!(r.status.success(), "boot-test failed:\n{}", r.stderr);
+    r.report("bios-xz-node1");
+    assert!(r.stderr.contains("MAC 52:54:00:12:34:56"), "{}", r.stderr);
+    // A name the build does not know is an error before any machine starts.
+    let r = qemu::boot_test(&b.out, &work, &["--host", "node9"], 0);
+    assert!(!r.status.success());
+    assert!(
+        r.stderr
+            .contains("error: No host `node9` in this build (its hosts: `node1`)"),
+        "{}",
+        r.stderr
     );
 }
 
-/// BIOS PXE: iPXE -> pxelinux.0 -> the generated menu (default entry on timeout) -> the
-/// kernel and gzip initramfs.
-#[test]
-fn bios_pxe_boots_generated_tree() {
-    boot_generated("bios-gzip", Firmware::Bios, "gzip");
+/// `stderr` says `the FW boot failed after N s: REASON`, N being the JSON's `total` (which
+/// is rounded to the millisecond first, so the two roundings may differ in the last digit).
+fn assert_failed_after(stderr: &str, fw: &str, total: f64, reason: &str) {
+    let head = format!("the {fw} boot failed after ");
+    let line = stderr
+        .lines()
+        .find_map(|l| l.split_once(head.as_str()).map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no `{head}` in:\n{stderr}"));
+    let (n, rest) = line
+        .split_once(" s: ")
+        .unwrap_or_else(|| panic!("no seconds in `{line}`"));
+    let n: f64 = n.parse().unwrap_or_else(|_| panic!("`{n}` in `{line}`"));
+    assert!(
+        (n - total).abs() <= 0.051,
+        "{n} s said, {total} s in the JSON"
+    );
+    assert!(
+        rest.starts_with(reason),
+        "`{line}` does not give `{reason}`"
+    );
 }
 
+/// A broken build (no `/init`: the kernel finds no init in the initramfs and panics)
+/// fails with the panic as the reason, seconds after the kernel started.
 #[test]
-fn bios_pxe_boots_zstd_initramfs() {
-    boot_generated("bios-zstd", Firmware::Bios, "zstd");
+fn boot_test_reports_a_kernel_panic() {
+    let Some((_, work)) = test_work("broken-bios") else {
+        return;
+    };
+    let (b, _) = built("gzip", false);
+    let r = qemu::boot_test(&b.out, &work, &["--firmware", "bios", "--json"], 1);
+    eprintln!(
+        "boot `broken-bios`: failed after {:.1} s (expected)",
+        r.elapsed.as_secs_f64()
+    );
+    assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
+    let log = work.join("bios.serial.log");
+    assert_failed_after(
+        &r.stderr,
+        "bios",
+        r.json()["boots"][0]["seconds"]["total"].as_f64().unwrap(),
+        "kernel panic: VFS: Unable to mount root fs",
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("(serial log: {})", log.display())),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("hint: the initramfs has no working /init")
+    );
+    assert_eq!(r.json()["boots"][0]["failure"]["kind"], "kernel_panic");
+    // The whole console is in the log, from the firmware on.
+    let text = fs_err::read_to_string(&log).unwrap();
+    assert!(text.contains("SeaBIOS"), "{text}");
+    assert!(text.contains("Kernel panic - not syncing"), "{text}");
+    // Stopped at the panic, not at the timeout.
+    assert!(
+        r.elapsed < timeout() / 3,
+        "took {:?} of a {:?} timeout",
+        r.elapsed,
+        timeout()
+    );
 }
 
+/// A tree whose kernel is missing: pxelinux and GRUB say so, and boot-test stops there.
 #[test]
-fn bios_pxe_boots_xz_initramfs() {
-    boot_generated("bios-xz", Firmware::Bios, "xz");
-}
-
-/// UEFI PXE: OVMF -> efi/bootx64.efi (shim) -> grubx64.efi -> the generated grub.cfg.
-#[test]
-fn uefi_pxe_boots_generated_tree() {
-    boot_generated("uefi-gzip", Firmware::Uefi, "gzip");
+fn boot_test_reports_a_missing_kernel() {
+    let Some((env, work)) = test_work("no-kernel") else {
+        return;
+    };
+    let (b, _) = built("gzip", true);
+    // A copy of the build without the kernel.
+    let out = env.work.join("build-no-kernel");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&b.out)
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fs_err::remove_file(out.join(format!("tftpboot/pxelinux/images/{IMAGE}/vmlinuz"))).unwrap();
+    let r = qemu::boot_test(&out, &work, &["--firmware", "both", "--json"], 2);
+    eprintln!(
+        "boot `no-kernel`: both failed after {:.1} s (expected)",
+        r.elapsed.as_secs_f64()
+    );
+    assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
+    let v = r.json();
+    for (i, fw) in ["bios", "uefi"].iter().enumerate() {
+        let b = &v["boots"][i];
+        assert_eq!(b["firmware"], *fw);
+        assert_eq!(b["failure"]["kind"], "loader_error", "{b}");
+        assert_failed_after(
+            &r.stderr,
+            fw,
+            b["seconds"]["total"].as_f64().unwrap(),
+            "the boot loader could not load the kernel or initrd",
+        );
+    }
+    assert!(
+        r.stderr
+            .contains("Loading images/diskless/vmlinuz... failed"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.elapsed < timeout() / 3, "took {:?}", r.elapsed);
 }
 
 /// The generated dhcpd.conf (ISC dhcpd) and xinetd.d/tftp (xinetd + in.tftpd) serve the
 /// boot on a tap device, for one firmware.
 fn real_daemons_boot(name: &str, firmware: Firmware) {
-    let Some(env) = env() else { return };
+    let Some((_, work)) = test_work(name) else {
+        return;
+    };
     if !is_root() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -257,17 +416,14 @@ fn real_daemons_boot(name: &str, firmware: Firmware) {
         return;
     }
     let (b, marker) = built("gzip", true);
-    let work = env.work.join(name);
-    fs_err::create_dir_all(&work).unwrap();
     let mut ns = daemons::Netns::new("192.168.77.1", 24).expect("network namespace");
     daemons::start_dhcpd(&mut ns, &b.config.join("dhcpd.conf"), &work).expect("dhcpd");
     daemons::start_xinetd(&mut ns, &b.config.join("xinetd.d"), &work).expect("xinetd");
-    let r = qemu::boot(&spec(name, firmware, tap(&ns), marker), &work);
+    let r = tap_boot(&ns, name, firmware, &expect_line(marker), &work);
     let logs = ns.logs();
     drop(ns);
-    match r {
-        Ok(booted) => report(name, &booted),
-        Err(e) => panic!("{e}\n{logs}"),
+    if let Err(e) = r {
+        panic!("{e}\n{logs}");
     }
     // The address came from the profile's host block, not from a pool.
     assert!(
@@ -276,12 +432,27 @@ fn real_daemons_boot(name: &str, firmware: Firmware) {
     );
 }
 
-fn tap(ns: &daemons::Netns) -> Network {
-    Network::Tap {
-        netns_pid: ns.pid(),
-        ifname: daemons::TAP.into(),
-        mac: "52:54:00:12:34:56".into(),
-    }
+/// Boot on the namespace's tap device as host node1.
+fn tap_boot(
+    ns: &daemons::Netns,
+    name: &str,
+    firmware: Firmware,
+    expect: &str,
+    work: &Path,
+) -> Result<diskless::boottest::Outcome, String> {
+    qemu::boot_machine(
+        name,
+        firmware,
+        Network::Tap {
+            ifname: daemons::TAP.into(),
+        },
+        ["nsenter", "-t", &ns.pid().to_string(), "-n", "--"]
+            .map(Into::into)
+            .to_vec(),
+        "52:54:00:12:34:56",
+        expect,
+        work,
+    )
 }
 
 #[test]
@@ -295,10 +466,13 @@ fn dhcpd_and_xinetd_serve_uefi_boot() {
 }
 
 /// The generated dnsmasq.conf (DHCP + TFTP in one daemon) serves a UEFI boot: its
-/// client-arch tag must pick the EFI boot file.
+/// client-arch tag must pick the EFI boot file, and GRUB finds node1's own menu
+/// (`grub.cfg-01-<mac>` at its prefix), whose command line carries the host's `cmdline`.
 #[test]
 fn dnsmasq_serves_uefi_boot() {
-    let Some(env) = env() else { return };
+    let Some((_, work)) = test_work("dnsmasq-uefi") else {
+        return;
+    };
     if !is_root() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -308,56 +482,25 @@ fn dnsmasq_serves_uefi_boot() {
         return;
     }
     let (b, marker) = built("gzip", true);
-    let name = "dnsmasq-uefi";
-    let work = env.work.join(name);
-    fs_err::create_dir_all(&work).unwrap();
     let mut ns = daemons::Netns::new("192.168.77.1", 24).expect("network namespace");
     daemons::start_dnsmasq(&mut ns, &b.config.join("dnsmasq.conf"), &work).expect("dnsmasq");
-    let r = qemu::boot(&spec(name, Firmware::Uefi, tap(&ns), marker), &work);
+    let r = tap_boot(
+        &ns,
+        "dnsmasq-uefi",
+        Firmware::Uefi,
+        &expect_line(marker),
+        &work,
+    );
     let logs = ns.logs();
     drop(ns);
     match r {
-        Ok(booted) => report(name, &booted),
+        Ok(o) => assert!(
+            o.console.contains("diskless.host=node1"),
+            "GRUB did not boot node1's menu:\n{}",
+            o.console
+        ),
         Err(e) => panic!("{e}\n{logs}"),
     }
-}
-
-/// A broken build (no `/init` symlink: the kernel finds no init in the initramfs and
-/// panics) fails the boot check, and the failure carries the serial log.
-#[test]
-fn broken_image_fails_with_the_serial_log() {
-    let Some(env) = env() else { return };
-    let (b, marker) = built("gzip", false);
-    let name = "broken-bios";
-    let work = env.work.join(name);
-    fs_err::create_dir_all(&work).unwrap();
-    let r = qemu::boot(
-        &spec(
-            name,
-            Firmware::Bios,
-            user_net(&b.tftp, Firmware::Bios),
-            marker,
-        ),
-        &work,
-    );
-    let e = match r {
-        Ok(_) => panic!("an image without /init booted to the marker"),
-        Err(e) => e,
-    };
-    let msg = e.to_string();
-    eprintln!("expected failure:\n{msg}");
-    assert!(msg.contains("--- serial log"), "{msg}");
-    // The message ends with the console's last lines: the kernel ran and found no init.
-    assert!(msg.contains("Kernel panic"), "{msg}");
-    assert!(msg.contains(&e.log_path.display().to_string()), "{msg}");
-    // The whole log (kept in the error and on disk) starts at the firmware.
-    assert!(e.serial.contains("Linux version"), "{}", e.serial);
-    assert!(
-        std::fs::read_to_string(&e.log_path).is_ok_and(|l| l == e.serial),
-        "the full serial log is not in {}",
-        e.log_path.display()
-    );
-    assert!(!msg.contains(fixture_repo::MARKER_PREFIX), "{msg}");
 }
 
 /// The hand-assembled tree (real tools, no diskless) boots through pxelinux: proves the
@@ -366,49 +509,54 @@ fn broken_image_fails_with_the_serial_log() {
 #[test]
 #[ignore = "harness control, not part of the suite"]
 fn handmade_tree_boots_bios() {
-    let Some(env) = env() else { return };
-    if !is_root() {
-        eprintln!("skipped: assembling the hand-made tree needs root (`rpm --root`)");
-        return;
-    }
-    let work = env.work.join("handmade-bios");
-    let marker = nonce("handmade");
-    let tftp = handmade::tree(&env.repo, &work, IMAGE, HOSTNAME, &marker, "gzip", CMDLINE)
-        .expect("assembling the hand-made tree");
-    let _ = &env.server;
-    must_boot(
-        &spec(
-            "handmade-bios",
-            Firmware::Bios,
-            user_net(&tftp, Firmware::Bios),
-            &marker,
-        ),
-        &work,
-    );
+    handmade_boot("handmade-bios", Firmware::Bios, "gzip");
 }
 
 /// The same tree boots through OVMF, shim and GRUB.
 #[test]
 #[ignore = "harness control, not part of the suite"]
 fn handmade_tree_boots_uefi() {
-    let Some(env) = env() else { return };
+    handmade_boot("handmade-uefi", Firmware::Uefi, "zstd");
+}
+
+fn handmade_boot(name: &str, firmware: Firmware, compression: &str) {
+    let Some((env, work)) = test_work(name) else {
+        return;
+    };
     if !is_root() {
         eprintln!("skipped: assembling the hand-made tree needs root (`rpm --root`)");
         return;
     }
-    let work = env.work.join("handmade-uefi");
     let marker = nonce("handmade");
-    let tftp = handmade::tree(&env.repo, &work, IMAGE, HOSTNAME, &marker, "zstd", CMDLINE)
-        .expect("assembling the hand-made tree");
-    must_boot(
-        &spec(
-            "handmade-uefi",
-            Firmware::Uefi,
-            user_net(&tftp, Firmware::Uefi),
-            &marker,
-        ),
+    let tftp = handmade::tree(
+        &env.repo,
         &work,
-    );
+        IMAGE,
+        HOSTNAME,
+        &marker,
+        compression,
+        CMDLINE,
+    )
+    .expect("assembling the hand-made tree");
+    let bootfile = match firmware {
+        Firmware::Bios => "/pxelinux/pxelinux.0",
+        Firmware::Uefi => "/efi/bootx64.efi",
+    };
+    let net = Network::User {
+        tftp,
+        bootfile: bootfile.into(),
+    };
+    if let Err(e) = qemu::boot_machine(
+        name,
+        firmware,
+        net,
+        Vec::new(),
+        "52:54:00:12:34:56",
+        &handmade_expect_line(&marker),
+        &work,
+    ) {
+        panic!("{e}");
+    }
 }
 
 /// The hand-assembled tree boots over ISC dhcpd and xinetd/in.tftpd on a tap device, with
@@ -416,12 +564,13 @@ fn handmade_tree_boots_uefi() {
 #[test]
 #[ignore = "harness control, not part of the suite"]
 fn handmade_tree_boots_over_real_daemons() {
-    let Some(env) = env() else { return };
+    let Some((env, work)) = test_work("handmade-real") else {
+        return;
+    };
     if !is_root() {
         eprintln!("skipped: needs root (`rpm --root`, network namespace, tap)");
         return;
     }
-    let work = env.work.join("handmade-real");
     let marker = nonce("handmade");
     let tftp = handmade::tree(&env.repo, &work, IMAGE, HOSTNAME, &marker, "gzip", CMDLINE)
         .expect("assembling the hand-made tree");
@@ -453,13 +602,8 @@ fn handmade_tree_boots_over_real_daemons() {
     daemons::start_dhcpd(&mut ns, &conf, &work).expect("dhcpd");
     daemons::start_xinetd(&mut ns, &xinetd_d, &work).expect("xinetd");
     for fw in [Firmware::Bios, Firmware::Uefi] {
-        let net = Network::Tap {
-            netns_pid: ns.pid(),
-            ifname: daemons::TAP.into(),
-            mac: "52:54:00:12:34:56".into(),
-        };
-        let name = format!("handmade-real-{fw:?}").to_lowercase();
-        if let Err(e) = qemu::boot(&spec(&name, fw, net, &marker), &work) {
+        let name = format!("handmade-real-{}", fw.name());
+        if let Err(e) = tap_boot(&ns, &name, fw, &handmade_expect_line(&marker), &work) {
             panic!("{e}\n{}", ns.logs());
         }
     }

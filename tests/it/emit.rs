@@ -45,11 +45,12 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
     v
 }
 
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
     store: Store,
     tree: Tree,
-    boot_rpms: Vec<PathBuf>,
+    /// Replaceable: tests/it/uefi.rs swaps in real boot loaders.
+    pub(crate) boot_rpms: Vec<PathBuf>,
     lock: Lockfile,
 }
 
@@ -337,11 +338,11 @@ fn fixture_with(motd: &[u8]) -> Fixture {
     }
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     fixture_with(b"Welcome to the diskless fixture\n")
 }
 
-fn settings() -> EmitSettings {
+pub(crate) fn settings() -> EmitSettings {
     let mut s = EmitSettings {
         dhcp: Some(Dhcp {
             subnet: "10.1.0.0".parse().unwrap(),
@@ -397,7 +398,7 @@ fn settings() -> EmitSettings {
     s
 }
 
-fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
+pub(crate) fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
     EmitInputs {
         images: vec![
             ImageInput {
@@ -406,6 +407,7 @@ fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
                 cmdline: "console=ttyS0 quiet".into(),
                 kernel_version: None,
                 tree: &fx.tree,
+                packages: &[],
             },
             ImageInput {
                 name: "login".into(),
@@ -413,6 +415,7 @@ fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
                 cmdline: "console=ttyS0".into(),
                 kernel_version: None,
                 tree: &fx.tree,
+                packages: &[],
             },
         ],
         store: &fx.store,
@@ -436,7 +439,7 @@ fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
 }
 
 /// Emit the fixture into `<parent>/<name>` (via a temporary sibling, renamed when done).
-fn emit_to(fx: &Fixture, s: EmitSettings, out: &Path) -> emit::Artifacts {
+pub(crate) fn emit_to(fx: &Fixture, s: EmitSettings, out: &Path) -> emit::Artifacts {
     let tmp = out.with_extension("tmp");
     let a = emit::emit(&inputs(fx, s), &tmp).unwrap();
     fs_err::rename(&tmp, out).unwrap();
@@ -457,7 +460,7 @@ fn run(cmd: &mut std::process::Command) -> std::process::Output {
     out
 }
 
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     let found = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {tool}"))
@@ -877,10 +880,12 @@ fn oci_layout_is_read_by_skopeo_and_umoci() {
     );
     // boot loaders, one layer per image, menus and configs
     assert_eq!(v["Layers"].as_array().unwrap().len(), 4);
+    // By its tag: the index also lists the SBOMs attached to the image (OCI referrers),
+    // so a reference without one is ambiguous to skopeo.
     let o = run(std::process::Command::new("skopeo")
         .arg("inspect")
         .arg(format!(
-            "oci-archive:{}",
+            "oci-archive:{}:latest",
             out.join("image.oci.tar").display()
         )));
     let w: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -1111,6 +1116,110 @@ fn diff_names_the_file_and_the_field() {
         .code(1);
 }
 
+/// The fixture's image packages have no headers here (lock facts only) and its boot
+/// packages' headers do not match their lock records: still valid SBOMs, every package
+/// listed, nothing asserted that the lock does not say.
+#[test]
+fn sboms_from_the_lock_alone_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    emit_to(&fixture(), settings(), &out);
+    let s: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(out.join("sbom.spdx.json")).unwrap()).unwrap();
+    let names: Vec<&str> = s["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "fixture",
+            "busybox",
+            "filesystem",
+            "kernel-core",
+            "passwd",
+            "setup",
+            "grub2-efi-x64",
+            "shim-x64",
+            "syslinux-tftpboot"
+        ]
+    );
+    assert_eq!(s["packages"][1]["licenseDeclared"], "NOASSERTION");
+    assert_eq!(
+        s["packages"][1]["externalRefs"][0]["referenceLocator"],
+        "pkg:rpm/busybox@1.0-1.el9?arch=x86_64"
+    );
+    if crate::sbom::validators() {
+        crate::sbom::assert_valid(&out.join("sbom.spdx.json"), &out.join("sbom.cdx.json"));
+    }
+}
+
+#[test]
+fn diff_lists_package_changes_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    emit_to(&fixture(), settings(), &a);
+    let mut fx = fixture();
+    let p = &mut fx.lock.packages;
+    let mut new = p[0].clone();
+    new.name = "aaa-new".into();
+    p.retain(|p| p.name != "passwd");
+    p.iter_mut().find(|p| p.name == "busybox").unwrap().version = "1.1".into();
+    p.iter_mut().find(|p| p.name == "setup").unwrap().epoch = 1;
+    p.insert(0, new);
+    let k = fx
+        .lock
+        .boot_packages
+        .iter_mut()
+        .find(|p| p.name == "shim-x64")
+        .unwrap();
+    k.release = "0.el9".into();
+    emit_to(&fx, settings(), &b);
+    let o = Command::cargo_bin("diskless")
+        .unwrap()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&o.get_output().stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[..5],
+        [
+            "added: aaa-new-1.0-1.el9.x86_64 (image)",
+            "upgraded: busybox.x86_64 1.0-1.el9 -> 1.1-1.el9 (image)",
+            "removed: passwd-1.0-1.el9.x86_64 (image)",
+            "upgraded: setup.x86_64 1.0-1.el9 -> 1:1.0-1.el9 (image)",
+            "downgraded: shim-x64.x86_64 1.0-1.el9 -> 1.0-0.el9 (boot)",
+        ],
+        "{stdout}"
+    );
+    // Then the entry diff as before: the SBOMs and the manifest differ.
+    assert!(
+        lines[5..]
+            .iter()
+            .any(|l| l.starts_with("sbom.spdx.json: line ")),
+        "{stdout}"
+    );
+    // The same from the OCI layouts alone (their SBOM referrers), and as JSON.
+    let o = Command::cargo_bin("diskless")
+        .unwrap()
+        .args(["diff", "--json"])
+        .arg(a.join("oci"))
+        .arg(b.join("oci"))
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&o.get_output().stdout).unwrap();
+    assert_eq!(v["packages"].as_array().unwrap().len(), 5, "{v}");
+    assert_eq!(v["packages"][1]["change"], "upgraded");
+    assert_eq!(v["packages"][1]["b"], "1.1-1.el9");
+    // The image itself is the same (same tree and lock digest): only its SBOMs differ.
+    assert_eq!(v["differences"], serde_json::json!([]));
+}
+
 #[test]
 fn verify_checks_sums_and_names_the_tampered_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -1145,7 +1254,7 @@ fn verify_checks_sums_and_names_the_tampered_file() {
 
 #[test]
 fn push_to_a_local_registry_and_copy_back_keeps_the_digest() {
-    if !have("docker-registry") || !have("skopeo") {
+    if !have("docker-registry") || !have("skopeo") || !have("curl") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1188,6 +1297,70 @@ fn push_to_a_local_registry_and_copy_back_keeps_the_digest() {
             a.oci.manifest_digest
         );
     }
+    // The SBOMs follow the image: this registry has no referrers API (404), so they are
+    // listed under the fallback tag, once, whatever the number of pushes.
+    let api = run(std::process::Command::new("curl").args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!(
+            "http://127.0.0.1:{port}/v2/diskless/tftp/referrers/{}",
+            a.oci.manifest_digest
+        ),
+    ]));
+    assert_eq!(String::from_utf8_lossy(&api.stdout), "404");
+    let repo = format!("127.0.0.1:{port}/diskless/tftp");
+    let tag = a.oci.manifest_digest.replace(':', "-");
+    let raw = run(std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{repo}:{tag}")));
+    let index: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let listed: Vec<(String, String)> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["artifactType"].as_str().unwrap().to_string(),
+                d["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = a
+        .oci
+        .referrers
+        .iter()
+        .map(|r| (r.artifact_type.clone(), r.digest.clone()))
+        .collect();
+    assert_eq!(listed, want);
+    assert_eq!(want[0].0, "application/spdx+json");
+    // Each artifact manifest is stored by digest, names the image as its subject, and its
+    // layer is the SBOM file.
+    let raw = run(std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{repo}@{}", want[0].1)));
+    let m: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(m["subject"]["digest"], a.oci.manifest_digest);
+    assert_eq!(m["artifactType"], "application/spdx+json");
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+    let blob = run(std::process::Command::new("curl").arg("-sf").arg(format!(
+        "http://127.0.0.1:{port}/v2/diskless/tftp/blobs/{}",
+        m["layers"][0]["digest"].as_str().unwrap()
+    )));
+    assert_eq!(
+        blob.stdout,
+        fs_err::read(out.join("sbom.spdx.json")).unwrap()
+    );
+
     let inspect = run(std::process::Command::new("skopeo")
         .args(["inspect", "--tls-verify=false"])
         .arg(format!("docker://{reference}")));

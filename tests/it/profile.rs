@@ -466,6 +466,19 @@ fn error_pxe_default_not_an_entry() {
 }
 
 #[test]
+fn error_pxe_uefi_not_a_choice() {
+    snap!("pxe_uefi_value", with("\n[pxe]\nuefi = \"yes\"\n"));
+}
+
+#[test]
+fn error_pxe_boots_no_client() {
+    snap!(
+        "pxe_no_client",
+        with("\n[pxe]\nbios = false\nuefi = false\n")
+    );
+}
+
+#[test]
 fn error_gpgcheck_without_key() {
     snap!(
         "gpgcheck_without_key",

@@ -419,13 +419,18 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     chain_with(e, "\n  caused by: ")
 }
 
-/// rpm's tree has none of the profile's customisations.
+/// rpm's tree has none of the profile's customisations, and is listed without its
+/// database (tests/it/rpmdb.rs compares the databases).
 fn packages_only() -> AssembleConfig {
     AssembleConfig {
         custom: custom::Customisations {
             empty_machine_id: false,
             init_symlink: false,
             ..Default::default()
+        },
+        rpmdb: rootfs::rpmdb::RpmdbConfig {
+            mode: rootfs::rpmdb::RpmdbMode::Off,
+            arch: None,
         },
         ..AssembleConfig::new(u64::from(SDE))
     }

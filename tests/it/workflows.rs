@@ -80,3 +80,49 @@ fn schema_check_rejects_a_broken_workflow() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn pushing_attests_provenance_and_the_sbom_of_the_pushed_digest() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join(".github/workflows/diskless-build.yml")).unwrap();
+    let wf: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let push = &wf["jobs"]["push"];
+    for (k, v) in [
+        ("packages", "write"),
+        ("id-token", "write"),
+        ("attestations", "write"),
+    ] {
+        assert_eq!(push["permissions"][k].as_str(), Some(v), "permission {k}");
+    }
+    let steps = push["steps"].as_sequence().unwrap();
+    let uses = |action: &str| {
+        steps
+            .iter()
+            .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(action)))
+            .unwrap_or_else(|| panic!("no step uses {action}"))
+    };
+    for action in ["actions/attest-build-provenance@", "actions/attest-sbom@"] {
+        let w = &uses(action)["with"];
+        assert_eq!(
+            w["subject-digest"].as_str(),
+            Some("${{ steps.push.outputs.digest }}"),
+            "{action}"
+        );
+        assert_eq!(w["push-to-registry"].as_bool(), Some(true), "{action}");
+    }
+    assert_eq!(
+        uses("actions/attest-sbom@")["with"]["sbom-path"].as_str(),
+        Some("out/sbom.spdx.json")
+    );
+    // The digest attested is the one `diskless push` printed.
+    let push_step = steps
+        .iter()
+        .find(|s| s["id"].as_str() == Some("push"))
+        .unwrap();
+    assert!(
+        push_step["run"]
+            .as_str()
+            .unwrap()
+            .contains("digest=$(\"$HOME/.local/bin/diskless\" push out \"$ref\")")
+    );
+}

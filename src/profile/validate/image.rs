@@ -37,6 +37,7 @@ pub(super) fn image(cx: &Cx, raw: Spanned<RawImage>) -> Result<ImageTable, Diagn
         releasever: ri.releasever.0,
         compression,
         source_date_epoch: ri.source_date_epoch,
+        rpmdb: ri.rpmdb.unwrap_or(true),
     };
     Ok(ImageTable {
         image,

@@ -5,6 +5,7 @@ use super::{Cx, check_name, image_path};
 use crate::profile::error::Diagnostic;
 use crate::profile::model::{Image, Pxe, PxeEntry, PxeLayout};
 use crate::profile::schema::RawPxe;
+use crate::profile::values::AutoBool;
 use std::collections::BTreeSet;
 use toml::Spanned;
 
@@ -42,6 +43,17 @@ pub(super) fn pxe(cx: &Cx, rx: RawPxe, image: &Image) -> Result<Pxe, Diagnostic>
         }
         None => image.name.clone(),
     };
+    let bios = rx.bios.unwrap_or(true);
+    let uefi = match rx.uefi {
+        Some(u) if !bios && *u.get_ref() == AutoBool::Off => {
+            return Err(cx
+                .loc(u.span(), "pxe.uefi")
+                .err("`bios` and `uefi` are both false: the tftp tree would boot no client")
+                .with_hint("set `uefi = true` (or `\"auto\"`) or `bios = true`"));
+        }
+        Some(u) => u.into_inner(),
+        None => AutoBool::Auto,
+    };
     let layout_dir =
         |v: Option<Spanned<String>>, dflt: &str, key: &str| -> Result<String, Diagnostic> {
             match v {
@@ -62,8 +74,8 @@ pub(super) fn pxe(cx: &Cx, rx: RawPxe, image: &Image) -> Result<Pxe, Diagnostic>
         label: rx.label.unwrap_or_else(|| image.name.clone()),
         entries,
         per_host: rx.per_host,
-        bios: rx.bios.unwrap_or(true),
-        uefi: rx.uefi.unwrap_or(false),
+        bios,
+        uefi,
         layout: PxeLayout {
             pxelinux_dir: layout_dir(rx.layout.pxelinux_dir, "pxelinux", "pxelinux_dir")?,
             images_dir: layout_dir(rx.layout.images_dir, "pxelinux/images", "images_dir")?,

@@ -1,6 +1,7 @@
 //! Shared test helpers, each written once: the test RPM builder ([`rpm`]), the HTTP server
 //! with fault injection ([`http`]), OpenPGP keys ([`keys`]), a private PKI and an mTLS server
-//! ([`tls`]), repositories ([`repo`]), child processes and ports ([`proc`]), and the small
+//! ([`tls`]), repositories ([`repo`]), child processes and ports ([`proc`]), assembled trees
+//! written to disk for the real tools ([`tree`]), and the small
 //! helpers below. `rpm`, `http`, `proc` and `repo` are also compiled into the boot tests
 //! (tests/boot/support.rs includes their files), so they refer to nothing outside themselves
 //! but each other.
@@ -11,6 +12,7 @@ pub mod proc;
 pub mod repo;
 pub mod rpm;
 pub mod tls;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 
