@@ -208,9 +208,11 @@ impl<'s> Image<'s> {
         };
         let file = fs_err::File::open(rpm).map_err(payload_err)?;
         let mut input = BufReader::with_capacity(128 * 1024, file);
-        rpm::PackageMetadata::parse(&mut input).map_err(|source| RootfsError::Header {
-            path: rpm.display().to_string(),
-            source,
+        crate::package::rpmhead::parse_metadata(&mut input).map_err(|source| {
+            RootfsError::Header {
+                path: rpm.display().to_string(),
+                source,
+            }
         })?;
         let stream = open_payload(input, &hdr.payload_compressor).map_err(payload_err)?;
         let mut archive = cpio::Reader::new(stream);

@@ -189,9 +189,11 @@ pub fn read_headers(rpms: &[PathBuf]) -> Result<Vec<PkgHeader>, RootfsError> {
     rpms.iter()
         .map(|p| {
             let path = p.display().to_string();
-            let meta = rpm::PackageMetadata::open(p).map_err(|source| RootfsError::Header {
-                path: path.clone(),
-                source,
+            let meta = crate::package::rpmhead::open_metadata(p).map_err(|source| {
+                RootfsError::Header {
+                    path: path.clone(),
+                    source,
+                }
             })?;
             Ok(PkgHeader::from_metadata(&meta, &path)?)
         })

@@ -6,6 +6,7 @@ mod depmod;
 mod emit;
 mod faults;
 mod fetch;
+mod fuzz;
 mod ldconfig;
 mod libsolv;
 mod lock;
