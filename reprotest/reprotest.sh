@@ -6,7 +6,8 @@
 # The profile's lock must exist (`diskless lock PROFILE`, or one `diskless build`): the
 # promise is "same profile + same lock => same bytes". The profile's folder is copied into a
 # temporary work folder for the varied builds, so files the profile names must live in that
-# folder (relative paths) or be readable by everyone (absolute paths).
+# folder (relative paths) or be readable by everyone (absolute paths, which diskless reads
+# only when allowed: DISKLESS_ALLOW_HOST_PATH, like SOURCE_DATE_EPOCH, reaches every build).
 #
 # Build 1 (reference): the profile where it is, TZ=UTC, LANG=C.UTF-8, umask 022, one thread,
 #   a fresh HOME and an empty cache.
@@ -59,6 +60,9 @@ bin="$work/bin/diskless"
 path="/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 sde=()
 [ -n "${SOURCE_DATE_EPOCH:-}" ] && sde=("SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH")
+# Host files the user allowed the profile to read are an input of the build, not noise.
+[ -n "${DISKLESS_ALLOW_HOST_PATH:-}" ] \
+  && sde+=("DISKLESS_ALLOW_HOST_PATH=$DISKLESS_ALLOW_HOST_PATH")
 
 # Build 1: the reference, in a plain environment.
 log "build 1 (reference): $profile"

@@ -1,5 +1,6 @@
 //! Atomic file writes: the one way a file is replaced in place (lockfile, caches, the
-//! content store, kept keys).
+//! content store, kept keys); and the facts an "out of space" error needs (is it one, how
+//! much is free where).
 //!
 //! The bytes go to a temporary file in the destination's directory (same file system, so
 //! the rename is atomic) and the file is renamed over the destination once complete: a
@@ -63,6 +64,56 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether an error, or any error in its chain, says the disk (or the user's quota) is full.
+pub fn is_out_of_space(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            // ENOSPC 28, EDQUOT 122 on Linux.
+            if matches!(
+                io.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            ) || matches!(io.raw_os_error(), Some(28 | 122))
+            {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Bytes available to this user on the file system holding `path` (or its nearest existing
+/// ancestor: the output folder may not exist yet). `None` when it cannot be told.
+pub fn free_space(path: &Path) -> Option<u64> {
+    let mut p = std::path::absolute(path).ok()?;
+    loop {
+        if p.exists() {
+            let s = rustix::fs::statvfs(&p).ok()?;
+            return Some(s.f_bavail.saturating_mul(s.f_frsize));
+        }
+        if !p.pop() {
+            return None;
+        }
+    }
+}
+
+/// `1.5 MiB`, for messages.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +154,23 @@ mod tests {
         t.write_all(b"new").unwrap();
         persist(t, &p, Durability::Fsync).unwrap();
         assert_eq!(fs_err::read(&p).unwrap(), b"new");
+    }
+
+    #[test]
+    fn out_of_space_is_found_in_a_chain_and_free_space_is_told() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("Cannot write the store")]
+        struct Outer(#[source] io::Error);
+        let full = Outer(io::Error::from_raw_os_error(28));
+        assert!(is_out_of_space(&full));
+        let other = Outer(io::Error::from_raw_os_error(13));
+        assert!(!is_out_of_space(&other));
+        let wrapped = io::Error::new(io::ErrorKind::StorageFull, "wrapped");
+        assert!(is_out_of_space(&wrapped));
+        let d = tempfile::tempdir().unwrap();
+        assert!(free_space(&d.path().join("not/yet/there")).is_some_and(|n| n > 0));
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(12), "12 B");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    cli::logging::init(args.global.verbose, args.global.quiet);
+    cli::logging::init(args.global.verbose, args.global.quiet, args.global.color);
     // A panic is a bug of ours, not the user's: say so and exit 2.
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error (a bug in diskless, please report it): {info}");

@@ -91,7 +91,7 @@ impl plan::Reporter for StageLines {
 
 pub fn run(args: BuildArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let plan = Plan::new(load_profile(&args.profile)?);
+    let plan = Plan::new(load_profile(&args.profile, g)?);
     let opts = BuildOptions {
         out: args.out.clone(),
         stage: args.stage.into(),
@@ -135,6 +135,26 @@ fn summary(stages: &[StageTime]) -> String {
         .join(", ")
 }
 
+/// What to do about a full disk: the free space now (the failed build's files are gone),
+/// against what the build needs, and where else to build.
+fn space_hint(dir: &std::path::Path, needed: Option<u64>) -> String {
+    use diskless::fsx::{free_space, human_bytes};
+    let free = free_space(dir).map_or(String::new(), |f| {
+        format!("`{}` has {} free", dir.display(), human_bytes(f))
+    });
+    let need = needed.map_or(String::new(), |n| {
+        format!(", the build needs about {}", human_bytes(n))
+    });
+    let facts = if free.is_empty() {
+        String::new()
+    } else {
+        format!("{free}{need}; ")
+    };
+    format!(
+        "{facts}free space there, or build on another file system: `--out` elsewhere (the work folder sits next to it), `--cache-dir` elsewhere for the package cache and the content store"
+    )
+}
+
 /// The `hint:` line for the build errors a user can act on.
 fn with_hint(e: PlanError, plan: &Plan) -> anyhow::Error {
     let hint = match &e {
@@ -145,6 +165,10 @@ fn with_hint(e: PlanError, plan: &Plan) -> anyhow::Error {
         PlanError::NotAnOutput { .. } => {
             Some("choose another `--out`, or pass `--force` to replace it".to_owned())
         }
+        PlanError::UnsafeOut { .. } => Some(
+            "choose another `--out`: a new or empty folder, or one a previous build wrote".to_owned(),
+        ),
+        PlanError::NoSpace { dir, needed, .. } => Some(space_hint(dir, *needed)),
         PlanError::Fetch(f) => super::fetch::hint_for(f).map(str::to_owned),
         PlanError::SourceDateEpoch(_) => Some(
             "unset it, or set it to the build's date in seconds since 1970 (e.g. `git log -1 --format=%ct`)"

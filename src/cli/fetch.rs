@@ -9,9 +9,9 @@ use diskless::fetch::{self, FetchOptions, Reporter};
 use diskless::plan::{Plan, inputs};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 pub struct FetchArgs {
@@ -26,7 +26,7 @@ pub struct FetchArgs {
 }
 
 pub fn run(args: FetchArgs, g: &GlobalArgs) -> anyhow::Result<()> {
-    let (lock, repos) = load_inputs(&args.profile)?;
+    let (lock, repos) = load_inputs(&args.profile, g)?;
     let mut opts = FetchOptions::new(g.cache_dir());
     opts.jobs = args.jobs.max(1);
     opts.offline = g.offline;
@@ -57,10 +57,11 @@ pub fn run(args: FetchArgs, g: &GlobalArgs) -> anyhow::Result<()> {
 /// must be fresh: the packages of a stale lock may not be what the profile asks for.
 pub fn load_inputs(
     profile: &std::path::Path,
+    g: &GlobalArgs,
 ) -> anyhow::Result<(diskless::lock::Lockfile, Vec<diskless::net::Remote>)> {
     use super::hint::HintExt;
     use diskless::lock::LockError;
-    let plan = Plan::new(diskless::profile::load(profile)?);
+    let plan = Plan::new(super::lock::load_profile(profile, g)?);
     let lock = match plan.read_lock() {
         Ok(l) => l,
         Err(e @ (LockError::Missing { .. } | LockError::Stale { .. })) => {
@@ -87,6 +88,16 @@ pub fn fetch_with_hints(
 /// The hint for a fetch error the user can fix.
 pub fn hint_for(e: &fetch::FetchError) -> Option<&'static str> {
     use fetch::{FetchError, PackageError, VerifyError};
+    if diskless::fsx::is_out_of_space(e) {
+        return Some(
+            "free space in the cache, or put it on another file system with `--cache-dir` (`diskless cache gc LOCK…` drops packages no lock needs)",
+        );
+    }
+    if not_writable(e) {
+        return Some(
+            "the cache is not writable here: point `--cache-dir` (or DISKLESS_CACHE_DIR) at a writable folder; a read-only cache serves the packages it holds as they are",
+        );
+    }
     match e {
         FetchError::Offline { .. } => {
             Some("run once without `--offline` (or `diskless fetch PROFILE`) to fill the cache")
@@ -110,6 +121,29 @@ pub fn hint_for(e: &fetch::FetchError) -> Option<&'static str> {
     }
 }
 
+/// A cache error whose cause is a folder this user may not write (a read-only mount, a
+/// shared cache owned by someone else).
+fn not_writable(e: &fetch::FetchError) -> bool {
+    use fetch::{CacheError, FetchError, PackageError};
+    let denied = |c: &CacheError| {
+        matches!(c, CacheError::Io { source, .. } if matches!(
+            source.kind(),
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+        ))
+    };
+    match e {
+        FetchError::Cache(c) => denied(c),
+        FetchError::Package {
+            source: PackageError::Cache(c),
+            ..
+        } => denied(c),
+        FetchError::Packages { failures } => failures
+            .iter()
+            .any(|(_, p)| matches!(p, PackageError::Cache(c) if denied(c))),
+        _ => false,
+    }
+}
+
 /// The reporter for this run: a bar on a terminal, lines otherwise, silent under `-q`.
 pub fn reporter(quiet: u8) -> Box<dyn Reporter> {
     if quiet > 0 {
@@ -123,18 +157,7 @@ pub fn reporter(quiet: u8) -> Box<dyn Reporter> {
 
 /// `1.5 MiB`.
 pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    diskless::fsx::human_bytes(b)
 }
 
 /// Counts shared by both displays, and the closing summary line.
@@ -155,6 +178,14 @@ impl Tally {
             bytes: AtomicU64::new(0),
             started: Mutex::new(None),
         }
+    }
+    /// `3/10 packages`.
+    fn packages(&self) -> String {
+        format!(
+            "{}/{} packages",
+            self.done.load(Ordering::SeqCst),
+            self.total.load(Ordering::SeqCst)
+        )
     }
     fn summary(&self) -> String {
         let secs = self
@@ -180,9 +211,99 @@ impl Tally {
     }
 }
 
+/// Notices when no bytes have arrived for a while and says whom the downloads wait for: a
+/// mirror that accepts and then says nothing is otherwise a frozen progress line (it ends
+/// after the read timeout, `--read-timeout`).
+struct Watch {
+    state: Arc<WatchState>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+struct WatchState {
+    /// The last byte, or the start of the latest attempt.
+    last: Mutex<Instant>,
+    /// The host of the latest attempt.
+    host: Mutex<String>,
+    stop: AtomicBool,
+}
+
+impl Watch {
+    fn new() -> Watch {
+        Watch {
+            state: Arc::new(WatchState {
+                last: Mutex::new(Instant::now()),
+                host: Mutex::new(String::new()),
+                stop: AtomicBool::new(false),
+            }),
+            thread: Mutex::new(None),
+        }
+    }
+
+    /// Call `show(Some((host, seconds)))` every `tick` while nothing arrived for `after`
+    /// or more, and `show(None)` once bytes flow again.
+    fn start(
+        &self,
+        tick: Duration,
+        after: Duration,
+        show: impl Fn(Option<(&str, u64)>) + Send + 'static,
+    ) {
+        let st = self.state.clone();
+        let handle = std::thread::spawn(move || {
+            let mut waiting = false;
+            while !st.stop.load(Ordering::SeqCst) {
+                std::thread::sleep(tick);
+                let silent = st.last.lock().map(|l| l.elapsed()).unwrap_or_default();
+                if silent >= after {
+                    let host = st.host.lock().map(|h| h.clone()).unwrap_or_default();
+                    if !host.is_empty() && !st.stop.load(Ordering::SeqCst) {
+                        show(Some((&host, silent.as_secs())));
+                        waiting = true;
+                    }
+                } else if waiting {
+                    show(None);
+                    waiting = false;
+                }
+            }
+        });
+        if let Ok(mut t) = self.thread.lock() {
+            *t = Some(handle);
+        }
+    }
+
+    fn attempt(&self, url: &str) {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_owned(),
+                })
+            })
+            .unwrap_or_else(|| url.to_owned());
+        if let Ok(mut h) = self.state.host.lock() {
+            *h = host;
+        }
+        self.activity();
+    }
+
+    fn activity(&self) {
+        if let Ok(mut l) = self.state.last.lock() {
+            *l = Instant::now();
+        }
+    }
+
+    fn stop(&self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+    }
+}
+
 struct BarReporter {
     bar: ProgressBar,
-    tally: Tally,
+    tally: Arc<Tally>,
+    watch: Watch,
 }
 
 impl BarReporter {
@@ -190,15 +311,12 @@ impl BarReporter {
         let bar = ProgressBar::hidden();
         BarReporter {
             bar,
-            tally: Tally::new(),
+            tally: Arc::new(Tally::new()),
+            watch: Watch::new(),
         }
     }
     fn message(&self) {
-        self.bar.set_message(format!(
-            "{}/{} packages",
-            self.tally.done.load(Ordering::SeqCst),
-            self.tally.total.load(Ordering::SeqCst)
-        ));
+        self.bar.set_message(self.tally.packages());
     }
 }
 
@@ -218,6 +336,18 @@ impl Reporter for BarReporter {
         .progress_chars("=> ");
         self.bar.set_style(style);
         self.message();
+        let (bar, tally) = (self.bar.clone(), self.tally.clone());
+        self.watch.start(
+            Duration::from_millis(500),
+            Duration::from_secs(2),
+            move |w| match w {
+                Some((host, secs)) => bar.set_message(format!("waiting for {host} ({secs} s)")),
+                None => bar.set_message(tally.packages()),
+            },
+        );
+    }
+    fn on_download_start(&self, _nevra: &str, url: &str) {
+        self.watch.attempt(url);
     }
     fn on_cached(&self, _nevra: &str, size: u64) {
         self.tally.done.fetch_add(1, Ordering::SeqCst);
@@ -225,6 +355,7 @@ impl Reporter for BarReporter {
         self.message();
     }
     fn on_progress(&self, bytes: u64) {
+        self.watch.activity();
         self.tally.bytes.fetch_add(bytes, Ordering::SeqCst);
         self.bar.inc(bytes);
     }
@@ -245,6 +376,7 @@ impl Reporter for BarReporter {
         self.message();
     }
     fn on_finish(&self) {
+        self.watch.stop();
         self.bar.finish_and_clear();
         eprintln!("{}", self.tally.summary());
     }
@@ -253,12 +385,14 @@ impl Reporter for BarReporter {
 /// For logs (CI): a line per downloaded package and per retry, and a summary.
 struct LineReporter {
     tally: Tally,
+    watch: Watch,
 }
 
 impl LineReporter {
     fn new() -> LineReporter {
         LineReporter {
             tally: Tally::new(),
+            watch: Watch::new(),
         }
     }
 }
@@ -274,11 +408,32 @@ impl Reporter for LineReporter {
             if total_pkgs == 1 { "" } else { "s" },
             human_bytes(total_bytes)
         );
+        // A log gets a line per 5 s of silence, not a line per tick.
+        let last = Mutex::new(0u64);
+        self.watch.start(
+            Duration::from_millis(500),
+            Duration::from_secs(5),
+            move |w| {
+                if let (Some((host, secs)), Ok(mut l)) = (w, last.lock()) {
+                    let step = secs / 5 * 5;
+                    if step > *l {
+                        *l = step;
+                        eprintln!("  waiting for {host} ({step} s)");
+                    }
+                } else if let Ok(mut l) = last.lock() {
+                    *l = 0;
+                }
+            },
+        );
+    }
+    fn on_download_start(&self, _nevra: &str, url: &str) {
+        self.watch.attempt(url);
     }
     fn on_cached(&self, _nevra: &str, _size: u64) {
         self.tally.done.fetch_add(1, Ordering::SeqCst);
     }
     fn on_progress(&self, bytes: u64) {
+        self.watch.activity();
         self.tally.bytes.fetch_add(bytes, Ordering::SeqCst);
     }
     fn on_discard(&self, bytes: u64) {
@@ -300,6 +455,7 @@ impl Reporter for LineReporter {
         );
     }
     fn on_finish(&self) {
+        self.watch.stop();
         eprintln!("{}", self.tally.summary());
     }
 }

@@ -25,13 +25,21 @@ pub struct LockArgs {
     pub json: bool,
 }
 
-pub fn load_profile(path: &std::path::Path) -> anyhow::Result<diskless::profile::Profile> {
-    diskless::profile::load(path)
-        .with_context(|| format!("Invalid profile `{}`", path.display()))
-        .hint(format!(
-            "check it with `diskless profile check {}`",
-            path.display()
-        ))
+pub fn load_profile(
+    path: &std::path::Path,
+    g: &GlobalArgs,
+) -> anyhow::Result<diskless::profile::Profile> {
+    g.load_profile(path).map_err(|e| {
+        // The error's own hint (a typo, `--allow-host-path`) says more than the generic one.
+        let hint = e.hint().map_or_else(
+            || format!("check it with `diskless profile check {}`", path.display()),
+            str::to_owned,
+        );
+        super::hint::hint(
+            anyhow::Error::new(e).context(format!("Invalid profile `{}`", path.display())),
+            hint,
+        )
+    })
 }
 
 pub fn load_options(g: &GlobalArgs) -> LoadOptions {
@@ -54,7 +62,7 @@ pub fn read_fresh_lock(plan: &Plan) -> anyhow::Result<Lockfile> {
 }
 
 pub fn run(args: LockArgs, g: &GlobalArgs) -> anyhow::Result<()> {
-    let plan = Plan::new(load_profile(&args.profile)?);
+    let plan = Plan::new(load_profile(&args.profile, g)?);
     let (profile, path) = (&plan.profile, &plan.lock_path);
     if args.check {
         let lock = read_fresh_lock(&plan)?;

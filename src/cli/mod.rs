@@ -17,6 +17,7 @@ pub mod why;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(name = "diskless", version, about, long_about = None)]
@@ -43,9 +44,64 @@ pub struct GlobalArgs {
     /// Use only what is in the cache; never touch the network
     #[arg(long, global = true)]
     pub offline: bool,
+    /// Colour log output: `auto` (when stderr is a terminal and NO_COLOR is unset), `always`
+    /// or `never`
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        global = true,
+        value_name = "WHEN"
+    )]
+    pub color: logging::Color,
+    /// Let the profile read this host file, or the files under this folder, though it is
+    /// outside the profile's folder (repeatable; each file read is recorded in the manifest)
+    #[arg(
+        long = "allow-host-path",
+        value_name = "PATH",
+        global = true,
+        env = "DISKLESS_ALLOW_HOST_PATH",
+        value_delimiter = ':'
+    )]
+    pub allow_host_path: Vec<PathBuf>,
+    /// Seconds to wait for a mirror to accept a connection, for every repository
+    /// [default: the repository's `timeout`, else 10]
+    #[arg(long, global = true, value_name = "SECS", value_parser = seconds)]
+    pub connect_timeout: Option<Duration>,
+    /// Seconds a mirror may stay silent (or below its `minrate`) before the attempt fails,
+    /// for every repository [default: the repository's `timeout`, else 30]
+    #[arg(long, global = true, value_name = "SECS", value_parser = seconds)]
+    pub read_timeout: Option<Duration>,
+}
+
+/// `1`, `2.5`: seconds, above 0.
+fn seconds(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86400.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!("`{s}` is not a number of seconds above 0")),
+    }
 }
 
 impl GlobalArgs {
+    /// Load the profile at `path` with the command line's `--allow-host-path` entries, and
+    /// apply `--connect-timeout`/`--read-timeout` to its repositories (they win over the
+    /// profile's `timeout`, as dnf's `--setopt` does).
+    pub fn load_profile(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<diskless::profile::Profile, diskless::profile::ProfileError> {
+        let mut p = diskless::profile::load_allowing(path, &self.allow_host_path)?;
+        for r in &mut p.repos {
+            if let Some(c) = self.connect_timeout {
+                r.timeouts.connect = c;
+            }
+            if let Some(t) = self.read_timeout {
+                r.timeouts.read = t;
+            }
+        }
+        Ok(p)
+    }
+
     /// The cache directory: `--cache-dir`, `$DISKLESS_CACHE_DIR`, `$XDG_CACHE_HOME/diskless`,
     /// `~/.cache/diskless`, in that order.
     pub fn cache_dir(&self) -> PathBuf {

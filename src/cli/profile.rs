@@ -19,10 +19,10 @@ pub enum ProfileCommand {
     },
 }
 
-pub fn run(cmd: ProfileCommand, _g: &GlobalArgs) -> anyhow::Result<()> {
+pub fn run(cmd: ProfileCommand, g: &GlobalArgs) -> anyhow::Result<()> {
     match cmd {
         ProfileCommand::Check { profile, json } => {
-            let p = load(&profile)?;
+            let p = load(&profile, g)?;
             let mut out = std::io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &p)
@@ -38,8 +38,8 @@ pub fn run(cmd: ProfileCommand, _g: &GlobalArgs) -> anyhow::Result<()> {
 
 /// Load a profile for a command, turning a [`ProfileError`] into an error with its hint.
 /// Other subcommands (lock, build, repoquery) can call this too.
-pub fn load(path: &Path) -> anyhow::Result<Profile> {
-    profile::load(path).map_err(|e| {
+pub fn load(path: &Path, g: &GlobalArgs) -> anyhow::Result<Profile> {
+    g.load_profile(path).map_err(|e| {
         let hint = e.hint().map(str::to_string);
         // A located error names its file already; an I/O error gets the profile's name.
         let e = match e {

@@ -31,7 +31,7 @@ pub struct RepoqueryArgs {
 }
 
 pub fn run(args: RepoqueryArgs, g: &GlobalArgs) -> anyhow::Result<()> {
-    let profile = super::profile::load(&args.profile)?;
+    let profile = super::profile::load(&args.profile, g)?;
     let sources = inputs::remotes(&profile);
     if sources.is_empty() {
         return Err(super::hint::hint(
@@ -60,11 +60,18 @@ pub fn run_with_sources(
         cache_dir: g.cache_dir(),
         offline: g.offline,
     };
-    let repos = sources
-        .iter()
-        .zip(repo::load_all(sources, &options))
-        .map(|(s, loaded)| loaded.map_err(|e| with_hint(e, &s.id)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut repos = Vec::new();
+    for (s, loaded) in sources.iter().zip(repo::load_all(sources, &options)) {
+        match loaded {
+            Ok(r) => repos.push(r),
+            Err(e) if s.skip_if_unavailable && e.is_unavailable() => tracing::warn!(
+                "repository `{}` is unavailable and skipped (skip_if_unavailable): {}",
+                s.id,
+                diskless::net::error_chain(&e)
+            ),
+            Err(e) => return Err(with_hint(e, &s.id)),
+        }
+    }
     let pool = Pool::new(
         repos,
         &PoolOptions {

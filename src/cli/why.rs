@@ -18,7 +18,7 @@ pub struct WhyArgs {
 }
 
 pub fn run(args: WhyArgs, g: &GlobalArgs) -> anyhow::Result<()> {
-    let plan = Plan::new(load_profile(&args.profile)?);
+    let plan = Plan::new(load_profile(&args.profile, g)?);
     let (profile, lock) = (&plan.profile, read_fresh_lock(&plan)?);
     if !lock.all_packages().any(|p| p.name == args.name) {
         anyhow::bail!(

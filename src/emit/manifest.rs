@@ -45,6 +45,18 @@ pub struct Provenance {
     /// The image's packages and the boot packages.
     pub packages: Vec<PackageRecord>,
     pub boot_packages: Vec<PackageRecord>,
+    /// Files outside the profile's folder the user allowed the build to read
+    /// (`--allow-host-path`): the field, the path and the sha256 of what was read. Recorded
+    /// only when there are some (the manifest of an ordinary build is unchanged).
+    pub host_files: Vec<HostFileRecord>,
+}
+
+/// One allowed host file: where it is and a digest of what was read, never its contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFileRecord {
+    pub field: String,
+    pub path: String,
+    pub sha256: String,
 }
 
 fn packages(p: &[PackageRecord]) -> Value {
@@ -122,6 +134,22 @@ pub struct ManifestParts<'a> {
 }
 
 pub fn build(m: &ManifestParts<'_>) -> Value {
+    let p = m.provenance;
+    let mut v = body(m);
+    if !p.host_files.is_empty()
+        && let Some(obj) = v.as_object_mut()
+    {
+        let files = p
+            .host_files
+            .iter()
+            .map(|h| json!({"field": h.field, "path": h.path, "sha256": format!("sha256:{}", h.sha256)}))
+            .collect();
+        obj.insert("host_files".into(), Value::Array(files));
+    }
+    v
+}
+
+fn body(m: &ManifestParts<'_>) -> Value {
     let p = m.provenance;
     json!({
         "tool": {"name": "diskless", "version": crate::VERSION},

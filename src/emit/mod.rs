@@ -48,7 +48,7 @@ pub mod sums;
 pub mod tarball;
 pub mod xinetd;
 
-pub use manifest::{PackageRecord, Provenance};
+pub use manifest::{HostFileRecord, PackageRecord, Provenance};
 
 use crate::rootfs::header::PkgHeader;
 use crate::rootfs::store::Store;

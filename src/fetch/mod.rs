@@ -71,7 +71,8 @@ pub struct FetchOptions {
     /// content-addressed name and size.
     pub verify_cache: bool,
     pub retry: RetryPolicy,
-    pub timeouts: Timeouts,
+    /// Timeouts for every repository instead of each one's own ([`Remote::timeouts`]).
+    pub timeouts: Option<Timeouts>,
 }
 
 impl FetchOptions {
@@ -83,7 +84,7 @@ impl FetchOptions {
             verify_signatures: true,
             verify_cache: false,
             retry: RetryPolicy::default(),
-            timeouts: Timeouts::default(),
+            timeouts: None,
         }
     }
 }
@@ -127,10 +128,17 @@ pub enum PackageError {
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Cache(#[from] CacheError),
-    #[error(transparent)]
-    Local(TransportError),
+    /// The local disk failed while a download was written (a full disk): no mirror helps.
+    #[error("Cannot write the download into `{}` (the package cache)", path.display())]
+    CacheWrite {
+        path: PathBuf,
+        #[source]
+        source: TransportError,
+    },
     #[error("Invalid URL `{url}`")]
     Url { url: String },
+    #[error("The package's location leaves its repository: {reason}")]
+    Outside { reason: String },
     #[error("Skipped after another package failed")]
     Cancelled,
 }
@@ -265,8 +273,12 @@ pub fn fetch_packages(
             None
         } else {
             Some(
-                Transport::new(&repo.tls, repo.proxy.as_deref(), opts.timeouts)
-                    .map_err(|e| rerr(e.into()))?,
+                Transport::new(
+                    &repo.tls,
+                    &repo.proxy,
+                    opts.timeouts.unwrap_or(repo.timeouts),
+                )
+                .map_err(|e| rerr(e.into()))?,
             )
         };
         let keys = if opts.verify_signatures && repo.gpgcheck {
@@ -514,11 +526,14 @@ fn fetch_one(
             }
         };
         bi += 1;
-        let url = Url::parse(&base)
-            .and_then(|b| b.join(&pkg.location))
-            .map_err(|_| PackageError::Url {
-                url: format!("{base}{}", pkg.location),
-            })?;
+        let bad_url = || PackageError::Url {
+            url: format!("{base}{}", pkg.location),
+        };
+        let base_url = Url::parse(&base).map_err(|_| bad_url())?;
+        let url = base_url.join(&pkg.location).map_err(|_| bad_url())?;
+        // A lock (or a mirror's metadata) cannot point a package at a host file.
+        crate::net::check_within(&base_url, &url)
+            .map_err(|reason| PackageError::Outside { reason })?;
         match try_url(
             transport,
             &url,
@@ -535,7 +550,12 @@ fn fetch_one(
                 reporter.on_done(&nevra, pkg.size);
                 return Ok(fetched(path, sha256, false));
             }
-            Err(Failure::Local(e)) => return Err(PackageError::Local(e)),
+            Err(Failure::Local(source)) => {
+                return Err(PackageError::CacheWrite {
+                    path: staged.path().to_path_buf(),
+                    source,
+                });
+            }
             Err(Failure::Mirror(msgs)) => {
                 for m in msgs {
                     reporter.on_retry(&nevra, url.as_str(), &m);
@@ -566,6 +586,7 @@ fn try_url(
 ) -> Result<String, Failure> {
     let mut msgs = Vec::new();
     let attempts = policy.attempts.max(1);
+    let mut timeouts = 0;
     for attempt in 1..=attempts {
         if let Err(e) = staged.reset() {
             return Err(Failure::Local(TransportError::Write {
@@ -626,7 +647,8 @@ fn try_url(
                     return Err(Failure::Local(e));
                 }
                 msgs.push(error_chain(&e));
-                if attempt < attempts && retry::classify(&e) == retry::Next::Retry {
+                timeouts += u32::from(retry::is_timeout(&e));
+                if retry::again(policy, attempt, timeouts, &e) {
                     std::thread::sleep(policy.delay(attempt));
                     continue;
                 }

@@ -81,10 +81,11 @@ pub fn verify_rpm(
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut r = BufReader::with_capacity(256 * 1024, file);
-    let meta = rpm::PackageMetadata::parse(&mut r).map_err(|source| VerifyError::NotRpm {
-        nevra: nevra.to_string(),
-        source: Box::new(source),
-    })?;
+    let meta =
+        crate::package::rpmhead::parse_metadata(&mut r).map_err(|source| VerifyError::NotRpm {
+            nevra: nevra.to_string(),
+            source: Box::new(source),
+        })?;
 
     let report = meta.check_digests().map_err(|source| VerifyError::NotRpm {
         nevra: nevra.to_string(),

@@ -5,7 +5,7 @@
 //! `repo` reads metadata from it, `fetch` downloads packages from it; the build plan makes
 //! it from the profile's `[[repo]]` (so neither stage reads the profile).
 
-use super::transport::TlsConfig;
+use super::transport::{Proxy, Timeouts, TlsConfig};
 
 /// A remote repository.
 ///
@@ -27,8 +27,10 @@ pub struct Remote {
     pub metalink: Option<String>,
     /// TLS client certificate, CA and verification (`sslclientcert`, ...).
     pub tls: TlsConfig,
-    /// The repository's `proxy`; when unset the environment's proxy variables apply.
-    pub proxy: Option<String>,
+    /// The repository's `proxy` (with its credentials); [`Proxy::Environment`] when unset.
+    pub proxy: Proxy,
+    /// Connect and read timeouts and the minimum rate (`timeout`, `minrate`).
+    pub timeouts: Timeouts,
     /// Check package signatures (`gpgcheck`). Turning it off is an explicit profile setting.
     pub gpgcheck: bool,
     /// Check `repodata/repomd.xml.asc` against `gpgkeys` before reading repomd.xml.
@@ -45,6 +47,10 @@ pub struct Remote {
     pub includepkgs: Vec<String>,
     /// Packages of this repository ignore modular filtering (dnf's `module_hotfixes`).
     pub module_hotfixes: bool,
+    /// dnf's `skip_if_unavailable`: resolving goes on without this repository (with a
+    /// warning) when its metadata cannot be reached. Fetching never skips: a lock's
+    /// packages are needed wherever they came from.
+    pub skip_if_unavailable: bool,
 }
 
 impl Remote {
@@ -57,7 +63,8 @@ impl Remote {
             mirrorlist: None,
             metalink: None,
             tls: TlsConfig::default(),
-            proxy: None,
+            proxy: Proxy::Environment,
+            timeouts: Timeouts::default(),
             gpgcheck: false,
             repo_gpgcheck: false,
             gpgkeys: Vec::new(),
@@ -66,6 +73,7 @@ impl Remote {
             excludepkgs: Vec::new(),
             includepkgs: Vec::new(),
             module_hotfixes: false,
+            skip_if_unavailable: false,
         }
     }
 }

@@ -38,6 +38,55 @@ impl RetryPolicy {
     }
 }
 
+/// A URL that timed out this many times is left for the next mirror, whatever the policy's
+/// attempts: a server that accepts and then says nothing costs a full read timeout each
+/// time, and a second silence in a row rarely ends in a third.
+pub const MAX_TIMEOUTS: u32 = 2;
+
+/// Retries for metadata files (repomd.xml, primary, comps, keys read with [`get_small`]
+/// keep the caller's policy): a reset or a 503 is tried again after short pauses; a mirror
+/// that keeps failing gives way to the next soon.
+pub const METADATA: RetryPolicy = RetryPolicy {
+    attempts: 3,
+    base_delay: Duration::from_millis(250),
+    max_delay: Duration::from_secs(1),
+};
+
+/// Whether attempt `attempt` (1-based) of a URL may be followed by another after `err`,
+/// given how many attempts so far (this one included) timed out.
+pub fn again(policy: &RetryPolicy, attempt: u32, timeouts: u32, err: &TransportError) -> bool {
+    attempt < policy.attempts.max(1) && classify(err) == Next::Retry && timeouts < MAX_TIMEOUTS
+}
+
+/// Whether a failure was a timeout (counted against [`MAX_TIMEOUTS`]).
+pub fn is_timeout(err: &TransportError) -> bool {
+    matches!(err, TransportError::Timeout { .. })
+}
+
+/// Run `op` (one attempt at a URL) until it succeeds, fails for good, or the policy's
+/// attempts are spent, pausing between attempts.
+pub fn with_retries<T>(
+    policy: &RetryPolicy,
+    mut op: impl FnMut() -> Result<T, TransportError>,
+) -> Result<T, TransportError> {
+    let mut attempt = 1;
+    let mut timeouts = 0;
+    loop {
+        match op() {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                timeouts += u32::from(is_timeout(&e));
+                if !again(policy, attempt, timeouts, &e) {
+                    return Err(e);
+                }
+                tracing::debug!("{}; trying again", super::error_chain(&e));
+                std::thread::sleep(policy.delay(attempt));
+                attempt += 1;
+            }
+        }
+    }
+}
+
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -60,7 +109,9 @@ pub fn classify(err: &TransportError) -> Next {
         | TransportError::Timeout { .. }
         | TransportError::Body { .. }
         | TransportError::Truncated { .. } => Next::Retry,
-        TransportError::TooLong { .. }
+        // A mirror slower than `minrate` stays slow: the next one may do better (dnf too).
+        TransportError::TooSlow { .. }
+        | TransportError::TooLong { .. }
         | TransportError::File { .. }
         | TransportError::Write { .. }
         | TransportError::Scheme { .. }
@@ -79,17 +130,7 @@ pub fn get_small(
     let u = Url::parse(url).map_err(|_| TransportError::Scheme {
         url: url.to_string(),
     })?;
-    let mut attempt = 1;
-    loop {
-        match t.get_bytes(&u, 16 << 20) {
-            Ok(b) => return Ok(b),
-            Err(e) if attempt < policy.attempts.max(1) && classify(&e) == Next::Retry => {
-                std::thread::sleep(policy.delay(attempt));
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    with_retries(policy, || t.get_bytes(&u, 16 << 20))
 }
 
 #[cfg(test)]

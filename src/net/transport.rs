@@ -1,10 +1,12 @@
 //! Transport: one blocking HTTP(S) client per repository (its TLS client certificate and CA
-//! differ), plus `file://` URLs, with connect and read timeouts and proxies from the
-//! environment (`http_proxy`, `https_proxy`, `all_proxy`, `no_proxy`) or the repository's
-//! `proxy`.
+//! differ), plus `file://` URLs, with connect and read timeouts, dnf's `minrate`, and
+//! proxies from the environment (`http_proxy`, `https_proxy`, `all_proxy`, `no_proxy`) or the
+//! repository's `proxy` ([`Proxy`]).
 //!
 //! Bodies are streamed into a writer with a hard size limit, so a hostile server cannot fill
-//! the disk, and a body shorter than announced is reported as truncated (retryable).
+//! the disk, and a body shorter than announced is reported as truncated (retryable). A
+//! server that accepts and then says nothing costs one read timeout per attempt; one that
+//! trickles bytes slower than `minrate` is cut off after the same window, as dnf does.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -38,20 +40,81 @@ impl Default for TlsConfig {
     }
 }
 
-/// Connect and read timeouts. The read timeout bounds each wait for data (and for the
-/// response head), not the whole download, so a large package on a slow but live link still
-/// completes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Connect and read timeouts, and the lowest transfer rate accepted. The read timeout bounds
+/// each wait for data (and for the response head), not the whole download, so a large
+/// package on a slow but live link still completes.
+///
+/// The defaults: connecting gets 10 s (a live mirror answers a SYN in well under a second
+/// even across continents; 10 s still covers three SYN retransmissions, at 1, 3 and 7 s),
+/// a silent connection 30 s and the rate floor is 1000 bytes/s over that window (dnf's
+/// `timeout` and `minrate` defaults). The old 60 s read timeout made a mirror that accepts
+/// and never answers cost a minute per attempt, four attempts per mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Timeouts {
+    #[serde(serialize_with = "seconds")]
     pub connect: Duration,
+    #[serde(serialize_with = "seconds")]
     pub read: Duration,
+    /// dnf's `minrate`: a transfer slower than this (bytes per second, averaged over one
+    /// read timeout) is aborted as timed out; 0 turns the check off.
+    pub min_rate: u64,
+}
+
+impl Timeouts {
+    pub const DEFAULT_CONNECT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_READ: Duration = Duration::from_secs(30);
+    pub const DEFAULT_MIN_RATE: u64 = 1000;
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
-            connect: Duration::from_secs(30),
-            read: Duration::from_secs(60),
+            connect: Timeouts::DEFAULT_CONNECT,
+            read: Timeouts::DEFAULT_READ,
+            min_rate: Timeouts::DEFAULT_MIN_RATE,
+        }
+    }
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// How a repository reaches its servers, as dnf's `proxy`, `proxy_username` and
+/// `proxy_password` say.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum Proxy {
+    /// No `proxy` set: the environment's `http_proxy`, `https_proxy`, `all_proxy` and
+    /// `no_proxy` decide.
+    #[default]
+    Environment,
+    /// `proxy=_none_`: connect directly, whatever the environment says.
+    Direct,
+    /// Through this proxy (`http://host:port`, `socks5://…`), with basic credentials when
+    /// given.
+    Url {
+        url: String,
+        username: Option<String>,
+        password: Option<String>,
+    },
+}
+
+/// Never prints the proxy password (a `Remote` is logged at debug level).
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Proxy::Environment => f.write_str("Environment"),
+            Proxy::Direct => f.write_str("Direct"),
+            Proxy::Url {
+                url,
+                username,
+                password,
+            } => f
+                .debug_struct("Url")
+                .field("url", url)
+                .field("username", username)
+                .field("password", &password.as_ref().map(|_| "<redacted>"))
+                .finish(),
         }
     }
 }
@@ -68,6 +131,15 @@ pub enum TransportError {
     },
     #[error("Timed out waiting for `{url}`")]
     Timeout { url: String },
+    #[error(
+        "`{url}` sent {got} bytes in {secs} s, slower than the minimum rate of {min_rate} bytes/s"
+    )]
+    TooSlow {
+        url: String,
+        got: u64,
+        secs: u64,
+        min_rate: u64,
+    },
     #[error("Reading the body of `{url}` failed after {got} bytes")]
     Body {
         url: String,
@@ -131,26 +203,34 @@ pub fn install_crypto_provider() {
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: reqwest::blocking::Client,
+    timeouts: Timeouts,
 }
 
 impl Transport {
-    pub fn new(
-        tls: &TlsConfig,
-        proxy: Option<&str>,
-        timeouts: Timeouts,
-    ) -> Result<Self, TransportError> {
+    pub fn new(tls: &TlsConfig, proxy: &Proxy, timeouts: Timeouts) -> Result<Self, TransportError> {
         install_crypto_provider();
         let mut b = reqwest::blocking::Client::builder()
             .user_agent(concat!("diskless/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.read)
             .tls_backend_rustls();
-        if let Some(p) = proxy {
-            let p = reqwest::Proxy::all(p).map_err(|e| TransportError::Tls {
-                what: format!("invalid proxy `{p}`"),
-                source: Some(Box::new(e)),
-            })?;
-            b = b.proxy(p);
+        match proxy {
+            Proxy::Environment => {}
+            Proxy::Direct => b = b.no_proxy(),
+            Proxy::Url {
+                url,
+                username,
+                password,
+            } => {
+                let mut p = reqwest::Proxy::all(url).map_err(|e| TransportError::Tls {
+                    what: format!("invalid proxy `{url}`"),
+                    source: Some(Box::new(e)),
+                })?;
+                if let Some(user) = username {
+                    p = p.basic_auth(user, password.as_deref().unwrap_or(""));
+                }
+                b = b.proxy(p);
+            }
         }
         if let Some(ca) = &tls.ca_cert {
             let pem = read_pem(ca)?;
@@ -195,7 +275,7 @@ impl Transport {
             what: "the HTTP client could not be built".into(),
             source: Some(Box::new(e)),
         })?;
-        Ok(Transport { client })
+        Ok(Transport { client, timeouts })
     }
 
     /// Stream `url` into `out`. `expected` is the exact size when known: more is an error
@@ -218,7 +298,7 @@ impl Transport {
                     path: path.clone(),
                     source,
                 })?;
-                copy_limited(&mut f, &u, expected, out, progress, |source, _| {
+                copy_limited(&mut f, &u, expected, None, out, progress, |source, _| {
                     TransportError::File {
                         path: path.clone(),
                         source,
@@ -236,17 +316,29 @@ impl Transport {
                     return Err(TransportError::Status { url: u, status });
                 }
                 let mut resp = resp;
-                copy_limited(&mut resp, &u, expected, out, progress, |source, got| {
-                    if is_timeout(&source) {
-                        TransportError::Timeout { url: u.clone() }
-                    } else {
-                        TransportError::Body {
-                            url: u.clone(),
-                            got,
-                            source,
+                let floor = (self.timeouts.min_rate > 0).then_some(RateFloor {
+                    min_rate: self.timeouts.min_rate,
+                    window: self.timeouts.read,
+                });
+                copy_limited(
+                    &mut resp,
+                    &u,
+                    expected,
+                    floor,
+                    out,
+                    progress,
+                    |source, got| {
+                        if is_timeout(&source) {
+                            TransportError::Timeout { url: u.clone() }
+                        } else {
+                            TransportError::Body {
+                                url: u.clone(),
+                                got,
+                                source,
+                            }
                         }
-                    }
-                })
+                    },
+                )
             }
             _ => Err(TransportError::Scheme { url: u }),
         }
@@ -296,16 +388,26 @@ fn read_pem(path: &PathBuf) -> Result<Vec<u8>, TransportError> {
     })
 }
 
+/// dnf's `minrate`: at least `min_rate` bytes per second over every `window`.
+#[derive(Debug, Clone, Copy)]
+struct RateFloor {
+    min_rate: u64,
+    window: Duration,
+}
+
 fn copy_limited(
     src: &mut dyn Read,
     url: &str,
     expected: Option<u64>,
+    floor: Option<RateFloor>,
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
     read_err: impl Fn(std::io::Error, u64) -> TransportError,
 ) -> Result<u64, TransportError> {
     let mut buf = vec![0u8; 128 * 1024];
     let mut got: u64 = 0;
+    // (start of the current window, bytes at its start)
+    let mut window = (std::time::Instant::now(), 0u64);
     loop {
         let n = match src.read(&mut buf) {
             Ok(0) => break,
@@ -314,6 +416,22 @@ fn copy_limited(
             Err(e) => return Err(read_err(e, got)),
         };
         got += n as u64;
+        if let Some(f) = floor {
+            let elapsed = window.0.elapsed();
+            if elapsed >= f.window {
+                let secs = elapsed.as_secs().max(1);
+                let sent = got - window.1;
+                if sent < f.min_rate.saturating_mul(secs) {
+                    return Err(TransportError::TooSlow {
+                        url: url.to_string(),
+                        got: sent,
+                        secs,
+                        min_rate: f.min_rate,
+                    });
+                }
+                window = (std::time::Instant::now(), got);
+            }
+        }
         if let Some(exp) = expected
             && got > exp
         {
@@ -403,7 +521,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.bin");
         std::fs::write(&p, b"hello world").unwrap();
-        let t = Transport::new(&TlsConfig::default(), None, Timeouts::default()).unwrap();
+        let t = Transport::new(
+            &TlsConfig::default(),
+            &Proxy::Environment,
+            Timeouts::default(),
+        )
+        .unwrap();
         let url = Url::from_file_path(&p).unwrap();
         let mut out = Vec::new();
         let mut seen = 0;
@@ -448,7 +571,7 @@ mod tests {
             client_key: Some("/k.pem".into()),
             ..TlsConfig::default()
         };
-        let err = Transport::new(&tls, None, Timeouts::default()).unwrap_err();
+        let err = Transport::new(&tls, &Proxy::Environment, Timeouts::default()).unwrap_err();
         assert!(err.to_string().contains("without `sslclientcert`"), "{err}");
     }
 }

@@ -10,6 +10,7 @@
 mod depmatch;
 mod glob;
 mod rich;
+pub mod rpmhead;
 mod vercmp;
 
 pub use depmatch::{Sense, evr_as_dep, evr_in_range, overlap, parse_evr, provide_satisfies};

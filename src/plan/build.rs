@@ -4,11 +4,15 @@
 //!
 //! Everything is written under a temporary folder next to `out` and renamed into place
 //! only when complete, so a failed or interrupted build never leaves a half-written output
-//! that looks done. Progress goes to a [`Reporter`] (the binary prints it); nothing here
-//! prints.
+//! that looks done. The work folder is locked (`flock`) while its build runs: a later build
+//! removes the folders of killed builds (their lock is free) and leaves a running build's
+//! alone. Progress goes to a [`Reporter`] (the binary prints it); nothing here prints.
+//!
+//! A full disk stops the build with [`PlanError::NoSpace`]: which folder, and about how
+//! much the build needs there (from the lock's sizes and the packages' headers).
 
 use super::{Plan, PlanError, SourceDateEpoch, inputs, resolve};
-use crate::emit::{self, Artifacts, EmitInputs};
+use crate::emit::{self, Artifacts, EmitInputs, Provenance};
 use crate::fetch::{self, FetchOptions, FetchedPackage};
 use crate::lock::{LockedPackage, Lockfile};
 use crate::repo::LoadOptions;
@@ -100,6 +104,7 @@ pub fn run(
     opts: &BuildOptions,
     reporter: &dyn Reporter,
 ) -> Result<BuildOutcome, PlanError> {
+    check_out(&opts.out, &opts.cache_dir, &plan.profile.dir)?;
     let lock = lock_step(plan, opts, reporter)?;
     let lock_bytes = fs_err::read(&plan.lock_path)?;
     let sde = plan.source_date_epoch(&lock)?;
@@ -112,7 +117,11 @@ pub fn run(
         artifacts: None,
     };
 
-    let fetched = fetch_step(plan, &lock, opts, reporter)?;
+    let fetched = fetch_step(plan, &lock, opts, reporter).map_err(|e| {
+        no_space(e, "package cache", &opts.cache_dir, || {
+            Some(lock.all_packages().map(|p| p.size).sum())
+        })
+    })?;
     clock.done("fetch", &mut outcome);
     if opts.stage == Stage::Fetch {
         work.publish(&opts.out)?;
@@ -120,12 +129,38 @@ pub fn run(
     }
 
     // The content store and the pieces built from it live in the cache, shared by every
-    // build on it (see super::cache).
-    let store = Store::in_cache(&opts.cache_dir)?;
-    let assembled = rootfs_step(plan, &fetched.image, sde.value, &store, reporter)?;
+    // build on it (see super::cache): a full disk there is reported with the image's size
+    // (what the store holds, uncompressed); one under the output with the output's folder.
+    let work_dir = work.path().parent().unwrap_or(work.path()).to_path_buf();
+    let image_paths: Vec<PathBuf> = fetched.image.iter().map(|f| f.path.clone()).collect();
+    let in_work = |e: PlanError, what: &'static str| {
+        no_space(e, what, &work_dir, || image_bytes(&image_paths))
+    };
+    let in_store = |e: PlanError, what: &'static str| {
+        no_space(e, what, &opts.cache_dir, || image_bytes(&image_paths))
+    };
+    let mut cache_writable = true;
+    let store = match Store::in_cache(&opts.cache_dir) {
+        Ok(s) => s,
+        // A read-only cache still serves the packages it holds: this build's store goes
+        // into its work folder instead (nothing is reused, nothing is shared).
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            cache_writable = false;
+            Store::new(work.path().join("store"))
+                .map_err(|e| in_work(e.into(), "root filesystem"))?
+        }
+        Err(e) => return Err(in_store(e.into(), "root filesystem")),
+    };
+    let assembled = rootfs_step(plan, &fetched.image, sde.value, &store, reporter)
+        .map_err(|e| in_store(e, "root filesystem"))?;
     clock.done("root filesystem", &mut outcome);
     if opts.stage == Stage::Rootfs {
-        listing_step(&assembled, &work.out)?;
+        listing_step(&assembled, &work.out).map_err(|e| in_work(e, "root filesystem"))?;
         work.publish(&opts.out)?;
         return Ok(outcome);
     }
@@ -149,17 +184,26 @@ pub fn run(
             &assembled.headers,
         )],
         store: &store,
-        segment_cache: Some(&segments),
-        provenance,
+        // Segments are kept only where the cache can take them.
+        segment_cache: cache_writable.then_some(&segments),
+        provenance: Provenance {
+            host_files: inputs::host_files(&plan.profile)?,
+            ..provenance
+        },
         boot_rpms: fetched.boot,
         source_date_epoch: sde.value,
         source_date_epoch_from: sde.from.as_str().to_owned(),
         scriptlets: serde_json::to_value(&assembled.report)?,
         settings: inputs::emit_settings(&plan.profile),
     };
-    let artifacts = emit::emit(&inputs, &work.out).map_err(|source| PlanError::Emit {
-        profile: plan.profile.path.clone(),
-        source: Box::new(source),
+    let artifacts = emit::emit(&inputs, &work.out).map_err(|source| {
+        in_work(
+            PlanError::Emit {
+                profile: plan.profile.path.clone(),
+                source: Box::new(source),
+            },
+            "artifacts",
+        )
     })?;
     for w in &artifacts.warnings {
         tracing::warn!("{w}");
@@ -174,6 +218,69 @@ pub fn run(
     work.publish(&opts.out)?;
     outcome.artifacts = Some(artifacts);
     Ok(outcome)
+}
+
+/// `e` as [`PlanError::NoSpace`] when a full disk (or quota) caused it: `what` was being
+/// written in `dir`, which needs about `needed` bytes.
+fn no_space(
+    e: PlanError,
+    what: &'static str,
+    dir: &Path,
+    needed: impl FnOnce() -> Option<u64>,
+) -> PlanError {
+    if !crate::fsx::is_out_of_space(&e) {
+        return e;
+    }
+    PlanError::NoSpace {
+        what,
+        dir: dir.to_path_buf(),
+        needed: needed(),
+        source: Box::new(e),
+    }
+}
+
+/// The image's files, uncompressed, from the packages' headers: what the content store
+/// holds, and about what the output (initramfs, its OCI copies) needs again.
+fn image_bytes(rpms: &[PathBuf]) -> Option<u64> {
+    let headers = rootfs::read_headers(rpms).ok()?;
+    let files = headers
+        .iter()
+        .flat_map(|h| h.files.iter())
+        .filter(|f| f.is_reg() && !f.is_ghost());
+    Some(files.map(|f| f.size).sum::<u64>().saturating_mul(2))
+}
+
+/// Refuse an `--out` whose replacement would destroy what the build reads or the user's
+/// folders: the file system root, the user's home, the current folder, the profile's folder
+/// or the cache, or a folder holding one of them. (`--force` replaces other folders.)
+fn check_out(out: &Path, cache_dir: &Path, profile_dir: &Path) -> Result<(), PlanError> {
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .ok()
+            .map(|a| fs_err::canonicalize(&a).unwrap_or(a))
+    };
+    let Some(o) = abs(out) else { return Ok(()) };
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let cwd = std::env::current_dir().ok();
+    let protected = [
+        (Some(PathBuf::from("/")), "the file system root"),
+        (home, "your home folder"),
+        (cwd, "the current folder"),
+        (Some(profile_dir.to_path_buf()), "the profile's folder"),
+        (Some(cache_dir.to_path_buf()), "the cache"),
+    ];
+    for (p, what) in protected {
+        let Some(p) = p.as_deref().and_then(abs) else {
+            continue;
+        };
+        if p.starts_with(&o) {
+            return Err(PlanError::UnsafeOut {
+                out: out.to_path_buf(),
+                what,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Like cargo with Cargo.lock: a missing lock is written on the first build (unless
@@ -329,9 +436,14 @@ impl Clock {
 
 /// The temporary folder next to the output: `out/` (the build).
 struct WorkDir {
+    // Field order: the lock is released after the folder is gone.
     dir: tempfile::TempDir,
+    _lock: std::fs::File,
     out: PathBuf,
 }
+
+const WORK_PREFIX: &str = ".diskless-build-";
+const WORK_LOCK: &str = "lock";
 
 impl WorkDir {
     /// Refuses to replace a folder a previous build did not write, unless `force`.
@@ -346,16 +458,29 @@ impl WorkDir {
             _ => PathBuf::from("."),
         };
         fs_err::create_dir_all(&parent)?;
+        remove_killed_builds(&parent);
+        let work_err = |source| PlanError::WorkDir {
+            path: parent.clone(),
+            source,
+        };
         let dir = tempfile::Builder::new()
-            .prefix(".diskless-build-")
+            .prefix(WORK_PREFIX)
             .tempdir_in(&parent)
-            .map_err(|source| PlanError::WorkDir {
-                path: parent.clone(),
-                source,
-            })?;
+            .map_err(work_err)?;
+        // Locked before it gets its name: another build's sweep never sees an unlocked
+        // `lock` of a live build.
+        let pending = dir.path().join("lock.pending");
+        let lock = std::fs::File::create(&pending).map_err(work_err)?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(|e| work_err(e.into()))?;
+        std::fs::rename(&pending, dir.path().join(WORK_LOCK)).map_err(work_err)?;
         let out = dir.path().join("out");
         fs_err::create_dir(&out)?;
-        Ok(WorkDir { dir, out })
+        Ok(WorkDir {
+            dir,
+            _lock: lock,
+            out,
+        })
     }
 
     fn path(&self) -> &Path {
@@ -363,17 +488,79 @@ impl WorkDir {
     }
 
     /// Move the finished output into place (replacing a previous build) and drop the
-    /// work folder.
+    /// work folder. `out` is always one whole build: the new one is swapped in with a
+    /// single atomic exchange where the file system has one, so two builds publishing into
+    /// the same `out` at once cannot interleave their renames.
     fn publish(self, out: &Path) -> Result<(), PlanError> {
-        if out.exists() {
-            // Rename the old output aside first, so `out` is never a mix of two builds.
-            fs_err::rename(out, self.path().join("previous-out"))?;
-        }
-        fs_err::rename(&self.out, out).map_err(|source| PlanError::Publish {
+        let publish_err = |source| PlanError::Publish {
             out: out.to_path_buf(),
             source,
-        })?;
-        Ok(())
+        };
+        for _ in 0..16 {
+            if out.symlink_metadata().is_ok() {
+                match exchange(&self.out, out) {
+                    // The previous output is now inside the work folder, deleted with it.
+                    Ok(()) => return Ok(()),
+                    // Gone between the check and the swap: another build moved it.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
+                        // No RENAME_EXCHANGE here: rename the old output aside first, so
+                        // `out` is never a mix of two builds.
+                        fs_err::rename(out, self.path().join("previous-out"))?;
+                        return fs_err::rename(&self.out, out).map_err(publish_err);
+                    }
+                    Err(e) => return Err(publish_err(e)),
+                }
+            }
+            match std::fs::rename(&self.out, out) {
+                Ok(()) => return Ok(()),
+                // Another build published in between: swap with its output instead.
+                Err(e) if out.symlink_metadata().is_ok() => {
+                    tracing::debug!("{}: {e}; swapping instead", out.display());
+                }
+                Err(e) => return Err(publish_err(e)),
+            }
+        }
+        Err(publish_err(std::io::Error::other(
+            "other builds kept replacing it",
+        )))
+    }
+}
+
+/// Swap two paths atomically (Linux `renameat2(RENAME_EXCHANGE)`).
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        a,
+        rustix::fs::CWD,
+        b,
+        rustix::fs::RenameFlags::EXCHANGE,
+    )
+    .map_err(std::io::Error::from)
+}
+
+/// Remove the work folders next to `out` that killed builds left (their lock is free);
+/// folders whose build still runs (locked), or without a lock file (just being created),
+/// are left alone. Best effort: a folder that cannot be removed is left for the next build.
+fn remove_killed_builds(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if !name.to_string_lossy().starts_with(WORK_PREFIX) {
+            continue;
+        }
+        let dir = e.path();
+        let Ok(lock) = std::fs::File::open(dir.join(WORK_LOCK)) else {
+            continue;
+        };
+        if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+            tracing::info!("removing `{}`, left by a killed build", dir.display());
+            if let Err(err) = std::fs::remove_dir_all(&dir) {
+                tracing::debug!("cannot remove `{}`: {err}", dir.display());
+            }
+        }
     }
 }
 

@@ -10,10 +10,10 @@
 
 use crate::emit::compress::Compression;
 use crate::emit::settings::{Dhcp, EmitSettings, ExtraEntry, Host, Layout, Menu, Oci, Uefi};
-use crate::emit::{ImageInput, PackageRecord, Provenance};
+use crate::emit::{HostFileRecord, ImageInput, PackageRecord, Provenance};
 use crate::fetch::{self, Cache, CacheError, FetchError, Want};
 use crate::lock::{LockedPackage, Lockfile};
-use crate::net::{Remote, TlsConfig};
+use crate::net::{Proxy, Remote, TlsConfig};
 use crate::profile::{self, FileData, NetworkStyle, Profile, RepoConfig};
 use crate::repo::modules::ModuleSelection;
 use crate::rootfs::header::PkgHeader;
@@ -48,8 +48,8 @@ pub const INSTALL_ONLY: &[&str] = &[
 /// profile layer). The lock records the base URL that answered (a mirror for a repository
 /// without `baseurl`); the fetcher tries it first, then the repository's other mirrors.
 ///
-/// The profile's `proxy` is not applied (neither loader nor fetcher ever applied it): the
-/// environment's proxy variables are.
+/// `proxy` (with `proxy_username`/`proxy_password`; `_none_` = direct) applies to metadata
+/// and packages alike; without it the environment's proxy variables do.
 pub fn remote(r: &RepoConfig) -> Remote {
     Remote {
         id: r.id.clone(),
@@ -62,7 +62,16 @@ pub fn remote(r: &RepoConfig) -> Remote {
             client_key: r.sslclientkey.clone(),
             verify: r.sslverify,
         },
-        proxy: None,
+        proxy: match r.proxy.as_deref() {
+            None | Some("") => Proxy::Environment,
+            Some("_none_") => Proxy::Direct,
+            Some(url) => Proxy::Url {
+                url: url.to_owned(),
+                username: r.proxy_username.clone(),
+                password: r.proxy_password.clone(),
+            },
+        },
+        timeouts: r.timeouts,
         gpgcheck: r.gpgcheck,
         repo_gpgcheck: r.repo_gpgcheck,
         gpgkeys: r.gpgkey.clone(),
@@ -71,6 +80,7 @@ pub fn remote(r: &RepoConfig) -> Remote {
         excludepkgs: r.excludepkgs.clone(),
         includepkgs: r.includepkgs.clone(),
         module_hotfixes: r.module_hotfixes,
+        skip_if_unavailable: r.skip_if_unavailable,
     }
 }
 
@@ -439,7 +449,23 @@ pub fn provenance(p: &Profile, lock: &Lockfile, lock_bytes: &[u8]) -> Provenance
         lock_profile_digest: lock.profile_digest.clone(),
         packages: package_records(&lock.packages),
         boot_packages: package_records(&lock.boot_packages),
+        host_files: Vec::new(),
     }
+}
+
+/// The host files outside the profile's folder that the command line allowed, each with the
+/// sha256 of its bytes now (the manifest's `host_files`; contents are never recorded).
+pub fn host_files(p: &Profile) -> Result<Vec<HostFileRecord>, std::io::Error> {
+    p.host_files
+        .iter()
+        .map(|h| {
+            Ok(HostFileRecord {
+                field: h.field.clone(),
+                path: h.path.display().to_string(),
+                sha256: hex::encode(sha2::Sha256::digest(fs_err::read(&h.path)?)),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -94,6 +94,22 @@ pub enum PlanError {
     SourceDateEpoch(#[from] epoch::MalformedEpoch),
     #[error("`{}` exists and is not a diskless output", out.display())]
     NotAnOutput { out: PathBuf },
+    #[error("`--out {}` would replace {what}", out.display())]
+    UnsafeOut { out: PathBuf, what: &'static str },
+    #[error(
+        "Out of disk space writing the {what} in `{}`{}",
+        dir.display(),
+        needed.map(|n| format!(" (the build needs about {} there)", crate::fsx::human_bytes(n))).unwrap_or_default()
+    )]
+    NoSpace {
+        what: &'static str,
+        /// Where it was writing (the work folder next to `--out`, or the cache).
+        dir: PathBuf,
+        /// About how many bytes the step needs there.
+        needed: Option<u64>,
+        #[source]
+        source: Box<PlanError>,
+    },
     #[error("Cannot create a work folder in `{}`", path.display())]
     WorkDir {
         path: PathBuf,

@@ -52,11 +52,23 @@ pub fn load_pool(profile: &Profile, options: &LoadOptions) -> Result<Pool, Resol
     // One thread per repository; the first error in profile order is the one reported, so
     // the message does not depend on which thread finished first.
     let mut repos: Vec<RepoData> = Vec::with_capacity(sources.len());
-    for (r, loaded) in profile.repos.iter().zip(repo::load_all(&sources, options)) {
-        repos.push(loaded.map_err(|source| ResolveError::Repo {
-            repo: r.id.clone(),
-            source: Box::new(source),
-        })?);
+    for (r, loaded) in sources.iter().zip(repo::load_all(&sources, options)) {
+        match loaded {
+            Ok(d) => repos.push(d),
+            Err(e) if r.skip_if_unavailable && e.is_unavailable() => {
+                tracing::warn!(
+                    "repository `{}` is unavailable and skipped (skip_if_unavailable): {}",
+                    r.id,
+                    crate::net::error_chain(&e)
+                );
+            }
+            Err(source) => {
+                return Err(ResolveError::Repo {
+                    repo: r.id.clone(),
+                    source: Box::new(source),
+                });
+            }
+        }
     }
     let selection = inputs::module_selection(profile);
     Ok(Pool::new(

@@ -21,23 +21,49 @@ pub use model::*;
 pub use values::{AutoBool, Compression, Mode};
 
 use error::{SourceText, did_you_mean};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Read, check and resolve the profile at `path`.
+/// Read, check and resolve the profile at `path`. Host files it names (`[[file]] source`,
+/// `root.password_file`, `repo_files`) must be inside its folder: see [`load_allowing`].
 pub fn load(path: impl AsRef<Path>) -> Result<Profile, ProfileError> {
+    load_allowing(path, &[])
+}
+
+/// [`load`], with host files outside the profile's folder allowed when they are, or are
+/// under, one of `allowed` (the command line's `--allow-host-path`: files or folders).
+pub fn load_allowing(path: impl AsRef<Path>, allowed: &[PathBuf]) -> Result<Profile, ProfileError> {
     let path = path.as_ref();
     let text = fs_err::read_to_string(path)?;
     let abs = std::path::absolute(path)?;
     let dir = abs.parent().unwrap_or(Path::new("/"));
     let dir = fs_err::canonicalize(dir)?;
-    from_str(path, &dir, &text)
+    from_str_allowing(path, &dir, &text, allowed)
 }
 
 /// Parse profile text as if it were the file `path` in folder `dir` (absolute).
 pub fn from_str(path: &Path, dir: &Path, text: &str) -> Result<Profile, ProfileError> {
+    from_str_allowing(path, dir, text, &[])
+}
+
+/// [`from_str`] with host paths allowed as in [`load_allowing`].
+pub fn from_str_allowing(
+    path: &Path,
+    dir: &Path,
+    text: &str,
+    allowed: &[PathBuf],
+) -> Result<Profile, ProfileError> {
     let st = SourceText { path, text };
     let raw = parse_raw(&st)?;
-    validate::build(path, dir, text, raw)
+    // Compare canonical paths: `/tmp/x` may be a symlink to where the file really is.
+    let allowed: Vec<PathBuf> = allowed
+        .iter()
+        .map(|a| {
+            std::path::absolute(a)
+                .and_then(fs_err::canonicalize)
+                .unwrap_or_else(|_| a.clone())
+        })
+        .collect();
+    validate::build(path, dir, text, raw, &allowed)
 }
 
 fn parse_raw(st: &SourceText) -> Result<schema::RawProfile, ProfileError> {

@@ -4,6 +4,7 @@
 //! order, so serializing a `Profile` is deterministic.
 
 use super::values::{AutoBool, Compression, serialize_mode};
+use crate::net::Timeouts;
 use crate::net::addr::{Ipv4Net, Mac};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -49,6 +50,19 @@ pub struct Profile {
     pub dhcp: Option<Dhcp>,
     pub hosts: Vec<Host>,
     pub oci: Oci,
+    /// Files outside the profile's folder the build reads because the command line allowed
+    /// them (`--allow-host-path`); the manifest records each with its digest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_files: Vec<HostFile>,
+}
+
+/// A host file outside the profile's folder that a field names, allowed by the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostFile {
+    /// The field naming it (`file[0].source`, `root.password_file`, `repo_files`).
+    pub field: String,
+    /// The path as the profile names it (relative ones joined to the profile's folder).
+    pub path: PathBuf,
 }
 
 /// One non-comment line of `fstab`, split into its six fields (dump and pass default to 0).
@@ -149,6 +163,10 @@ impl Image {
     }
 }
 
+fn is_default_timeouts(t: &Timeouts) -> bool {
+    *t == Timeouts::default()
+}
+
 /// Where a repository was defined.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -191,6 +209,15 @@ pub struct RepoConfig {
     /// dnf's `proxy` for this repository, as written (`_none_` = ignore the environment's
     /// proxy variables); `None` = the environment decides.
     pub proxy: Option<String>,
+    /// Credentials for `proxy` (dnf's `proxy_username`, `proxy_password`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_username: Option<String>,
+    /// Never serialized (`profile check --json` output lands in logs).
+    #[serde(skip)]
+    pub proxy_password: Option<String>,
+    /// dnf's `timeout` (connect and read) and `minrate`; command-line flags override them.
+    #[serde(skip_serializing_if = "is_default_timeouts")]
+    pub timeouts: Timeouts,
     pub source: RepoSource,
 }
 

@@ -36,6 +36,10 @@ const KNOWN: &[&str] = &[
     "module_hotfixes",
     "skip_if_unavailable",
     "proxy",
+    "proxy_username",
+    "proxy_password",
+    "timeout",
+    "minrate",
 ];
 
 /// Keys dnf knows that do not change what diskless resolves or fetches (download tuning,
@@ -50,8 +54,6 @@ const IGNORED: &[&str] = &[
     "fastestmirror",
     "deltarpm",
     "deltarpm_percentage",
-    "timeout",
-    "minrate",
     "throttle",
     "bandwidth",
     "ip_resolve",
@@ -254,6 +256,10 @@ fn draft(st: &SourceText, s: Section) -> Result<RepoDraft, Diagnostic> {
             "module_hotfixes" => d.module_hotfixes = Some(bool_val()?),
             "skip_if_unavailable" => d.skip_if_unavailable = Some(bool_val()?),
             "proxy" => d.proxy = nonempty(one(), &loc),
+            "proxy_username" => d.proxy_username = nonempty(one(), &loc),
+            "proxy_password" => d.proxy_password = nonempty(e.value.trim().to_string(), &loc),
+            "timeout" => d.timeout = nonempty(one(), &loc),
+            "minrate" => d.minrate = nonempty(one(), &loc),
             k if IGNORED.contains(&k) => {}
             k => {
                 let key_loc = Loc::at(st, e.line, 1, k.chars().count(), field.clone());

@@ -189,6 +189,12 @@ pub struct RawRepo {
     pub module_hotfixes: Option<bool>,
     pub skip_if_unavailable: Option<bool>,
     pub proxy: Option<Spanned<String>>,
+    pub proxy_username: Option<Spanned<String>>,
+    pub proxy_password: Option<Spanned<String>>,
+    /// dnf's `timeout`, in seconds.
+    pub timeout: Option<Spanned<f64>>,
+    /// dnf's `minrate`, in bytes per second.
+    pub minrate: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,10 +1,11 @@
 //! Downloads of metadata files: read a local (`file://`) file in place, or GET a remote one
 //! through the repository's [`Transport`] (the same client the package fetcher uses: its TLS
-//! client certificate and CA, timeouts, proxies). No retries here: metadata files are few,
-//! and a failing mirror is followed by the next one (see [`super::load`]).
+//! client certificate and CA, timeouts, proxies). A transient failure (a reset, a truncated
+//! body, a 503) is tried again a few times with short pauses ([`retry::METADATA`]); then the
+//! next mirror is asked (see [`super::load`]).
 
 use super::RepoError;
-use crate::net::{Transport, TransportError};
+use crate::net::{Transport, TransportError, retry};
 use std::path::{Path, PathBuf};
 use url::Url;
 
@@ -32,6 +33,23 @@ pub fn join(base: &str, href: &str) -> Result<Url, RepoError> {
     base_url.join(href).map_err(|source| RepoError::BadUrl {
         url: format!("{b}{href}"),
         source,
+    })
+}
+
+/// Refuse a metadata location (`url`) that leaves the repository at `base` for the build
+/// host's files (see [`crate::net::check_within`]).
+pub fn check_within(base: &str, url: &Url) -> Result<(), RepoError> {
+    let mut b = base.trim().to_string();
+    if !b.ends_with('/') {
+        b.push('/');
+    }
+    let base_url = Url::parse(&b).map_err(|source| RepoError::BadUrl {
+        url: base.to_string(),
+        source,
+    })?;
+    crate::net::check_within(&base_url, url).map_err(|reason| RepoError::Outside {
+        url: url.to_string(),
+        reason,
     })
 }
 
@@ -82,8 +100,7 @@ fn from_transport(url: &Url, e: TransportError) -> RepoError {
 pub fn read_all(t: &Transport, url: &Url) -> Result<Vec<u8>, RepoError> {
     match target(url)? {
         Target::Local(path) => read_local(&path, url),
-        Target::Remote(u) => t
-            .get_bytes(&u, SMALL_LIMIT)
+        Target::Remote(u) => retry::with_retries(&retry::METADATA, || t.get_bytes(&u, SMALL_LIMIT))
             .map_err(|e| from_transport(&u, e)),
     }
 }
@@ -100,11 +117,25 @@ pub fn read_local(path: &Path, url: &Url) -> Result<Vec<u8>, RepoError> {
     }
 }
 
-/// GET a remote URL into `dest` (created or truncated).
+/// GET a remote URL into `dest` (created or truncated) in the metadata cache.
 pub fn download_to(t: &Transport, url: &Url, dest: &Path) -> Result<u64, RepoError> {
-    let mut file = fs_err::File::create(dest)?;
-    t.download(url, None, &mut file, &mut |_| {})
-        .map_err(|e| from_transport(url, e))
+    let cache_err = |source| RepoError::Cache {
+        path: dest.to_path_buf(),
+        source,
+    };
+    retry::with_retries(&retry::METADATA, || {
+        // Each attempt starts the file afresh.
+        let mut file = std::fs::File::create(dest).map_err(|source| TransportError::Write {
+            url: url.to_string(),
+            source,
+        })?;
+        t.download(url, None, &mut file, &mut |_| {})
+    })
+    .map_err(|e| match e {
+        // The disk, not the mirror: say where.
+        TransportError::Write { source, .. } => cache_err(source),
+        e => from_transport(url, e),
+    })
 }
 
 #[cfg(test)]

@@ -111,7 +111,7 @@ fn document(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::{Timeouts, TlsConfig};
+    use crate::net::{Proxy, Timeouts, TlsConfig};
 
     fn file_url(p: &std::path::Path) -> String {
         format!("file://{}", p.display())
@@ -141,7 +141,12 @@ mod tests {
             metalink: Some(file_url(&meta)),
             ..Remote::new("t", "http://a.example/os/")
         };
-        let t = Transport::new(&TlsConfig::default(), None, Timeouts::default()).unwrap();
+        let t = Transport::new(
+            &TlsConfig::default(),
+            &Proxy::Environment,
+            Timeouts::default(),
+        )
+        .unwrap();
         let opts = LoadOptions {
             cache_dir: dir.path().join("cache"),
             offline: true,

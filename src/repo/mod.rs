@@ -45,8 +45,8 @@ pub use repomd::{DataRecord, Repomd};
 
 use crate::fsx;
 use crate::net::{
-    KeyError, Keyring, Metalink, MirrorError, Remote, RetryPolicy, Timeouts, Transport,
-    TransportError, load_keyring,
+    KeyError, Keyring, Metalink, MirrorError, Remote, RetryPolicy, Transport, TransportError,
+    load_keyring,
 };
 use crate::package::{Checksum, Package};
 use download::Target;
@@ -124,6 +124,8 @@ pub enum RepoError {
     UnsupportedScheme { url: String },
     #[error("`{url}` does not exist")]
     NotFound { url: String },
+    #[error("Repository metadata names a file outside the repository: {reason}")]
+    Outside { url: String, reason: String },
     #[error("Downloading `{url}` failed with HTTP status {status}")]
     HttpStatus { url: String, status: u16 },
     #[error("Downloading `{url}` failed")]
@@ -142,6 +144,13 @@ pub enum RepoError {
     Offline { url: String },
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// Writing the metadata cache failed (a full disk, a read-only cache): no mirror helps.
+    #[error("Cannot write `{}` (the metadata cache)", path.display())]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("Checksum mismatch for `{url}` (expected {expected}, got {actual})")]
     ChecksumMismatch {
         url: String,
@@ -209,6 +218,21 @@ impl RepoError {
                 | RepoError::Transfer { .. }
                 | RepoError::Offline { .. }
         ) || self.is_trust()
+    }
+
+    /// The repository could not be reached (missing files, HTTP errors, dead or slow
+    /// mirrors, nothing cached offline): what dnf's `skip_if_unavailable` skips. A refused
+    /// repomd.xml (signature, metalink) or damaged metadata is not "unavailable".
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            RepoError::NoBaseurl { .. }
+                | RepoError::NotFound { .. }
+                | RepoError::HttpStatus { .. }
+                | RepoError::Download { .. }
+                | RepoError::Transfer { .. }
+                | RepoError::Offline { .. }
+        )
     }
 
     /// repomd.xml was refused: more telling than a dead mirror when every mirror failed.
@@ -290,11 +314,12 @@ fn each_mirror<T>(
     options: &LoadOptions,
     f: impl Fn(&str, &Access) -> Result<T, RepoError>,
 ) -> Result<T, RepoError> {
-    let transport = Transport::new(&source.tls, source.proxy.as_deref(), Timeouts::default())
-        .map_err(|e| RepoError::Setup {
+    let transport = Transport::new(&source.tls, &source.proxy, source.timeouts).map_err(|e| {
+        RepoError::Setup {
             repo: source.id.clone(),
             source: Box::new(e),
-        })?;
+        }
+    })?;
     let mirrors = mirrors::resolve(source, &transport, options)?;
     let keys = if source.repo_gpgcheck {
         Some(load_keys(source, &transport, options)?)
@@ -555,12 +580,16 @@ fn read_repomd(
             })?;
     }
     if remote && !options.offline {
+        let cache_err = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| RepoError::Cache { path, source }
+        };
         if let Some(dir) = cached.parent() {
-            fs_err::create_dir_all(dir)?;
+            fs_err::create_dir_all(dir).map_err(cache_err(dir))?;
         }
-        fsx::write_atomic(&cached, &bytes)?;
+        fsx::write_atomic(&cached, &bytes).map_err(cache_err(&cached))?;
         if let Some(asc) = &asc {
-            fsx::write_atomic(&cached_asc, asc)?;
+            fsx::write_atomic(&cached_asc, asc).map_err(cache_err(&cached_asc))?;
         }
     }
     Ok(bytes)
@@ -578,10 +607,12 @@ pub use stream::DataStream;
 
 impl RecordReader<'_> {
     pub fn url(&self, rec: &DataRecord) -> Result<Url, RepoError> {
-        download::join(
+        let url = download::join(
             rec.location_base.as_deref().unwrap_or(self.baseurl),
             &rec.href,
-        )
+        )?;
+        download::check_within(self.baseurl, &url)?;
+        Ok(url)
     }
 
     /// Verify a record's file and run an XML parser over its decompressed content.
@@ -720,11 +751,15 @@ impl RecordReader<'_> {
                     });
                 }
                 let dir = cached.parent().unwrap_or(&self.options.cache_dir);
-                fs_err::create_dir_all(dir)?;
-                let tmp = fsx::temp_in(dir, ".tmp")?;
+                let cache_err = |path: &std::path::Path| {
+                    let path = path.to_path_buf();
+                    move |source| RepoError::Cache { path, source }
+                };
+                fs_err::create_dir_all(dir).map_err(cache_err(dir))?;
+                let tmp = fsx::temp_in(dir, ".tmp").map_err(cache_err(dir))?;
                 download::download_to(self.transport, url, tmp.path())?;
                 verify_file(tmp.path(), rec, url)?;
-                fsx::persist(tmp, &cached, fsx::Durability::Rename)?;
+                fsx::persist(tmp, &cached, fsx::Durability::Rename).map_err(cache_err(&cached))?;
                 Ok(cached)
             }
         }
@@ -821,10 +856,12 @@ impl RepoData {
 
     /// The URL a package is downloaded from.
     pub fn package_url(&self, p: &Package) -> Result<Url, RepoError> {
-        download::join(
+        let url = download::join(
             p.location_base.as_deref().unwrap_or(&self.baseurl),
             &p.location,
-        )
+        )?;
+        download::check_within(&self.baseurl, &url)?;
+        Ok(url)
     }
 
     /// A stream over a record's verified, decompressed content (for callers that parse

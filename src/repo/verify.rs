@@ -27,7 +27,7 @@ pub fn check_record(
     // A plain client (no TLS client certificate): for checking repositories of any origin.
     let transport = crate::net::Transport::new(
         &crate::net::TlsConfig::default(),
-        None,
+        &crate::net::Proxy::Environment,
         crate::net::Timeouts::default(),
     )
     .map_err(|e| RepoError::Download {

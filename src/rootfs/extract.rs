@@ -292,15 +292,21 @@ impl<'s> Image<'s> {
 pub fn read_payload(rpm: &Path, hdr: &PkgHeader, store: &Store) -> Result<Payload, RootfsError> {
     {
         let nevra = hdr.nevra();
-        let payload_err = |source: std::io::Error| RootfsError::Payload {
-            package: nevra.clone(),
-            source,
+        // A write into the store (a full disk) is not a damaged payload: say which.
+        let payload_err = |source: std::io::Error| match super::store::WriteError::of(&source) {
+            Some(_) => RootfsError::Store(source),
+            None => RootfsError::Payload {
+                package: nevra.clone(),
+                source,
+            },
         };
         let file = fs_err::File::open(rpm).map_err(payload_err)?;
         let mut input = BufReader::with_capacity(128 * 1024, file);
-        rpm::PackageMetadata::parse(&mut input).map_err(|source| RootfsError::Header {
-            path: rpm.display().to_string(),
-            source,
+        crate::package::rpmhead::parse_metadata(&mut input).map_err(|source| {
+            RootfsError::Header {
+                path: rpm.display().to_string(),
+                source,
+            }
         })?;
         let stream = open_payload(input, &hdr.payload_compressor).map_err(payload_err)?;
         let mut archive = cpio::Reader::new(stream);

@@ -24,6 +24,7 @@ pub mod glob;
 pub mod header;
 pub mod ldconfig;
 pub mod listing;
+pub mod lua;
 pub mod order;
 pub mod password;
 pub mod paths;
@@ -113,7 +114,7 @@ pub enum RootfsError {
         path: String,
         group: String,
     },
-    #[error("Cannot write to the content store")]
+    #[error("The build's content store failed")]
     Store(#[source] std::io::Error),
     #[error(transparent)]
     Password(#[from] password::PasswordError),
@@ -191,9 +192,11 @@ pub fn read_headers(rpms: &[PathBuf]) -> Result<Vec<PkgHeader>, RootfsError> {
         .par_iter()
         .map(|p| {
             let path = p.display().to_string();
-            let meta = rpm::PackageMetadata::open(p).map_err(|source| RootfsError::Header {
-                path: path.clone(),
-                source,
+            let meta = crate::package::rpmhead::open_metadata(p).map_err(|source| {
+                RootfsError::Header {
+                    path: path.clone(),
+                    source,
+                }
             })?;
             Ok(PkgHeader::from_metadata(&meta, &path)?)
         })

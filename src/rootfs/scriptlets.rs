@@ -9,7 +9,9 @@
 //! - **NOT HANDLED**: something the image may miss, with the command that would have done it.
 //!
 //! Shell scriptlets are split into simple commands ([`super::shell`]) and each command is
-//! judged; the worst judgement is the scriptlet's verdict. Lua scriptlets are not read.
+//! judged; the worst judgement is the scriptlet's verdict. Lua scriptlets are read for
+//! their effects ([`super::lua`]: links, folders, files written, programs run), each judged
+//! against the package's own files, so the report names what the image lacks.
 //!
 //! After the scriptlets, the report lists what assembly declared for the image as a whole
 //! ([`Declared`]): the presets applied, `/etc/ld.so.cache`, the file capabilities (rpm sets
@@ -226,7 +228,55 @@ fn judge(c: &shell::Command, ships_ld_conf: bool, done: &Handled) -> (Verdict, S
             NotHandled,
             format!("`{}`: the alternatives symlinks are not created", c.text),
         ),
+        "iconvconfig" => h("gconv-modules.cache not built; glibc reads the gconv-modules files without it"),
+        "newaliases" => (
+            NotHandled,
+            "/etc/aliases.db is not built (the MTA reads mail aliases from it)".into(),
+        ),
         _ => (NotHandled, format!("`{}` is not understood", c.text)),
+    }
+}
+
+/// What the image holds, as far as classifying needs: package names, and every path any
+/// package installs (for Lua scriptlets that exec a program only when it is there).
+struct Installed<'a> {
+    names: Vec<&'a str>,
+    paths: std::collections::BTreeSet<&'a str>,
+    /// Symlinks among `paths` and their targets (`/sbin` -> `usr/sbin` on EL9).
+    links: std::collections::BTreeMap<&'a str, &'a str>,
+}
+
+impl Installed<'_> {
+    /// Whether some package installs `path`, following symlinked folders (`/sbin/ldconfig`
+    /// is `/usr/sbin/ldconfig` once `/sbin` links to `usr/sbin`).
+    fn has(&self, path: &str) -> bool {
+        let mut p = path.to_string();
+        for _ in 0..8 {
+            if self.paths.contains(p.as_str()) {
+                return true;
+            }
+            let Some((dir, rest)) = self
+                .links
+                .iter()
+                .filter_map(|(l, t)| {
+                    p.strip_prefix(l)
+                        .filter(|r| r.starts_with('/'))
+                        .map(|r| ((*l, *t), r))
+                })
+                .next()
+                .map(|((l, t), r)| ((l, t), r.to_string()))
+            else {
+                return false;
+            };
+            let (link, target) = dir;
+            p = if target.starts_with('/') {
+                format!("{target}{rest}")
+            } else {
+                let parent = link.rsplit_once('/').map_or("", |(d, _)| d);
+                format!("{parent}/{target}{rest}")
+            };
+        }
+        false
     }
 }
 
@@ -235,7 +285,13 @@ const PRESETS: &str =
 const PRESETS_USER: &str =
     "systemd user presets applied to the user unit files (symlinks under /etc/systemd/user)";
 
-fn classify(pkg: &PkgHeader, s: &Script, installed: &[&str], done: &Handled) -> (Verdict, String) {
+fn classify(
+    pkg: &PkgHeader,
+    s: &Script,
+    image: &Installed<'_>,
+    done: &Handled,
+) -> (Verdict, String) {
+    let installed = image.names.as_slice();
     use Verdict::*;
     if s.kind.erase_only() {
         return (
@@ -257,16 +313,7 @@ fn classify(pkg: &PkgHeader, s: &Script, installed: &[&str], done: &Handled) -> 
         if s.body.trim().is_empty() {
             return (Harmless, "empty".into());
         }
-        let first = s
-            .body
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with("--"))
-            .unwrap_or("");
-        return (
-            NotHandled,
-            format!("Lua scriptlet not interpreted (starts `{first}`)"),
-        );
+        return classify_lua(pkg, &s.body, image, done);
     }
     let ships_ld_conf = pkg
         .files
@@ -307,10 +354,211 @@ fn classify(pkg: &PkgHeader, s: &Script, installed: &[&str], done: &Handled) -> 
     (verdict, reasons.join("; "))
 }
 
+/// A Lua scriptlet, by what it would do: each effect judged, the worst wins, and the
+/// reason lists the effects of that verdict ("Lua, not run: writes %ghost `…`; …").
+fn classify_lua(
+    pkg: &PkgHeader,
+    body: &str,
+    image: &Installed<'_>,
+    done: &Handled,
+) -> (Verdict, String) {
+    use Verdict::*;
+    let installed = image.names.as_slice();
+    let file = |p: &str| pkg.files.iter().find(|f| f.path == p);
+    let effects = super::lua::effects(body);
+    let mut judged: Vec<(Verdict, String)> = Vec::new();
+    let mut ships = Vec::new();
+    for e in &effects {
+        use super::lua::{Arg, Effect};
+        let j = match e {
+            Effect::Mkdir(Arg::Lit(p)) if file(p).is_some_and(|f| f.is_dir()) => {
+                ships.push(p.clone());
+                continue;
+            }
+            Effect::Mkdir(p) => (NotHandled, format!("creates the folder {p}")),
+            Effect::Symlink { path: Arg::Lit(p), target } => match file(p) {
+                Some(f) if f.file_type() == 0o120000 && !f.is_ghost() => {
+                    ships.push(p.clone());
+                    continue;
+                }
+                Some(f) if f.is_ghost() => (
+                    NotHandled,
+                    format!("creates the %ghost symlink `{p}` -> {target}"),
+                ),
+                _ => (NotHandled, format!("creates the symlink `{p}` -> {target}")),
+            },
+            Effect::Symlink { path, target } => {
+                // A loop over computed names: the package's %ghost links are what it makes.
+                let ghosts: Vec<String> = pkg
+                    .files
+                    .iter()
+                    .filter(|f| f.is_ghost() && f.file_type() == 0o120000)
+                    .map(|f| format!("`{}` -> `{}`", f.path, f.linkto))
+                    .collect();
+                if ghosts.is_empty() {
+                    (NotHandled, format!("creates symlinks at {path} -> {target}"))
+                } else {
+                    let more = match ghosts.len() {
+                        n if n > 2 => format!(" and {} more", n - 2),
+                        _ => String::new(),
+                    };
+                    (
+                        NotHandled,
+                        format!(
+                            "creates the package's {} %ghost symlinks ({}{more})",
+                            ghosts.len(),
+                            ghosts[..ghosts.len().min(2)].join(", ")
+                        ),
+                    )
+                }
+            }
+            Effect::Remove(Arg::Lit(p))
+                if [".rpmnew", ".rpmsave", ".rpmorig"]
+                    .iter()
+                    .any(|x| p.ends_with(x)) =>
+            {
+                (
+                    Harmless,
+                    "removes files left by an earlier install; a fresh image has none".into(),
+                )
+            }
+            Effect::Remove(Arg::Lit(p)) if file(p).is_some_and(|f| !f.is_ghost()) => (
+                NotHandled,
+                format!("removes `{p}`, which the package's payload installs"),
+            ),
+            // Removing what a fresh image does not have yet (before re-creating it).
+            Effect::Remove(_) => continue,
+            Effect::Write {
+                path: Arg::Lit(p),
+                append: true,
+            } if p == "/etc/shells" && installed.contains(&"setup") => (
+                Harmless,
+                "adds shells to /etc/shells; setup's /etc/shells lists /bin/sh and /bin/bash already"
+                    .into(),
+            ),
+            Effect::Write { path, append } => {
+                let verb = if *append { "appends to" } else { "writes" };
+                let ghost = if path.lit().and_then(file).is_some_and(|f| f.is_ghost()) {
+                    "%ghost "
+                } else {
+                    ""
+                };
+                (NotHandled, format!("{verb} {ghost}{path}"))
+            }
+            Effect::Exec(args)
+                if args
+                    .first()
+                    .and_then(Arg::lit)
+                    .is_some_and(|p| p.starts_with('/') && !image.has(p)) =>
+            {
+                (
+                    Harmless,
+                    format!(
+                        "runs {} only where it exists; no package of the image installs it",
+                        args[0]
+                    ),
+                )
+            }
+            Effect::Exec(args) => {
+                let words: Vec<String> = args
+                    .iter()
+                    .map(|a| match a {
+                        Arg::Lit(s) | Arg::Expr(s) => s.clone(),
+                    })
+                    .collect();
+                let c = shell::Command {
+                    text: words.join(" "),
+                    unresolved: args.iter().any(|a| a.lit().is_none()),
+                    words,
+                };
+                let ships_ld_conf = pkg
+                    .files
+                    .iter()
+                    .any(|f| f.path.starts_with("/etc/ld.so.conf.d/"));
+                let (v, r) = judge(&c, ships_ld_conf, done);
+                (v, format!("runs `{}`: {}", c.text, if r.is_empty() { "harmless" } else { &r }))
+            }
+            Effect::Shell(Arg::Lit(cmd)) => {
+                let mut worst = (Harmless, String::new());
+                for c in shell::commands(cmd) {
+                    let (v, r) = judge(&c, false, done);
+                    if v >= worst.0 {
+                        worst = (v, format!("runs `{}`: {r}", c.text));
+                    }
+                }
+                worst
+            }
+            Effect::Shell(cmd) => (NotHandled, format!("runs the shell command {cmd}")),
+            Effect::Uname => (
+                Harmless,
+                "looks at the running kernel (the build host's, not the image's)".into(),
+            ),
+            Effect::Other { call, args } => (
+                NotHandled,
+                format!(
+                    "calls `{call}({})`",
+                    args.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+        };
+        judged.push(j);
+    }
+    let worst = judged.iter().map(|(v, _)| *v).max();
+    match worst {
+        Some(v) if v > Harmless || ships.is_empty() => {
+            let mut reasons: Vec<&str> = Vec::new();
+            for (jv, r) in &judged {
+                if *jv == v && !reasons.contains(&r.as_str()) {
+                    reasons.push(r);
+                }
+            }
+            (v, format!("Lua, not run: {}", reasons.join("; ")))
+        }
+        _ if !ships.is_empty() => (
+            Handled,
+            format!(
+                "Lua, not run: the folders and symlinks it makes are in the package's payload ({})",
+                ships
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        _ => (
+            Harmless,
+            "Lua, not run: it changes no file (it only reads or prints)".into(),
+        ),
+    }
+}
+
 /// The report for `pkgs` (in install order), knowing what assembly produced (`done`) and
 /// the image-wide lines (`declared`).
 pub fn report(pkgs: &[&PkgHeader], done: &Handled, declared: Vec<Declared>) -> Report {
-    let installed: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
+    let any_lua = pkgs
+        .iter()
+        .flat_map(|p| &p.scripts)
+        .any(|s| s.prog.first().is_some_and(|i| i == "<lua>"));
+    let installed = Installed {
+        names: pkgs.iter().map(|p| p.name.as_str()).collect(),
+        paths: if any_lua {
+            pkgs.iter()
+                .flat_map(|p| p.files.iter().filter(|f| !f.is_ghost()))
+                .map(|f| f.path.as_str())
+                .collect()
+        } else {
+            Default::default()
+        },
+        links: if any_lua {
+            pkgs.iter()
+                .flat_map(|p| p.files.iter())
+                .filter(|f| !f.is_ghost() && f.file_type() == 0o120000)
+                .map(|f| (f.path.as_str(), f.linkto.as_str()))
+                .collect()
+        } else {
+            Default::default()
+        },
+    };
     let mut entries = Vec::new();
     for p in pkgs {
         for s in &p.scripts {
@@ -475,6 +723,190 @@ mod tests {
         assert_eq!(
             v,
             vec![Verdict::Handled, Verdict::Handled, Verdict::NotHandled]
+        );
+    }
+}
+
+#[cfg(test)]
+mod lua_tests {
+    //! The Lua scriptlets EL9's base packages carry, as their spec files write them
+    //! (shortened where they repeat), judged by what they would do.
+    use super::*;
+    use crate::rootfs::header::{FileMeta, ScriptKind};
+
+    fn file(path: &str, mode: u16, linkto: &str, ghost: bool) -> FileMeta {
+        FileMeta {
+            path: path.into(),
+            mode,
+            user: "root".into(),
+            group: "root".into(),
+            flags: if ghost {
+                crate::rootfs::header::fflags::GHOST
+            } else {
+                0
+            },
+            size: 0,
+            mtime: 0,
+            linkto: linkto.into(),
+            lang: String::new(),
+            caps: String::new(),
+            inode: 0,
+            device: 0,
+            rdev: 0,
+            color: 0,
+            digest: String::new(),
+        }
+    }
+
+    fn pkg(name: &str, files: Vec<FileMeta>, kind: ScriptKind, lua: &str) -> PkgHeader {
+        PkgHeader {
+            name: name.into(),
+            epoch: None,
+            version: "1".into(),
+            release: "1.el9".into(),
+            arch: "x86_64".into(),
+            provides: vec![],
+            requires: vec![],
+            info: Default::default(),
+            files,
+            scripts: vec![Script {
+                kind,
+                prog: vec!["<lua>".into()],
+                body: lua.into(),
+                condition: None,
+            }],
+            digest_algo: 8,
+            payload_compressor: "zstd".into(),
+            buildtime: 0,
+        }
+    }
+
+    const DIR: u16 = 0o040755;
+    const LNK: u16 = 0o120777;
+    const REG: u16 = 0o100755;
+
+    #[test]
+    fn filesystem_pretrans_is_produced_by_its_own_payload() {
+        let fs = pkg(
+            "filesystem",
+            vec![
+                file("/usr", DIR, "", false),
+                file("/usr/bin", DIR, "", false),
+                file("/bin", LNK, "usr/bin", false),
+                file("/sbin", LNK, "usr/sbin", false),
+            ],
+            ScriptKind::Pretrans,
+            "--# If we are running in pretrans in a fresh root, there is no /usr and\n\
+             posix.mkdir(\"/usr\")\nposix.mkdir(\"/usr/bin\")\n\
+             posix.symlink(\"usr/bin\", \"/bin\")\nposix.symlink(\"usr/sbin\", \"/sbin\")\nreturn 0\n",
+        );
+        let r = report(&[&fs], &Handled::default(), Vec::new());
+        assert_eq!(r.entries[0].verdict, Verdict::Handled, "{:?}", r.entries[0]);
+        assert!(
+            r.entries[0].reason.contains("`/bin`"),
+            "{}",
+            r.entries[0].reason
+        );
+    }
+
+    #[test]
+    fn glibc_post_runs_ldconfig_and_iconvconfig() {
+        let fs = pkg(
+            "filesystem",
+            vec![file("/sbin", LNK, "usr/sbin", false)],
+            ScriptKind::Pretrans,
+            "",
+        );
+        let glibc = pkg(
+            "glibc",
+            vec![
+                file("/usr/sbin/ldconfig", REG, "", false),
+                file("/usr/sbin/iconvconfig", REG, "", false),
+            ],
+            ScriptKind::Post,
+            r#"
+function post_exec (program, ...)
+  local pid = posix.fork ()
+  if pid == 0 then
+    assert (posix.exec (program, ...))
+  elseif pid > 0 then
+    posix.wait (pid)
+  end
+end
+if posix.access ("/sbin/ldconfig") then
+  post_exec ("/sbin/ldconfig")
+end
+if posix.access ("/usr/sbin/iconvconfig", "x") then
+  post_exec ("/usr/sbin/iconvconfig", "-o", "/usr/lib64/gconv/gconv-modules.cache", "--nostdlib", "/usr/lib64/gconv")
+end
+"#,
+        );
+        let r = report(&[&fs, &glibc], &Handled::default(), Vec::new());
+        let e = &r.entries[1];
+        assert_eq!(e.verdict, Verdict::Harmless, "{e:?}");
+        assert!(e.reason.contains("runs `/sbin/ldconfig`"), "{}", e.reason);
+        assert!(e.reason.contains("gconv-modules.cache"), "{}", e.reason);
+    }
+
+    #[test]
+    fn setup_post_runs_newaliases_only_when_an_mta_installs_it() {
+        let body = r#"
+for i, name in ipairs({"passwd", "shadow", "group", "gshadow"}) do
+     os.remove("/etc/"..name..".rpmnew")
+end
+if posix.access("/usr/bin/newaliases", "x") then
+  local pid = posix.fork()
+  if pid == 0 then
+    posix.exec("/usr/bin/newaliases")
+  elseif pid > 0 then
+    posix.wait(pid)
+  end
+end
+"#;
+        let setup = pkg("setup", vec![], ScriptKind::Post, body);
+        let r = report(&[&setup], &Handled::default(), Vec::new());
+        assert_eq!(
+            r.entries[0].verdict,
+            Verdict::Harmless,
+            "{:?}",
+            r.entries[0]
+        );
+        assert!(r.entries[0].reason.contains("newaliases"));
+        let postfix = pkg(
+            "postfix",
+            vec![file("/usr/bin/newaliases", REG, "", false)],
+            ScriptKind::Post,
+            "",
+        );
+        let r = report(&[&setup, &postfix], &Handled::default(), Vec::new());
+        assert_eq!(r.entries[0].verdict, Verdict::NotHandled);
+        assert!(
+            r.entries[0].reason.contains("/etc/aliases.db"),
+            "{}",
+            r.entries[0].reason
+        );
+    }
+
+    #[test]
+    fn bash_post_adds_shells_setup_lists_already() {
+        let body = "nl = '\\n'\nsh = '/bin/sh'..nl\nbash = '/bin/bash'..nl\n\
+                    f = io.open('/etc/shells', 'a+')\nif f then\n  local shells = nl..f:read('*all')..nl\n\
+                    if not shells:find(nl..sh) then f:write(sh) end\n  f:close()\nend\n";
+        let bash = pkg("bash", vec![], ScriptKind::Post, body);
+        let setup = pkg("setup", vec![], ScriptKind::Pre, "");
+        let r = report(&[&setup, &bash], &Handled::default(), Vec::new());
+        assert_eq!(
+            r.entries[1].verdict,
+            Verdict::Harmless,
+            "{:?}",
+            r.entries[1]
+        );
+        let r = report(&[&bash], &Handled::default(), Vec::new());
+        assert_eq!(r.entries[0].verdict, Verdict::NotHandled);
+        assert!(
+            r.entries[0].reason.contains("appends to `/etc/shells`"),
+            "{}",
+            r.entries[0].reason
         );
     }
 }

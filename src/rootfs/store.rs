@@ -16,6 +16,33 @@ use crate::{cas, fsx};
 use sha2::Digest as _;
 use std::path::{Path, PathBuf};
 
+/// Writing a file of the store failed: which one (the error inside a `put_*` error).
+#[derive(Debug, thiserror::Error)]
+#[error("Cannot write `{}` (the build's content store)", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl WriteError {
+    /// The store write failure inside `e`, if `e` is one (not a failed read).
+    pub fn of(e: &std::io::Error) -> Option<&WriteError> {
+        e.get_ref().and_then(|i| i.downcast_ref::<WriteError>())
+    }
+}
+
+/// An I/O error of the same kind (a full disk stays `StorageFull`) carrying the path.
+fn write_err(path: &Path, source: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        source.kind(),
+        WriteError {
+            path: path.to_path_buf(),
+            source,
+        },
+    )
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
@@ -83,9 +110,14 @@ impl Store {
     /// The bytes go to a temporary file in the store first and are renamed into place once
     /// the digest is known, so a crash never leaves a half-written object under a digest
     /// name, and a second writer of the same contents simply finds it present.
+    ///
+    /// A failed write (a full disk) comes back as an error wrapping a [`WriteError`] that
+    /// names the store file, so callers can tell it from a failed read of `reader` (a
+    /// damaged payload): see [`WriteError::of`].
     pub fn put_reader(&self, mut reader: impl std::io::Read) -> std::io::Result<(Digest, u64)> {
         use std::io::Write as _;
-        let mut tmp = fsx::temp_in(&self.root, cas::TEMP_PREFIX)?;
+        let mut tmp =
+            fsx::temp_in(&self.root, cas::TEMP_PREFIX).map_err(|e| write_err(&self.root, e))?;
         let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         let mut size = 0u64;
@@ -97,16 +129,17 @@ impl Store {
                 Err(e) => return Err(e),
             };
             hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n])?;
+            tmp.write_all(&buf[..n])
+                .map_err(|e| write_err(tmp.path(), e))?;
             size += n as u64;
         }
         let digest = Digest(hasher.finalize().into());
         let dest = self.path(&digest);
         if !dest.exists() {
             if let Some(dir) = dest.parent() {
-                fs_err::create_dir_all(dir)?;
+                fs_err::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
             }
-            fsx::persist(tmp, &dest, fsx::Durability::Rename)?;
+            fsx::persist(tmp, &dest, fsx::Durability::Rename).map_err(|e| write_err(&dest, e))?;
         }
         Ok((digest, size))
     }

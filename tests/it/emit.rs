@@ -429,6 +429,7 @@ pub(crate) fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
             lock_profile_digest: fx.lock.profile_digest.clone(),
             packages: package_records(&fx.lock.packages),
             boot_packages: package_records(&fx.lock.boot_packages),
+            host_files: Vec::new(),
         },
         boot_rpms: fx.boot_rpms.clone(),
         source_date_epoch: SDE,

@@ -104,10 +104,11 @@ fn quick_opts(cache: &Path, jobs: usize) -> FetchOptions {
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(40),
     };
-    o.timeouts = Timeouts {
+    o.timeouts = Some(Timeouts {
         connect: Duration::from_secs(2),
         read: Duration::from_millis(1500),
-    };
+        ..Timeouts::default()
+    });
     o
 }
 

@@ -78,13 +78,20 @@ pub(crate) fn fixture() -> Option<&'static Path> {
 }
 
 fn reprotest(profile: &Path) -> (Output, String) {
+    reprotest_allowing(profile, "")
+}
+
+/// reprotest.sh with `DISKLESS_ALLOW_HOST_PATH` set to `allow` (when not empty).
+fn reprotest_allowing(profile: &Path, allow: &str) -> (Output, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("reprotest/reprotest.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg(profile)
-        .arg(BIN)
-        .output()
-        .expect("running reprotest.sh");
+    let mut cmd = Command::new("bash");
+    cmd.arg(script).arg(profile).arg(BIN);
+    if allow.is_empty() {
+        cmd.env_remove("DISKLESS_ALLOW_HOST_PATH");
+    } else {
+        cmd.env("DISKLESS_ALLOW_HOST_PATH", allow);
+    }
+    let out = cmd.output().expect("running reprotest.sh");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -124,14 +131,25 @@ fn reprotest_names_the_entry_an_environment_leak_changes() {
         ),
     )
     .unwrap();
+    // A host file outside the profile's folder: read only because the user allows it.
     let lock = Command::new(BIN)
         .args(["-q", "lock"])
         .arg(&profile)
         .env("DISKLESS_CACHE_DIR", dir.join("cache"))
         .output()
         .unwrap();
+    assert!(!lock.status.success(), "{lock:?}");
+    let stderr = String::from_utf8_lossy(&lock.stderr);
+    assert!(stderr.contains("--allow-host-path /proc/"), "{stderr}");
+    let lock = Command::new(BIN)
+        .args(["-q", "lock"])
+        .arg(&profile)
+        .env("DISKLESS_CACHE_DIR", dir.join("cache"))
+        .env("DISKLESS_ALLOW_HOST_PATH", "/proc/self/environ")
+        .output()
+        .unwrap();
     assert!(lock.status.success(), "{lock:?}");
-    let (out, text) = reprotest(&profile);
+    let (out, text) = reprotest_allowing(&profile, "/proc/self/environ");
     assert_eq!(out.status.code(), Some(1), "expected a mismatch:\n{text}");
     let want = "MISMATCH between one/out and elsewhere/out-two";
     assert!(text.contains(want), "no `{want}` in:\n{text}");

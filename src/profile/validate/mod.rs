@@ -99,9 +99,15 @@ pub(crate) fn build(
     dir: &Path,
     text: &str,
     raw: RawProfile,
+    allowed: &[PathBuf],
 ) -> Result<Profile, ProfileError> {
     let st = SourceText { path, text };
-    let cx = Cx { st: &st, dir };
+    let cx = Cx {
+        st: &st,
+        dir,
+        allowed,
+        host_files: Default::default(),
+    };
 
     let img = image::image(&cx, raw.image)?;
     let image = img.image;
@@ -151,12 +157,17 @@ pub(crate) fn build(
         dhcp,
         hosts,
         oci,
+        host_files: cx.host_files.into_inner(),
     })
 }
 
 struct Cx<'a> {
     st: &'a SourceText<'a>,
     dir: &'a Path,
+    /// Host paths outside `dir` the command line allowed (canonical; files or folders).
+    allowed: &'a [PathBuf],
+    /// The allowed host files the profile names, in the order met.
+    host_files: std::cell::RefCell<Vec<HostFile>>,
 }
 
 impl Cx<'_> {
@@ -171,9 +182,46 @@ impl Cx<'_> {
         self.st.diag(at..at + key.len(), field, message)
     }
 
-    /// A path relative to the profile's folder that must name an existing file.
+    /// A file the build reads from the host (`[[file]] source`, `root.password_file`,
+    /// `repo_files`): relative to the profile's folder, existing, and, after symlinks,
+    /// inside that folder, unless the command line allowed it (`--allow-host-path`; it is
+    /// then recorded in [`Profile::host_files`]). Returns the canonical path, so what is
+    /// read later is what was checked here.
     fn existing_file(&self, s: &Spanned<String>, field: &str) -> Result<PathBuf, Diagnostic> {
         let p = self.dir.join(s.get_ref());
+        let canonical = self.existing(s, field, &p)?;
+        if canonical.starts_with(self.dir) {
+            return Ok(canonical);
+        }
+        if self.allowed.iter().any(|a| canonical.starts_with(a)) {
+            // Recorded as written (joined to the profile's folder), not resolved: the same
+            // profile on another host names the same file even where symlinks differ.
+            self.host_files.borrow_mut().push(HostFile {
+                field: field.to_string(),
+                path: p.clone(),
+            });
+            return Ok(canonical);
+        }
+        let written = s.get_ref();
+        let resolves = if Path::new(written) == canonical {
+            String::new()
+        } else {
+            format!(" resolves to `{}`, which", canonical.display())
+        };
+        Err(self
+            .loc(s.span(), field)
+            .err(format!(
+                "`{written}`{resolves} is outside the profile's folder `{}`: a profile reads host files only from its own folder",
+                self.dir.display()
+            ))
+            .with_hint(format!(
+                "copy the file next to the profile, or, if this build may read it (it can end up in the image, which is public on the network), name it on the command line: `--allow-host-path {}`",
+                p.display()
+            )))
+    }
+
+    /// `p` (written as `s`) exists and is a file: its canonical path.
+    fn existing(&self, s: &Spanned<String>, field: &str, p: &Path) -> Result<PathBuf, Diagnostic> {
         if !p.is_file() {
             let what = if p.exists() {
                 "is not a file"
@@ -191,7 +239,10 @@ impl Cx<'_> {
             }
             return Err(d);
         }
-        Ok(p)
+        fs_err::canonicalize(p).map_err(|e| {
+            self.loc(s.span(), field)
+                .err(format!("Cannot resolve `{}`: {e}", s.get_ref()))
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 //! absolute into [`RepoConfig`]s.
 
 use super::{Cx, Loc};
+use crate::net::Timeouts;
 use crate::profile::error::{Diagnostic, ProfileError};
 use crate::profile::model::{RepoConfig, RepoSource};
 use crate::profile::repofile;
@@ -10,6 +11,7 @@ use crate::profile::schema::{OneOrMany, RawRepo};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use toml::Spanned;
 
 /// A repository as read from a `[[repo]]` table or a `.repo` section, before substitution and
@@ -40,6 +42,11 @@ pub(crate) struct RepoDraft {
     pub module_hotfixes: Option<bool>,
     pub skip_if_unavailable: Option<bool>,
     pub proxy: Option<(String, Loc)>,
+    pub proxy_username: Option<(String, Loc)>,
+    pub proxy_password: Option<(String, Loc)>,
+    /// dnf's `timeout` (seconds) and `minrate` (bytes/s, `k`/`M`/`G` suffixes), as written.
+    pub timeout: Option<(String, Loc)>,
+    pub minrate: Option<(String, Loc)>,
 }
 
 impl RepoDraft {
@@ -68,6 +75,10 @@ impl RepoDraft {
             module_hotfixes: None,
             skip_if_unavailable: None,
             proxy: None,
+            proxy_username: None,
+            proxy_password: None,
+            timeout: None,
+            minrate: None,
         }
     }
 }
@@ -210,6 +221,14 @@ fn inline_repo(cx: &Cx, r: Spanned<RawRepo>, index: usize) -> Result<RepoDraft, 
     d.module_hotfixes = r.module_hotfixes;
     d.skip_if_unavailable = r.skip_if_unavailable;
     d.proxy = one(r.proxy, "proxy");
+    d.proxy_username = one(r.proxy_username, "proxy_username");
+    d.proxy_password = one(r.proxy_password, "proxy_password");
+    d.timeout = r
+        .timeout
+        .map(|v| (v.get_ref().to_string(), cx.loc(v.span(), f("timeout"))));
+    d.minrate = r
+        .minrate
+        .map(|v| (v.get_ref().to_string(), cx.loc(v.span(), f("minrate"))));
     Ok(d)
 }
 
@@ -340,9 +359,57 @@ fn finish_repo(d: RepoDraft, vars: &BTreeMap<String, String>) -> Result<RepoConf
         module_hotfixes: d.module_hotfixes.unwrap_or(false),
         skip_if_unavailable: d.skip_if_unavailable.unwrap_or(false),
         proxy: r.proxy(&d.proxy)?,
+        proxy_username: d.proxy_username.map(|(u, _)| u),
+        proxy_password: d.proxy_password.map(|(p, _)| p),
+        timeouts: timeouts(&d.timeout, &d.minrate)?,
         source: d.source,
         id: d.id,
     })
+}
+
+/// dnf's `timeout` (seconds, for connecting and for each wait for data) and `minrate`
+/// (bytes per second over one timeout, `k`/`M`/`G` suffixes as dnf takes them).
+fn timeouts(
+    timeout: &Option<(String, Loc)>,
+    minrate: &Option<(String, Loc)>,
+) -> Result<Timeouts, Diagnostic> {
+    let mut t = Timeouts::default();
+    if let Some((v, loc)) = timeout {
+        let secs: f64 = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 86400.0)
+            .ok_or_else(|| {
+                loc.err(format!(
+                    "`{v}` is not a timeout in seconds (a number above 0, at most 86400)"
+                ))
+            })?;
+        let d = Duration::from_secs_f64(secs);
+        // dnf's one `timeout` bounds both the connection and each stall.
+        t.connect = d;
+        t.read = d;
+    }
+    if let Some((v, loc)) = minrate {
+        t.min_rate = parse_size(v).ok_or_else(|| {
+            loc.err(format!(
+                "`{v}` is not a rate in bytes per second (e.g. `1000`, `10k`, `1M`; 0 turns it off)"
+            ))
+        })?;
+    }
+    Ok(t)
+}
+
+/// `1000`, `10k`, `1M`, `1G` (dnf's storage sizes: powers of 1024).
+fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (num, mul) = match v.char_indices().last()? {
+        (i, 'k' | 'K') => (&v[..i], 1024),
+        (i, 'm' | 'M') => (&v[..i], 1024 * 1024),
+        (i, 'g' | 'G') => (&v[..i], 1024 * 1024 * 1024),
+        _ => (v, 1),
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mul)
 }
 
 /// A number with a default and an allowed range (`priority`, `cost`).

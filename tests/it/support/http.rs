@@ -30,11 +30,16 @@ pub enum Fault {
     Stall,
     /// No Content-Length, half the body, close: only the lock's size can tell.
     ShortNoLength,
+    /// No Content-Length, the body twice: only the expected size (or checksum) can tell.
+    LongNoLength,
+    /// Read the request, then say nothing for 6 s (a mirror that accepts and never answers).
+    Silent,
 }
 
 #[derive(Default)]
 struct Route {
-    body: Vec<u8>,
+    /// `None`: the file under the server's folder (a route that only injects faults).
+    body: Option<Vec<u8>>,
     /// Consumed one per request; then the route behaves.
     faults: VecDeque<Fault>,
     /// Applied to every request once `faults` is empty.
@@ -47,6 +52,8 @@ struct State {
     root: Option<PathBuf>,
     routes: Mutex<BTreeMap<String, Route>>,
     hits: Mutex<BTreeMap<String, usize>>,
+    /// The header lines of the last request of each target (`name: value`, as sent).
+    headers: Mutex<BTreeMap<String, Vec<String>>>,
     /// Pause between 16 KiB chunks (to make parallel downloads overlap).
     throttle_us: AtomicU64,
 }
@@ -102,7 +109,7 @@ impl Server {
     /// for proxy requests).
     pub fn put(&self, path: &str, body: &[u8]) {
         let mut r = self.state.routes.lock().unwrap();
-        r.entry(path.to_string()).or_default().body = body.to_vec();
+        r.entry(path.to_string()).or_default().body = Some(body.to_vec());
     }
 
     /// The next requests of `path` get these faults, one each.
@@ -134,6 +141,17 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// The value of header `name` (case-insensitive) in the last request of `path`.
+    pub fn header(&self, path: &str, name: &str) -> Option<String> {
+        let h = self.state.headers.lock().unwrap();
+        h.get(path)?.iter().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
     /// Requests for `.rpm` files, all paths together.
     pub fn rpm_hits(&self) -> usize {
         self.state
@@ -152,8 +170,13 @@ impl Server {
     }
 }
 
-/// The file under `root` a URL path names; `None` for anything climbing out.
+/// The file under `root` a URL path names; `None` for anything climbing out. An
+/// absolute-form target (a proxy request, `http://host/x`) names `/x` of any host.
 fn local_path(root: &Path, target: &str) -> Option<PathBuf> {
+    let target = match target.strip_prefix("http://") {
+        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => target,
+    };
     let path = target.split(['?', '#']).next().unwrap_or("/");
     let rel = Path::new(path.trim_start_matches('/'));
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
@@ -170,13 +193,16 @@ fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or("").to_string();
     let path = parts.next().unwrap_or("/").to_string();
-    // Drain the headers; the server needs none of them.
+    // Read the headers; the server answers without them, tests may look at them.
+    let mut headers = Vec::new();
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
             break;
         }
+        headers.push(h.trim_end().to_string());
     }
+    st.headers.lock().unwrap().insert(path.clone(), headers);
     *st.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
     let mut conn = conn;
     if method != "GET" && method != "HEAD" {
@@ -186,20 +212,19 @@ fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
     }
     let (body, fault) = {
         let mut routes = st.routes.lock().unwrap();
-        match routes.get_mut(&path) {
-            Some(r) => {
-                let f = r.faults.pop_front().or(r.always);
-                (r.body.clone(), f)
-            }
-            None => match st
-                .root
+        let (body, fault) = match routes.get_mut(&path) {
+            Some(r) => (r.body.clone(), r.faults.pop_front().or(r.always)),
+            None => (None, None),
+        };
+        let file = || {
+            st.root
                 .as_deref()
                 .and_then(|root| local_path(root, &path))
                 .and_then(|f| std::fs::read(f).ok())
-            {
-                Some(body) => (body, None),
-                None => (Vec::new(), Some(Fault::Status(404))),
-            },
+        };
+        match body.or_else(file) {
+            Some(body) => (body, fault),
+            None => (Vec::new(), Some(fault.unwrap_or(Fault::Status(404)))),
         }
     };
     let head = |len: Option<usize>| match len {
@@ -256,6 +281,15 @@ fn handle(conn: TcpStream, st: &State) -> std::io::Result<()> {
         Some(Fault::ShortNoLength) => {
             conn.write_all(head(None).as_bytes())?;
             conn.write_all(&body[..half])?;
+        }
+        Some(Fault::LongNoLength) => {
+            conn.write_all(head(None).as_bytes())?;
+            conn.write_all(&body)?;
+            conn.write_all(&body)?;
+        }
+        Some(Fault::Silent) => {
+            std::thread::sleep(Duration::from_secs(6));
+            return Ok(());
         }
         None => {
             conn.write_all(head(Some(body.len())).as_bytes())?;

@@ -1,0 +1,7 @@
+//! `cargo fuzz run cpio`: see ../entries.rs for what it checks.
+#![no_main]
+
+#[path = "../entries.rs"]
+mod entries;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| entries::cpio(data));
