@@ -278,35 +278,6 @@ impl Install {
     }
 }
 
-/// Words of a list value: whitespace-separated, double or single quotes group.
-fn words(v: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut any = false;
-    for c in v.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                any = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if any || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if any || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
 /// systemd's `config_parse` for the `[Install]` keys: `key=value` lines of the section,
 /// `#`/`;` comments, a trailing backslash joining the next line (as a space). List values
 /// append; an empty value resets the list. `unit` is the name the file is loaded for.
@@ -354,7 +325,7 @@ pub fn parse_install(unit: &str, text: &str, into: &mut Install, features: Featu
             if v.is_empty() {
                 l.clear();
             } else {
-                l.extend(words(v));
+                l.extend(super::users::split_words(v));
             }
         };
         match k {

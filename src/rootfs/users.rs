@@ -309,7 +309,7 @@ impl UserDb {
     /// Apply one sysusers.d line (`u`, `g`, `m`; `r` ranges are ignored: the range is fixed).
     /// Returns false for lines it does not understand.
     pub fn apply_sysusers_line(&mut self, line: &str, source: &str) -> Result<bool, UsersError> {
-        let f = split_sysusers(line);
+        let f = split_words(line);
         let Some(kind) = f.first() else {
             return Ok(true);
         };
@@ -569,8 +569,9 @@ impl UserDb {
     }
 }
 
-/// Split a sysusers.d line into fields: whitespace-separated, double or single quotes group.
-fn split_sysusers(line: &str) -> Vec<String> {
+/// systemd's word splitting, for sysusers.d lines and the `[Install]` list values of unit
+/// files ([`super::presets`]): whitespace-separated, double or single quotes group.
+pub(super) fn split_words(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quote: Option<char> = None;
