@@ -88,7 +88,7 @@ pub fn fetch_with_hints(
 /// The hint for a fetch error the user can fix.
 pub fn hint_for(e: &fetch::FetchError) -> Option<&'static str> {
     use fetch::{FetchError, PackageError, VerifyError};
-    if diskless::fsx::is_out_of_space(e) {
+    if e.is_out_of_space() {
         return Some(
             "free space in the cache, or put it on another file system with `--cache-dir` (`diskless cache gc LOCK…` drops packages no lock needs)",
         );

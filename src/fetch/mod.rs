@@ -143,6 +143,20 @@ pub enum PackageError {
     Cancelled,
 }
 
+impl FetchError {
+    /// A full disk (or quota) caused this failure. Several packages failing together keep
+    /// their causes in a list, outside the source chain, and a full disk fails every
+    /// download still running: so each is looked at.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            FetchError::Packages { failures } => {
+                failures.iter().any(|(_, p)| crate::fsx::is_out_of_space(p))
+            }
+            _ => crate::fsx::is_out_of_space(self),
+        }
+    }
+}
+
 /// Why a remote repository could not be set up for downloads (its client, its keys).
 #[derive(Debug, Error)]
 pub enum RemoteError {
@@ -657,4 +671,37 @@ fn try_url(
         }
     }
     Err(Failure::Mirror(msgs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full_disk(n: &str) -> (String, PackageError) {
+        let source = TransportError::Write {
+            url: format!("file:///repo/{n}.rpm"),
+            source: std::io::Error::from_raw_os_error(28),
+        };
+        let path = PathBuf::from(format!("/cache/.tmp-{n}"));
+        (n.to_string(), PackageError::CacheWrite { path, source })
+    }
+
+    // CI once saw two downloads hit the full disk together: the batch error must still
+    // read as a full disk, or the hint (and the build's `NoSpace`) is lost.
+    #[test]
+    fn a_batch_with_a_full_disk_is_out_of_space() {
+        let one = FetchError::Package {
+            nevra: "a".into(),
+            source: full_disk("a").1,
+        };
+        assert!(one.is_out_of_space());
+        let failures = vec![
+            ("b".to_string(), PackageError::Cancelled),
+            full_disk("a"),
+            full_disk("c"),
+        ];
+        assert!(FetchError::Packages { failures }.is_out_of_space());
+        let failures = vec![("b".to_string(), PackageError::Cancelled)];
+        assert!(!FetchError::Packages { failures }.is_out_of_space());
+    }
 }

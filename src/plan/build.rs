@@ -228,7 +228,11 @@ fn no_space(
     dir: &Path,
     needed: impl FnOnce() -> Option<u64>,
 ) -> PlanError {
-    if !crate::fsx::is_out_of_space(&e) {
+    let full = match &e {
+        PlanError::Fetch(f) => f.is_out_of_space(),
+        _ => crate::fsx::is_out_of_space(&e),
+    };
+    if !full {
         return e;
     }
     PlanError::NoSpace {
