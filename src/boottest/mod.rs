@@ -361,6 +361,7 @@ mod tests {
         let h = |mac: &str| HostRecord {
             name: "n".into(),
             mac: mac.into(),
+            overlay: None,
         };
         assert_eq!(anonymous_mac(&[]), "52:54:00:d1:5c:01");
         assert_eq!(

@@ -42,7 +42,11 @@ pub fn config(
             if c.is_empty() { "" } else { " " },
             c
         ));
-        s.push_str(&format!("  initrd /{}\n", layout.initramfs(&e.image)));
+        s.push_str(&format!("  initrd /{}", layout.initramfs(&e.image)));
+        for extra in &e.extra_initrds {
+            s.push_str(&format!(" /{extra}"));
+        }
+        s.push('\n');
         s.push_str("}\n");
     }
     if menu.local_boot {
@@ -64,6 +68,7 @@ mod tests {
             label: "Compute node".into(),
             image: "compute".into(),
             cmdline: "console=ttyS0".into(),
+            extra_initrds: Vec::new(),
         }];
         let c = config(
             &Menu::default(),

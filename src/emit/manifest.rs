@@ -92,6 +92,9 @@ pub struct HostRecord {
     pub name: String,
     /// `aa:bb:cc:dd:ee:ff`.
     pub mac: String,
+    /// The host's overlay, from the tftp root (`None`: the host boots the image alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<String>,
 }
 
 /// The parts of a manifest a reader of a build's output needs (`diskless boot-test`);

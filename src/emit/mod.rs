@@ -10,6 +10,7 @@
 //!   pxelinux/pxelinux.0 ldlinux.c32 vesamenu.c32 libcom32.c32 libutil.c32
 //!   pxelinux/pxelinux.cfg/default, 01-<mac>
 //!   pxelinux/images/<name>/vmlinuz, initramfs.img
+//!   pxelinux/images/<name>/hosts/<host>.img   a [[host]]'s overlay, after the initramfs
 //!   efi/bootx64.efi [mmx64.efi grubx64.efi] grub.cfg grub.cfg-01-<mac>
 //!   <GRUB's embedded prefix, e.g. EFI/redhat>/grub.cfg grub.cfg-01-<mac>
 //! config/                        dhcpd.conf kea-dhcp4.conf dnsmasq.conf dnsmasq-proxy.conf
@@ -150,6 +151,19 @@ pub struct EmitInputs<'a> {
     /// rootfs's scriptlet report, recorded as is.
     pub scriptlets: Value,
     pub settings: EmitSettings,
+    /// Per-host overlays, in host order (empty: every node boots the image alone).
+    pub host_overlays: Vec<HostOverlay>,
+}
+
+/// One host's overlay: the entries that make a node itself (rootfs::overlay), written as
+/// its own archive and loaded after `image`'s initramfs by the host's menus.
+#[derive(Debug, Clone)]
+pub struct HostOverlay {
+    /// The `[[host]]` name (settings.hosts).
+    pub host: String,
+    /// The image it was made against (its owners and network style).
+    pub image: String,
+    pub tree: Tree,
 }
 
 /// What was written, for the caller to print.
@@ -194,6 +208,9 @@ fn mkdirs(root: &Path, rel: &str) -> Result<PathBuf, EmitError> {
 enum LayerClass {
     BootLoaders,
     Image(usize),
+    /// The host overlays: a layer of their own, so adding or changing a host leaves the
+    /// image's layer (its digest, what a registry already holds) as it was.
+    Hosts,
     Configs,
 }
 
@@ -260,6 +277,7 @@ fn menu_entries(inputs: &EmitInputs<'_>) -> Result<Vec<pxe::MenuEntry>, EmitErro
             label: i.label.clone().unwrap_or_else(|| i.name.clone()),
             image: i.name.clone(),
             cmdline: i.cmdline.clone(),
+            extra_initrds: Vec::new(),
         })
         .collect();
     for x in &menu.extra_entries {
@@ -282,6 +300,7 @@ fn menu_entries(inputs: &EmitInputs<'_>) -> Result<Vec<pxe::MenuEntry>, EmitErro
             label: x.label.clone(),
             image,
             cmdline: x.cmdline.clone(),
+            extra_initrds: Vec::new(),
         });
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -329,6 +348,7 @@ pub fn emit(inputs: &EmitInputs<'_>, out_tmp: &Path) -> Result<Artifacts, EmitEr
     for (i, (img, k)) in inputs.images.iter().zip(&checked.kernels).enumerate() {
         e.image(i, img, k)?;
     }
+    e.host_overlays()?;
     e.menus()?;
     e.service_configs()?;
     let mut oci = e.oci_image()?;
@@ -602,29 +622,73 @@ impl<'i, 'a> Emission<'i, 'a> {
         Ok(())
     }
 
-    /// Menus: pxelinux for BIOS, GRUB for UEFI, the same entries, per-host variants.
+    /// Each host's overlay: a newc archive of its entries, compressed like the image.
+    fn host_overlays(&mut self) -> Result<(), EmitError> {
+        let (s, out) = (&self.inputs.settings, self.w.out);
+        for o in &self.inputs.host_overlays {
+            let rel = tftp(&s.layout.host_overlay(&o.image, &o.host));
+            let (dir, _) = rel.rsplit_once('/').unwrap_or(("", &rel));
+            mkdirs(out, dir)?;
+            let path = out.join(&rel);
+            let f = std::fs::File::create(&path).map_err(io_err(&path))?;
+            let mut z = compress::Compressor::new(s.compression, io::BufWriter::new(f))
+                .map_err(io_err(&path))?;
+            let stats = cpio::write_tree(
+                &o.tree,
+                self.inputs.store,
+                self.inputs.source_date_epoch,
+                &mut z,
+            )?;
+            z.finish()
+                .and_then(|w| w.into_inner().map_err(io::Error::from))
+                .and_then(|f| f.sync_all())
+                .map_err(io_err(&path))?;
+            set_mode(&path, 0o644)?;
+            self.w.files.push((rel, LayerClass::Hosts));
+            tracing::debug!(host = %o.host, entries = stats.entries, "host overlay written");
+        }
+        Ok(())
+    }
+
+    /// Menus: pxelinux for BIOS, GRUB for UEFI, the same entries, per-host variants: a
+    /// host with an overlay always gets its own menu, which loads the overlay after the
+    /// image it was made for.
     fn menus(&mut self) -> Result<(), EmitError> {
         let s = &self.inputs.settings;
         let entries = menu_entries(self.inputs)?;
         let default = pxe::default_id(&s.menu, &entries);
         let comment = self.comment.clone();
         self.menu_files(&entries, &default, None, None, &comment)?;
-        if s.menu.per_host_files {
-            for h in &s.hosts {
-                let Ok(mac) = h.mac.parse::<crate::net::addr::Mac>() else {
-                    continue;
-                };
-                let name = mac.pxelinux_name();
-                let hdefault = h.image.clone().unwrap_or_else(|| default.clone());
-                let hcomment = format!("{} Host `{}`.", self.comment, h.name);
-                self.menu_files(
-                    &entries,
-                    &hdefault,
-                    h.cmdline.as_deref(),
-                    Some(&name),
-                    &hcomment,
-                )?;
+        for h in &s.hosts {
+            let overlays: Vec<&HostOverlay> = self
+                .inputs
+                .host_overlays
+                .iter()
+                .filter(|o| o.host == h.name)
+                .collect();
+            if !s.menu.per_host_files && overlays.is_empty() {
+                continue;
             }
+            let Ok(mac) = h.mac.parse::<crate::net::addr::Mac>() else {
+                continue;
+            };
+            let mut hentries = entries.clone();
+            for e in &mut hentries {
+                for o in overlays.iter().filter(|o| o.image == e.image) {
+                    e.extra_initrds
+                        .push(s.layout.host_overlay(&o.image, &o.host));
+                }
+            }
+            let name = mac.pxelinux_name();
+            let hdefault = h.image.clone().unwrap_or_else(|| default.clone());
+            let hcomment = format!("{} Host `{}`.", self.comment, h.name);
+            self.menu_files(
+                &hentries,
+                &hdefault,
+                h.cmdline.as_deref(),
+                Some(&name),
+                &hcomment,
+            )?;
         }
         Ok(())
     }
@@ -829,6 +893,7 @@ impl<'i, 'a> Emission<'i, 'a> {
                     LayerClass::Image(i) => {
                         format!("image {}: kernel and initramfs", self.inputs.images[i].name)
                     }
+                    LayerClass::Hosts => "host overlays".to_string(),
                     LayerClass::Configs => "menus and boot-service configs".to_string(),
                 },
                 entries: oci::with_parents(entries),
@@ -865,6 +930,11 @@ impl<'i, 'a> Emission<'i, 'a> {
                     .mac
                     .parse::<crate::net::addr::Mac>()
                     .map_or_else(|_| h.mac.clone(), |m| m.to_string()),
+                overlay: inputs
+                    .host_overlays
+                    .iter()
+                    .find(|o| o.host == h.name)
+                    .map(|o| s.layout.host_overlay(&o.image, &o.host)),
             })
             .collect();
         let artifacts =

@@ -12,6 +12,9 @@ pub struct MenuEntry {
     pub label: String,
     pub image: String,
     pub cmdline: String,
+    /// Loaded after the image's initramfs, in order (a host's overlay), paths from the
+    /// tftp root.
+    pub extra_initrds: Vec<String>,
 }
 
 pub const LOCAL: &str = "local";
@@ -71,10 +74,13 @@ pub fn config(
             "  KERNEL {}\n",
             relative_to_pxelinux(layout, &layout.kernel(&e.image))
         ));
-        let mut append = format!(
-            "initrd={}",
-            relative_to_pxelinux(layout, &layout.initramfs(&e.image))
-        );
+        // pxelinux loads a comma-separated list one after the other; the kernel unpacks
+        // them in that order, later files replacing earlier ones.
+        let initrds: Vec<String> = std::iter::once(layout.initramfs(&e.image))
+            .chain(e.extra_initrds.iter().cloned())
+            .map(|p| relative_to_pxelinux(layout, &p))
+            .collect();
+        let mut append = format!("initrd={}", initrds.join(","));
         let c = cmdline(e, extra);
         if !c.is_empty() {
             append.push(' ');
@@ -105,6 +111,7 @@ mod tests {
             label: "Compute node".into(),
             image: "compute".into(),
             cmdline: "console=ttyS0 quiet".into(),
+            extra_initrds: Vec::new(),
         }];
         let c = config(
             &Menu::default(),

@@ -76,6 +76,10 @@ impl Layout {
     pub fn initramfs(&self, image: &str) -> String {
         format!("{}/{image}/initramfs.img", self.images_dir)
     }
+    /// A host's overlay, loaded after the image's initramfs by the host's menus.
+    pub fn host_overlay(&self, image: &str, host: &str) -> String {
+        format!("{}/{image}/hosts/{host}.img", self.images_dir)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -165,6 +165,8 @@ pub fn run(
         return Ok(outcome);
     }
 
+    let host_overlays = host_overlays(plan, &assembled.tree, &store, sde.value)
+        .map_err(|e| in_store(e, "host overlays"))?;
     reporter.on_event(&Event::Emitting);
     let segments = super::cache::segment_cache(&opts.cache_dir);
     let mut provenance = inputs::provenance(&plan.profile, &lock, &lock_bytes);
@@ -195,6 +197,7 @@ pub fn run(
         source_date_epoch_from: sde.from.as_str().to_owned(),
         scriptlets: serde_json::to_value(&assembled.report)?,
         settings: inputs::emit_settings(&plan.profile),
+        host_overlays,
     };
     let artifacts = emit::emit(&inputs, &work.out).map_err(|source| {
         in_work(
@@ -218,6 +221,36 @@ pub fn run(
     work.publish(&opts.out)?;
     outcome.artifacts = Some(artifacts);
     Ok(outcome)
+}
+
+/// Each `[[host]]`'s overlay against the assembled image (none when `[pxe]
+/// host_overlays = false`).
+fn host_overlays(
+    plan: &Plan,
+    tree: &rootfs::tree::Tree,
+    store: &Store,
+    sde: u64,
+) -> Result<Vec<emit::HostOverlay>, PlanError> {
+    let p = &plan.profile;
+    if !p.pxe.host_overlays {
+        return Ok(Vec::new());
+    }
+    p.hosts
+        .iter()
+        .map(|h| {
+            let err = |source| PlanError::HostOverlay {
+                profile: p.path.clone(),
+                host: h.name.clone(),
+                source: Box::new(source),
+            };
+            let files = inputs::host_overlay_files(p, h).map_err(err)?;
+            Ok(emit::HostOverlay {
+                host: h.name.clone(),
+                image: p.image.name.clone(),
+                tree: rootfs::overlay::host_overlay(tree, store, &files, sde).map_err(err)?,
+            })
+        })
+        .collect()
 }
 
 /// `e` as [`PlanError::NoSpace`] when a full disk (or quota) caused it: `what` was being

@@ -14,7 +14,7 @@ use crate::emit::{HostFileRecord, ImageInput, PackageRecord, Provenance};
 use crate::fetch::{self, Cache, CacheError, FetchError, Want};
 use crate::lock::{LockedPackage, Lockfile};
 use crate::net::{Proxy, Remote, TlsConfig};
-use crate::profile::{self, FileData, NetworkStyle, Profile, RepoConfig};
+use crate::profile::{self, FileData, NetworkStyle, Profile, RepoConfig, template};
 use crate::repo::modules::ModuleSelection;
 use crate::rootfs::header::PkgHeader;
 use crate::rootfs::rpmdb::{RpmdbConfig, RpmdbMode};
@@ -188,13 +188,75 @@ pub fn cache_keep(cache: &Cache, lock: &Lockfile) -> Result<BTreeSet<String>, Ca
 /// What assembly needs from a loaded profile, with the build's SOURCE_DATE_EPOCH (decided
 /// once by the plan: [`super::Plan::source_date_epoch`]). Reads `source` files and nothing
 /// else.
-pub fn assemble_config(p: &Profile, source_date_epoch: u64) -> Result<AssembleConfig, RootfsError> {
-    let read = |what: &str, path: &std::path::Path| {
-        fs_err::read(path).map_err(|e| RootfsError::Custom {
-            what: what.to_string(),
-            reason: e.to_string(),
-        })
+/// A profile file as rootfs applies it: its bytes read, a template filled in with `host`'s
+/// values (a template without a host is written as it is).
+fn file_spec(
+    f: &profile::FileSpec,
+    host: Option<&template::HostValues>,
+) -> Result<custom::FileSpec, RootfsError> {
+    let what = format!("file {}", f.path);
+    let custom_err = |reason: String| RootfsError::Custom {
+        what: what.clone(),
+        reason,
     };
+    let contents = match &f.data {
+        FileData::Content(s) => s.clone().into_bytes(),
+        FileData::Source(path) => fs_err::read(path).map_err(|e| custom_err(e.to_string()))?,
+    };
+    let contents = match host {
+        Some(h) if f.template => {
+            let text = String::from_utf8(contents)
+                .map_err(|_| custom_err("a template must be UTF-8 text".into()))?;
+            template::render(&text, h)
+                .map_err(|e| custom_err(format!("{e} ({})", template::HINT)))?
+                .into_bytes()
+        }
+        _ => contents,
+    };
+    Ok(custom::FileSpec {
+        path: f.path.clone(),
+        contents,
+        mode: f.mode,
+        user: f.owner.clone(),
+        group: f.group.clone(),
+        append: f.append,
+    })
+}
+
+/// What host `h`'s overlay writes, in order (a later file replaces an earlier one):
+/// `/etc/hostname`, its fixed address on its `[network]` interface, the profile's
+/// templates filled in, its own `[[host.file]]`s.
+pub fn host_overlay_files(
+    p: &Profile,
+    h: &profile::Host,
+) -> Result<Vec<custom::FileSpec>, RootfsError> {
+    let values = template::HostValues {
+        name: h.name.clone(),
+        hostname: h.hostname.clone(),
+        ip: h.ip.to_string(),
+        mac: h.mac.to_string(),
+    };
+    let mut files = vec![custom::FileSpec {
+        path: "/etc/hostname".into(),
+        contents: format!("{}\n", h.hostname).into_bytes(),
+        mode: 0o644,
+        user: "root".into(),
+        group: "root".into(),
+        append: false,
+    }];
+    if let Some(f) = p.network.host_file(h, p.dhcp.as_ref()) {
+        files.push(file_spec(&f, None)?);
+    }
+    for f in p.files.iter().filter(|f| f.template) {
+        files.push(file_spec(f, Some(&values))?);
+    }
+    for f in &h.files {
+        files.push(file_spec(f, Some(&values))?);
+    }
+    Ok(files)
+}
+
+pub fn assemble_config(p: &Profile, source_date_epoch: u64) -> Result<AssembleConfig, RootfsError> {
     let unit = |u: &String| {
         if u.contains('.') {
             u.clone()
@@ -202,21 +264,14 @@ pub fn assemble_config(p: &Profile, source_date_epoch: u64) -> Result<AssembleCo
             format!("{u}.service")
         }
     };
-    let mut files = Vec::new();
-    for f in p.files.iter().chain(p.network.files().iter()) {
-        let contents = match &f.data {
-            FileData::Content(s) => s.clone().into_bytes(),
-            FileData::Source(path) => read(&format!("file {}", f.path), path)?,
-        };
-        files.push(custom::FileSpec {
-            path: f.path.clone(),
-            contents,
-            mode: f.mode,
-            user: f.owner.clone(),
-            group: f.group.clone(),
-            append: f.append,
-        });
-    }
+    // Templates are filled in per host: they go into the host overlays only.
+    let files = p
+        .files
+        .iter()
+        .chain(p.network.files().iter())
+        .filter(|f| !f.template)
+        .map(|f| file_spec(f, None))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut groups: Vec<(String, Option<u32>)> =
         p.groups.iter().map(|g| (g.name.clone(), g.gid)).collect();
     let mut members = Vec::new();

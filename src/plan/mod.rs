@@ -130,6 +130,13 @@ pub enum PlanError {
         #[source]
         source: Box<RootfsError>,
     },
+    #[error("Cannot make the overlay of host `{host}` (`[[host]]` in `{}`)", profile.display())]
+    HostOverlay {
+        profile: PathBuf,
+        host: String,
+        #[source]
+        source: Box<RootfsError>,
+    },
     #[error("Cannot write the artifacts of `{}`", profile.display())]
     Emit {
         profile: PathBuf,

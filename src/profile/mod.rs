@@ -12,6 +12,7 @@ mod model;
 mod network;
 mod repofile;
 mod schema;
+pub mod template;
 mod validate;
 mod values;
 

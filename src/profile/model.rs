@@ -302,6 +302,10 @@ pub struct FileSpec {
     /// Append to the file the packages installed (creating it if absent) instead of
     /// replacing it (the recipe's `echo … >> /etc/yum.conf`).
     pub append: bool,
+    /// Filled in per host (`{{ hostname }}`, `{{ ip }}`, `{{ mac }}`, `{{ name }}`) and
+    /// written into each host's overlay instead of the base image.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub template: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -386,6 +390,9 @@ pub struct Pxe {
     pub entries: Vec<PxeEntry>,
     /// Write `pxelinux.cfg/01-<mac>` per host (its `cmdline` appended).
     pub per_host: bool,
+    /// Give each `[[host]]` an overlay archive (hostname, network, host files) loaded
+    /// after the image by its own menus. Default true; implies per-host menus.
+    pub host_overlays: bool,
     /// Serve BIOS clients: pxelinux.0, its modules and `pxelinux.cfg/`.
     pub bios: bool,
     /// Serve UEFI clients (shim, GRUB, `grub.cfg`); `Auto`: when the boot packages carry
@@ -440,6 +447,13 @@ pub struct Host {
     pub ip: Ipv4Addr,
     /// Appended to the kernel command line in this host's pxelinux.cfg/01-<mac>.
     pub cmdline: Option<String>,
+    /// The `[network]` interface configured with `ip` in the host's overlay (default: the
+    /// first one); `None` with no `[network]` interfaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// `[[host.file]]`: written into this host's overlay only, after everything else.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileSpec>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -2,7 +2,7 @@
 //! Rendering lives next to the profile so `rootfs` writes them like any `[[file]]`, and the
 //! profile can refuse a `[[file]]` that would collide with one.
 
-use super::model::{FileData, FileSpec, Interface, IpMethod, Network, NetworkStyle};
+use super::model::{Dhcp, FileData, FileSpec, Host, Interface, IpMethod, Network, NetworkStyle};
 use std::fmt::Write;
 
 impl Network {
@@ -15,6 +15,45 @@ impl Network {
             ),
             NetworkStyle::Ifcfg => format!("/etc/sysconfig/network-scripts/ifcfg-{}", itf.name),
         }
+    }
+
+    /// The file that gives `host` its fixed address on its interface, in this network's
+    /// style, for the host's overlay: the interface as `[network]` defines it (MTU,
+    /// onboot), with `ip` and the prefix, gateway and DNS servers of `[dhcp]` (or of the
+    /// interface's own static settings). `None` when the host has no interface, or
+    /// neither gives a prefix.
+    pub fn host_file(&self, host: &Host, dhcp: Option<&Dhcp>) -> Option<FileSpec> {
+        let itf = self
+            .interfaces
+            .iter()
+            .find(|i| Some(&i.name) == host.interface.as_ref())?;
+        let (own_prefix, own_gateway, own_dns) = match &itf.method {
+            IpMethod::Static {
+                prefix,
+                gateway,
+                dns,
+                ..
+            } => (Some(*prefix), *gateway, dns.clone()),
+            IpMethod::Dhcp => (None, None, Vec::new()),
+        };
+        let prefix = dhcp.map(|d| d.subnet.prefix).or(own_prefix)?;
+        let fixed = Interface {
+            method: IpMethod::Static {
+                address: host.ip,
+                prefix,
+                gateway: dhcp.and_then(|d| d.router).or(own_gateway),
+                dns: match dhcp {
+                    Some(d) if !d.dns.is_empty() => d.dns.clone(),
+                    _ => own_dns,
+                },
+            },
+            ..itf.clone()
+        };
+        let one = Network {
+            style: self.style,
+            interfaces: vec![fixed],
+        };
+        one.files().pop()
     }
 
     /// One file per interface, in profile order. Keyfiles are 0600: NetworkManager ignores
@@ -34,6 +73,7 @@ impl Network {
                     owner: "root".into(),
                     group: "root".into(),
                     append: false,
+                    template: false,
                 }
             })
             .collect()

@@ -268,6 +268,12 @@ pub struct RawFile {
     pub group: Option<String>,
     #[serde(default)]
     pub append: bool,
+    /// `{{ hostname }}`-style placeholders filled in per `[[host]]` (host overlays only).
+    #[serde(default)]
+    pub template: bool,
+    /// Refused: everything diskless writes is served over TFTP and pushed as OCI.
+    #[serde(default)]
+    pub secret: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -365,6 +371,7 @@ pub struct RawPxe {
     pub entries: Vec<RawPxeEntry>,
     #[serde(default)]
     pub per_host: bool,
+    pub host_overlays: Option<bool>,
     pub bios: Option<bool>,
     pub uefi: Option<Spanned<AutoBool>>,
     #[serde(default)]
@@ -409,6 +416,10 @@ pub struct RawHost {
     pub mac: Spanned<Mac>,
     pub ip: Spanned<Ipv4Addr>,
     pub cmdline: Option<String>,
+    /// The `[network]` interface given the fixed address (default: the first one).
+    pub interface: Option<Spanned<String>>,
+    #[serde(default, rename = "file")]
+    pub files: Vec<RawFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -203,6 +203,20 @@ impl<'s> Image<'s> {
         }
     }
 
+    /// An image that starts as `tree` (assembled before, its owners already numeric): for
+    /// changes on top of it ([`super::overlay`]). Only entries added from here on have
+    /// owner names in `owners`.
+    pub fn over(tree: Tree, store: &'s Store, implied_mtime: u64) -> Image<'s> {
+        Image {
+            tree,
+            owners: BTreeMap::new(),
+            store,
+            skipped: Skipped::default(),
+            implied_mtime,
+            next_link_group: 1,
+        }
+    }
+
     /// Create missing parent directories of a resolved path (0755 root:root, as rpm does).
     fn ensure_parents(&mut self, resolved: &str) {
         let mut missing = Vec::new();

@@ -26,6 +26,7 @@ pub mod ldconfig;
 pub mod listing;
 pub mod lua;
 pub mod order;
+pub mod overlay;
 pub mod password;
 pub mod paths;
 pub mod presets;
@@ -224,7 +225,11 @@ impl From<&PathBuf> for RpmFile {
 const INITRD_RELEASE: &str = "/etc/initrd-release";
 
 /// Read a small file of the tree (following nothing: the path must be the file).
-fn tree_file(tree: &Tree, store: &Store, path: &str) -> Result<Option<String>, RootfsError> {
+pub(crate) fn tree_file(
+    tree: &Tree,
+    store: &Store,
+    path: &str,
+) -> Result<Option<String>, RootfsError> {
     match tree.get(path).map(|e| &e.kind) {
         Some(EntryKind::File { digest, .. }) => {
             let bytes = store.read(digest).map_err(RootfsError::Store)?;

@@ -48,7 +48,12 @@ marker=$(cat /etc/boot-fixture/marker)
 owner=$(stat -c '%U:%G %u:%g %a' /var/lib/boot-fixture/owned)
 set -- $(su -s /usr/bin/sh daemon -c '/usr/libexec/boot-fixture/busybox-caps grep CapEff /proc/self/status')
 caps=$2
-echo "DISKLESS-BOOT-OK host=$host marker=$marker owner=$owner caps=$caps" > /dev/console
+# What a host overlay adds (empty without one): a template filled in, a host file, the
+# fixed address on the [network] interface.
+node=$(cat /etc/boot-fixture/node 2>/dev/null)
+role=$(cat /etc/boot-fixture/role 2>/dev/null)
+addr=$(grep -h '^address1=' /etc/NetworkManager/system-connections/*.nmconnection 2>/dev/null)
+echo "DISKLESS-BOOT-OK host=$host marker=$marker owner=$owner caps=$caps node=$node role=$role ${addr}." > /dev/console
 poweroff -f
 "#;
 

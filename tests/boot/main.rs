@@ -124,12 +124,57 @@ fn nonce(tag: &str) -> String {
     format!("{tag}-{:x}{:x}", std::process::id(), t & 0xffff_ffff)
 }
 
+/// What a node without an overlay prints: the image's hostname, and no template, host file
+/// or fixed address (templates go into the host overlays only).
 fn expect_line(marker: &str) -> String {
     format!(
-        "{} host={HOSTNAME} marker={marker} owner={} caps={}",
+        "{} host={HOSTNAME} marker={marker} owner={} caps={} node= role= .",
         fixture_repo::MARKER_PREFIX,
         fixture_repo::OWNED_EXPECT,
         fixture_repo::CAPS_EXPECT
+    )
+}
+
+/// A `[[host]]` of tests/boot/fixture/boot.toml.
+struct Node {
+    name: &'static str,
+    hostname: &'static str,
+    ip: &'static str,
+    mac: &'static str,
+    /// Its `[[host.file]]` /etc/boot-fixture/role (a template), empty for none.
+    role: &'static str,
+}
+
+const NODE1: Node = Node {
+    name: "node1",
+    hostname: "node1",
+    ip: "192.168.77.101",
+    mac: "52:54:00:12:34:56",
+    role: "",
+};
+const NODE2: Node = Node {
+    name: "node2",
+    hostname: "node2.cluster.test",
+    ip: "192.168.77.102",
+    mac: "52:54:00:12:34:57",
+    role: "login node2.cluster.test",
+};
+
+/// What `n` prints when its overlay was loaded: its hostname, the profile's template and
+/// its own host file filled in with its fields, its fixed address from `[network]`'s eth0
+/// and `[dhcp]`'s prefix.
+fn host_line(marker: &str, n: &Node) -> String {
+    format!(
+        "{} host={} marker={marker} owner={} caps={} node={}@{}/{} role={} address1={}/24.",
+        fixture_repo::MARKER_PREFIX,
+        n.hostname,
+        fixture_repo::OWNED_EXPECT,
+        fixture_repo::CAPS_EXPECT,
+        n.name,
+        n.ip,
+        n.mac,
+        n.role,
+        n.ip
     )
 }
 
@@ -308,7 +353,7 @@ fn boot_test_as_a_host_boots_its_menu() {
             "--expect",
             "diskless.host=node1",
             "--expect",
-            &expect_line(marker),
+            &host_line(marker, &NODE1),
             "--json",
         ],
         1,
@@ -321,10 +366,51 @@ fn boot_test_as_a_host_boots_its_menu() {
     assert!(!r.status.success());
     assert!(
         r.stderr
-            .contains("error: No host `node9` in this build (its hosts: `node1`)"),
+            .contains("error: No host `node9` in this build (its hosts: `node1`, `node2`)"),
         "{}",
         r.stderr
     );
+}
+
+/// node2 by its MAC, BIOS and UEFI at once: pxelinux's `01-<mac>` and GRUB's
+/// `grub.cfg-01-<mac>` load the image and then node2's overlay, so the node reports its own
+/// hostname, its template and host file filled in, and its fixed address (gzip). node1's
+/// boots (above, and the real-daemon ones) report node1's.
+#[test]
+fn boot_test_hosts_boot_their_own_overlay() {
+    let Some((_, work)) = test_work("both-gzip-node2") else {
+        return;
+    };
+    let (b, marker) = built("gzip", true);
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    let overlay = format!("pxelinux/images/{IMAGE}/hosts/node2.img");
+    assert_eq!(m["hosts"][1]["overlay"], overlay.as_str(), "{}", m["hosts"]);
+    let menu =
+        fs_err::read_to_string(b.tftp.join("pxelinux/pxelinux.cfg/01-52-54-00-12-34-57")).unwrap();
+    assert!(
+        menu.contains(&format!(
+            "initrd=images/{IMAGE}/initramfs.img,images/{IMAGE}/hosts/node2.img "
+        )),
+        "{menu}"
+    );
+    let r = qemu::boot_test(
+        &b.out,
+        &work,
+        &[
+            "--firmware",
+            "both",
+            "--host",
+            "node2",
+            "--expect",
+            &host_line(marker, &NODE2),
+            "--json",
+        ],
+        2,
+    );
+    assert!(r.status.success(), "boot-test failed:\n{}", r.stderr);
+    r.report("both-gzip-node2");
+    assert!(r.stderr.contains("MAC 52:54:00:12:34:57"), "{}", r.stderr);
 }
 
 /// `stderr` says `the FW boot failed after N s: REASON`, N being the JSON's `total` (which
@@ -456,7 +542,7 @@ fn real_daemons_boot(name: &str, firmware: Firmware) {
     let mut ns = daemons::Netns::new("192.168.77.1", 24).expect("network namespace");
     daemons::start_dhcpd(&mut ns, &b.config.join("dhcpd.conf"), &work).expect("dhcpd");
     daemons::start_xinetd(&mut ns, &b.config.join("xinetd.d"), &work).expect("xinetd");
-    let r = tap_boot(&ns, name, firmware, &expect_line(marker), &work);
+    let r = tap_boot(&ns, name, firmware, &host_line(marker, &NODE1), &work);
     let logs = ns.logs();
     drop(ns);
     if let Err(e) = r {
@@ -525,7 +611,7 @@ fn dnsmasq_serves_uefi_boot() {
         &ns,
         "dnsmasq-uefi",
         Firmware::Uefi,
-        &expect_line(marker),
+        &host_line(marker, &NODE1),
         &work,
     );
     let logs = ns.logs();

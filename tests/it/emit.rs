@@ -436,6 +436,7 @@ pub(crate) fn inputs<'a>(fx: &'a Fixture, s: EmitSettings) -> EmitInputs<'a> {
         source_date_epoch_from: "env".into(),
         scriptlets: serde_json::json!({"ran": [], "skipped": [{"package": "setup", "scriptlet": "%post", "reason": "fixture"}]}),
         settings: s,
+        host_overlays: Vec::new(),
     }
 }
 

@@ -18,7 +18,7 @@ const PROFILE: &str = include_str!("../../examples/fixture.toml");
 struct Quiet;
 impl plan::Reporter for Quiet {}
 
-fn fixture(dir: &Path) -> Option<()> {
+pub(crate) fn fixture(dir: &Path) -> Option<()> {
     if let Err(e) = fixture_repo::build(&dir.join("repo")) {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -31,7 +31,7 @@ fn fixture(dir: &Path) -> Option<()> {
 }
 
 /// Build `profile` (text) as `name.toml` in `dir` with `cache`, into `dir/<out>`.
-fn build_with(dir: &Path, name: &str, profile: &str, cache: &Path, out: &str) -> String {
+pub(crate) fn build_with(dir: &Path, name: &str, profile: &str, cache: &Path, out: &str) -> String {
     let path = dir.join(format!("{name}.toml"));
     fs_err::write(&path, profile).unwrap();
     let mut plan = Plan::new(diskless::profile::load(&path).unwrap());

@@ -7,6 +7,7 @@ mod emit;
 mod faults;
 mod fetch;
 mod fuzz;
+mod hosts;
 mod incremental;
 mod ldconfig;
 mod libsolv;

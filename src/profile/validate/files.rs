@@ -5,6 +5,7 @@ use super::{Cx, Loc, image_path};
 use crate::profile::error::Diagnostic;
 use crate::profile::model::{DirSpec, FileData, FileSpec, Symlink};
 use crate::profile::schema::{RawDir, RawFile, RawSymlink};
+use crate::profile::template;
 use std::collections::BTreeMap;
 
 /// Image path -> the entry that sets it (`file[0]`) and where.
@@ -23,43 +24,73 @@ pub(super) fn files(
     raw: Vec<RawFile>,
     claimed: &mut Claimed,
 ) -> Result<Vec<FileSpec>, Diagnostic> {
-    let mut files = Vec::new();
-    for (i, f) in raw.into_iter().enumerate() {
-        let field = format!("file[{i}]");
-        let p = image_path(&f.path, &format!("{field}.path"), cx)?;
-        claim(
-            claimed,
-            &p,
-            field.clone(),
-            cx.loc(f.path.span(), format!("{field}.path")),
-        )?;
-        let data = match (f.content, &f.source) {
-            (Some(c), None) => FileData::Content(c),
-            (None, Some(s)) => FileData::Source(cx.existing_file(s, &format!("{field}.source"))?),
-            (Some(_), Some(s)) => {
-                return Err(cx
-                    .loc(s.span(), format!("{field}.source"))
-                    .err("Set `content` or `source`, not both"));
-            }
-            (None, None) => {
-                return Err(cx
-                    .loc(f.path.span(), field.clone())
-                    .err(format!("`{p}` has neither `content` nor `source`"))
-                    .with_hint(
-                        "add `content = \"…\"` or `source = \"files/…\"` (relative to the profile)",
-                    ));
-            }
-        };
-        files.push(FileSpec {
-            path: p,
-            data,
-            mode: f.mode.map_or(0o644, |m| m.0),
-            owner: f.owner.unwrap_or_else(|| "root".into()),
-            group: f.group.unwrap_or_else(|| "root".into()),
-            append: f.append,
-        });
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, f)| file(cx, &format!("file[{i}]"), f, claimed))
+        .collect()
+}
+
+/// One `[[file]]` (or `[[host.file]]`) entry, `field` naming it in errors.
+pub(super) fn file(
+    cx: &Cx,
+    field: &str,
+    f: RawFile,
+    claimed: &mut Claimed,
+) -> Result<FileSpec, Diagnostic> {
+    let p = image_path(&f.path, &format!("{field}.path"), cx)?;
+    claim(
+        claimed,
+        &p,
+        field.to_string(),
+        cx.loc(f.path.span(), format!("{field}.path")),
+    )?;
+    if f.secret {
+        // tftp has no access control and the OCI image goes to a registry: a secret in
+        // either is readable by anyone on the network or with pull access.
+        return Err(cx
+            .loc(f.path.span(), format!("{field}.secret"))
+            .err(format!(
+                "`{p}` is marked secret, but every file diskless builds (the image and the host overlays) is served over TFTP and pushed in the OCI image, where anyone on the boot network or with pull access can read it"
+            ))
+            .with_hint(
+                "deliver secrets at boot from a service that authenticates the node (e.g. a root-only NFS export, a secrets manager or your configuration management), and keep at most a placeholder here",
+            ));
     }
-    Ok(files)
+    let data = match (f.content, &f.source) {
+        (Some(c), None) => {
+            if f.template {
+                template::check(&c).map_err(|e| {
+                    cx.loc(f.path.span(), format!("{field}.content"))
+                        .err(format!("`{p}`: {e}"))
+                        .with_hint(template::HINT)
+                })?;
+            }
+            FileData::Content(c)
+        }
+        (None, Some(s)) => FileData::Source(cx.existing_file(s, &format!("{field}.source"))?),
+        (Some(_), Some(s)) => {
+            return Err(cx
+                .loc(s.span(), format!("{field}.source"))
+                .err("Set `content` or `source`, not both"));
+        }
+        (None, None) => {
+            return Err(cx
+                .loc(f.path.span(), field.to_string())
+                .err(format!("`{p}` has neither `content` nor `source`"))
+                .with_hint(
+                    "add `content = \"…\"` or `source = \"files/…\"` (relative to the profile)",
+                ));
+        }
+    };
+    Ok(FileSpec {
+        path: p,
+        data,
+        mode: f.mode.map_or(0o644, |m| m.0),
+        owner: f.owner.unwrap_or_else(|| "root".into()),
+        group: f.group.unwrap_or_else(|| "root".into()),
+        append: f.append,
+        template: f.template,
+    })
 }
 
 pub(super) fn dirs(

@@ -1,21 +1,23 @@
 //! `[[host]]`: the cluster's nodes, each with a unique name, MAC and address; with `[dhcp]`,
 //! the address must be a usable one of its subnet, outside the dynamic range.
 
+use super::files::{Claimed, file};
 use super::{Cx, check_hostname};
 use crate::net::addr::{BadHostAddr, Clash, HostIndex};
 use crate::profile::error::Diagnostic;
-use crate::profile::model::{Dhcp, Host};
+use crate::profile::model::{Dhcp, Host, Network};
 use crate::profile::schema::RawHost;
 
 pub(super) fn hosts(
     cx: &Cx,
     raw: Vec<RawHost>,
     dhcp: Option<&Dhcp>,
+    network: &Network,
 ) -> Result<Vec<Host>, Diagnostic> {
     let mut seen = HostIndex::default();
     raw.into_iter()
         .enumerate()
-        .map(|(i, h)| host(cx, i, h, dhcp, &mut seen))
+        .map(|(i, h)| host(cx, i, h, dhcp, network, &mut seen))
         .collect()
 }
 
@@ -25,6 +27,7 @@ fn host(
     i: usize,
     h: RawHost,
     dhcp: Option<&Dhcp>,
+    network: &Network,
     seen: &mut HostIndex<usize>,
 ) -> Result<Host, Diagnostic> {
     let f = format!("host[{i}]");
@@ -83,12 +86,47 @@ fn host(
         }
         None => n.clone(),
     };
+    let interface = match h.interface {
+        Some(itf) if network.interfaces.iter().any(|i| &i.name == itf.get_ref()) => {
+            Some(itf.into_inner())
+        }
+        Some(itf) => {
+            let known: Vec<String> = network
+                .interfaces
+                .iter()
+                .map(|i| format!("`{}`", i.name))
+                .collect();
+            return Err(cx
+                .loc(itf.span(), format!("{f}.interface"))
+                .err(format!(
+                    "Host `{n}` names interface `{}`, which `[network]` does not define",
+                    itf.get_ref()
+                ))
+                .with_hint(if known.is_empty() {
+                    "add a `[[network.interface]]` with that name: the host's fixed address is written in its style".to_string()
+                } else {
+                    format!("use one of {}", known.join(", "))
+                }));
+        }
+        None => network.interfaces.first().map(|i| i.name.clone()),
+    };
+    // Paths are unique within a host; a host file may replace a profile file (that is
+    // what it is for).
+    let mut claimed = Claimed::new();
+    let files = h
+        .files
+        .into_iter()
+        .enumerate()
+        .map(|(j, rf)| file(cx, &format!("{f}.file[{j}]"), rf, &mut claimed))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Host {
         name: h.name.into_inner(),
         hostname,
         mac,
         ip,
         cmdline: h.cmdline,
+        interface,
+        files,
     })
 }
 
@@ -141,6 +179,84 @@ ip = "192.168.0.101"
         assert_eq!(
             d.message,
             "`host[0].ip`: IP `192.168.0.150` of host `n1` is inside the DHCP range `192.168.0.150`-`192.168.0.199`"
+        );
+    }
+
+    /// tftp and the OCI image are readable by anyone: a file marked secret is refused where
+    /// it is written, with a hint, in `[[file]]` and `[[host.file]]` alike.
+    #[test]
+    fn secret_files_are_refused_with_a_hint() {
+        for (extra, field) in [
+            (
+                "\n[[host.file]]\npath = \"/etc/k\"\ncontent = \"x\"\nsecret = true\n",
+                "host[0].file[0].secret",
+            ),
+            (
+                "\n[[file]]\npath = \"/etc/k\"\ncontent = \"x\"\nsecret = true\n",
+                "file[0].secret",
+            ),
+        ] {
+            let Err(e) = load(&format!("{PROFILE}{extra}")) else {
+                panic!("expected an error")
+            };
+            let d = e.diagnostic().unwrap();
+            assert_eq!(d.field, field);
+            assert!(
+                d.message
+                    .contains("`/etc/k` is marked secret, but every file diskless builds"),
+                "{}",
+                d.message
+            );
+            assert!(
+                d.hint
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("deliver secrets at boot"),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_files_templates_and_interfaces_are_checked() {
+        let p = load(&format!(
+            "{PROFILE}\n[[host.file]]\npath = \"/etc/motd\"\ncontent = \"hi {{{{ hostname }}}}\"\ntemplate = true\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.hosts[0].files[0].path, "/etc/motd");
+        assert!(p.hosts[0].files[0].template);
+        assert_eq!(p.hosts[0].interface, None, "no [network] interfaces");
+
+        let Err(e) = load(&format!(
+            "{PROFILE}\n[[host.file]]\npath = \"/etc/motd\"\ncontent = \"hi {{{{ host }}}}\"\ntemplate = true\n"
+        )) else {
+            panic!("expected an error")
+        };
+        let d = e.diagnostic().unwrap();
+        assert_eq!(d.field, "host[0].file[0].content");
+        assert!(
+            d.message.contains("unknown template field `{{ host }}`"),
+            "{}",
+            d.message
+        );
+        assert!(
+            d.hint.as_deref().unwrap_or("").contains("{{ hostname }}"),
+            "{d:?}"
+        );
+
+        let Err(e) = load(&PROFILE.replace(
+            "ip = \"192.168.0.101\"\n",
+            "ip = \"192.168.0.101\"\ninterface = \"eth1\"\n",
+        )) else {
+            panic!("expected an error")
+        };
+        let d = e.diagnostic().unwrap();
+        assert_eq!(d.field, "host[0].interface");
+        assert!(
+            d.message
+                .contains("names interface `eth1`, which `[network]` does not define"),
+            "{}",
+            d.message
         );
     }
 

@@ -128,7 +128,7 @@ pub(crate) fn build(
     let network = network::network(&cx, raw.network, &image, &claimed)?;
     let pxe = pxe::pxe(&cx, raw.pxe, &image)?;
     let dhcp = raw.dhcp.map(|d| dhcp::dhcp(&cx, d)).transpose()?;
-    let hosts = hosts::hosts(&cx, raw.hosts, dhcp.as_ref())?;
+    let hosts = hosts::hosts(&cx, raw.hosts, dhcp.as_ref(), &network)?;
     let dnf = dnf::dnf(&cx, raw.dnf)?;
     let oci = oci::oci(&cx, raw.oci)?;
 

@@ -74,6 +74,7 @@ pub(super) fn pxe(cx: &Cx, rx: RawPxe, image: &Image) -> Result<Pxe, Diagnostic>
         label: rx.label.unwrap_or_else(|| image.name.clone()),
         entries,
         per_host: rx.per_host,
+        host_overlays: rx.host_overlays.unwrap_or(true),
         bios,
         uefi,
         layout: PxeLayout {
