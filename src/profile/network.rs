@@ -191,4 +191,55 @@ mod tests {
             "DEVICE=eth0\nTYPE=Ethernet\nONBOOT=yes\nBOOTPROTO=none\nIPADDR=192.168.0.101\nPREFIX=24\nGATEWAY=192.168.0.1\nDNS1=192.168.0.2\n"
         );
     }
+
+    fn host(interface: Option<&str>) -> Host {
+        Host {
+            name: "n1".into(),
+            hostname: "n1.cluster".into(),
+            mac: "52:54:00:00:00:01".parse().unwrap(),
+            ip: Ipv4Addr::new(10, 1, 0, 11),
+            cmdline: None,
+            interface: interface.map(Into::into),
+            files: Vec::new(),
+        }
+    }
+
+    /// A host's fixed address, in the network's style: prefix, router and DNS from
+    /// `[dhcp]` when there is one, else from the interface's own static settings.
+    #[test]
+    fn host_file_in_either_style() {
+        let dhcp = Dhcp {
+            subnet: "10.1.0.0/16".parse().unwrap(),
+            next_server: Ipv4Addr::new(10, 1, 0, 1),
+            domain_name: None,
+            dns: vec![Ipv4Addr::new(10, 1, 0, 2)],
+            router: Some(Ipv4Addr::new(10, 1, 0, 1)),
+            range: None,
+            lease_time: None,
+            interface: None,
+        };
+        let n = net(NetworkStyle::Ifcfg, IpMethod::Dhcp);
+        let f = n.host_file(&host(Some("eth0")), Some(&dhcp)).unwrap();
+        assert_eq!(
+            f.data,
+            FileData::Content("DEVICE=eth0\nTYPE=Ethernet\nONBOOT=yes\nBOOTPROTO=none\nIPADDR=10.1.0.11\nPREFIX=16\nGATEWAY=10.1.0.1\nDNS1=10.1.0.2\n".into())
+        );
+        // No [dhcp] and a DHCP interface: no prefix to give, no file.
+        assert!(n.host_file(&host(Some("eth0")), None).is_none());
+        assert!(n.host_file(&host(None), Some(&dhcp)).is_none());
+        let own = IpMethod::Static {
+            address: Ipv4Addr::new(10, 9, 0, 5),
+            prefix: 24,
+            gateway: None,
+            dns: Vec::new(),
+        };
+        let f = net(NetworkStyle::Keyfile, own)
+            .host_file(&host(Some("eth0")), None)
+            .unwrap();
+        let FileData::Content(c) = &f.data else {
+            panic!()
+        };
+        assert!(c.contains("method=manual\naddress1=10.1.0.11/24\n"), "{c}");
+        assert_eq!(f.mode, 0o600);
+    }
 }
