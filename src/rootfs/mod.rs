@@ -19,6 +19,7 @@
 pub mod conflicts;
 pub mod custom;
 pub mod depmod;
+pub mod elf;
 pub mod extract;
 pub mod glob;
 pub mod header;

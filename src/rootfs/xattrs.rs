@@ -24,6 +24,9 @@
 //! the report names the files that lack their capabilities.
 
 use super::RootfsError;
+#[cfg(test)]
+use super::elf::CODE_AT;
+use super::elf::{Asm, Fix};
 use super::extract::Image;
 use super::scriptlets::{Declared, Verdict};
 use super::tree::{Entry, EntryKind, Tree};
@@ -381,89 +384,11 @@ impl Arch {
     }
 }
 
-const BASE: u64 = 0x40_0000;
-const CODE_AT: usize = 64 + 56;
-
-/// A little assembler: code bytes, data bytes, and code places that refer to data.
-struct Asm {
-    code: Vec<u8>,
-    data: Vec<u8>,
-    /// (code offset, data offset, how to patch)
-    fixups: Vec<(usize, usize, Fix)>,
-}
-
-#[derive(Clone, Copy)]
-enum Fix {
-    /// x86-64 rip-relative disp32 at the offset; the instruction ends 4 bytes later.
-    Rip32,
-    /// aarch64 ADR at the offset (register in the low bits already).
-    Adr,
-}
-
-impl Asm {
-    fn data(&mut self, bytes: &[u8]) -> usize {
-        let at = self.data.len();
-        self.data.extend_from_slice(bytes);
-        at
-    }
-
-    fn link(mut self, machine: u16, align: u64) -> Vec<u8> {
-        // Data after the code, 8-byte aligned.
-        let data_at = (CODE_AT + self.code.len()).div_ceil(8) * 8;
-        for (at, d, fix) in self.fixups.clone() {
-            let pc = (CODE_AT + at) as i64;
-            let target = (data_at + d) as i64;
-            match fix {
-                Fix::Rip32 => {
-                    let disp = (target - (pc + 4)) as i32;
-                    self.code[at..at + 4].copy_from_slice(&disp.to_le_bytes());
-                }
-                Fix::Adr => {
-                    let off = target - pc;
-                    let mut w =
-                        u32::from_le_bytes(self.code[at..at + 4].try_into().unwrap_or_default());
-                    w |= ((off as u32) & 3) << 29;
-                    w |= (((off >> 2) as u32) & 0x7_ffff) << 5;
-                    self.code[at..at + 4].copy_from_slice(&w.to_le_bytes());
-                }
-            }
-        }
-        let total = data_at + self.data.len();
-        let mut out = vec![0u8; 64];
-        out[..8].copy_from_slice(b"\x7fELF\x02\x01\x01\x00");
-        out[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-        out[18..20].copy_from_slice(&machine.to_le_bytes());
-        out[20..24].copy_from_slice(&1u32.to_le_bytes());
-        out[24..32].copy_from_slice(&(BASE + CODE_AT as u64).to_le_bytes());
-        out[32..40].copy_from_slice(&64u64.to_le_bytes());
-        out[52..54].copy_from_slice(&64u16.to_le_bytes());
-        out[54..56].copy_from_slice(&56u16.to_le_bytes());
-        out[56..58].copy_from_slice(&1u16.to_le_bytes());
-        let mut ph = vec![0u8; 56];
-        ph[..4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-        ph[4..8].copy_from_slice(&5u32.to_le_bytes()); // R|X
-        ph[16..24].copy_from_slice(&BASE.to_le_bytes());
-        ph[24..32].copy_from_slice(&BASE.to_le_bytes());
-        ph[32..40].copy_from_slice(&(total as u64).to_le_bytes());
-        ph[40..48].copy_from_slice(&(total as u64).to_le_bytes());
-        ph[48..56].copy_from_slice(&align.to_le_bytes());
-        out.extend(ph);
-        out.extend(&self.code);
-        out.resize(data_at, 0);
-        out.extend(&self.data);
-        out
-    }
-}
-
 /// The boot program: set `security.capability` on each (path, value), report failures on
 /// stderr, then exec `exec` with the program's own argv and envp, or (without `exec`) exit
 /// with status 1 if anything failed.
 pub fn program(arch: Arch, files: &[(String, Vec<u8>)], exec: Option<&str>) -> Vec<u8> {
-    let mut a = Asm {
-        code: Vec::new(),
-        data: Vec::new(),
-        fixups: Vec::new(),
-    };
+    let mut a = Asm::default();
     let name = a.data(b"security.capability\0");
     let mut items = Vec::new();
     for (path, value) in files {
