@@ -211,14 +211,9 @@ fn anonymous_mac(hosts: &[HostRecord]) -> String {
 }
 
 /// Enough memory for the kernel to unpack the largest initramfs next to its compressed
-/// copy, and room to run: 1.25 x both + 512 MiB, at least 1 GiB, in 256 MiB steps.
+/// copy (or to hold a squashfs root's files), and room to run: 1.25 x both + 512 MiB, at least 1 GiB, in 256 MiB steps.
 fn default_memory_mb(s: &Summary) -> u32 {
-    let need = s
-        .images
-        .iter()
-        .map(|i| i.initramfs.uncompressed_bytes + i.initramfs.bytes)
-        .max()
-        .unwrap_or(0);
+    let need = s.images.iter().map(|i| i.ram_bytes()).max().unwrap_or(0);
     let mb = need / (1 << 20) * 5 / 4 + 512;
     u32::try_from(mb.next_multiple_of(256).max(1024)).unwrap_or(u32::MAX)
 }
@@ -378,6 +373,7 @@ mod tests {
                     bytes: b,
                     uncompressed_bytes: u,
                 },
+                ..manifest::ImageSummary::default()
             }],
             ..Summary::default()
         };

@@ -143,6 +143,51 @@ pub fn write_items<W: Write>(
     Ok(stats)
 }
 
+/// An archive of one folder `dir` (0755 root) and one file `name` inside it (0644 root,
+/// `size` bytes from `src`), then the trailer: how a squashfs root travels
+/// ([`super::squashfs::wrap`]).
+pub fn write_single<W: Write>(
+    w: &mut W,
+    dir: &str,
+    name: &str,
+    src: &mut impl Read,
+    size: u64,
+    mtime: u32,
+) -> io::Result<()> {
+    let filesize = u32::try_from(size).map_err(io::Error::other)?;
+    let d = Header {
+        ino: 1,
+        mode: S_IFDIR | 0o755,
+        nlink: 2,
+        mtime,
+        ..Header::default()
+    };
+    write_header(w, &d, dir)?;
+    let f = Header {
+        ino: 2,
+        mode: S_IFREG | 0o644,
+        nlink: 1,
+        mtime,
+        filesize,
+        ..Header::default()
+    };
+    write_header(w, &f, name)?;
+    let copied = io::copy(&mut src.take(size), w)?;
+    if copied != size {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("{name}: {copied} of {size} bytes"),
+        ));
+    }
+    pad(w, size)?;
+    let trailer = Header {
+        nlink: 1,
+        ..Header::default()
+    };
+    write_header(w, &trailer, TRAILER)?;
+    w.flush()
+}
+
 /// The largest regular file in the tree, for the size guard before any byte is written.
 pub fn check_sizes(tree: &Tree) -> Result<(), CpioError> {
     for (path, e) in &tree.entries {

@@ -112,7 +112,31 @@ pub struct Summary {
 /// An `images` record, as far as a reader needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct ImageSummary {
+    /// An initramfs root's archive (absent with a squashfs root).
+    #[serde(default)]
     pub initramfs: InitramfsSummary,
+    /// A squashfs root's small initrd and root image (absent with an initramfs root).
+    #[serde(default)]
+    pub initrd: Option<BytesSummary>,
+    #[serde(default)]
+    pub root_image: Option<BytesSummary>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct BytesSummary {
+    pub bytes: u64,
+}
+
+impl ImageSummary {
+    /// About what the node holds in RAM before its root runs: an initramfs unpacked next to
+    /// its compressed copy; a squashfs root's files as loaded (the image stays compressed).
+    pub fn ram_bytes(&self) -> u64 {
+        let loaded = |b: &Option<BytesSummary>| b.as_ref().map_or(0, |b| b.bytes);
+        self.initramfs.uncompressed_bytes
+            + self.initramfs.bytes
+            + loaded(&self.initrd)
+            + loaded(&self.root_image)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

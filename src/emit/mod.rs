@@ -35,6 +35,7 @@ pub mod dnsmasq;
 pub mod firmware;
 pub mod grub;
 pub mod grub_prefix;
+pub mod initrd;
 pub mod kea;
 pub mod kernel;
 pub mod manifest;
@@ -45,6 +46,7 @@ pub mod referrers;
 pub mod sbom;
 pub mod segments;
 pub mod settings;
+pub mod squashfs;
 pub mod sums;
 pub mod tarball;
 pub mod xinetd;
@@ -87,6 +89,10 @@ pub enum EmitError {
     Sums(#[from] sums::SumsError),
     #[error(transparent)]
     Sbom(#[from] sbom::SbomError),
+    #[error(transparent)]
+    Initrd(#[from] initrd::InitrdError),
+    #[error(transparent)]
+    Squashfs(#[from] squashfs::SquashfsError),
     #[error("Cannot write `{path}`")]
     Io {
         path: PathBuf,
@@ -266,6 +272,15 @@ fn valid_image_name(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// What the boot loader loads after `initramfs.img` for `image`: with a squashfs root,
+/// `rootfs.img`, which carries the root image.
+fn root_initrds(inputs: &EmitInputs<'_>, image: &str) -> Vec<String> {
+    match inputs.settings.root {
+        settings::RootKind::Initramfs => Vec::new(),
+        settings::RootKind::Squashfs => vec![inputs.settings.layout.root_image(image)],
+    }
+}
+
 /// The menu: one entry per image, then the extra entries; ids unique, default known.
 fn menu_entries(inputs: &EmitInputs<'_>) -> Result<Vec<pxe::MenuEntry>, EmitError> {
     let menu = &inputs.settings.menu;
@@ -277,7 +292,7 @@ fn menu_entries(inputs: &EmitInputs<'_>) -> Result<Vec<pxe::MenuEntry>, EmitErro
             label: i.label.clone().unwrap_or_else(|| i.name.clone()),
             image: i.name.clone(),
             cmdline: i.cmdline.clone(),
-            extra_initrds: Vec::new(),
+            extra_initrds: root_initrds(inputs, &i.name),
         })
         .collect();
     for x in &menu.extra_entries {
@@ -298,9 +313,9 @@ fn menu_entries(inputs: &EmitInputs<'_>) -> Result<Vec<pxe::MenuEntry>, EmitErro
         entries.push(pxe::MenuEntry {
             id: x.id.clone(),
             label: x.label.clone(),
+            extra_initrds: root_initrds(inputs, &image),
             image,
             cmdline: x.cmdline.clone(),
-            extra_initrds: Vec::new(),
         });
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -564,6 +579,9 @@ impl<'i, 'a> Emission<'i, 'a> {
 
         let irel = tftp(&s.layout.initramfs(&img.name));
         let ipath = out.join(&irel);
+        if s.root == settings::RootKind::Squashfs {
+            return self.squashfs_image(class, img, k, &irel);
+        }
         // A plain std File: cached segments are copied into it by the kernel
         // (copy_file_range), never through a buffer.
         let f = std::fs::File::create(&ipath).map_err(io_err(&ipath))?;
@@ -593,6 +611,81 @@ impl<'i, 'a> Emission<'i, 'a> {
             "initramfs": {"entries": stats.entries, "uncompressed_bytes": stats.bytes, "bytes": size, "segments": stats.segments, "layout": segments::FORMAT},
         }));
         Ok(())
+    }
+
+    /// A squashfs root: the small initrd at `irel` (where an initramfs root's initramfs
+    /// goes), then `rootfs.img` with the root image.
+    fn squashfs_image(
+        &mut self,
+        class: LayerClass,
+        img: &ImageInput<'_>,
+        k: &kernel::Kernel,
+        irel: &str,
+    ) -> Result<(), EmitError> {
+        let (s, out, store) = (&self.inputs.settings, self.w.out, self.inputs.store);
+        let sde = self.inputs.source_date_epoch;
+        let kdir = k.path.rsplit_once('/').map_or("/", |(d, _)| d);
+        let modules = initrd::modules(img.tree, store, kdir, &k.version, &initrd::MODULES)?;
+        let itree = initrd::tree(img.tree, store, kdir, &modules, sde)?;
+        let ipath = out.join(irel);
+        let istats = self.write_archive(&itree, &ipath)?;
+        self.w.files.push((irel.to_string(), class));
+
+        let rrel = tftp(&s.layout.root_image(&img.name));
+        let rpath = out.join(&rrel);
+        // Built beside the output's files, then carried into rootfs.img and removed.
+        let tmp = out.join(".root.squashfs.tmp");
+        let sq = squashfs::write(img.tree, store, sde, s.compression, &tmp)?;
+        let rbytes = squashfs::wrap(&tmp, sde, &rpath)?;
+        fs_err::remove_file(&tmp).map_err(io_err(&tmp))?;
+        set_mode(&rpath, 0o644)?;
+        for rel in [irel.to_string(), rrel.clone()] {
+            let p = out.join(&rel);
+            self.hashing
+                .push((rel, std::thread::spawn(move || sums::file_sha256(&p))));
+        }
+        self.w.files.push((rrel, class));
+        let isize = fs_err::metadata(&ipath).map_err(io_err(&ipath))?.len();
+        self.check_initramfs_size(img, isize + rbytes)?;
+        self.images.push(json!({
+            "name": img.name,
+            "cmdline": img.cmdline,
+            "kernel": {"version": k.version, "path": k.path, "sha256": k.digest.to_hex()},
+            "root": "squashfs",
+            "initrd": {
+                "entries": istats.entries,
+                "bytes": isize,
+                "modules": modules.iter().map(|m| format!("{kdir}/{}", m.rel)).collect::<Vec<_>>(),
+            },
+            "root_image": {
+                "path": s.layout.root_image(&img.name),
+                "entries": sq.entries,
+                "squashfs_bytes": sq.bytes,
+                "bytes": rbytes,
+                "compression": squashfs::compressor_name(s.compression),
+            },
+        }));
+        Ok(())
+    }
+
+    /// `tree` as one newc archive at `path`, compressed like the image.
+    fn write_archive(&self, tree: &Tree, path: &Path) -> Result<cpio::CpioStats, EmitError> {
+        let s = &self.inputs.settings;
+        let f = std::fs::File::create(path).map_err(io_err(path))?;
+        let mut z = compress::Compressor::new(s.compression, io::BufWriter::new(f))
+            .map_err(io_err(path))?;
+        let stats = cpio::write_tree(
+            tree,
+            self.inputs.store,
+            self.inputs.source_date_epoch,
+            &mut z,
+        )?;
+        z.finish()
+            .and_then(|w| w.into_inner().map_err(io::Error::from))
+            .and_then(|f| f.sync_all())
+            .map_err(io_err(path))?;
+        set_mode(path, 0o644)?;
+        Ok(stats)
     }
 
     /// Too large for the kernel and pxelinux: an error; above the warning size: a warning.
@@ -630,20 +723,13 @@ impl<'i, 'a> Emission<'i, 'a> {
             let (dir, _) = rel.rsplit_once('/').unwrap_or(("", &rel));
             mkdirs(out, dir)?;
             let path = out.join(&rel);
-            let f = std::fs::File::create(&path).map_err(io_err(&path))?;
-            let mut z = compress::Compressor::new(s.compression, io::BufWriter::new(f))
-                .map_err(io_err(&path))?;
-            let stats = cpio::write_tree(
-                &o.tree,
-                self.inputs.store,
-                self.inputs.source_date_epoch,
-                &mut z,
-            )?;
-            z.finish()
-                .and_then(|w| w.into_inner().map_err(io::Error::from))
-                .and_then(|f| f.sync_all())
-                .map_err(io_err(&path))?;
-            set_mode(&path, 0o644)?;
+            let stats = match s.root {
+                settings::RootKind::Initramfs => self.write_archive(&o.tree, &path)?,
+                // Unpacked into the initrd, under the overlay's top lower layer.
+                settings::RootKind::Squashfs => {
+                    self.write_archive(&under(&o.tree, initrd::HOST_LAYER), &path)?
+                }
+            };
             self.w.files.push((rel, LayerClass::Hosts));
             tracing::debug!(host = %o.host, entries = stats.entries, "host overlay written");
         }
@@ -978,6 +1064,35 @@ impl<'i, 'a> Emission<'i, 'a> {
             segment_keys: self.segment_keys,
         })
     }
+}
+
+/// `tree` moved under the folder `dir` (`/etc/hostname` -> `<dir>/etc/hostname`), with
+/// `dir`'s parents as 0755 root folders.
+fn under(tree: &Tree, dir: &str) -> Tree {
+    let mut t = Tree::default();
+    if let Some(root) = tree.get("/") {
+        let mut p = crate::rootfs::paths::parent(dir);
+        while let Some(d) = p {
+            let folder = crate::rootfs::tree::Entry {
+                kind: EntryKind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                ..root.clone()
+            };
+            t.insert(d, folder);
+            p = crate::rootfs::paths::parent(d);
+        }
+    }
+    for (path, e) in &tree.entries {
+        let p = if path == "/" {
+            dir.to_string()
+        } else {
+            format!("{dir}{path}")
+        };
+        t.insert(p, e.clone());
+    }
+    t
 }
 
 /// Everything under the output gets 0755 directories and 0644 files (the OCI writer and

@@ -19,6 +19,19 @@ pub struct EmitSettings {
     pub dhcp: Option<Dhcp>,
     pub hosts: Vec<Host>,
     pub oci: Oci,
+    /// How nodes get their root filesystem.
+    pub root: RootKind,
+}
+
+/// How nodes get their root filesystem.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RootKind {
+    /// The tree as the initramfs.
+    #[default]
+    Initramfs,
+    /// A small initrd, then `rootfs.img` carrying the tree as a squashfs image.
+    Squashfs,
 }
 
 impl Default for EmitSettings {
@@ -31,6 +44,7 @@ impl Default for EmitSettings {
             dhcp: None,
             hosts: Vec::new(),
             oci: Oci::default(),
+            root: RootKind::default(),
         }
     }
 }
@@ -75,6 +89,10 @@ impl Layout {
     }
     pub fn initramfs(&self, image: &str) -> String {
         format!("{}/{image}/initramfs.img", self.images_dir)
+    }
+    /// A squashfs root's `rootfs.img`, loaded after the initrd (`initramfs.img`).
+    pub fn root_image(&self, image: &str) -> String {
+        format!("{}/{image}/rootfs.img", self.images_dir)
     }
     /// A host's overlay, loaded after the image's initramfs by the host's menus.
     pub fn host_overlay(&self, image: &str, host: &str) -> String {

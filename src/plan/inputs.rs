@@ -9,7 +9,9 @@
 //! profile field in a stage adds it here and to the stage's input type, nowhere else.
 
 use crate::emit::compress::Compression;
-use crate::emit::settings::{Dhcp, EmitSettings, ExtraEntry, Host, Layout, Menu, Oci, Uefi};
+use crate::emit::settings::{
+    Dhcp, EmitSettings, ExtraEntry, Host, Layout, Menu, Oci, RootKind, Uefi,
+};
 use crate::emit::{HostFileRecord, ImageInput, PackageRecord, Provenance};
 use crate::fetch::{self, Cache, CacheError, FetchError, Want};
 use crate::lock::{LockedPackage, Lockfile};
@@ -460,6 +462,10 @@ pub fn emit_settings(p: &Profile) -> EmitSettings {
         dhcp,
         hosts,
         oci,
+        root: match p.image.root {
+            profile::ImageRoot::Initramfs => RootKind::Initramfs,
+            profile::ImageRoot::Squashfs => RootKind::Squashfs,
+        },
         ..defaults
     }
 }

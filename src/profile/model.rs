@@ -154,6 +154,27 @@ pub struct Image {
     pub source_date_epoch: Option<u64>,
     /// Write the rpm database into the image (`rpm -qa`, `rpm -V`, dnf and scanners).
     pub rpmdb: bool,
+    /// How the node gets its root filesystem.
+    #[serde(skip_serializing_if = "ImageRoot::is_initramfs")]
+    pub root: ImageRoot,
+}
+
+/// How the node gets its root filesystem.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageRoot {
+    /// The whole tree as the initramfs, unpacked into RAM (the recipe's way).
+    #[default]
+    Initramfs,
+    /// The tree as a compressed squashfs image, mounted read-only under a tmpfs overlay by
+    /// a small generated initrd.
+    Squashfs,
+}
+
+impl ImageRoot {
+    pub fn is_initramfs(&self) -> bool {
+        *self == ImageRoot::Initramfs
+    }
 }
 
 impl Image {

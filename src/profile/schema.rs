@@ -2,7 +2,7 @@
 //! Values that are checked against other values later keep their span (`Spanned`) so the
 //! error can still point at them. `validate` turns this into the resolved [`super::Profile`].
 
-use super::model::{Arch, NetworkStyle};
+use super::model::{Arch, ImageRoot, NetworkStyle};
 use super::values::{AutoBool, CompressionName, Mode};
 use crate::net::addr::{Ipv4Net, Mac};
 use serde::Deserialize;
@@ -163,6 +163,7 @@ pub struct RawImage {
     pub source_date_epoch: Option<u64>,
     pub init_symlink: Option<bool>,
     pub rpmdb: Option<bool>,
+    pub root: Option<Spanned<ImageRoot>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,6 +20,8 @@ pub struct Options {
     pub init_symlink: bool,
     /// Written to /etc/boot-fixture/marker by the profile; the init prints it.
     pub marker: String,
+    /// `[image] root`: `initramfs` or `squashfs`.
+    pub root: &'static str,
 }
 
 /// A finished build.
@@ -44,6 +46,7 @@ pub fn render_profile(base_url: &str, tftp_root: &Path, o: &Options) -> String {
             "@INIT_SYMLINK@",
             if o.init_symlink { "true" } else { "false" },
         )
+        .replace("@ROOT@", o.root)
         .replace("@BASEURL@", base_url)
         .replace("@MARKER@", &o.marker)
         .replace("@TFTP_ROOT@", &tftp_root.display().to_string())

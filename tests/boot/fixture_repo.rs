@@ -53,7 +53,10 @@ caps=$2
 node=$(cat /etc/boot-fixture/node 2>/dev/null)
 role=$(cat /etc/boot-fixture/role 2>/dev/null)
 addr=$(grep -h '^address1=' /etc/NetworkManager/system-connections/*.nmconnection 2>/dev/null)
-echo "DISKLESS-BOOT-OK host=$host marker=$marker owner=$owner caps=$caps node=$node role=$role ${addr}." > /dev/console
+# The root's type (rootfs for an initramfs, overlay for a squashfs root) and the RAM left.
+while read -r dev mnt fs rest; do [ "$mnt" = / ] && root=$fs; done < /proc/mounts
+while read -r key value unit; do [ "$key" = MemAvailable: ] && avail=$value; done < /proc/meminfo
+echo "DISKLESS-BOOT-OK host=$host marker=$marker owner=$owner caps=$caps node=$node role=$role ${addr}. root=$root avail=${avail}kB" > /dev/console
 poweroff -f
 "#;
 
@@ -175,6 +178,14 @@ fn pkg(name: &str, version: &str, release: &str, arch: &str, summary: &str) -> R
 fn read(path: &str) -> Result<Vec<u8>> {
     Ok(fs_err::read(path)?)
 }
+
+/// The host kernel's modules `kernel-modules-core` carries (relative to its modules
+/// folder): what a squashfs root needs, none of them built into Debian's kernel.
+pub const SQUASHFS_ROOT_MODULES: [&str; 3] = [
+    "kernel/drivers/block/loop.ko",
+    "kernel/fs/overlayfs/overlay.ko",
+    "kernel/fs/squashfs/squashfs.ko",
+];
 
 /// The prefix embedded in the fixture's GRUB, RHEL's: upstream GRUB reads
 /// `<prefix>/grub.cfg` (and `grub.cfg-01-<mac>` there) from the tftp server and nothing
@@ -367,6 +378,29 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
             0o755,
         ),
     );
+
+    // The modules a squashfs root's initrd loads, xz-compressed as EL9 ships them (the
+    // host's Debian modules are plain .ko).
+    let mut modules = pkg(
+        "kernel-modules-core",
+        &kversion,
+        &krelease,
+        "x86_64",
+        "Core kernel modules to match the core kernel",
+    )
+    .compression(CompressionWithLevel::Zstd(3))
+    .requires(Dependency::eq("kernel-core-uname-r", kver.as_str()));
+    for m in SQUASHFS_ROOT_MODULES {
+        let ko = fs_err::read(format!("/lib/modules/{kver}/{m}"))
+            .context("the host kernel's modules (linux-image-amd64) for the squashfs root")?;
+        let mut xz = liblzma::write::XzEncoder::new_stream(
+            Vec::new(),
+            liblzma::stream::Stream::new_easy_encoder(6, liblzma::stream::Check::Crc32)?,
+        );
+        std::io::Write::write_all(&mut xz, &ko)?;
+        modules = modules.file(format!("/lib/modules/{kver}/{m}.xz"), xz.finish()?, 0o644);
+    }
+    packages.push(modules);
 
     packages.push(
         pkg(

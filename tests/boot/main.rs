@@ -128,7 +128,7 @@ fn nonce(tag: &str) -> String {
 /// or fixed address (templates go into the host overlays only).
 fn expect_line(marker: &str) -> String {
     format!(
-        "{} host={HOSTNAME} marker={marker} owner={} caps={} node= role= .",
+        "{} host={HOSTNAME} marker={marker} owner={} caps={} node= role= . root=rootfs avail=",
         fixture_repo::MARKER_PREFIX,
         fixture_repo::OWNED_EXPECT,
         fixture_repo::CAPS_EXPECT
@@ -165,7 +165,7 @@ const NODE2: Node = Node {
 /// and `[dhcp]`'s prefix.
 fn host_line(marker: &str, n: &Node) -> String {
     format!(
-        "{} host={} marker={marker} owner={} caps={} node={}@{}/{} role={} address1={}/24.",
+        "{} host={} marker={marker} owner={} caps={} node={}@{}/{} role={} address1={}/24. root=rootfs avail=",
         fixture_repo::MARKER_PREFIX,
         n.hostname,
         fixture_repo::OWNED_EXPECT,
@@ -196,23 +196,30 @@ fn timeout() -> Duration {
 /// once per process, by whichever test needs it first.
 fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Built, &'static str) {
     type Slot = OnceLock<Result<(build::Built, String), String>>;
-    static SLOTS: [Slot; 5] = [const { OnceLock::new() }; 5];
+    static SLOTS: [Slot; 6] = [const { OnceLock::new() }; 6];
     let i = match (compression, init_symlink) {
         ("gzip", true) => 0,
         ("zstd", true) => 1,
         ("xz", true) => 2,
         ("gzip", false) => 3,
         ("none", true) => 4,
+        // The squashfs root.
+        ("squashfs", true) => 5,
         other => panic!("no shared build for {other:?}"),
     };
     let env = env().expect("checked by the caller");
     let r = SLOTS[i].get_or_init(|| {
         let tag = if init_symlink { compression } else { "broken" };
         let marker = nonce(tag);
+        let (compression, root) = match compression {
+            "squashfs" => ("zstd", "squashfs"),
+            c => (c, "initramfs"),
+        };
         let o = build::Options {
             compression,
             init_symlink,
             marker: marker.clone(),
+            root,
         };
         let b = build::build(
             &env.bin,
@@ -411,6 +418,50 @@ fn boot_test_hosts_boot_their_own_overlay() {
     assert!(r.status.success(), "boot-test failed:\n{}", r.stderr);
     r.report("both-gzip-node2");
     assert!(r.stderr.contains("MAC 52:54:00:12:34:57"), "{}", r.stderr);
+}
+
+/// A squashfs root (zstd): the generated initrd loads loop, squashfs and overlay (xz
+/// modules of the image's kernel-modules-core), mounts the root image from rootfs.img
+/// under a tmpfs overlay and hands over to the image's /init, which applies the file
+/// capabilities: the node sees an overlay root. BIOS as an unknown node, UEFI as node2
+/// (its overlay archive is the overlay's top layer).
+#[test]
+fn boot_test_boots_a_squashfs_root() {
+    let Some((_, work)) = test_work("squashfs") else {
+        return;
+    };
+    let (b, marker) = built("squashfs", true);
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    let img = &m["images"][0];
+    assert_eq!(img["root"], "squashfs", "{img}");
+    assert_eq!(
+        img["initrd"]["modules"].as_array().map(Vec::len),
+        Some(3),
+        "{img}"
+    );
+    let menu = fs_err::read_to_string(b.tftp.join("pxelinux/pxelinux.cfg/default")).unwrap();
+    assert!(
+        menu.contains(&format!(
+            "initrd=images/{IMAGE}/initramfs.img,images/{IMAGE}/rootfs.img "
+        )),
+        "{menu}"
+    );
+    let squashfs = |line: String| line.replace(" root=rootfs avail=", " root=overlay avail=");
+    for (fw, host, expect) in [
+        ("bios", None, squashfs(expect_line(marker))),
+        ("uefi", Some("node2"), squashfs(host_line(marker, &NODE2))),
+    ] {
+        let w = work.join(fw);
+        fs_err::create_dir_all(&w).unwrap();
+        let mut args = vec!["--firmware", fw, "--expect", &expect, "--json"];
+        if let Some(h) = host {
+            args.extend(["--host", h]);
+        }
+        let r = qemu::boot_test(&b.out, &w, &args, 1);
+        assert!(r.status.success(), "boot-test {fw} failed:\n{}", r.stderr);
+        r.report(&format!("squashfs-{fw}"));
+    }
 }
 
 /// `stderr` says `the FW boot failed after N s: REASON`, N being the JSON's `total` (which

@@ -3,7 +3,7 @@
 
 use super::{Cx, check_name};
 use crate::profile::error::Diagnostic;
-use crate::profile::model::Image;
+use crate::profile::model::{Arch, Image, ImageRoot};
 use crate::profile::schema::RawImage;
 use crate::profile::values::{Compression, CompressionName};
 use std::collections::BTreeMap;
@@ -38,6 +38,19 @@ pub(super) fn image(cx: &Cx, raw: Spanned<RawImage>) -> Result<ImageTable, Diagn
         compression,
         source_date_epoch: ri.source_date_epoch,
         rpmdb: ri.rpmdb.unwrap_or(true),
+        root: match &ri.root {
+            None => ImageRoot::Initramfs,
+            Some(r) if *r.get_ref() == ImageRoot::Squashfs && ri.arch != Arch::X86_64 => {
+                return Err(cx
+                    .loc(r.span(), "image.root")
+                    .err(format!(
+                        "`root = \"squashfs\"` is built for x86_64 images only (the initrd's init is generated for x86_64), not {}",
+                        ri.arch
+                    ))
+                    .with_hint("use `root = \"initramfs\"` for this architecture"));
+            }
+            Some(r) => *r.get_ref(),
+        },
     };
     Ok(ImageTable {
         image,

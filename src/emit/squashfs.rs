@@ -1,0 +1,184 @@
+//! The squashfs root (`[image] root = "squashfs"`): the image tree as a squashfs 4.0
+//! image, written by backhand (the maintained squashfs crate; no mksquashfs on the build
+//! host, no root), and `rootfs.img`, the uncompressed newc archive that carries it to the
+//! node as the single file `/diskless/root.squashfs` (the boot loader loads it after the
+//! small initrd, [`super::initrd`]).
+//!
+//! Reproducible: entries in the tree's order, every inode's mtime and the superblock's
+//! time SOURCE_DATE_EPOCH, owners and modes from the tree, the data compressed like the
+//! image (gzip, xz or zstd; `none` gives gzip, squashfs has no uncompressed mode the
+//! kernels we boot enable by default). Extended attributes are not written: backhand has
+//! no xattr writer yet (its issue #32), so file capabilities are set at boot by the image's
+//! `/init` step on the overlay, as for an initramfs root ([`crate::rootfs::xattrs`]).
+
+use super::compress::Compression;
+use super::cpio::{self, CpioError};
+use crate::rootfs::store::Store;
+use crate::rootfs::tree::{EntryKind, Tree};
+use backhand::compression::Compressor;
+use backhand::{FilesystemCompressor, FilesystemWriter, NodeHeader};
+use std::io;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SquashfsError {
+    #[error("Cannot write the squashfs root image `{}`", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: backhand::BackhandError,
+    },
+    #[error("Cannot add `{path}` to the squashfs root image")]
+    Entry {
+        path: String,
+        #[source]
+        source: backhand::BackhandError,
+    },
+    #[error(transparent)]
+    Cpio(#[from] CpioError),
+    #[error("Cannot write `{}`", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SquashfsStats {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+/// The kernel's `new_encode_dev`, which squashfs stores for device nodes.
+fn device_number(major: u32, minor: u32) -> u32 {
+    (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12)
+}
+
+/// The squashfs compressor for the image's compression.
+fn compressor(c: Compression) -> Compressor {
+    match c {
+        Compression::Xz { .. } => Compressor::Xz,
+        Compression::Zstd { .. } => Compressor::Zstd,
+        _ => Compressor::Gzip,
+    }
+}
+
+/// The squashfs compressor's name, for the manifest.
+pub fn compressor_name(c: Compression) -> &'static str {
+    match compressor(c) {
+        Compressor::Xz => "xz",
+        Compressor::Zstd => "zstd",
+        _ => "gzip",
+    }
+}
+
+/// Write `tree` (contents from `store`) as a squashfs image at `out`.
+pub fn write(
+    tree: &Tree,
+    store: &Store,
+    mtime: u64,
+    compression: Compression,
+    out: &Path,
+) -> Result<SquashfsStats, SquashfsError> {
+    let mtime = cpio::check_mtime(mtime)?;
+    let all = cpio::complete(tree)?;
+    let entry_err = |path: &str| {
+        let path = path.to_string();
+        move |source| SquashfsError::Entry { path, source }
+    };
+    let mut w = FilesystemWriter::default();
+    w.set_time(mtime);
+    w.set_compressor(
+        FilesystemCompressor::new(compressor(compression), None).map_err(entry_err("/"))?,
+    );
+    let mut entries = 0u64;
+    for (path, e) in &all {
+        entries += 1;
+        let header = NodeHeader::new((e.mode & 0o7777) as u16, e.uid, e.gid, mtime);
+        if path == "/" {
+            w.set_root_mode(header.permissions);
+            w.set_root_uid(e.uid);
+            w.set_root_gid(e.gid);
+            continue;
+        }
+        let r = match &e.kind {
+            EntryKind::Dir => w.push_dir(path, header),
+            EntryKind::File { digest, .. } => {
+                w.push_file_from_path(store.path(digest), path, header)
+            }
+            EntryKind::Symlink { target } => w.push_symlink(target, path, header),
+            EntryKind::CharDev { major, minor } => {
+                w.push_char_device(device_number(*major, *minor), path, header)
+            }
+            EntryKind::BlockDev { major, minor } => {
+                w.push_block_device(device_number(*major, *minor), path, header)
+            }
+            EntryKind::Fifo => w.push_fifo(path, header),
+            EntryKind::Socket => w.push_socket(path, header),
+        };
+        r.map_err(entry_err(path))?;
+    }
+    let io_err = |source| SquashfsError::Io {
+        path: out.to_path_buf(),
+        source,
+    };
+    let f = std::fs::File::create(out).map_err(io_err)?;
+    let mut bw = io::BufWriter::with_capacity(1 << 20, f);
+    w.write(&mut bw).map_err(|source| SquashfsError::Write {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let f = bw.into_inner().map_err(|e| io_err(e.into_error()))?;
+    f.sync_all().map_err(io_err)?;
+    let bytes = f.metadata().map_err(io_err)?.len();
+    Ok(SquashfsStats { entries, bytes })
+}
+
+/// `rootfs.img`: an uncompressed newc archive of `/diskless` and `/diskless/root.squashfs`
+/// (the bytes of `squashfs`), for the boot loader to load after the initrd.
+pub fn wrap(squashfs: &Path, mtime: u64, out: &Path) -> Result<u64, SquashfsError> {
+    let mtime = cpio::check_mtime(mtime)?;
+    let io_err = |p: &Path| {
+        let path = p.to_path_buf();
+        move |source| SquashfsError::Io { path, source }
+    };
+    let mut src = std::fs::File::open(squashfs).map_err(io_err(squashfs))?;
+    let size = src.metadata().map_err(io_err(squashfs))?.len();
+    let name = super::initrd::ROOT_IMAGE.trim_start_matches('/');
+    if size > cpio::MAX_FILE_SIZE {
+        return Err(CpioError::FileTooLarge {
+            path: super::initrd::ROOT_IMAGE.to_string(),
+            size,
+        }
+        .into());
+    }
+    let f = std::fs::File::create(out).map_err(io_err(out))?;
+    let mut w = io::BufWriter::with_capacity(1 << 20, f);
+    let (dir, _) = name.rsplit_once('/').unwrap_or(("diskless", name));
+    cpio::write_single(&mut w, dir, name, &mut src, size, mtime).map_err(io_err(out))?;
+    let f = w.into_inner().map_err(|e| io_err(out)(e.into_error()))?;
+    f.sync_all().map_err(io_err(out))?;
+    f.metadata().map(|m| m.len()).map_err(io_err(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_numbers_as_the_kernel_encodes_them() {
+        assert_eq!(device_number(5, 1), 0x501);
+        assert_eq!(device_number(1, 3), 0x103);
+        assert_eq!(
+            device_number(259, 300),
+            (300 & 0xff) | (259 << 8) | ((300 & !0xff) << 12)
+        );
+    }
+
+    #[test]
+    fn gzip_when_the_image_is_uncompressed() {
+        assert_eq!(compressor(Compression::None), Compressor::Gzip);
+    }
+}
