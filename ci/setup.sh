@@ -18,6 +18,7 @@ PKGS=(
   skopeo umoci docker-registry                      # OCI layout readers and a local registry
   faketime disorderfs                              # reproducibility harness
   libc-bin systemd libcap2-bin qemu-user           # ldconfig, systemctl, getcap/setcap oracles; the aarch64 boot step
+  squashfs-tools                                   # unsquashfs: the squashfs root oracle
 )
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -188,6 +188,19 @@ fn cpio_entries(p: &Path, label: &str) -> Result<Option<Vec<cpio::ReadEntry>>, D
         })
 }
 
+/// The entries of the squashfs root image in `rootfs_img`.
+fn squashfs_entries(rootfs_img: &Path) -> Result<Vec<cpio::ReadEntry>, DiffError> {
+    let io = |source| DiffError::Io {
+        path: rootfs_img.into(),
+        source,
+    };
+    let Some(tmp) = super::squashfs::unwrap(rootfs_img).map_err(io)? else {
+        return Ok(Vec::new());
+    };
+    super::squashfs::read_entries(tmp.path())
+        .map_err(|e| io(std::io::Error::other(crate::net::error_chain(&e))))
+}
+
 fn diff_files(a: &Path, b: &Path, label: &str) -> Result<Vec<Difference>, DiffError> {
     let ha = sums::file_sha256(a)?;
     let hb = sums::file_sha256(b)?;
@@ -196,6 +209,22 @@ fn diff_files(a: &Path, b: &Path, label: &str) -> Result<Vec<Difference>, DiffEr
     }
     if let (Some(ea), Some(eb)) = (cpio_entries(a, label)?, cpio_entries(b, label)?) {
         let mut out = diff_cpio(label, &ea, &eb);
+        let root = super::initrd::ROOT_IMAGE.trim_start_matches('/');
+        let has_root = |e: &[cpio::ReadEntry]| e.iter().any(|x| x.name == root);
+        if has_root(&ea) && has_root(&eb) && !out.is_empty() {
+            // A squashfs root: compare the images inside, entry by entry.
+            let inner = format!("{label}:{}", super::initrd::ROOT_IMAGE);
+            out.retain(|x| {
+                !x.entry
+                    .as_deref()
+                    .is_some_and(|e| e.ends_with("root.squashfs"))
+            });
+            out.extend(diff_cpio(
+                &inner,
+                &squashfs_entries(a)?,
+                &squashfs_entries(b)?,
+            ));
+        }
         if out.is_empty() {
             // Same entries, different bytes: the compression differs.
             out.push(d(

@@ -163,6 +163,92 @@ pub fn wrap(squashfs: &Path, mtime: u64, out: &Path) -> Result<u64, SquashfsErro
     f.metadata().map(|m| m.len()).map_err(io_err(out))
 }
 
+/// The squashfs image inside `rootfs_img` (a [`wrap`]ped archive) copied to a temporary
+/// file, for reading; `None` when the archive holds no root image.
+pub fn unwrap(rootfs_img: &Path) -> io::Result<Option<tempfile::NamedTempFile>> {
+    let f = std::fs::File::open(rootfs_img)?;
+    let mut r = crate::cpio::Reader::new(io::BufReader::new(f));
+    let want = super::initrd::ROOT_IMAGE.trim_start_matches('/');
+    while let Some(h) = r.next(|_| None)? {
+        if h.name.as_deref() == Some(want) {
+            let mut tmp = tempfile::NamedTempFile::new()?;
+            io::copy(&mut r.data(), tmp.as_file_mut())?;
+            return Ok(Some(tmp));
+        }
+    }
+    Ok(None)
+}
+
+/// Every entry of the squashfs image at `path`, as the initramfs listing reads a cpio
+/// entry (names relative, `.` for the root; file data and symlink targets hashed), in
+/// path order: so `diskless diff` compares two root images entry by entry.
+pub fn read_entries(path: &Path) -> Result<Vec<cpio::ReadEntry>, SquashfsError> {
+    use backhand::{FilesystemReader, InnerNode};
+    use sha2::{Digest, Sha256};
+    let bad = |source| SquashfsError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let io_err = |source| SquashfsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io_err)?;
+    let fs = FilesystemReader::from_reader(io::BufReader::new(f)).map_err(bad)?;
+    let mut out = Vec::new();
+    for node in fs.files() {
+        let name = node.fullpath.to_string_lossy();
+        let name = match name.trim_start_matches('/') {
+            "" => ".".to_string(),
+            n => n.to_string(),
+        };
+        let h = &node.header;
+        let mut hasher = Sha256::new();
+        let (kind, size, target, rdev) = match &node.inner {
+            InnerNode::File(file) => {
+                let mut reader = fs.file(file).reader_checked().map_err(bad)?;
+                let (mut buf, mut n) = (vec![0u8; 1 << 16], 0u64);
+                loop {
+                    let got = io::Read::read(&mut reader, &mut buf).map_err(io_err)?;
+                    if got == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..got]);
+                    n += got as u64;
+                }
+                (0o100000, n, None, 0)
+            }
+            InnerNode::Symlink(l) => {
+                let t = l.link.to_string_lossy().into_owned();
+                hasher.update(t.as_bytes());
+                (0o120000, t.len() as u64, Some(t), 0)
+            }
+            InnerNode::Dir(_) => (0o040000, 0, None, 0),
+            InnerNode::CharacterDevice(d) => (0o020000, 0, None, d.device_number),
+            InnerNode::BlockDevice(d) => (0o060000, 0, None, d.device_number),
+            InnerNode::NamedPipe => (0o010000, 0, None, 0),
+            InnerNode::Socket => (0o140000, 0, None, 0),
+        };
+        out.push(cpio::ReadEntry {
+            name,
+            ino: 0,
+            mode: kind | u32::from(h.permissions),
+            uid: h.uid,
+            gid: h.gid,
+            nlink: 1,
+            mtime: h.mtime,
+            size: u32::try_from(size).unwrap_or(u32::MAX),
+            rdevmajor: (rdev >> 8) & 0xfff,
+            rdevminor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+            digest: hasher.finalize().into(),
+            link_target: target,
+            segment: 0,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

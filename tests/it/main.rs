@@ -24,6 +24,7 @@ mod rootfs;
 mod rpmdb;
 mod sbom;
 mod security;
+mod squashfs;
 mod support;
 mod uefi;
 mod workflows;

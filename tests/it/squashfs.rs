@@ -1,0 +1,228 @@
+//! Squashfs roots (issue 16) on the offline fixture profile: the same profile and lock give
+//! the same bytes from two caches; unsquashfs (squashfs-tools, the oracle) reads the root
+//! image with the initramfs root's entries, modes, owners and contents; the initrd carries
+//! the generated init and the image's modules; `diskless diff` compares two root images
+//! entry by entry. (The boot tests boot it, BIOS and UEFI.)
+
+use crate::incremental::{build_with, fixture};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+const PROFILE: &str = include_str!("../../examples/fixture.toml");
+
+fn profile(root: &str, marker: &str) -> String {
+    let p = PROFILE
+        .replace(
+            "compression = \"gzip\"\n",
+            &format!("compression = \"zstd\"\nroot = \"{root}\"\n"),
+        )
+        .replace("\"kernel\",", "\"kernel\", \"kernel-modules-core\",")
+        .replace("try-it-offline\\n", &format!("{marker}\\n"));
+    assert!(p.contains("kernel-modules-core") && p.contains(root));
+    p
+}
+
+fn sh(script: &str) -> Vec<u8> {
+    let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `mode uid/gid size path` per entry of `unsquashfs -lln` (paths from `/`).
+fn unsquashfs_listing(image: &Path) -> BTreeMap<String, (String, String, String)> {
+    let text = String::from_utf8(sh(&format!(
+        "unsquashfs -lln -no-progress '{}'",
+        image.display()
+    )))
+    .unwrap();
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let at = f.iter().position(|x| x.starts_with("squashfs-root"))?;
+            let path = f[at].trim_start_matches("squashfs-root");
+            let path = if path.is_empty() { "/" } else { path };
+            // Device nodes list `major,minor` where files list a size.
+            Some((
+                path.to_string(),
+                (f[0].to_string(), f[1].to_string(), f[2].to_string()),
+            ))
+        })
+        .collect()
+}
+
+fn mode_string(mode: u32) -> String {
+    let t = match mode & 0o170000 {
+        0o040000 => 'd',
+        0o120000 => 'l',
+        0o020000 => 'c',
+        0o060000 => 'b',
+        0o010000 => 'p',
+        0o140000 => 's',
+        _ => '-',
+    };
+    let mut s = String::from(t);
+    let bits = [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o40, 'r'),
+        (0o20, 'w'),
+        (0o10, 'x'),
+        (0o4, 'r'),
+        (0o2, 'w'),
+        (0o1, 'x'),
+    ];
+    for (i, (b, c)) in bits.iter().enumerate() {
+        let special = match i {
+            2 => mode & 0o4000 != 0,
+            5 => mode & 0o2000 != 0,
+            8 => mode & 0o1000 != 0,
+            _ => false,
+        };
+        let set = mode & b != 0;
+        s.push(match (special, set, i) {
+            (true, true, 8) => 't',
+            (true, false, 8) => 'T',
+            (true, true, _) => 's',
+            (true, false, _) => 'S',
+            (false, true, _) => *c,
+            (false, false, _) => '-',
+        });
+    }
+    s
+}
+
+#[test]
+fn a_squashfs_root_is_reproducible_and_reads_like_the_initramfs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    if fixture(dir).is_none() {
+        return;
+    }
+    let sq = profile("squashfs", "m1");
+    let a = build_with(dir, "fixture", &sq, &dir.join("cache-a"), "sq-a");
+    let b = build_with(dir, "fixture", &sq, &dir.join("cache-b"), "sq-b");
+    assert_eq!(a, b, "two caches, two different bytes");
+    let images = dir.join("sq-a/tftpboot/pxelinux/images/fixture");
+    assert!(a.contains("images/fixture/rootfs.img"), "{a}");
+
+    // The root image, as squashfs-tools reads it, against the initramfs of the same tree.
+    let rootfs = images.join("rootfs.img");
+    let image = dir.join("root.squashfs");
+    fs_err::write(
+        &image,
+        sh(&format!(
+            "cpio -i --quiet --to-stdout diskless/root.squashfs < '{}'",
+            rootfs.display()
+        )),
+    )
+    .unwrap();
+    let listing = unsquashfs_listing(&image);
+    build_with(
+        dir,
+        "fixture",
+        &profile("initramfs", "m1"),
+        &dir.join("cache-a"),
+        "ir",
+    );
+    let initramfs =
+        fs_err::File::open(dir.join("ir/tftpboot/pxelinux/images/fixture/initramfs.img")).unwrap();
+    let entries = diskless::emit::cpio::read_entries(
+        diskless::codec::open_sniffed(std::io::BufReader::new(initramfs)).unwrap(),
+    )
+    .unwrap();
+    assert!(entries.len() > 50, "{}", entries.len());
+    assert_eq!(listing.len(), entries.len(), "entry counts");
+    for e in &entries {
+        let path = if e.name == "." {
+            "/".to_string()
+        } else {
+            format!("/{}", e.name)
+        };
+        let (mode, owner, size) = listing
+            .get(&path)
+            .unwrap_or_else(|| panic!("unsquashfs lacks {path}"));
+        assert_eq!(mode, &mode_string(e.mode), "{path}");
+        assert_eq!(owner, &format!("{}/{}", e.uid, e.gid), "{path}");
+        if e.mode & 0o170000 == 0o100000 {
+            assert_eq!(size, &e.size.to_string(), "{path}");
+        }
+    }
+    // Contents: unsquashfs -cat of a profile file and of a package's binary.
+    let cat = |p: &str| sh(&format!("unsquashfs -cat '{}' '{p}'", image.display()));
+    assert_eq!(cat("/etc/boot-fixture/marker"), b"m1\n");
+    let busybox = entries
+        .iter()
+        .find(|e| e.name == "usr/bin/busybox")
+        .unwrap();
+    let digest: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
+        <sha2::Sha256 as sha2::Digest>::new(),
+        cat("/usr/bin/busybox"),
+    ))
+    .into();
+    assert_eq!(digest, busybox.digest);
+
+    // The initrd: the generated init, the image's three modules (decompressed), no more.
+    let initrd = fs_err::File::open(images.join("initramfs.img")).unwrap();
+    let names: Vec<String> = diskless::emit::cpio::read_entries(
+        diskless::codec::open_sniffed(std::io::BufReader::new(initrd)).unwrap(),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|e| e.name)
+    .collect();
+    for want in [
+        "init",
+        "dev/console",
+        "modules/loop.ko",
+        "modules/squashfs.ko",
+        "modules/overlay.ko",
+        "diskless/host",
+    ] {
+        assert!(names.iter().any(|n| n == want), "no {want} in {names:?}");
+    }
+    assert!(names.len() < 16, "{names:?}");
+
+    // `diskless diff` reads the two root images entry by entry.
+    build_with(
+        dir,
+        "fixture",
+        &profile("squashfs", "m2"),
+        &dir.join("cache-a"),
+        "sq-c",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_diskless"))
+        .arg("diff")
+        .arg(dir.join("sq-a"))
+        .arg(dir.join("sq-c"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("rootfs.img:/diskless/root.squashfs")
+                && l.contains("etc/boot-fixture/marker")),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("usr/bin/busybox"), "{text}");
+}
+
+#[test]
+fn squashfs_roots_are_refused_for_other_architectures() {
+    let p = PROFILE
+        .replace("arch = \"x86_64\"", "arch = \"aarch64\"")
+        .replace(
+            "compression = \"gzip\"\n",
+            "compression = \"gzip\"\nroot = \"squashfs\"\n",
+        );
+    let e = diskless::profile::from_str(Path::new("p.toml"), Path::new("/tmp"), &p).unwrap_err();
+    let d = e.diagnostic().unwrap();
+    assert_eq!(d.field, "image.root");
+    assert!(d.message.contains("x86_64 images only"), "{}", d.message);
+}
