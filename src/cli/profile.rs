@@ -61,11 +61,16 @@ pub fn summary(p: &Profile) -> String {
     let img = &p.image;
     s += &format!("profile  {}\n", p.path.display());
     s += &format!(
-        "image    {} ({} EL{}, {})\n",
+        "image    {} ({} EL{}, {}{})\n",
         img.name,
         img.arch,
         img.releasever,
-        compression_name(&img.compression)
+        compression_name(&img.compression),
+        if img.root.is_initramfs() {
+            ""
+        } else {
+            ", squashfs root"
+        }
     );
     s += &format!("repos    {}\n", p.repos.len());
     for r in &p.repos {

@@ -9,7 +9,7 @@
 //! tftpboot/                      the tree to serve (tftp root)
 //!   pxelinux/pxelinux.0 ldlinux.c32 vesamenu.c32 libcom32.c32 libutil.c32
 //!   pxelinux/pxelinux.cfg/default, 01-<mac>
-//!   pxelinux/images/<name>/vmlinuz, initramfs.img
+//!   pxelinux/images/<name>/vmlinuz, initramfs.img (+ rootfs.img with `root = "squashfs"`)
 //!   pxelinux/images/<name>/hosts/<host>.img   a [[host]]'s overlay, after the initramfs
 //!   efi/bootx64.efi [mmx64.efi grubx64.efi] grub.cfg grub.cfg-01-<mac>
 //!   <GRUB's embedded prefix, e.g. EFI/redhat>/grub.cfg grub.cfg-01-<mac>
