@@ -97,6 +97,22 @@ fn text(tree: &Tree, store: &Store, path: &str) -> Result<Option<String>, Initrd
     }
 }
 
+/// The kernel `kver`'s modules folder in the tree: where its `modules.dep` is (EL keeps
+/// the kernel itself there, Debian in /boot, so the kernel's own folder is not it), else
+/// `/usr/lib/modules/<kver>` (the error then names that).
+pub fn modules_dir(tree: &Tree, kver: &str) -> String {
+    ["/usr/lib/modules", "/lib/modules"]
+        .iter()
+        .map(|base| format!("{base}/{kver}"))
+        .find(|dir| {
+            matches!(
+                tree.get(&format!("{dir}/modules.dep")).map(|e| &e.kind),
+                Some(EntryKind::File { .. })
+            )
+        })
+        .unwrap_or_else(|| format!("/usr/lib/modules/{kver}"))
+}
+
 /// The modules to load for `wanted`, dependencies first, from the kernel's modules folder
 /// `dir` (e.g. `/usr/lib/modules/5.14.0-427.el9.x86_64`); built-in ones are skipped.
 pub fn modules(
@@ -353,5 +369,40 @@ mod tests {
         assert_eq!(module_name("kernel/fs/squashfs/squashfs.ko.xz"), "squashfs");
         assert_eq!(module_name("kernel/drivers/block/loop.ko"), "loop");
         assert_eq!(module_name("extra/foo-bar.ko.zst"), "foo_bar");
+    }
+
+    #[test]
+    fn the_modules_folder_is_where_modules_dep_is_not_where_the_kernel_is() {
+        let file = || crate::rootfs::tree::Entry {
+            kind: EntryKind::File {
+                digest: crate::rootfs::tree::Digest([0; 32]),
+                size: 0,
+                link_group: None,
+            },
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            owner_package: None,
+            caps: None,
+        };
+        // Debian: the kernel in /boot, its modules under /lib/modules (the corpus found it).
+        let mut debian = Tree::default();
+        debian.insert("/boot/vmlinuz-6.1.0-57-amd64", file());
+        debian.insert("/lib/modules/6.1.0-57-amd64/modules.dep", file());
+        assert_eq!(
+            modules_dir(&debian, "6.1.0-57-amd64"),
+            "/lib/modules/6.1.0-57-amd64"
+        );
+        // EL9: both in the modules folder.
+        let mut el9 = Tree::default();
+        el9.insert("/usr/lib/modules/5.14.0/vmlinuz", file());
+        el9.insert("/usr/lib/modules/5.14.0/modules.dep", file());
+        assert_eq!(modules_dir(&el9, "5.14.0"), "/usr/lib/modules/5.14.0");
+        // No index at all: the error will name EL9's place.
+        assert_eq!(
+            modules_dir(&Tree::default(), "5.14.0"),
+            "/usr/lib/modules/5.14.0"
+        );
     }
 }

@@ -624,9 +624,9 @@ impl<'i, 'a> Emission<'i, 'a> {
     ) -> Result<(), EmitError> {
         let (s, out, store) = (&self.inputs.settings, self.w.out, self.inputs.store);
         let sde = self.inputs.source_date_epoch;
-        let kdir = k.path.rsplit_once('/').map_or("/", |(d, _)| d);
-        let modules = initrd::modules(img.tree, store, kdir, &k.version, &initrd::MODULES)?;
-        let itree = initrd::tree(img.tree, store, kdir, &modules, sde)?;
+        let kdir = initrd::modules_dir(img.tree, &k.version);
+        let modules = initrd::modules(img.tree, store, &kdir, &k.version, &initrd::MODULES)?;
+        let itree = initrd::tree(img.tree, store, &kdir, &modules, sde)?;
         let ipath = out.join(irel);
         let istats = self.write_archive(&itree, &ipath)?;
         self.w.files.push((irel.to_string(), class));
