@@ -4,7 +4,8 @@
 //!
 //! - pxelinux menus get `SERIAL 0 115200` (pxelinux then prints its errors there too),
 //! - every kernel command line gets `console=ttyS0,115200` unless it names a ttyS console
-//!   already (without it the kernel prints nothing the test can read),
+//!   already (without it the kernel prints nothing the test can read), and `loglevel=7`
+//!   when `quiet` or a lower `loglevel=` would hide the lines it waits for,
 //! - menu timeouts become 1 s (the default entry boots as it would, sooner).
 //!
 //! The built tree is never written to. With `--as-built` the menus are linked too.
@@ -25,11 +26,31 @@ pub struct StageError {
 }
 
 fn with_console(line: &str) -> String {
-    if line.contains("console=ttyS") {
+    let mut out = if line.contains("console=ttyS") {
         line.to_string()
     } else {
         format!("{} {SERIAL_CONSOLE}", line.trim_end())
+    };
+    if hides_boot_messages(line) {
+        out.push_str(" loglevel=7");
     }
+    out
+}
+
+/// Whether the command line silences the kernel messages boot-test reads: its banner
+/// (`Linux version`, a notice) and `Run /init as init process` (info) show only at
+/// loglevel 7; `quiet` sets 4. A `loglevel=7` appended after them wins (the kernel reads
+/// its parameters in order), so the default expectation also holds for quiet images.
+fn hides_boot_messages(line: &str) -> bool {
+    let mut hidden = false;
+    for word in line.split_whitespace() {
+        if word == "quiet" {
+            hidden = true;
+        } else if let Some(level) = word.strip_prefix("loglevel=") {
+            hidden = !matches!(level.parse::<u8>(), Ok(l) if l >= 7);
+        }
+    }
+    hidden
 }
 
 /// A pxelinux menu with the serial port, a 1 s timeout and the serial console on every
@@ -145,6 +166,27 @@ mod tests {
         assert_eq!(
             grub_menu(m),
             "set timeout=1\nmenuentry 'a' {\n  linux /k ip=dhcp console=ttyS0,115200\n  initrd /i\n}\n"
+        );
+    }
+
+    #[test]
+    fn quiet_command_lines_still_show_the_banner_and_the_init_handover() {
+        assert_eq!(
+            with_console("linux /k quiet"),
+            "linux /k quiet console=ttyS0,115200 loglevel=7"
+        );
+        assert_eq!(
+            with_console("APPEND x console=ttyS0 loglevel=3"),
+            "APPEND x console=ttyS0 loglevel=3 loglevel=7"
+        );
+        // The last one counts: loud after quiet needs nothing.
+        assert_eq!(
+            with_console("linux /k quiet loglevel=8"),
+            "linux /k quiet loglevel=8 console=ttyS0,115200"
+        );
+        assert_eq!(
+            with_console("linux /k ip=dhcp"),
+            "linux /k ip=dhcp console=ttyS0,115200"
         );
     }
 
