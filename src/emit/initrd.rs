@@ -101,7 +101,7 @@ fn text(tree: &Tree, store: &Store, path: &str) -> Result<Option<String>, Initrd
 /// the kernel itself there, Debian in /boot, so the kernel's own folder is not it), else
 /// `/usr/lib/modules/<kver>` (the error then names that).
 pub fn modules_dir(tree: &Tree, kver: &str) -> String {
-    ["/usr/lib/modules", "/lib/modules"]
+    crate::rootfs::depmod::MODULE_BASES
         .iter()
         .map(|base| format!("{base}/{kver}"))
         .find(|dir| {

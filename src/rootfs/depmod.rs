@@ -95,13 +95,16 @@ pub struct Module {
     pub info: ModuleInfo,
 }
 
+/// Where kernels keep their modules folders (`<base>/<kver>`), merged-/usr first.
+pub const MODULE_BASES: [&str; 2] = ["/usr/lib/modules", "/lib/modules"];
+
 /// The `/usr/lib/modules/<kver>` (or `/lib/modules/<kver>`) directories of `tree` that
 /// hold at least one module file, sorted.
 pub fn module_dirs(tree: &Tree) -> Vec<String> {
     let mut dirs = BTreeSet::new();
-    for base in ["/usr/lib/modules/", "/lib/modules/"] {
-        for (path, e) in tree.entries.range(base.to_string()..) {
-            let Some(rest) = path.strip_prefix(base) else {
+    for base in MODULE_BASES.map(|b| format!("{b}/")) {
+        for (path, e) in tree.entries.range(base.clone()..) {
+            let Some(rest) = path.strip_prefix(base.as_str()) else {
                 break;
             };
             if let (Some((kver, rel)), EntryKind::File { .. }) = (rest.split_once('/'), &e.kind) {
