@@ -47,6 +47,10 @@ pub struct BuildArgs {
     /// Replace an existing output directory
     #[arg(long)]
     pub force: bool,
+    /// Build even when the output directory already holds this build (same diskless,
+    /// profile, files, lock and SOURCE_DATE_EPOCH, output untouched since)
+    #[arg(long)]
+    pub rebuild: bool,
 }
 
 /// The build's progress on stderr: a line per stage (not under -q) and the download display.
@@ -80,6 +84,11 @@ impl plan::Reporter for StageLines {
             Event::Emitting => {
                 eprintln!("Writing the initramfs, tftp tree, configs and OCI image…");
             }
+            Event::UpToDate { out } => eprintln!(
+                "`{}` is up to date: built by this diskless from the same profile, files, lock and SOURCE_DATE_EPOCH, and untouched since (`--rebuild` builds it again; `diskless verify {}` checks its bytes)",
+                out.display(),
+                out.display()
+            ),
             _ => {}
         }
     }
@@ -96,6 +105,7 @@ pub fn run(args: BuildArgs, g: &GlobalArgs) -> anyhow::Result<()> {
         out: args.out.clone(),
         stage: args.stage.into(),
         force: args.force,
+        rebuild: args.rebuild,
         cache_dir: g.cache_dir(),
         offline: g.offline,
         jobs: args.jobs,
@@ -105,7 +115,7 @@ pub fn run(args: BuildArgs, g: &GlobalArgs) -> anyhow::Result<()> {
         downloads: super::fetch::reporter(g.quiet),
     };
     let outcome = plan::build::run(&plan, &opts, &reporter).map_err(|e| with_hint(e, &plan))?;
-    if g.quiet == 0 {
+    if g.quiet == 0 && !outcome.up_to_date {
         // Each stage's wall time goes into the closing line, so a slow build says where.
         eprintln!(
             "Built `{}` in {:.1} s ({})",

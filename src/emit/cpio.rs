@@ -143,18 +143,16 @@ pub fn write_items<W: Write>(
     Ok(stats)
 }
 
-/// An archive of one folder `dir` (0755 root) and one file `name` inside it (0644 root,
-/// `size` bytes from `src`), then the trailer: how a squashfs root travels
-/// ([`super::squashfs::wrap`]).
-pub fn write_single<W: Write>(
+/// An archive of one folder `dir` (0755 root) and the files `parts` (name, size) inside it
+/// (0644 root), their bytes read one after another from `src`, then the trailer: how a
+/// squashfs root travels ([`super::squashfs::wrap`]).
+pub fn write_parts<W: Write>(
     w: &mut W,
     dir: &str,
-    name: &str,
+    parts: &[(String, u64)],
     src: &mut impl Read,
-    size: u64,
     mtime: u32,
 ) -> io::Result<()> {
-    let filesize = u32::try_from(size).map_err(io::Error::other)?;
     let d = Header {
         ino: 1,
         mode: S_IFDIR | 0o755,
@@ -163,23 +161,25 @@ pub fn write_single<W: Write>(
         ..Header::default()
     };
     write_header(w, &d, dir)?;
-    let f = Header {
-        ino: 2,
-        mode: S_IFREG | 0o644,
-        nlink: 1,
-        mtime,
-        filesize,
-        ..Header::default()
-    };
-    write_header(w, &f, name)?;
-    let copied = io::copy(&mut src.take(size), w)?;
-    if copied != size {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("{name}: {copied} of {size} bytes"),
-        ));
+    for (i, (name, size)) in parts.iter().enumerate() {
+        let f = Header {
+            ino: 2 + i as u32,
+            mode: S_IFREG | 0o644,
+            nlink: 1,
+            mtime,
+            filesize: u32::try_from(*size).map_err(io::Error::other)?,
+            ..Header::default()
+        };
+        write_header(w, &f, name)?;
+        let copied = io::copy(&mut src.take(*size), w)?;
+        if copied != *size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{name}: {copied} of {size} bytes"),
+            ));
+        }
+        pad(w, *size)?;
     }
-    pad(w, size)?;
     let trailer = Header {
         nlink: 1,
         ..Header::default()

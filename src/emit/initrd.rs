@@ -51,7 +51,11 @@ pub enum InitrdError {
 // x86_64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl).
 const OPEN: u32 = 2;
 const CLOSE: u32 = 3;
+const LSEEK: u32 = 8;
 const IOCTL: u32 = 16;
+const SENDFILE: u32 = 40;
+const RENAME: u32 = 82;
+const UNLINK: u32 = 87;
 const EXECVE: u32 = 59;
 const CHDIR: u32 = 80;
 const MKDIR: u32 = 83;
@@ -59,7 +63,9 @@ const CHROOT: u32 = 161;
 const MOUNT: u32 = 165;
 const FINIT_MODULE: u32 = 313;
 const O_RDONLY: u64 = 0;
+const O_WRONLY: u64 = 1;
 const O_RDWR: u64 = 2;
+const SEEK_END: u64 = 2;
 const O_CLOEXEC: u64 = 0o2000000;
 const MS_RDONLY: u64 = 1;
 const MS_MOVE: u64 = 8192;
@@ -181,8 +187,73 @@ pub fn modules(
     Ok(out)
 }
 
-/// The `/init` program: see the module documentation.
-pub fn init_program(modules: &[Module]) -> Vec<u8> {
+/// The name of part `i` of a root image carried in parts ([`super::squashfs::wrap`]).
+pub fn part_name(i: usize) -> String {
+    format!("{ROOT_IMAGE}.{i:03}")
+}
+
+/// The calls that join the files `parts` (path, size) into the first and rename it to
+/// `target`: each later part is appended (`sendfile`, whole or it is a failure) and
+/// removed at once, so the RAM they hold grows by one part at most, not twice the image.
+/// Nothing when the image came in one file.
+pub fn join_calls(parts: &[(String, u64)], target: &str) -> Vec<Call> {
+    let s = Arg::str;
+    let Some(((first, first_size), rest)) = parts.split_first() else {
+        return Vec::new();
+    };
+    if rest.is_empty() {
+        return Vec::new();
+    }
+    let mut calls =
+        vec![
+        Call::new(
+            OPEN,
+            vec![s(first), Arg::Imm(O_WRONLY | O_CLOEXEC), Arg::Imm(0)],
+        )
+        .save(4)
+        .fatal(format!(
+            "diskless initrd: no {first}: the boot loader must load rootfs.img after this initrd"
+        )),
+        // sendfile writes at the file position (it refuses O_APPEND).
+        Call::new(LSEEK, vec![Arg::Slot(4), Arg::Imm(0), Arg::Imm(SEEK_END)])
+            .expect(*first_size)
+            .fatal(format!("diskless initrd: {first} is not {first_size} bytes")),
+    ];
+    for (part, size) in rest {
+        calls.extend([
+            Call::new(
+                OPEN,
+                vec![s(part), Arg::Imm(O_RDONLY | O_CLOEXEC), Arg::Imm(0)],
+            )
+            .save(0)
+            .fatal(format!(
+                "diskless initrd: no {part} (rootfs.img is cut short?)"
+            )),
+            Call::new(
+                SENDFILE,
+                vec![Arg::Slot(4), Arg::Slot(0), Arg::Imm(0), Arg::Imm(*size)],
+            )
+            .expect(*size)
+            .fatal(format!(
+                "diskless initrd: cannot append {part} ({size} bytes) to {first} (out of memory?)"
+            )),
+            Call::new(CLOSE, vec![Arg::Slot(0)]),
+            Call::new(UNLINK, vec![s(part)])
+                .fatal(format!("diskless initrd: cannot remove {part}")),
+        ]);
+    }
+    calls.extend([
+        Call::new(CLOSE, vec![Arg::Slot(4)]),
+        Call::new(RENAME, vec![s(first), s(target)]).fatal(format!(
+            "diskless initrd: cannot rename {first} to {target}"
+        )),
+    ]);
+    calls
+}
+
+/// The `/init` program: see the module documentation. `parts` are the sizes of the root
+/// image's parts when `rootfs.img` carries it in more than one file.
+pub fn init_program(modules: &[Module], parts: &[u64]) -> Vec<u8> {
     let s = Arg::str;
     let mut calls = vec![
         Call::new(MKDIR, vec![s("/dev"), Arg::Imm(0o755)]).ok(EEXIST),
@@ -219,6 +290,12 @@ pub fn init_program(modules: &[Module]) -> Vec<u8> {
         );
         calls.push(Call::new(CLOSE, vec![Arg::Slot(0)]));
     }
+    let named: Vec<(String, u64)> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (part_name(i), *n))
+        .collect();
+    calls.extend(join_calls(&named, ROOT_IMAGE));
     let mkdir = |p: &str| Call::new(MKDIR, vec![s(p), Arg::Imm(0o755)]).ok(EEXIST);
     calls.extend([
         Call::new(OPEN, vec![s("/dev/loop-control"), Arg::Imm(O_RDWR | O_CLOEXEC), Arg::Imm(0)])
@@ -288,12 +365,13 @@ pub fn init_program(modules: &[Module]) -> Vec<u8> {
 }
 
 /// The initrd's tree (contents put into `store`): `/init`, the modules (decompressed), the
-/// folders `/init` mounts on, `/dev/console`.
+/// folders `/init` mounts on, `/dev/console`. `parts`: as for [`init_program`].
 pub fn tree(
     image: &Tree,
     store: &Store,
     modules_dir: &str,
     modules: &[Module],
+    parts: &[u64],
     mtime: u64,
 ) -> Result<Tree, InitrdError> {
     let meta = |kind: EntryKind, mode: u32| Entry {
@@ -333,7 +411,10 @@ pub fn tree(
         "/dev/console",
         meta(EntryKind::CharDev { major: 5, minor: 1 }, 0o600),
     );
-    t.insert("/init", meta(put(&init_program(modules), "/init")?, 0o755));
+    t.insert(
+        "/init",
+        meta(put(&init_program(modules, parts), "/init")?, 0o755),
+    );
     for m in modules {
         let path = format!("{modules_dir}/{}", m.rel);
         let Some(EntryKind::File { digest, .. }) = image.get(&path).map(|e| &e.kind) else {
@@ -363,6 +444,56 @@ pub fn tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The join the init does for a root image in parts, run on this (x86_64) host: the
+    /// parts become one file with the bytes in order, and the parts are gone.
+    #[test]
+    fn parts_are_joined_in_order_and_removed() {
+        if !cfg!(target_arch = "x86_64") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = |n: &str| dir.path().join(n).display().to_string();
+        let sizes = [4096u64, 4096, 1000];
+        let mut whole = Vec::new();
+        let mut parts = Vec::new();
+        for (i, n) in sizes.iter().enumerate() {
+            let bytes: Vec<u8> = (0..*n).map(|b| (b as u8) ^ (i as u8 * 37)).collect();
+            fs_err::write(path(&format!("p.{i:03}")), &bytes).unwrap();
+            whole.extend(bytes);
+            parts.push((path(&format!("p.{i:03}")), *n));
+        }
+        let mut calls = join_calls(&parts, &path("joined"));
+        calls.push(Call::new(60, vec![Arg::Imm(0)]));
+        let prog = dir.path().join("join");
+        fs_err::write(&prog, Syscalls::x86_64(&calls)).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = crate::rootfs::elf::run_for_test(&mut std::process::Command::new(&prog));
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(fs_err::read(path("joined")).unwrap(), whole);
+        for i in 0..3 {
+            assert!(!dir.path().join(format!("p.{i:03}")).exists());
+        }
+
+        // A part shorter than the program expects: the step is named, and it stops.
+        fs_err::write(path("q.000"), [1u8; 10]).unwrap();
+        fs_err::write(path("q.001"), [2u8; 5]).unwrap();
+        let parts = [(path("q.000"), 10), (path("q.001"), 6)];
+        let mut calls = join_calls(&parts, &path("q"));
+        calls.push(Call::new(60, vec![Arg::Imm(0)]));
+        fs_err::write(&prog, Syscalls::x86_64(&calls)).unwrap();
+        let out = crate::rootfs::elf::run_for_test(&mut std::process::Command::new(&prog));
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("cannot append"),
+            "{out:?}"
+        );
+        assert!(
+            join_calls(&parts[..1], "/x").is_empty(),
+            "one part: nothing to join"
+        );
+    }
 
     #[test]
     fn module_names_as_kmod_reads_them() {

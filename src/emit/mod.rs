@@ -624,21 +624,28 @@ impl<'i, 'a> Emission<'i, 'a> {
     ) -> Result<(), EmitError> {
         let (s, out, store) = (&self.inputs.settings, self.w.out, self.inputs.store);
         let sde = self.inputs.source_date_epoch;
-        let kdir = initrd::modules_dir(img.tree, &k.version);
-        let modules = initrd::modules(img.tree, store, &kdir, &k.version, &initrd::MODULES)?;
-        let itree = initrd::tree(img.tree, store, &kdir, &modules, sde)?;
-        let ipath = out.join(irel);
-        let istats = self.write_archive(&itree, &ipath)?;
-        self.w.files.push((irel.to_string(), class));
-
         let rrel = tftp(&s.layout.root_image(&img.name));
         let rpath = out.join(&rrel);
         // Built beside the output's files, then carried into rootfs.img and removed.
         let tmp = out.join(".root.squashfs.tmp");
         let sq = squashfs::write(img.tree, store, sde, s.compression, &tmp)?;
-        let rbytes = squashfs::wrap(&tmp, sde, &rpath)?;
+        let wrapped = squashfs::wrap(&tmp, sde, &rpath, s.root_chunk_bytes)?;
         fs_err::remove_file(&tmp).map_err(io_err(&tmp))?;
         set_mode(&rpath, 0o644)?;
+        let rbytes = wrapped.bytes;
+
+        // The initrd after the root image: its init joins the image's parts, if any.
+        let kdir = initrd::modules_dir(img.tree, &k.version);
+        let modules = initrd::modules(img.tree, store, &kdir, &k.version, &initrd::MODULES)?;
+        let joined: &[u64] = if wrapped.parts.len() > 1 {
+            &wrapped.parts
+        } else {
+            &[]
+        };
+        let itree = initrd::tree(img.tree, store, &kdir, &modules, joined, sde)?;
+        let ipath = out.join(irel);
+        let istats = self.write_archive(&itree, &ipath)?;
+        self.w.files.push((irel.to_string(), class));
         for rel in [irel.to_string(), rrel.clone()] {
             let p = out.join(&rel);
             self.hashing
@@ -662,6 +669,7 @@ impl<'i, 'a> Emission<'i, 'a> {
                 "entries": sq.entries,
                 "squashfs_bytes": sq.bytes,
                 "bytes": rbytes,
+                "parts": wrapped.parts.len(),
                 "compression": squashfs::compressor_name(s.compression),
             },
         }));

@@ -21,6 +21,8 @@ pub struct EmitSettings {
     pub oci: Oci,
     /// How nodes get their root filesystem.
     pub root: RootKind,
+    /// A squashfs root image larger than this travels in parts of this size.
+    pub root_chunk_bytes: u64,
 }
 
 /// How nodes get their root filesystem.
@@ -45,6 +47,7 @@ impl Default for EmitSettings {
             hosts: Vec::new(),
             oci: Oci::default(),
             root: RootKind::default(),
+            root_chunk_bytes: 1 << 30,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The squashfs root (`[image] root = "squashfs"`): the image tree as a squashfs 4.0
 //! image, written by backhand (the maintained squashfs crate; no mksquashfs on the build
 //! host, no root), and `rootfs.img`, the uncompressed newc archive that carries it to the
-//! node as the single file `/diskless/root.squashfs` (the boot loader loads it after the
-//! small initrd, [`super::initrd`]).
+//! node as the single file `/diskless/root.squashfs`, or in parts past `[image]
+//! root_chunk_mib` (1 GiB by default; newc and the kernel's unpacker stop at 4 GiB a file)
+//! that the initrd joins. The boot loader loads it after the small initrd
+//! ([`super::initrd`]).
 //!
 //! Reproducible: entries in the tree's order, every inode's mtime and the superblock's
 //! time SOURCE_DATE_EPOCH, owners and modes from the tree, the data compressed like the
@@ -34,6 +36,10 @@ pub enum SquashfsError {
         #[source]
         source: backhand::BackhandError,
     },
+    #[error(
+        "The root image ({size} bytes) would need more than 1000 parts of {part_size} bytes in rootfs.img; raise `[image] root_chunk_mib` (at most 2047)"
+    )]
+    TooManyParts { size: u64, part_size: u64 },
     #[error(transparent)]
     Cpio(#[from] CpioError),
     #[error("Cannot write `{}`", path.display())]
@@ -139,47 +145,100 @@ pub fn write(
     Ok(SquashfsStats { entries, bytes })
 }
 
-/// `rootfs.img`: an uncompressed newc archive of `/diskless` and `/diskless/root.squashfs`
-/// (the bytes of `squashfs`), for the boot loader to load after the initrd.
-pub fn wrap(squashfs: &Path, mtime: u64, out: &Path) -> Result<u64, SquashfsError> {
+/// The largest part [`wrap`] writes: what one `sendfile` of the initrd's join moves
+/// (Linux's `MAX_RW_COUNT`), below newc's 4 GiB file limit.
+pub const MAX_PART: u64 = 0x7fff_f000;
+/// Parts are numbered with three digits ([`super::initrd::part_name`]).
+const MAX_PARTS: u64 = 1000;
+
+/// What [`wrap`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wrapped {
+    /// `rootfs.img`'s size.
+    pub bytes: u64,
+    /// The root image's parts' sizes, in order; one part is `/diskless/root.squashfs`
+    /// itself, more are `root.squashfs.000`, `.001`, … which the initrd joins.
+    pub parts: Vec<u64>,
+}
+
+/// `rootfs.img`: an uncompressed newc archive of `/diskless` and the bytes of `squashfs`
+/// as `/diskless/root.squashfs`, or in parts of `part_size` bytes when it is larger (newc
+/// and the kernel's unpacker hold at most 4 GiB in one file); for the boot loader to load
+/// after the initrd.
+pub fn wrap(
+    squashfs: &Path,
+    mtime: u64,
+    out: &Path,
+    part_size: u64,
+) -> Result<Wrapped, SquashfsError> {
     let mtime = cpio::check_mtime(mtime)?;
     let io_err = |p: &Path| {
         let path = p.to_path_buf();
         move |source| SquashfsError::Io { path, source }
     };
-    let mut src = std::fs::File::open(squashfs).map_err(io_err(squashfs))?;
-    let size = src.metadata().map_err(io_err(squashfs))?.len();
-    let name = super::initrd::ROOT_IMAGE.trim_start_matches('/');
-    if size > cpio::MAX_FILE_SIZE {
-        return Err(CpioError::FileTooLarge {
-            path: super::initrd::ROOT_IMAGE.to_string(),
-            size,
+    let mut src = io::BufReader::with_capacity(
+        1 << 20,
+        std::fs::File::open(squashfs).map_err(io_err(squashfs))?,
+    );
+    let size = src.get_ref().metadata().map_err(io_err(squashfs))?.len();
+    let part_size = part_size.clamp(1, MAX_PART);
+    let parts: Vec<(String, u64)> = if size <= part_size {
+        vec![(super::initrd::ROOT_IMAGE.to_string(), size)]
+    } else {
+        let n = size.div_ceil(part_size);
+        if n > MAX_PARTS {
+            return Err(SquashfsError::TooManyParts { size, part_size });
         }
-        .into());
-    }
+        (0..n)
+            .map(|i| {
+                let len = part_size.min(size - i * part_size);
+                (super::initrd::part_name(i as usize), len)
+            })
+            .collect()
+    };
+    let relative: Vec<(String, u64)> = parts
+        .iter()
+        .map(|(p, n)| (p.trim_start_matches('/').to_string(), *n))
+        .collect();
+    let dir = super::initrd::ROOT_IMAGE
+        .trim_start_matches('/')
+        .rsplit_once('/')
+        .map_or("diskless", |(d, _)| d);
     let f = std::fs::File::create(out).map_err(io_err(out))?;
     let mut w = io::BufWriter::with_capacity(1 << 20, f);
-    let (dir, _) = name.rsplit_once('/').unwrap_or(("diskless", name));
-    cpio::write_single(&mut w, dir, name, &mut src, size, mtime).map_err(io_err(out))?;
+    cpio::write_parts(&mut w, dir, &relative, &mut src, mtime).map_err(io_err(out))?;
     let f = w.into_inner().map_err(|e| io_err(out)(e.into_error()))?;
     f.sync_all().map_err(io_err(out))?;
-    f.metadata().map(|m| m.len()).map_err(io_err(out))
+    Ok(Wrapped {
+        bytes: f.metadata().map(|m| m.len()).map_err(io_err(out))?,
+        parts: parts.into_iter().map(|(_, n)| n).collect(),
+    })
 }
 
-/// The squashfs image inside `rootfs_img` (a [`wrap`]ped archive) copied to a temporary
-/// file, for reading; `None` when the archive holds no root image.
+/// The squashfs image inside `rootfs_img` (a [`wrap`]ped archive; its parts joined)
+/// copied to a temporary file, for reading; `None` when the archive holds no root image.
 pub fn unwrap(rootfs_img: &Path) -> io::Result<Option<tempfile::NamedTempFile>> {
     let f = std::fs::File::open(rootfs_img)?;
     let mut r = crate::cpio::Reader::new(io::BufReader::new(f));
-    let want = super::initrd::ROOT_IMAGE.trim_start_matches('/');
+    let whole = super::initrd::ROOT_IMAGE.trim_start_matches('/');
+    let mut out: Option<tempfile::NamedTempFile> = None;
     while let Some(h) = r.next(|_| None)? {
-        if h.name.as_deref() == Some(want) {
-            let mut tmp = tempfile::NamedTempFile::new()?;
-            io::copy(&mut r.data(), tmp.as_file_mut())?;
-            return Ok(Some(tmp));
+        let Some(name) = h.name.as_deref() else {
+            continue;
+        };
+        let part = name
+            .strip_prefix(whole)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
+        if part {
+            if out.is_none() {
+                out = Some(tempfile::NamedTempFile::new()?);
+            }
+            if let Some(tmp) = out.as_mut() {
+                io::copy(&mut r.data(), tmp.as_file_mut())?;
+            }
         }
     }
-    Ok(None)
+    Ok(out)
 }
 
 /// Every entry of the squashfs image at `path`, as the initramfs listing reads a cpio

@@ -11,7 +11,7 @@
 //! A full disk stops the build with [`PlanError::NoSpace`]: which folder, and about how
 //! much the build needs there (from the lock's sizes and the packages' headers).
 
-use super::{Plan, PlanError, SourceDateEpoch, inputs, resolve};
+use super::{Plan, PlanError, SourceDateEpoch, fresh, inputs, resolve};
 use crate::emit::{self, Artifacts, EmitInputs, Provenance};
 use crate::fetch::{self, FetchOptions, FetchedPackage};
 use crate::lock::{LockedPackage, Lockfile};
@@ -39,6 +39,8 @@ pub struct BuildOptions {
     pub stage: Stage,
     /// Replace an existing output folder even when it is not a previous build's.
     pub force: bool,
+    /// Build even when the output folder already holds this build ([`fresh`]).
+    pub rebuild: bool,
     /// Metadata and package cache.
     pub cache_dir: PathBuf,
     /// Use only the cache: no download, and no resolving of a missing lock.
@@ -67,6 +69,8 @@ pub enum Event<'a> {
     Assembled { report: &'a scriptlets::Report },
     /// Writing the initramfs, tftp tree, configs and OCI image.
     Emitting,
+    /// The output folder already holds this build, untouched: nothing was done.
+    UpToDate { out: &'a Path },
 }
 
 /// What the build reports as it goes. Every method has an empty default.
@@ -94,8 +98,10 @@ pub struct BuildOutcome {
     pub source_date_epoch: SourceDateEpoch,
     /// Each stage that ran, in order.
     pub stages: Vec<StageTime>,
-    /// What emit wrote (`None` when the build stopped earlier).
+    /// What emit wrote (`None` when the build stopped earlier or was up to date).
     pub artifacts: Option<Artifacts>,
+    /// The output folder already held this build; nothing ran ([`fresh`]).
+    pub up_to_date: bool,
 }
 
 /// Build `plan` into `opts.out`, stopping after `opts.stage`.
@@ -108,14 +114,30 @@ pub fn run(
     let lock = lock_step(plan, opts, reporter)?;
     let lock_bytes = fs_err::read(&plan.lock_path)?;
     let sde = plan.source_date_epoch(&lock)?;
-    let work = WorkDir::next_to(&opts.out, opts.force)?;
-    let mut clock = Clock::new();
     let mut outcome = BuildOutcome {
         out: opts.out.clone(),
         source_date_epoch: sde,
         stages: Vec::new(),
         artifacts: None,
+        up_to_date: false,
     };
+    // The no-change rebuild: nothing to do when `out` holds this build, untouched.
+    let inputs_digest = (opts.stage == Stage::All)
+        .then(|| fresh::inputs_digest(plan, &lock_bytes, sde.value))
+        .flatten();
+    if let Some(d) = &inputs_digest
+        && !opts.rebuild
+        && fresh::is_up_to_date(&opts.cache_dir, &opts.out, d)
+    {
+        reporter.on_event(&Event::UpToDate { out: &opts.out });
+        outcome.up_to_date = true;
+        return Ok(outcome);
+    }
+    // `out` is about to be replaced: a build that fails, is killed or stops at another
+    // stage never leaves a stamp vouching for it.
+    fresh::forget(&opts.cache_dir, &opts.out);
+    let work = WorkDir::next_to(&opts.out, opts.force)?;
+    let mut clock = Clock::new();
 
     let fetched = fetch_step(plan, &lock, opts, reporter).map_err(|e| {
         no_space(e, "package cache", &opts.cache_dir, || {
@@ -218,7 +240,12 @@ pub fn run(
         &artifacts.segment_keys,
     );
     clock.done("artifacts", &mut outcome);
+    // Stat records of what is published, taken before the rename (see fresh::record).
+    let published = inputs_digest.and_then(|d| Some((d, fresh::stat_tree(&work.out).ok()?)));
     work.publish(&opts.out)?;
+    if let Some((d, entries)) = published {
+        fresh::record(&opts.cache_dir, &opts.out, &d, &entries);
+    }
     outcome.artifacts = Some(artifacts);
     Ok(outcome)
 }

@@ -466,6 +466,10 @@ pub fn emit_settings(p: &Profile) -> EmitSettings {
             profile::ImageRoot::Initramfs => RootKind::Initramfs,
             profile::ImageRoot::Squashfs => RootKind::Squashfs,
         },
+        root_chunk_bytes: p
+            .image
+            .root_chunk_mib
+            .map_or(defaults.root_chunk_bytes, |m| u64::from(m) << 20),
         ..defaults
     }
 }

@@ -4,13 +4,14 @@
 //! Stages below the plan (`repo`, `solve`, `fetch`, `rootfs`, `emit`) take plain values and
 //! import neither `profile` nor `lock`; [`inputs`] builds those values, one function per
 //! target type. [`resolve`] turns a profile into a lockfile. [`epoch`] decides
-//! SOURCE_DATE_EPOCH once. [`build`] is `diskless build` as a library function: lock check,
+//! SOURCE_DATE_EPOCH once. [`fresh`] tells a no-change rebuild. [`build`] is `diskless build` as a library function: lock check,
 //! fetch, root filesystem, artifacts, each a named step, reporting progress through a
 //! [`build::Reporter`] so that only the binary prints. `docs/architecture.md` has the map.
 
 pub mod build;
 pub mod cache;
 pub mod epoch;
+pub mod fresh;
 pub mod inputs;
 pub mod resolve;
 

@@ -157,6 +157,10 @@ pub struct Image {
     /// How the node gets its root filesystem.
     #[serde(skip_serializing_if = "ImageRoot::is_initramfs")]
     pub root: ImageRoot,
+    /// A squashfs root image larger than this many MiB travels in parts of it inside
+    /// rootfs.img (`None`: 1024).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_chunk_mib: Option<u32>,
 }
 
 /// How the node gets its root filesystem.

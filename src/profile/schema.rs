@@ -164,6 +164,7 @@ pub struct RawImage {
     pub init_symlink: Option<bool>,
     pub rpmdb: Option<bool>,
     pub root: Option<Spanned<ImageRoot>>,
+    pub root_chunk_mib: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

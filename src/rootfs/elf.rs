@@ -111,6 +111,9 @@ pub struct Call {
     pub save: Option<u8>,
     /// Results that are not failures although negative (`-EEXIST` as 17).
     pub ok_errnos: Vec<u8>,
+    /// The one result that is a success (a byte count that must be whole); any other,
+    /// negative or not, is a failure.
+    pub expect: Option<u64>,
     /// On failure: this line on stderr, then (when `fatal`) exit with status 1.
     pub fail: Option<(String, bool)>,
 }
@@ -122,11 +125,17 @@ impl Call {
             args,
             save: None,
             ok_errnos: Vec::new(),
+            expect: None,
             fail: None,
         }
     }
     pub fn save(mut self, slot: u8) -> Call {
         self.save = Some(slot);
+        self
+    }
+    /// Only `value` is a success (see [`Call::expect`]).
+    pub fn expect(mut self, value: u64) -> Call {
+        self.expect = Some(value);
         self
     }
     pub fn ok(mut self, errno: u8) -> Call {
@@ -232,8 +241,15 @@ impl Syscalls {
             let Some((msg, fatal)) = &call.fail else {
                 continue;
             };
-            // test rax, rax; jns ok
-            a.code.extend([0x48, 0x85, 0xc0, 0x0f, 0x89]);
+            if let Some(v) = call.expect {
+                // mov rcx, imm64; cmp rax, rcx; je ok
+                a.code.extend([0x48, 0xb9]);
+                a.code.extend(v.to_le_bytes());
+                a.code.extend([0x48, 0x39, 0xc8, 0x0f, 0x84]);
+            } else {
+                // test rax, rax; jns ok
+                a.code.extend([0x48, 0x85, 0xc0, 0x0f, 0x89]);
+            }
             patch_to_here.push(a.code.len());
             a.code.extend([0; 4]);
             for e in &call.ok_errnos {
@@ -281,23 +297,25 @@ impl Syscalls {
     }
 }
 
+/// Run a generated program on the host, for tests. Another test thread forking while the
+/// file was open for writing makes exec fail with ETXTBSY for a moment: retry.
+#[cfg(test)]
+pub fn run_for_test(cmd: &mut std::process::Command) -> std::process::Output {
+    for _ in 0..50 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            r => return r.unwrap(),
+        }
+    }
+    panic!("ETXTBSY for a second")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Another test thread forking while the file was open for writing makes exec fail
-    /// with ETXTBSY for a moment: retry.
-    fn run(cmd: &mut std::process::Command) -> std::process::Output {
-        for _ in 0..50 {
-            match cmd.output() {
-                Err(e) if e.raw_os_error() == Some(26) => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                r => return r.unwrap(),
-            }
-        }
-        panic!("ETXTBSY for a second")
-    }
+    use run_for_test as run;
 
     /// Run a generated program on this (x86_64) host: it writes, fails, reports and
     /// execs `/bin/echo` with its own argv.
@@ -346,6 +364,19 @@ mod tests {
         std::fs::write(&p, prog).unwrap();
         let out = run(&mut std::process::Command::new(&p));
         assert_eq!(String::from_utf8_lossy(&out.stderr), "cannot chdir\n");
+        assert_eq!(out.status.code(), Some(1));
+
+        // An expected result: 5 bytes written passes, a short count fails.
+        let write = |n: u64, expect: u64| {
+            Call::new(1, vec![Arg::Imm(1), Arg::str("hello"), Arg::Imm(n)])
+                .expect(expect)
+                .fatal(format!("wrote other than {expect}"))
+        };
+        let prog = Syscalls::x86_64(&[write(5, 5), write(3, 5)]);
+        std::fs::write(&p, prog).unwrap();
+        let out = run(&mut std::process::Command::new(&p));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hellohel");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "wrote other than 5\n");
         assert_eq!(out.status.code(), Some(1));
     }
 }

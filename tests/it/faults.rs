@@ -282,7 +282,8 @@ fn killed_while_writing_artifacts_the_previous_output_stays_whole() {
                     .is_ok_and(|m| m.len() > 0)
         })
     };
-    let mut cmd = c.cmd(&["-q", "build"]);
+    // --rebuild: the same build into the same folder is otherwise found up to date.
+    let mut cmd = c.cmd(&["-q", "build", "--rebuild"]);
     cmd.arg(c.profile()).arg("--out").arg(c.out());
     assert!(kill_when(cmd, emitting, Duration::from_secs(60)));
     // The previous build is still there, whole.

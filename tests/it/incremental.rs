@@ -40,6 +40,7 @@ pub(crate) fn build_with(dir: &Path, name: &str, profile: &str, cache: &Path, ou
         out: dir.join(out),
         stage: Stage::All,
         force: true,
+        rebuild: true,
         cache_dir: cache.to_path_buf(),
         offline: false,
         jobs: 2,
@@ -84,7 +85,11 @@ fn cold_warm_and_incremental_builds_give_the_same_bytes() {
     assert!(segments.len() >= 3, "directories, packages, generated");
     assert!(!files(&c1, Kind::Extracted).is_empty());
     assert!(!files(&c1, Kind::Parsed).is_empty());
-    assert_eq!(files(&c1, Kind::Builds).len(), 1);
+    assert_eq!(
+        files(&c1, Kind::Builds).len(),
+        2,
+        "the lock's build record and the output folder's stamp"
+    );
 
     // Warm: the same bytes, no new segment, nothing written to the store (same files,
     // same mtimes).
@@ -188,4 +193,108 @@ fn gc_keeps_what_the_lock_needs_and_info_counts_every_kind() {
     assert_eq!(files(&c, Kind::Segments).len(), segs.len());
     // And the first profile still builds, to the same bytes, remaking what went.
     assert_eq!(build_with(dir, "fixture", PROFILE, &c, "a2"), first);
+}
+
+/// `diskless build` with `args` in `dir` (its own cache): the exit status and stderr.
+fn cli_build(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_diskless"))
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("build")
+        .arg(dir.join("nochange.toml"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .args(args)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "build {args:?} failed: {stderr}");
+    stderr
+}
+
+/// (inode, mtime) of the output's image: whether a build rewrote it.
+fn image_identity(dir: &Path) -> (u64, SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let m =
+        std::fs::metadata(dir.join("out/tftpboot/pxelinux/images/fixture/initramfs.img")).unwrap();
+    (m.ino(), m.modified().unwrap())
+}
+
+#[test]
+fn a_no_change_rebuild_does_nothing_and_any_change_builds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    if fixture(dir).is_none() {
+        return;
+    }
+    fs_err::write(dir.join("motd"), "first\n").unwrap();
+    let profile =
+        format!("{PROFILE}\n[[file]]\npath = \"/etc/motd\"\nsource = \"motd\"\nmode = \"0644\"\n");
+    fs_err::write(dir.join("nochange.toml"), &profile).unwrap();
+    let built = |e: &str| e.contains("Built `");
+    let fresh = |e: &str| e.contains("is up to date");
+
+    let e = cli_build(dir, &[], &[]);
+    assert!(built(&e) && !fresh(&e), "{e}");
+    let first = image_identity(dir);
+    let sums = fs_err::read_to_string(dir.join("out/SHA256SUMS")).unwrap();
+
+    // Nothing changed: nothing is written, and it says so.
+    let e = cli_build(dir, &[], &[]);
+    assert!(fresh(&e) && !built(&e), "{e}");
+    assert_eq!(image_identity(dir), first);
+    // --force (replace a folder) is not --rebuild.
+    let e = cli_build(dir, &["--force"], &[]);
+    assert!(fresh(&e), "{e}");
+
+    // Each input, and a touched output, builds again.
+    let e = cli_build(dir, &["--rebuild"], &[]);
+    assert!(built(&e), "--rebuild: {e}");
+    assert_ne!(image_identity(dir), first);
+    assert_eq!(
+        fs_err::read_to_string(dir.join("out/SHA256SUMS")).unwrap(),
+        sums
+    );
+
+    fs_err::write(dir.join("motd"), "second\n").unwrap();
+    let e = cli_build(dir, &[], &[]);
+    assert!(built(&e), "a changed [[file]] source: {e}");
+    assert_ne!(
+        fs_err::read_to_string(dir.join("out/SHA256SUMS")).unwrap(),
+        sums
+    );
+    assert!(fresh(&cli_build(dir, &[], &[])));
+
+    let e = cli_build(dir, &[], &[("SOURCE_DATE_EPOCH", "1600000000")]);
+    assert!(built(&e), "another SOURCE_DATE_EPOCH: {e}");
+    assert!(fresh(&cli_build(
+        dir,
+        &[],
+        &[("SOURCE_DATE_EPOCH", "1600000000")]
+    )));
+    assert!(built(&cli_build(dir, &[], &[])));
+
+    fs_err::write(
+        dir.join("nochange.toml"),
+        profile.replace("try-it-offline", "try-it-again"),
+    )
+    .unwrap();
+    assert!(built(&cli_build(dir, &[], &[])), "a changed profile");
+
+    // The output edited in place (same size), then restored by hand: built again.
+    let sums_path = dir.join("out/SHA256SUMS");
+    let text = fs_err::read_to_string(&sums_path).unwrap();
+    fs_err::write(&sums_path, &text).unwrap();
+    let e = cli_build(dir, &[], &[]);
+    assert!(built(&e), "a rewritten output file: {e}");
+    fs_err::write(dir.join("out/extra"), "").unwrap();
+    assert!(built(&cli_build(dir, &[], &[])), "an added output file");
+
+    // Another stage replaced the folder: the full build runs.
+    cli_build(dir, &["--stage", "rootfs"], &[]);
+    let e = cli_build(dir, &[], &[]);
+    assert!(built(&e), "after --stage rootfs: {e}");
+    assert!(dir.join("out/SHA256SUMS").is_file());
 }

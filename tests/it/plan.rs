@@ -61,6 +61,7 @@ fn options(dir: &Path, stage: Stage, out: PathBuf) -> BuildOptions {
         out,
         stage,
         force: false,
+        rebuild: false,
         cache_dir: dir.join("cache"),
         offline: false,
         jobs: 2,

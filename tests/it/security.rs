@@ -329,6 +329,7 @@ fn out_never_replaces_the_root_home_cwd_profile_folder_or_cache() {
             out: out.clone(),
             stage: Stage::Fetch,
             force: true,
+            rebuild: true,
             cache_dir: cache.clone(),
             offline: true,
             jobs: 1,

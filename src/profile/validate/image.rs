@@ -51,6 +51,21 @@ pub(super) fn image(cx: &Cx, raw: Spanned<RawImage>) -> Result<ImageTable, Diagn
             }
             Some(r) => *r.get_ref(),
         },
+        root_chunk_mib: match &ri.root_chunk_mib {
+            None => None,
+            Some(c) => match u32::try_from(*c.get_ref()) {
+                Ok(v @ 1..=2047) => Some(v),
+                _ => {
+                    return Err(cx
+                        .loc(c.span(), "image.root_chunk_mib")
+                        .err(format!(
+                            "`root_chunk_mib = {}` is out of range: a part of the root image is 1 to 2047 MiB (one file of rootfs.img, joined by the initrd with one sendfile each)",
+                            c.get_ref()
+                        ))
+                        .with_hint("leave it out for the default, 1024"));
+                }
+            },
+        },
     };
     Ok(ImageTable {
         image,
