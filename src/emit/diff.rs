@@ -209,15 +209,16 @@ fn diff_files(a: &Path, b: &Path, label: &str) -> Result<Vec<Difference>, DiffEr
     }
     if let (Some(ea), Some(eb)) = (cpio_entries(a, label)?, cpio_entries(b, label)?) {
         let mut out = diff_cpio(label, &ea, &eb);
-        let root = super::initrd::ROOT_IMAGE.trim_start_matches('/');
-        let has_root = |e: &[cpio::ReadEntry]| e.iter().any(|x| x.name == root);
+        let has_root =
+            |e: &[cpio::ReadEntry]| e.iter().any(|x| super::squashfs::is_root_image(&x.name));
         if has_root(&ea) && has_root(&eb) && !out.is_empty() {
-            // A squashfs root: compare the images inside, entry by entry.
+            // A squashfs root (in one file or in parts): compare the images inside, entry
+            // by entry.
             let inner = format!("{label}:{}", super::initrd::ROOT_IMAGE);
             out.retain(|x| {
                 !x.entry
                     .as_deref()
-                    .is_some_and(|e| e.ends_with("root.squashfs"))
+                    .is_some_and(super::squashfs::is_root_image)
             });
             out.extend(diff_cpio(
                 &inner,

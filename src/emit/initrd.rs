@@ -5,8 +5,9 @@
 //! needs module decompression), `/dev/console` and the folders it mounts on.
 //!
 //! At boot the boot loader loads the initrd and then `rootfs.img` (a cpio holding
-//! `/diskless/root.squashfs` as one file: [`super::squashfs`]); the kernel unpacks both into
-//! its rootfs. `/init` then mounts devtmpfs, loads the modules, attaches the root image to
+//! `/diskless/root.squashfs` as one file, or in parts: [`super::squashfs`]); the kernel
+//! unpacks both into its rootfs. `/init` then mounts devtmpfs, loads the modules, joins
+//! the parts ([`join_calls`]), attaches the root image to
 //! `/dev/loop0` read-only, mounts it on `/lower`, a tmpfs on `/rw`, the overlay of the two
 //! (and of [`HOST_LAYER`], where a host's overlay archive puts its files) on `/sysroot`, moves `/dev` there, makes `/sysroot` the root and executes the image's
 //! `/init` (which applies file capabilities and hands over to systemd, as with an

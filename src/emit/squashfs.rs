@@ -215,6 +215,15 @@ pub fn wrap(
     })
 }
 
+/// Whether `name` (an archive entry's name, with or without the leading `/`) is the root
+/// image or one of its parts in a [`wrap`]ped archive.
+pub fn is_root_image(name: &str) -> bool {
+    let whole = super::initrd::ROOT_IMAGE.trim_start_matches('/');
+    name.trim_start_matches('/')
+        .strip_prefix(whole)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
 /// The squashfs image inside `rootfs_img` (a [`wrap`]ped archive; its parts joined)
 /// copied to a temporary file, for reading; `None` when the archive holds no root image.
 pub fn unwrap(rootfs_img: &Path) -> io::Result<Option<tempfile::NamedTempFile>> {

@@ -424,7 +424,8 @@ fn boot_test_hosts_boot_their_own_overlay() {
 /// modules of the image's kernel-modules-core), mounts the root image from rootfs.img
 /// under a tmpfs overlay and hands over to the image's /init, which applies the file
 /// capabilities: the node sees an overlay root. BIOS as an unknown node, UEFI as node2
-/// (its overlay archive is the overlay's top layer).
+/// (its overlay archive is the overlay's top layer). The root image travels in 1 MiB parts
+/// (the profile's `root_chunk_mib`), which the initrd joins before mounting.
 #[test]
 fn boot_test_boots_a_squashfs_root() {
     let Some((_, work)) = test_work("squashfs") else {
@@ -440,6 +441,8 @@ fn boot_test_boots_a_squashfs_root() {
         Some(3),
         "{img}"
     );
+    let parts = img["root_image"]["parts"].as_u64().unwrap_or(0);
+    assert!(parts >= 2, "the root image should travel in parts: {img}");
     let menu = fs_err::read_to_string(b.tftp.join("pxelinux/pxelinux.cfg/default")).unwrap();
     assert!(
         menu.contains(&format!(

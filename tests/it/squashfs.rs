@@ -226,3 +226,74 @@ fn squashfs_roots_are_refused_for_other_architectures() {
     assert_eq!(d.field, "image.root");
     assert!(d.message.contains("x86_64 images only"), "{}", d.message);
 }
+
+/// A root image larger than `[image] root_chunk_mib` travels as numbered parts (GNU cpio
+/// reads them), which put together are the very image a one-part build carries; the boot
+/// tests boot such an image (their profile sets 1 MiB), where the initrd joins them.
+#[test]
+fn a_root_image_in_parts_joins_to_the_one_part_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    if fixture(dir).is_none() {
+        return;
+    }
+    let cache = dir.join("cache");
+    let whole = profile("squashfs", "m1");
+    let parted = whole.replace(
+        "root = \"squashfs\"\n",
+        "root = \"squashfs\"\nroot_chunk_mib = 1\n",
+    );
+    build_with(dir, "fixture", &whole, &cache, "one");
+    build_with(dir, "fixture", &parted, &cache, "parts");
+    let img = |out: &str| {
+        dir.join(out)
+            .join("tftpboot/pxelinux/images/fixture/rootfs.img")
+    };
+    let names = String::from_utf8(sh(&format!(
+        "cpio -t --quiet < '{}'",
+        img("parts").display()
+    )))
+    .unwrap();
+    let parts: Vec<&str> = names
+        .lines()
+        .filter(|l| l.starts_with("diskless/root.squashfs"))
+        .collect();
+    assert!(parts.len() >= 2, "{names}");
+    for (i, p) in parts.iter().enumerate() {
+        assert_eq!(*p, format!("diskless/root.squashfs.{i:03}"), "{names}");
+    }
+    let one = sh(&format!(
+        "cpio -i --quiet --to-stdout diskless/root.squashfs < '{}'",
+        img("one").display()
+    ));
+    let mut joined = Vec::new();
+    for p in &parts {
+        let bytes = sh(&format!(
+            "cpio -i --quiet --to-stdout '{p}' < '{}'",
+            img("parts").display()
+        ));
+        assert!(bytes.len() <= 1 << 20, "{p}: {} bytes", bytes.len());
+        joined.extend(bytes);
+    }
+    assert!(joined == one, "the parts do not make the one-part image");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(dir.join("parts/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["images"][0]["root_image"]["parts"],
+        parts.len(),
+        "{manifest}"
+    );
+    // `diskless diff` reads the parts as one image: no entry differs.
+    let d = diskless::emit::diff::diff(&dir.join("one"), &dir.join("parts")).unwrap();
+    assert!(!format!("{d:?}").contains("root.squashfs"), "{d:?}");
+
+    for bad in ["0", "2048", "-1"] {
+        let p = parted.replace("root_chunk_mib = 1", &format!("root_chunk_mib = {bad}"));
+        let e =
+            diskless::profile::from_str(Path::new("p.toml"), Path::new("/tmp"), &p).unwrap_err();
+        let d = e.diagnostic().unwrap();
+        assert_eq!(d.field, "image.root_chunk_mib", "{bad}");
+        assert!(d.message.contains("1 to 2047 MiB"), "{}", d.message);
+    }
+}
