@@ -46,6 +46,7 @@ pub mod referrers;
 pub mod sbom;
 pub mod segments;
 pub mod settings;
+pub mod sqfs;
 pub mod squashfs;
 pub mod sums;
 pub mod tarball;
@@ -670,6 +671,7 @@ impl<'i, 'a> Emission<'i, 'a> {
                 "squashfs_bytes": sq.bytes,
                 "bytes": rbytes,
                 "parts": wrapped.parts.len(),
+                "files_with_xattrs": sq.with_xattrs,
                 "compression": squashfs::compressor_name(s.compression),
             },
         }));

@@ -1,24 +1,22 @@
 //! The squashfs root (`[image] root = "squashfs"`): the image tree as a squashfs 4.0
-//! image, written by backhand (the maintained squashfs crate; no mksquashfs on the build
-//! host, no root), and `rootfs.img`, the uncompressed newc archive that carries it to the
+//! image, written by [`super::sqfs`] (no mksquashfs on the build host, no root; backhand,
+//! the squashfs crate, reads it back for `diff`), and `rootfs.img`, the uncompressed newc archive that carries it to the
 //! node as the single file `/diskless/root.squashfs`, or in parts past `[image]
 //! root_chunk_mib` (1 GiB by default; newc and the kernel's unpacker stop at 4 GiB a file)
 //! that the initrd joins. The boot loader loads it after the small initrd
 //! ([`super::initrd`]).
 //!
-//! Reproducible: entries in the tree's order, every inode's mtime and the superblock's
-//! time SOURCE_DATE_EPOCH, owners and modes from the tree, the data compressed like the
-//! image (gzip, xz or zstd; `none` gives gzip, squashfs has no uncompressed mode the
-//! kernels we boot enable by default). Extended attributes are not written: backhand has
-//! no xattr writer yet (its issue #32), so file capabilities are set at boot by the image's
-//! `/init` step on the overlay, as for an initramfs root ([`crate::rootfs::xattrs`]).
+//! Reproducible: every inode's mtime and the superblock's time SOURCE_DATE_EPOCH, owners
+//! and modes from the tree, the data compressed like the image (gzip, xz or zstd; `none`
+//! gives gzip, squashfs has no uncompressed mode the kernels we boot enable by default).
+//! Extended attributes (file capabilities) are in the image: the kernel reads them from
+//! the squashfs, and the image's `/init` sets none at boot ([`crate::rootfs::xattrs`]).
 
 use super::compress::Compression;
 use super::cpio::{self, CpioError};
+use super::sqfs::{self, Compressor};
 use crate::rootfs::store::Store;
-use crate::rootfs::tree::{EntryKind, Tree};
-use backhand::compression::Compressor;
-use backhand::{FilesystemCompressor, FilesystemWriter, NodeHeader};
+use crate::rootfs::tree::Tree;
 use std::io;
 use std::path::Path;
 
@@ -28,11 +26,11 @@ pub enum SquashfsError {
     Write {
         path: std::path::PathBuf,
         #[source]
-        source: backhand::BackhandError,
+        source: sqfs::SqfsError,
     },
-    #[error("Cannot add `{path}` to the squashfs root image")]
-    Entry {
-        path: String,
+    #[error("Cannot read the squashfs root image `{}`", path.display())]
+    Read {
+        path: std::path::PathBuf,
         #[source]
         source: backhand::BackhandError,
     },
@@ -55,11 +53,8 @@ pub enum SquashfsError {
 pub struct SquashfsStats {
     pub entries: u64,
     pub bytes: u64,
-}
-
-/// The kernel's `new_encode_dev`, which squashfs stores for device nodes.
-fn device_number(major: u32, minor: u32) -> u32 {
-    (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12)
+    /// Inodes that carry extended attributes (file capabilities).
+    pub with_xattrs: u32,
 }
 
 /// The squashfs compressor for the image's compression.
@@ -76,11 +71,12 @@ pub fn compressor_name(c: Compression) -> &'static str {
     match compressor(c) {
         Compressor::Xz => "xz",
         Compressor::Zstd => "zstd",
-        _ => "gzip",
+        Compressor::Gzip => "gzip",
     }
 }
 
-/// Write `tree` (contents from `store`) as a squashfs image at `out`.
+/// Write `tree` (contents from `store`) as a squashfs image at `out`, with the entries'
+/// extended attributes ([`crate::rootfs::xattrs::xattrs`]).
 pub fn write(
     tree: &Tree,
     store: &Store,
@@ -90,59 +86,31 @@ pub fn write(
 ) -> Result<SquashfsStats, SquashfsError> {
     let mtime = cpio::check_mtime(mtime)?;
     let all = cpio::complete(tree)?;
-    let entry_err = |path: &str| {
-        let path = path.to_string();
-        move |source| SquashfsError::Entry { path, source }
-    };
-    let mut w = FilesystemWriter::default();
-    w.set_time(mtime);
-    w.set_compressor(
-        // backhand's own levels (zstd 3, gzip 9), not the profile's `compression_level`:
-        // it compresses one 128 KiB block at a time on one thread, and zstd -19 took 474 s
-        // on the bench corpus (828 MiB) against 12 s at level 3 (246 vs 286 MB).
-        FilesystemCompressor::new(compressor(compression), None).map_err(entry_err("/"))?,
-    );
-    let mut entries = 0u64;
-    for (path, e) in &all {
-        entries += 1;
-        let header = NodeHeader::new((e.mode & 0o7777) as u16, e.uid, e.gid, mtime);
-        if path == "/" {
-            w.set_root_mode(header.permissions);
-            w.set_root_uid(e.uid);
-            w.set_root_gid(e.gid);
-            continue;
-        }
-        let r = match &e.kind {
-            EntryKind::Dir => w.push_dir(path, header),
-            EntryKind::File { digest, .. } => {
-                w.push_file_from_path(store.path(digest), path, header)
-            }
-            EntryKind::Symlink { target } => w.push_symlink(target, path, header),
-            EntryKind::CharDev { major, minor } => {
-                w.push_char_device(device_number(*major, *minor), path, header)
-            }
-            EntryKind::BlockDev { major, minor } => {
-                w.push_block_device(device_number(*major, *minor), path, header)
-            }
-            EntryKind::Fifo => w.push_fifo(path, header),
-            EntryKind::Socket => w.push_socket(path, header),
-        };
-        r.map_err(entry_err(path))?;
-    }
     let io_err = |source| SquashfsError::Io {
         path: out.to_path_buf(),
         source,
     };
     let f = std::fs::File::create(out).map_err(io_err)?;
     let mut bw = io::BufWriter::with_capacity(1 << 20, f);
-    w.write(&mut bw).map_err(|source| SquashfsError::Write {
+    let written = sqfs::write(
+        &all,
+        store,
+        mtime,
+        compressor(compression),
+        crate::rootfs::xattrs::xattrs,
+        &mut bw,
+    )
+    .map_err(|source| SquashfsError::Write {
         path: out.to_path_buf(),
         source,
     })?;
     let f = bw.into_inner().map_err(|e| io_err(e.into_error()))?;
     f.sync_all().map_err(io_err)?;
-    let bytes = f.metadata().map_err(io_err)?.len();
-    Ok(SquashfsStats { entries, bytes })
+    Ok(SquashfsStats {
+        entries: all.len() as u64,
+        bytes: written.bytes,
+        with_xattrs: written.with_xattrs,
+    })
 }
 
 /// The largest part [`wrap`] writes: what one `sendfile` of the initrd's join moves
@@ -256,7 +224,7 @@ pub fn unwrap(rootfs_img: &Path) -> io::Result<Option<tempfile::NamedTempFile>> 
 pub fn read_entries(path: &Path) -> Result<Vec<cpio::ReadEntry>, SquashfsError> {
     use backhand::{FilesystemReader, InnerNode};
     use sha2::{Digest, Sha256};
-    let bad = |source| SquashfsError::Write {
+    let bad = |source| SquashfsError::Read {
         path: path.to_path_buf(),
         source,
     };
@@ -326,6 +294,7 @@ mod tests {
 
     #[test]
     fn device_numbers_as_the_kernel_encodes_them() {
+        use sqfs::device_number;
         assert_eq!(device_number(5, 1), 0x501);
         assert_eq!(device_number(1, 3), 0x103);
         assert_eq!(

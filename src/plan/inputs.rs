@@ -305,6 +305,7 @@ pub fn assemble_config(p: &Profile, source_date_epoch: u64) -> Result<AssembleCo
         .filter_map(|u| u.password_hash.clone().map(|h| (u.name.clone(), h)))
         .collect();
     Ok(AssembleConfig {
+        xattrs_carried: p.image.root == profile::ImageRoot::Squashfs,
         filters: Filters {
             nodocs: p.packages.nodocs,
             langs: (!p.packages.langs.is_empty()).then(|| p.packages.langs.clone()),

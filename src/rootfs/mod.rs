@@ -167,6 +167,9 @@ pub struct AssembleConfig {
     pub source_date_epoch: u64,
     /// The image's rpm database ([`rpmdb`]).
     pub rpmdb: rpmdb::RpmdbConfig,
+    /// The image's format carries extended attributes (a squashfs root): file
+    /// capabilities stay in the tree for it, and no boot step sets them ([`xattrs`]).
+    pub xattrs_carried: bool,
 }
 
 /// The assembled root filesystem and what was done to get it.
@@ -507,7 +510,8 @@ pub fn assemble_files(
         }
     }
 
-    // File capabilities: kept in the tree; the initramfs gets them at boot.
+    // File capabilities: kept in the tree; the initramfs gets them at boot, a squashfs root
+    // carries them.
     // The image's architecture: its packages' (the most common one besides noarch).
     let mut arches: std::collections::BTreeMap<&str, usize> = Default::default();
     for h in headers.iter().filter(|h| h.arch != "noarch") {
@@ -517,7 +521,7 @@ pub fn assemble_files(
         .iter()
         .max_by_key(|(a, n)| (**n, std::cmp::Reverse(**a)))
         .and_then(|(a, _)| xattrs::Arch::from_rpm(a));
-    if let Some(d) = xattrs::boot_step(&mut image, arch)? {
+    if let Some(d) = xattrs::boot_step(&mut image, arch, cfg.xattrs_carried)? {
         declared.push(d);
     }
     // What rpm records as it installs: its database, where the image's rpm reads it.
@@ -626,6 +630,7 @@ impl AssembleConfig {
             custom: custom::Customisations::default(),
             source_date_epoch,
             rpmdb: rpmdb::RpmdbConfig::default(),
+            xattrs_carried: false,
         }
     }
 }

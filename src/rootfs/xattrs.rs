@@ -282,11 +282,14 @@ pub fn capability_files(tree: &Tree) -> Result<Vec<PathValue>, (String, String)>
 }
 
 /// Put the tree's file capabilities on the initramfs root at boot (see the module
-/// documentation): the generated program behind `/init` and the list. Returns the report's
-/// line about them, or `None` when no file has capabilities.
+/// documentation): the generated program behind `/init` and the list. With `carried` (the
+/// image's format stores extended attributes: a squashfs root) nothing is generated: the
+/// capabilities are only checked. Returns the report's line about them, or `None` when no
+/// file has capabilities.
 pub fn boot_step(
     image: &mut Image<'_>,
     arch: Option<Arch>,
+    carried: bool,
 ) -> Result<Option<Declared>, RootfsError> {
     let files = capability_files(&image.tree).map_err(|(path, reason)| {
         let e = image.tree.get(&path);
@@ -319,6 +322,17 @@ pub fn boot_step(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if carried {
+        return Ok(Some(Declared {
+            what: "file capabilities".into(),
+            verdict: Verdict::Handled,
+            detail: format!(
+                "{} files ({}) carry security.capability in the squashfs root image",
+                files.len(),
+                list(&texts)
+            ),
+        }));
+    }
     let init = match image.tree.get(INIT).map(|e| &e.kind) {
         Some(EntryKind::Symlink { target }) if !target.contains("diskless/") => {
             Some(target.clone())

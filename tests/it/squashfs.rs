@@ -132,11 +132,17 @@ fn a_squashfs_root_is_reproducible_and_reads_like_the_initramfs() {
     );
     let initramfs =
         fs_err::File::open(dir.join("ir/tftpboot/pxelinux/images/fixture/initramfs.img")).unwrap();
-    let entries = diskless::emit::cpio::read_entries(
+    // The initramfs root's boot step that sets file capabilities (usr/lib/diskless) is
+    // not in a squashfs root, which carries them.
+    let entries: Vec<_> = diskless::emit::cpio::read_entries(
         diskless::codec::open_sniffed(std::io::BufReader::new(initramfs)).unwrap(),
     )
-    .unwrap();
+    .unwrap()
+    .into_iter()
+    .filter(|e| !e.name.starts_with("usr/lib/diskless"))
+    .collect();
     assert!(entries.len() > 50, "{}", entries.len());
+    assert!(!listing.keys().any(|p| p.starts_with("/usr/lib/diskless")));
     assert_eq!(listing.len(), entries.len(), "entry counts");
     for e in &entries {
         let path = if e.name == "." {
@@ -166,6 +172,29 @@ fn a_squashfs_root_is_reproducible_and_reads_like_the_initramfs() {
     ))
     .into();
     assert_eq!(digest, busybox.digest);
+
+    // File capabilities are in the image: unsquashfs (as root it restores extended
+    // attributes) puts them on the extracted file, where getcap (libcap) reads them.
+    let caps_file = "usr/libexec/boot-fixture/busybox-caps";
+    if crate::support::proc::is_root() {
+        let x = dir.join("x");
+        sh(&format!(
+            "unsquashfs -no-progress -d '{}' '{}' '{caps_file}'",
+            x.display(),
+            image.display()
+        ));
+        let got =
+            String::from_utf8(sh(&format!("getcap '{}'", x.join(caps_file).display()))).unwrap();
+        assert!(got.contains("cap_net_raw=ep"), "getcap: {got}");
+        let plain = String::from_utf8(sh(&format!("getcap -r '{}'", x.display()))).unwrap();
+        assert_eq!(
+            plain.lines().count(),
+            1,
+            "only that file has capabilities: {plain}"
+        );
+    } else {
+        eprintln!("not root: the capability check (unsquashfs restores xattrs as root) is skipped");
+    }
 
     // The initrd: the generated init, the image's three modules (decompressed), no more.
     let initrd = fs_err::File::open(images.join("initramfs.img")).unwrap();
@@ -295,5 +324,161 @@ fn a_root_image_in_parts_joins_to_the_one_part_image() {
         let d = e.diagnostic().unwrap();
         assert_eq!(d.field, "image.root_chunk_mib", "{bad}");
         assert!(d.message.contains("1 to 2047 MiB"), "{}", d.message);
+    }
+}
+
+/// The writer's corners against squashfs-tools: a folder of 300 entries (several directory
+/// runs), files of several blocks with and without a tail end, equal contents stored once,
+/// a hard link pair as one inode, an empty file and folder, devices, a fifo, a long name,
+/// owners past 65535, an extended attribute; xz and gzip as well as zstd.
+#[test]
+fn the_squashfs_writer_matches_unsquashfs_on_its_corners() {
+    use diskless::emit::sqfs::{self, Compressor};
+    use diskless::rootfs::store::Store;
+    use diskless::rootfs::tree::{Entry, EntryKind, Tree};
+    if Command::new("unsquashfs").arg("-help").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "unsquashfs is missing");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path().join("store")).unwrap();
+    let mut tree = Tree::default();
+    let meta = |kind: EntryKind, mode: u32, uid: u32| Entry {
+        kind,
+        mode,
+        uid,
+        gid: uid,
+        mtime: 0,
+        owner_package: None,
+        caps: None,
+    };
+    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut file = |tree: &mut Tree, path: &str, bytes: Vec<u8>, group: Option<u32>| {
+        let (digest, size) = store.put_bytes(&bytes).unwrap();
+        let kind = EntryKind::File {
+            digest,
+            size,
+            link_group: group,
+        };
+        tree.insert(path, meta(kind, 0o644, 0));
+        contents.insert(path.to_string(), bytes);
+    };
+    for d in ["/", "/big", "/many", "/empty", "/dev"] {
+        tree.insert(d, meta(EntryKind::Dir, 0o755, 0));
+    }
+    // Pseudo-random, so compression leaves most blocks as they are.
+    let mut x = 0x1234_5678u32;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    };
+    let block = sqfs::BLOCK_SIZE as usize;
+    file(
+        &mut tree,
+        "/big/three-and-a-half",
+        noise(3 * block + block / 2),
+        None,
+    );
+    file(&mut tree, "/big/two-exactly", vec![7u8; 2 * block], None);
+    file(&mut tree, "/big/copy", vec![7u8; 2 * block], None);
+    file(&mut tree, "/big/empty", Vec::new(), None);
+    file(&mut tree, "/big/link-a", b"linked\n".to_vec(), Some(1));
+    file(&mut tree, "/big/link-b", b"linked\n".to_vec(), Some(1));
+    for i in 0..300 {
+        file(&mut tree, &format!("/many/f{i:03}"), noise(i * 37), None);
+    }
+    let long = "n".repeat(255);
+    file(
+        &mut tree,
+        &format!("/many/{long}"),
+        b"long\n".to_vec(),
+        None,
+    );
+    tree.insert(
+        "/many/owned",
+        meta(
+            EntryKind::Symlink {
+                target: "f001".into(),
+            },
+            0o777,
+            70000,
+        ),
+    );
+    tree.insert(
+        "/dev/null",
+        meta(EntryKind::CharDev { major: 1, minor: 3 }, 0o666, 0),
+    );
+    tree.insert(
+        "/dev/loop300",
+        meta(
+            EntryKind::BlockDev {
+                major: 259,
+                minor: 300,
+            },
+            0o660,
+            6,
+        ),
+    );
+    tree.insert("/dev/fifo", meta(EntryKind::Fifo, 0o600, 0));
+    tree.entries.get_mut("/big/two-exactly").unwrap().caps = Some("cap_net_raw=ep".into());
+
+    let all = diskless::emit::cpio::complete(&tree).unwrap();
+    for c in [Compressor::Zstd, Compressor::Xz, Compressor::Gzip] {
+        let path = tmp.path().join(format!("{c:?}.sqfs"));
+        let mut f = fs_err::File::create(&path).unwrap();
+        let w = sqfs::write(
+            &all,
+            &store,
+            1_700_000_000,
+            c,
+            diskless::rootfs::xattrs::xattrs,
+            &mut f,
+        )
+        .unwrap();
+        drop(f);
+        assert_eq!(w.with_xattrs, 1);
+        assert_eq!(fs_err::metadata(&path).unwrap().len() % 4096, 0);
+        let listing = unsquashfs_listing(&path);
+        assert_eq!(listing.len(), all.len(), "{c:?}: {listing:?}");
+        assert_eq!(listing["/dev/null"].2, "1,", "{c:?}");
+        assert_eq!(listing["/dev/loop300"].1, "6/6", "{c:?}");
+        assert_eq!(listing["/many/owned"].1, "70000/70000", "{c:?}");
+        for (p, bytes) in &contents {
+            let got = sh(&format!("unsquashfs -cat '{}' '{p}'", path.display()));
+            assert!(
+                got == *bytes,
+                "{c:?}: {p} differs ({} vs {} bytes)",
+                got.len(),
+                bytes.len()
+            );
+        }
+        if crate::support::proc::is_root() {
+            let x = tmp.path().join(format!("x-{c:?}"));
+            sh(&format!(
+                "unsquashfs -no-progress -d '{}' '{}'",
+                x.display(),
+                path.display()
+            ));
+            use std::os::unix::fs::MetadataExt;
+            let ino = |p: &str| fs_err::metadata(x.join(p)).unwrap().ino();
+            assert_eq!(ino("big/link-a"), ino("big/link-b"), "{c:?}: one inode");
+            assert_eq!(fs_err::metadata(x.join("big/link-a")).unwrap().nlink(), 2);
+            assert_ne!(
+                ino("big/two-exactly"),
+                ino("big/copy"),
+                "{c:?}: copies are not links"
+            );
+            let caps = String::from_utf8(sh(&format!("getcap -r '{}'", x.display()))).unwrap();
+            assert!(
+                caps.contains("big/two-exactly cap_net_raw=ep") && caps.lines().count() == 1,
+                "{c:?}: {caps}"
+            );
+        }
     }
 }
