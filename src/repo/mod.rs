@@ -270,6 +270,14 @@ impl RepoError {
             RepoError::Setup { .. } => {
                 "check `sslclientcert`, `sslclientkey` and `sslcacert` of the repository"
             }
+            RepoError::Download { source, .. }
+                if matches!(
+                    **source,
+                    TransportError::Connect { .. } | TransportError::Timeout { .. }
+                ) =>
+            {
+                "the repository cannot be reached from here: check the network (DNS, firewall) and the proxy variables (HTTPS_PROXY), or point `baseurl` at a reachable or local mirror (`file:///…`); `diskless build --offline` builds from a warm cache"
+            }
             _ => return None,
         })
     }

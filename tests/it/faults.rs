@@ -539,6 +539,31 @@ fn metadata_longer_or_shorter_than_repomd_says_is_refused_naming_the_url() {
     }
 }
 
+/// No server where the profile points (the README's first command on a machine without
+/// DNS): the first build, which resolves, names the URL and says what to check.
+#[test]
+fn an_unreachable_repository_says_what_to_check() {
+    let Some(c) = Case::new() else { return };
+    let text = std::fs::read_to_string(c.profile()).unwrap().replace(
+        "baseurl = \"./repo/\"",
+        &format!("baseurl = \"http://127.0.0.1:{}/\"", free_port()),
+    );
+    let p = c.dir.join("nowhere.toml");
+    std::fs::write(&p, text).unwrap();
+    let mut cmd = c.cmd(&["build"]);
+    cmd.arg(&p).arg("--out").arg(c.out());
+    let text = failed(&cmd.output().unwrap());
+    assert!(
+        text.contains("Could not connect to `http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: the repository cannot be reached from here: check the network"),
+        "{text}"
+    );
+    assert!(!c.out().exists());
+}
+
 #[test]
 fn a_silent_mirror_costs_the_configured_timeout_not_a_minute() {
     let Some(c) = Case::new() else { return };
@@ -561,6 +586,10 @@ fn a_silent_mirror_costs_the_configured_timeout_not_a_minute() {
         let text = failed(&cmd.output().unwrap());
         let took = start.elapsed();
         assert!(text.contains("Timed out waiting for"), "{text}");
+        assert!(
+            text.contains("hint: the repository cannot be reached"),
+            "{text}"
+        );
         // Two silent attempts of 1 s each, and a pause: not 2 x 60 s.
         assert!(took < Duration::from_secs(15), "{took:?}");
     }
