@@ -251,7 +251,8 @@ impl Watch {
         let handle = std::thread::spawn(move || {
             let mut waiting = false;
             while !st.stop.load(Ordering::SeqCst) {
-                std::thread::sleep(tick);
+                // Parked, not asleep: `stop` unparks it, so finishing never waits a tick.
+                std::thread::park_timeout(tick);
                 let silent = st.last.lock().map(|l| l.elapsed()).unwrap_or_default();
                 if silent >= after {
                     let host = st.host.lock().map(|h| h.clone()).unwrap_or_default();
@@ -295,6 +296,7 @@ impl Watch {
     fn stop(&self) {
         self.state.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            t.thread().unpark();
             let _ = t.join();
         }
     }
