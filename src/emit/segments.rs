@@ -45,11 +45,11 @@ use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
 
 /// The layout's version: part of every segment key (and recorded in the manifest).
-pub const FORMAT: &str = "diskless newc segments v1";
+pub const FORMAT: &str = "diskless newc segments v2";
 /// A chunk or group closes at a cut point only once it holds this many archive bytes.
-pub const UNIT_MIN: u64 = 4 << 20;
+pub const UNIT_MIN: u64 = 2 << 20;
 /// ... and always at this many.
-pub const UNIT_MAX: u64 = 16 << 20;
+pub const UNIT_MAX: u64 = 8 << 20;
 /// Chunks of a big package: a cut after 1 entry in 16 (by path hash) past [`UNIT_MIN`].
 const CUT_MASK: u64 = 15;
 /// Groups of small packages: a cut after 1 package in 4 (by name hash) past [`UNIT_MIN`].
