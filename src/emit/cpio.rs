@@ -506,9 +506,10 @@ fn copy_content<W: Write>(
     Ok(())
 }
 
-struct CountingWriter<W> {
-    inner: W,
-    count: u64,
+/// A writer that counts the bytes written through it (archives and images report sizes).
+pub(crate) struct CountingWriter<W> {
+    pub(crate) inner: W,
+    pub(crate) count: u64,
 }
 
 impl<W: Write> Write for CountingWriter<W> {

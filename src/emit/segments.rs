@@ -359,7 +359,7 @@ impl SegmentCache {
             source,
         };
         let tmp = self.dir.temp().map_err(err)?;
-        let counting = Counting {
+        let counting = cpio::CountingWriter {
             inner: io::BufWriter::with_capacity(1 << 20, tmp),
             count: 0,
         };
@@ -384,22 +384,6 @@ impl SegmentCache {
 /// A segment in the cache: its file and footer.
 type Made = (PathBuf, Footer);
 
-struct Counting<W> {
-    inner: W,
-    count: u64,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Write the tree as compressed segments into `out`. With a `cache`, segments it holds are
 /// copied from it and the others compressed in parallel into it first; without one (or
 /// for `none`, where a copy would cost what writing costs), segments are compressed one
@@ -420,7 +404,7 @@ pub fn write<W: Write>(
     };
     let cache = cache.filter(|_| compression != Compression::None);
     let Some(cache) = cache else {
-        let mut counting = Counting {
+        let mut counting = cpio::CountingWriter {
             inner: io::BufWriter::with_capacity(1 << 20, &mut out),
             count: 0,
         };

@@ -522,7 +522,7 @@ pub fn write<W: Write + Seek>(
     }
 
     // --- Data: every distinct content once, in path order. -----------------------------
-    let mut w = CountingWriter { w, pos: 0 };
+    let mut w = super::cpio::CountingWriter { inner: w, count: 0 };
     w.write_all(&[0u8; 96])?; // the superblock, written last
     let mut contents: Vec<([u8; 32], String, u64)> = Vec::new();
     let mut content_of: HashMap<[u8; 32], usize> = HashMap::new();
@@ -534,7 +534,7 @@ pub fn write<W: Write + Seek>(
             });
         }
     }
-    let pos = w.pos;
+    let pos = w.count;
     let mut dw = DataWriter {
         w: &mut w,
         pos,
@@ -640,19 +640,17 @@ pub fn write<W: Write + Seek>(
                     10
                 }
             }
-            EntryKind::BlockDev { major, minor } | EntryKind::CharDev { major, minor } => {
+            EntryKind::BlockDev { .. }
+            | EntryKind::CharDev { .. }
+            | EntryKind::Fifo
+            | EntryKind::Socket => {
                 put32(&mut body, 1);
-                put32(&mut body, device_number(*major, *minor));
-                let base = basic_type(&e.kind);
-                if xattr == NO_XATTR {
-                    base
-                } else {
-                    put32(&mut body, xattr);
-                    base + 7
+                if let EntryKind::BlockDev { major, minor } | EntryKind::CharDev { major, minor } =
+                    &e.kind
+                {
+                    put32(&mut body, device_number(*major, *minor));
                 }
-            }
-            EntryKind::Fifo | EntryKind::Socket => {
-                put32(&mut body, 1);
+                // The extended type of each is its basic type + 7, with the xattr index.
                 let base = basic_type(&e.kind);
                 if xattr == NO_XATTR {
                     base
@@ -719,7 +717,7 @@ pub fn write<W: Write + Seek>(
     ] {
         w.write_all(part)?;
     }
-    debug_assert_eq!(w.pos, end);
+    debug_assert_eq!(w.count, end);
     // Padded to 4 KiB: the kernel reads the device in blocks of up to 4 KiB.
     let padded = end.div_ceil(4096) * 4096;
     w.write_all(&vec![0u8; (padded - end) as usize])?;
@@ -748,9 +746,9 @@ pub fn write<W: Write + Seek>(
     sb.extend(fragment_table_start.to_le_bytes());
     sb.extend(INVALID.to_le_bytes()); // no export table
     debug_assert_eq!(sb.len(), 96);
-    w.w.seek(SeekFrom::Start(0))?;
-    w.w.write_all(&sb)?;
-    w.w.flush()?;
+    w.inner.seek(SeekFrom::Start(0))?;
+    w.inner.write_all(&sb)?;
+    w.inner.flush()?;
     Ok(Written {
         inodes: count,
         bytes: padded,
@@ -802,21 +800,4 @@ fn listing(n: &Node<'_>, nodes: &[Node<'_>], refs: &[u64]) -> Result<Vec<u8>, Sq
     }
     flush(&mut out, &mut run, run_block, run_base);
     Ok(out)
-}
-
-/// The output, counting what was written.
-struct CountingWriter<'w, W: Write + Seek> {
-    w: &'w mut W,
-    pos: u64,
-}
-
-impl<W: Write + Seek> Write for CountingWriter<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.w.write(buf)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
-    }
 }
