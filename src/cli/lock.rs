@@ -122,11 +122,7 @@ pub fn run(args: LockArgs, g: &GlobalArgs) -> anyhow::Result<()> {
 
 /// A repository that failed to load gets its hint (signature, mirrors, offline cache).
 fn with_repo_hint(e: resolve::ResolveError) -> anyhow::Error {
-    let hint = match &e {
-        resolve::ResolveError::Repo { source, .. } => source.hint(),
-        _ => None,
-    };
-    match hint {
+    match e.hint() {
         Some(h) => super::hint::hint(e, h),
         None => e.into(),
     }

@@ -253,7 +253,7 @@ pub fn join_calls(parts: &[(String, u64)], target: &str) -> Vec<Call> {
 }
 
 /// The `/init` program: see the module documentation. `parts` are the sizes of the root
-/// image's parts when `rootfs.img` carries it in more than one file.
+/// image's parts in `rootfs.img` (one part is the image itself: nothing to join).
 pub fn init_program(modules: &[Module], parts: &[u64]) -> Vec<u8> {
     let s = Arg::str;
     let mut calls = vec![

@@ -638,12 +638,7 @@ impl<'i, 'a> Emission<'i, 'a> {
         // The initrd after the root image: its init joins the image's parts, if any.
         let kdir = initrd::modules_dir(img.tree, &k.version);
         let modules = initrd::modules(img.tree, store, &kdir, &k.version, &initrd::MODULES)?;
-        let joined: &[u64] = if wrapped.parts.len() > 1 {
-            &wrapped.parts
-        } else {
-            &[]
-        };
-        let itree = initrd::tree(img.tree, store, &kdir, &modules, joined, sde)?;
+        let itree = initrd::tree(img.tree, store, &kdir, &modules, &wrapped.parts, sde)?;
         let ipath = out.join(irel);
         let istats = self.write_archive(&itree, &ipath)?;
         self.w.files.push((irel.to_string(), class));

@@ -244,7 +244,7 @@ pub fn run(
     let published = inputs_digest.and_then(|d| Some((d, fresh::stat_tree(&work.out).ok()?)));
     work.publish(&opts.out)?;
     if let Some((d, entries)) = published {
-        fresh::record(&opts.cache_dir, &opts.out, &d, &entries);
+        fresh::record(&opts.cache_dir, &opts.out, &d, entries);
     }
     outcome.artifacts = Some(artifacts);
     Ok(outcome)

@@ -28,8 +28,12 @@ const STAMP_VERSION: u32 = 1;
 #[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stamp {
     inputs: [u8; 32],
-    entries: Vec<EntryStat>,
+    entries: OutputStat,
 }
+
+/// The stat records of an output folder's entries, sorted by path ([`stat_tree`]).
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OutputStat(Vec<EntryStat>);
 
 /// One entry of the output folder (the folder itself excluded: publishing renames it).
 #[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -64,8 +68,9 @@ pub fn inputs_digest(plan: &Plan, lock_bytes: &[u8], source_date_epoch: u64) -> 
     field(&exe.mtime_nsec().to_le_bytes());
     let p = &plan.profile;
     field(&serde_json::to_vec(p).ok()?);
-    // The files the profile names: their bytes now, not their paths.
-    let sources = p
+    // The files the profile names: their bytes now, not their paths; each once (a host file
+    // is also a `[[file]]` source).
+    let sources: std::collections::BTreeSet<&Path> = p
         .files
         .iter()
         .chain(p.hosts.iter().flat_map(|h| h.files.iter()))
@@ -74,7 +79,8 @@ pub fn inputs_digest(plan: &Plan, lock_bytes: &[u8], source_date_epoch: u64) -> 
             FileData::Content(_) => None,
         })
         .chain(p.root.password_file.as_deref())
-        .chain(p.host_files.iter().map(|h| h.path.as_path()));
+        .chain(p.host_files.iter().map(|h| h.path.as_path()))
+        .collect();
     for s in sources {
         field(&std::fs::read(s).ok()?);
     }
@@ -84,11 +90,11 @@ pub fn inputs_digest(plan: &Plan, lock_bytes: &[u8], source_date_epoch: u64) -> 
 }
 
 /// The stat records of `dir`'s entries, sorted by path.
-pub fn stat_tree(dir: &Path) -> std::io::Result<Vec<u8>> {
+pub fn stat_tree(dir: &Path) -> std::io::Result<OutputStat> {
     let mut entries = Vec::new();
     walk(dir, Path::new(""), &mut entries)?;
     entries.sort_by(|a, b| a.path.cmp(&b.path));
-    postcard::to_allocvec(&entries).map_err(std::io::Error::other)
+    Ok(OutputStat(entries))
 }
 
 fn walk(root: &Path, rel: &Path, out: &mut Vec<EntryStat>) -> std::io::Result<()> {
@@ -140,10 +146,7 @@ pub fn is_up_to_date(cache_dir: &Path, out: &Path, inputs: &[u8; 32]) -> bool {
     if &stamp.inputs != inputs {
         return false;
     }
-    let Ok(now) = stat_tree(out) else {
-        return false;
-    };
-    let same = postcard::from_bytes::<Vec<EntryStat>>(&now).is_ok_and(|e| e == stamp.entries);
+    let same = stat_tree(out).is_ok_and(|now| now == stamp.entries);
     if same {
         // Used now: `gc --max-age` keeps it.
         dir.touch(&k);
@@ -155,17 +158,14 @@ pub fn is_up_to_date(cache_dir: &Path, out: &Path, inputs: &[u8; 32]) -> bool {
 /// ([`stat_tree`] of the work folder, taken before the rename: a build publishing into
 /// the same folder at the same moment then leaves a stamp that matches nothing). Failures
 /// are logged only: the next build is then a full one.
-pub fn record(cache_dir: &Path, out: &Path, inputs: &[u8; 32], entries: &[u8]) {
+pub fn record(cache_dir: &Path, out: &Path, inputs: &[u8; 32], entries: OutputStat) {
     let Some(k) = key(out) else { return };
-    let written = postcard::from_bytes::<Vec<EntryStat>>(entries)
+    let stamp = Stamp {
+        inputs: *inputs,
+        entries,
+    };
+    let written = postcard::to_allocvec(&stamp)
         .map_err(std::io::Error::other)
-        .and_then(|entries| {
-            postcard::to_allocvec(&Stamp {
-                inputs: *inputs,
-                entries,
-            })
-            .map_err(std::io::Error::other)
-        })
         .and_then(|body| stamps(cache_dir).put_sealed(&k, STAMP_KIND, STAMP_VERSION, &body));
     if let Err(e) = written {
         tracing::warn!("cannot record the build of `{}`: {e}", out.display());
@@ -192,7 +192,7 @@ mod tests {
         fs_err::write(out.join("b"), b"b").unwrap();
         let inputs = [7; 32];
         assert!(!is_up_to_date(&cache, &out, &inputs), "no stamp yet");
-        record(&cache, &out, &inputs, &stat_tree(&out).unwrap());
+        record(&cache, &out, &inputs, stat_tree(&out).unwrap());
         assert!(is_up_to_date(&cache, &out, &inputs));
         assert!(!is_up_to_date(&cache, &out, &[8; 32]), "other inputs");
 
@@ -200,23 +200,23 @@ mod tests {
         fs_err::write(out.join("sub/a.new"), b"a").unwrap();
         fs_err::rename(out.join("sub/a.new"), out.join("sub/a")).unwrap();
         assert!(!is_up_to_date(&cache, &out, &inputs));
-        record(&cache, &out, &inputs, &stat_tree(&out).unwrap());
+        record(&cache, &out, &inputs, stat_tree(&out).unwrap());
         assert!(is_up_to_date(&cache, &out, &inputs));
 
         // A mode change (ctime), an added file, a removed one.
         use std::os::unix::fs::PermissionsExt;
         fs_err::set_permissions(out.join("b"), std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(!is_up_to_date(&cache, &out, &inputs));
-        record(&cache, &out, &inputs, &stat_tree(&out).unwrap());
+        record(&cache, &out, &inputs, stat_tree(&out).unwrap());
         fs_err::write(out.join("sub/extra"), b"").unwrap();
         assert!(!is_up_to_date(&cache, &out, &inputs));
         fs_err::remove_file(out.join("sub/extra")).unwrap();
-        record(&cache, &out, &inputs, &stat_tree(&out).unwrap());
+        record(&cache, &out, &inputs, stat_tree(&out).unwrap());
         fs_err::remove_file(out.join("b")).unwrap();
         assert!(!is_up_to_date(&cache, &out, &inputs));
 
         forget(&cache, &out);
-        record(&cache, &out, &inputs, &stat_tree(&out).unwrap());
+        record(&cache, &out, &inputs, stat_tree(&out).unwrap());
         forget(&cache, &out);
         assert!(!is_up_to_date(&cache, &out, &inputs), "forgotten");
     }

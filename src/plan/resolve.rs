@@ -35,6 +35,16 @@ pub enum ResolveError {
     },
 }
 
+impl ResolveError {
+    /// What the user can do about it, where there is something: a repository's hint.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            ResolveError::Repo { source, .. } => source.hint(),
+            _ => None,
+        }
+    }
+}
+
 /// What one resolution produced: the two solutions (ids into the pool it ran on).
 pub struct Resolved<'p> {
     pub pool: &'p Pool,
