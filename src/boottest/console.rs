@@ -241,7 +241,21 @@ pub fn failure(text: &str) -> Option<Failure> {
             .split_once("not syncing: ")
             .map_or(line, |(_, d)| d)
             .trim();
-        return Some(Failure::new(FailureKind::KernelPanic, detail));
+        // A generated initrd says which step failed before its exit panics the kernel; after
+        // its last line of success the panic is the image's own.
+        use crate::emit::initrd::{FETCHED, SAYS};
+        let step = text[..at]
+            .lines()
+            .rev()
+            .find_map(|l| l.find(SAYS).map(|i| l[i..].trim()))
+            .filter(|l| !l.ends_with(FETCHED));
+        return Some(Failure::new(
+            FailureKind::KernelPanic,
+            &match step {
+                Some(step) => format!("{detail} ({step})"),
+                None => detail.to_string(),
+            },
+        ));
     }
     let before_kernel = text.find(KERNEL_BANNER).map_or(text, |i| &text[..i]);
     loader_failure(before_kernel)
@@ -378,6 +392,17 @@ mod tests {
         assert_eq!(
             f.reason(),
             "kernel panic: VFS: Unable to mount root fs on unknown-block(0,0)"
+        );
+    }
+
+    #[test]
+    fn a_panic_after_a_failed_initrd_step_names_the_step() {
+        let t = format!(
+            "{BIOS}diskless initrd: eth0 is 10.0.2.15/24\ndiskless initrd: cannot fetch http://10.0.2.2/x (15 tries)\n[   33.1] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n"
+        );
+        assert_eq!(
+            failure(&t).unwrap().reason(),
+            "kernel panic: Attempted to kill init! exitcode=0x00000100 (diskless initrd: cannot fetch http://10.0.2.2/x (15 tries))"
         );
     }
 

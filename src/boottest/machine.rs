@@ -43,6 +43,19 @@ pub enum Network {
     Tap { ifname: String },
 }
 
+impl Network {
+    /// Where a server on this host binds for the guest to reach it at its boot server's
+    /// address, `port`: QEMU's user network hands the guest's connections to its 10.0.2.2
+    /// to the host's 127.0.0.1. `None` for a tap device: its host side's address is the
+    /// caller's (binding every address instead would serve the folder to the whole network).
+    pub fn boot_server_bind(&self, port: u16) -> Option<std::net::SocketAddr> {
+        match self {
+            Network::User { .. } => Some((std::net::Ipv4Addr::LOCALHOST, port).into()),
+            Network::Tap { .. } => None,
+        }
+    }
+}
+
 /// Everything one boot needs.
 #[derive(Debug, Clone)]
 pub struct Machine {

@@ -223,4 +223,18 @@ mod tests {
         stage(&t, &s2, false).unwrap();
         assert!(s2.join("pxelinux/pxelinux.cfg/default").is_symlink());
     }
+
+    #[test]
+    fn staging_links_a_root_image_no_menu_loads() {
+        // `[image] root_http`: the initrd fetches root.squashfs; the menus never name it.
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("tftpboot");
+        std::fs::create_dir_all(t.join("pxelinux/images/c")).unwrap();
+        std::fs::write(t.join("pxelinux/images/c/root.squashfs"), b"hsqs").unwrap();
+        let s = d.path().join("stage");
+        stage(&t, &s, true).unwrap();
+        let staged = s.join("pxelinux/images/c/root.squashfs");
+        assert!(staged.is_symlink());
+        assert_eq!(std::fs::read(&staged).unwrap(), b"hsqs");
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::GlobalArgs;
 use clap::{Args, ValueEnum};
-use diskless::boottest::{self, Accel, Event, Expect, FailureKind, Firmware, Options, Run};
+use diskless::boottest::{self, Accel, Event, Expect, FailureKind, Firmware, Options, Phase, Run};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -73,6 +73,9 @@ impl boottest::Reporter for Lines {
         }
         match event {
             Event::Staged { tftp } => eprintln!("Serving `{}` over QEMU's tftp", tftp.display()),
+            Event::ServingHttp { addr } => {
+                eprintln!("serving the root image over HTTP on {addr}")
+            }
             Event::Starting {
                 firmware,
                 accel,
@@ -115,6 +118,19 @@ impl boottest::Reporter for Lines {
 /// What a user can do about a failed boot.
 fn hint(run: &Run) -> Option<String> {
     let f = run.outcome.failure.as_ref()?;
+    // The initrd's init reports a failed fetch and exits: the kernel panics (or the boot
+    // times out while it retries).
+    let none_whole = run.root_http.iter().all(|r| r.hits.complete == 0);
+    if let Some(r) = run.root_http.first()
+        && none_whole
+        && run.outcome.phase(Phase::Init).is_some()
+        && matches!(f.kind, FailureKind::KernelPanic | FailureKind::Timeout)
+    {
+        return Some(format!(
+            "the initrd did not fetch the whole root image from boot-test's HTTP server on {} (`{}`): its `diskless initrd:` lines in the serial log say why",
+            r.addr, r.url
+        ));
+    }
     match f.kind {
         FailureKind::KernelPanic
             if ["Unable to mount root fs", "No working init found", "No init found"]
@@ -165,7 +181,11 @@ pub fn run(args: BootTestArgs, g: &GlobalArgs) -> anyhow::Result<()> {
         },
         as_built: args.as_built,
     };
-    let report = boottest::run(&args.out, &opts, &Lines { quiet: g.quiet })?;
+    let report =
+        boottest::run(&args.out, &opts, &Lines { quiet: g.quiet }).map_err(|e| match e.hint() {
+            Some(h) => super::hint::hint(e, h),
+            None => e.into(),
+        })?;
     if args.json {
         let v = serde_json::json!({
             "out": args.out,

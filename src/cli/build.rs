@@ -181,6 +181,10 @@ fn with_hint(e: PlanError, plan: &Plan) -> anyhow::Error {
         PlanError::NoSpace { dir, needed, .. } => Some(space_hint(dir, *needed)),
         PlanError::Fetch(f) => super::fetch::hint_for(f).map(str::to_owned),
         PlanError::Resolve(r) => r.hint().map(str::to_owned),
+        PlanError::Emit { source, .. } => match source.as_ref() {
+            diskless::emit::EmitError::Initrd(i) => i.hint(),
+            _ => None,
+        },
         PlanError::SourceDateEpoch(_) => Some(
             "unset it, or set it to the build's date in seconds since 1970 (e.g. `git log -1 --format=%ct`)"
                 .to_owned(),

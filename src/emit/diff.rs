@@ -188,6 +188,16 @@ fn cpio_entries(p: &Path, label: &str) -> Result<Option<Vec<cpio::ReadEntry>>, D
         })
 }
 
+/// Whether `p` starts like a squashfs 4.0 image (`hsqs`, little-endian).
+fn is_squashfs(p: &Path) -> Result<bool, DiffError> {
+    let mut f = fs_err::File::open(p).map_err(|source| DiffError::Io {
+        path: p.into(),
+        source,
+    })?;
+    let mut magic = [0u8; 4];
+    Ok(f.read_exact(&mut magic).is_ok() && &magic == b"hsqs")
+}
+
 /// The entries of the squashfs root image in `rootfs_img`.
 fn squashfs_entries(rootfs_img: &Path) -> Result<Vec<cpio::ReadEntry>, DiffError> {
     let io = |source| DiffError::Io {
@@ -199,6 +209,21 @@ fn squashfs_entries(rootfs_img: &Path) -> Result<Vec<cpio::ReadEntry>, DiffError
     };
     super::squashfs::read_entries(tmp.path())
         .map_err(|e| io(std::io::Error::other(crate::net::error_chain(&e))))
+}
+
+/// `out`, or when no entry differs though the bytes do (sha256 `ha`, `hb`): the
+/// compression differs.
+fn or_compression(mut out: Vec<Difference>, label: &str, ha: &str, hb: &str) -> Vec<Difference> {
+    if out.is_empty() {
+        out.push(d(
+            label,
+            None,
+            "compressed bytes (entries identical)",
+            ha,
+            hb,
+        ));
+    }
+    out
 }
 
 fn diff_files(a: &Path, b: &Path, label: &str) -> Result<Vec<Difference>, DiffError> {
@@ -226,17 +251,18 @@ fn diff_files(a: &Path, b: &Path, label: &str) -> Result<Vec<Difference>, DiffEr
                 &squashfs_entries(b)?,
             ));
         }
-        if out.is_empty() {
-            // Same entries, different bytes: the compression differs.
-            out.push(d(
-                label,
-                None,
-                "compressed bytes (entries identical)",
-                &ha,
-                &hb,
-            ));
-        }
-        return Ok(out);
+        return Ok(or_compression(out, label, &ha, &hb));
+    }
+    if is_squashfs(a)? && is_squashfs(b)? {
+        // A bare root image (`[image] root_http`): entry by entry, like one in rootfs.img.
+        let entries = |p: &Path| {
+            super::squashfs::read_entries(p).map_err(|e| DiffError::Io {
+                path: p.into(),
+                source: std::io::Error::other(crate::net::error_chain(&e)),
+            })
+        };
+        let out = diff_cpio(label, &entries(a)?, &entries(b)?);
+        return Ok(or_compression(out, label, &ha, &hb));
     }
     let (da, db) = (read_all(a)?, read_all(b)?);
     if let (Ok(ta), Ok(tb)) = (std::str::from_utf8(&da), std::str::from_utf8(&db)) {

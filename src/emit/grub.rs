@@ -10,6 +10,11 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// What pxelinux's `IPAPPEND 3` passes, from GRUB's network variables (set when GRUB was
+/// booted over the network): the address it got by DHCP and the boot server's. GRUB keeps
+/// no netmask or gateway; the initrd then routes to the server on the link.
+pub const NET_ARGS: &str = "ip=${net_default_ip}:${net_default_server}:: BOOTIF=${net_default_mac}";
+
 pub fn config(
     menu: &Menu,
     layout: &Layout,
@@ -35,7 +40,13 @@ pub fn config(
             quote(&e.label),
             quote(&e.id)
         ));
-        let c = cmdline(e, extra);
+        let mut c = cmdline(e, extra);
+        if e.net_args {
+            if !c.is_empty() {
+                c.push(' ');
+            }
+            c.push_str(NET_ARGS);
+        }
         s.push_str(&format!(
             "  linux /{}{}{}\n",
             layout.kernel(&e.image),
@@ -69,6 +80,7 @@ mod tests {
             image: "compute".into(),
             cmdline: "console=ttyS0".into(),
             extra_initrds: Vec::new(),
+            net_args: false,
         }];
         let c = config(
             &Menu::default(),

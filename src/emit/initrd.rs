@@ -13,6 +13,15 @@
 //! `/init` (which applies file capabilities and hands over to systemd, as with an
 //! initramfs root). A failed step prints a line naming it and exits, which the kernel
 //! reports as a panic (`diskless boot-test` shows both).
+//!
+//! With `[image] root_http` the boot loader loads no `rootfs.img`: the initrd fetches the
+//! image over HTTP ([`Fetch`]). It then also carries the NIC drivers and a few of the
+//! image's own programs ([`FETCH_PROGRAMS`], copied with their libraries by
+//! [`super::userland`]). `/init` loads the modules, mounts `/proc` and `/sys` and runs the
+//! generated script [`FETCH_SCRIPT`], which takes the address the boot loader passed
+//! (`ip=`, `BOOTIF=`), configures the interface with that MAC, downloads the image,
+//! checks its sha256, takes the address off again and executes [`MOUNT_ROOT`]: the rest
+//! of the straight-line program above (loop, overlay, hand-over).
 
 use super::cpio::CpioError;
 use crate::rootfs::elf::{Arg, Call, Syscalls};
@@ -45,8 +54,96 @@ pub enum InitrdError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "The image has no `{name}`, which the initrd needs to fetch the root image over HTTP (`[image] root_http`)"
+    )]
+    MissingProgram {
+        name: String,
+        packages: &'static str,
+    },
+    #[error(
+        "The image's kernel {kver} has none of the network drivers {tried} (as modules or built in), so the initrd could not reach `root_http`"
+    )]
+    NoNetDriver { kver: String, tried: String },
+    #[error(transparent)]
+    Userland(#[from] super::userland::UserlandError),
     #[error(transparent)]
     Cpio(#[from] CpioError),
+}
+
+impl InitrdError {
+    /// What to do about it, when that can be said.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            InitrdError::MissingProgram { packages, .. } => Some(format!(
+                "add {packages} to [packages] install, or leave `root_http` out to have the boot loader load the root image"
+            )),
+            InitrdError::NoNetDriver { .. } => Some(
+                "name the nodes' NIC drivers in `[image] net_modules`, or install the kernel's modules package (kernel-modules on EL)".into(),
+            ),
+            InitrdError::MissingModule { .. } => Some(
+                "install the kernel's modules package (kernel-modules-core and kernel-modules on EL9), or check the names in `[image] net_modules`".into(),
+            ),
+            InitrdError::Userland(e) => Some(e.hint()),
+            _ => None,
+        }
+    }
+}
+
+/// The network drivers a root fetched over HTTP loads unless `[image] net_modules` names
+/// others: the usual server, cloud and virtual NICs whose drivers bring a link up without
+/// a firmware file. Those the image's kernel lacks are left out.
+pub const DEFAULT_NET_MODULES: [&str; 12] = [
+    "virtio_net",
+    "e1000",
+    "e1000e",
+    "igb",
+    "igc",
+    "ixgbe",
+    "i40e",
+    "ice",
+    "bnxt_en",
+    "mlx5_core",
+    "vmxnet3",
+    "r8169",
+];
+
+/// How every line the initrd prints starts.
+pub const SAYS: &str = "diskless initrd: ";
+/// The fetch script's last line before the image is mounted.
+pub const FETCHED: &str = "root image fetched and verified";
+
+/// Where the fetch script is in the initrd.
+pub const FETCH_SCRIPT: &str = "/diskless/fetch";
+/// The second half of the init program when the image is fetched: loop, overlay, hand-over.
+pub const MOUNT_ROOT: &str = "/diskless/mount-root";
+/// The image's programs the fetch script runs: each one the first found of its
+/// alternatives, and the packages that would provide it (for the error).
+pub const FETCH_PROGRAMS: [(&[&str], &str); 5] = [
+    (&["sh"], "bash (or busybox)"),
+    (&["ip"], "iproute (or busybox)"),
+    (&["curl", "wget"], "curl (or wget, or busybox)"),
+    (&["sha256sum"], "coreutils (or busybox)"),
+    (&["sleep"], "coreutils (or busybox)"),
+];
+
+/// A root image the initrd fetches over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetch {
+    /// Where from; `{server}` is replaced with the boot server's address at boot.
+    pub url: String,
+    /// The image's sha256 (hex): the script refuses any other bytes.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// How the initrd gets the root image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery<'a> {
+    /// The boot loader loads `rootfs.img`, which holds the image in parts of these sizes.
+    Loaded { parts: &'a [u64] },
+    /// The initrd fetches it.
+    Fetched(&'a Fetch),
 }
 
 // x86_64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl).
@@ -63,6 +160,8 @@ const MKDIR: u32 = 83;
 const CHROOT: u32 = 161;
 const MOUNT: u32 = 165;
 const FINIT_MODULE: u32 = 313;
+const UMOUNT2: u32 = 166;
+const MNT_DETACH: u64 = 2;
 const O_RDONLY: u64 = 0;
 const O_WRONLY: u64 = 1;
 const O_RDWR: u64 = 2;
@@ -121,13 +220,16 @@ pub fn modules_dir(tree: &Tree, kver: &str) -> String {
 }
 
 /// The modules to load for `wanted`, dependencies first, from the kernel's modules folder
-/// `dir` (e.g. `/usr/lib/modules/5.14.0-427.el9.x86_64`); built-in ones are skipped.
+/// `dir` (e.g. `/usr/lib/modules/5.14.0-427.el9.x86_64`); built-in ones are skipped. Of
+/// `optional`, those the kernel lacks are left out; at least one of them must be there
+/// (a module or built in) when any are named.
 pub fn modules(
     tree: &Tree,
     store: &Store,
     dir: &str,
     kver: &str,
     wanted: &[&str],
+    optional: &[&str],
 ) -> Result<Vec<Module>, InitrdError> {
     let dep = text(tree, store, &format!("{dir}/modules.dep"))?.unwrap_or_default();
     let builtin: BTreeSet<String> = text(tree, store, &format!("{dir}/modules.builtin"))?
@@ -184,6 +286,22 @@ pub fn modules(
             });
         }
         visit(&w, &deps, &mut out, &mut seen);
+    }
+    let mut found = 0;
+    for o in optional {
+        let o = o.replace('-', "_");
+        if builtin.contains(&o) {
+            found += 1;
+        } else if deps.contains_key(&o) {
+            found += 1;
+            visit(&o, &deps, &mut out, &mut seen);
+        }
+    }
+    if !optional.is_empty() && found == 0 {
+        return Err(InitrdError::NoNetDriver {
+            kver: kver.to_string(),
+            tried: optional.join(", "),
+        });
     }
     Ok(out)
 }
@@ -252,9 +370,8 @@ pub fn join_calls(parts: &[(String, u64)], target: &str) -> Vec<Call> {
     calls
 }
 
-/// The `/init` program: see the module documentation. `parts` are the sizes of the root
-/// image's parts in `rootfs.img` (one part is the image itself: nothing to join).
-pub fn init_program(modules: &[Module], parts: &[u64]) -> Vec<u8> {
+/// The start of every `/init`: devtmpfs on `/dev`, then the modules.
+fn start_calls(modules: &[Module]) -> Vec<Call> {
     let s = Arg::str;
     let mut calls = vec![
         Call::new(MKDIR, vec![s("/dev"), Arg::Imm(0o755)]).ok(EEXIST),
@@ -291,14 +408,15 @@ pub fn init_program(modules: &[Module], parts: &[u64]) -> Vec<u8> {
         );
         calls.push(Call::new(CLOSE, vec![Arg::Slot(0)]));
     }
-    let named: Vec<(String, u64)> = parts
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (part_name(i), *n))
-        .collect();
-    calls.extend(join_calls(&named, ROOT_IMAGE));
+    calls
+}
+
+/// From [`ROOT_IMAGE`] in the initrd's root to the image's `/init`: loop device, squashfs
+/// on `/lower`, the overlay on `/sysroot`, which becomes `/`.
+fn mount_root_calls() -> Vec<Call> {
+    let s = Arg::str;
     let mkdir = |p: &str| Call::new(MKDIR, vec![s(p), Arg::Imm(0o755)]).ok(EEXIST);
-    calls.extend([
+    vec![
         Call::new(OPEN, vec![s("/dev/loop-control"), Arg::Imm(O_RDWR | O_CLOEXEC), Arg::Imm(0)])
             .save(1)
             .fatal("diskless initrd: cannot open /dev/loop-control (no loop driver?)"),
@@ -361,18 +479,182 @@ pub fn init_program(modules: &[Module], parts: &[u64]) -> Vec<u8> {
         Call::new(CHDIR, vec![s("/")]),
         Call::new(EXECVE, vec![s("/init"), Arg::Argv, Arg::Envp])
             .fatal("diskless initrd: cannot execute /init of the root image"),
-    ]);
+    ]
+}
+
+/// The `/init` program: see the module documentation. `parts` are the sizes of the root
+/// image's parts in `rootfs.img` (one part is the image itself: nothing to join).
+pub fn init_program(modules: &[Module], parts: &[u64]) -> Vec<u8> {
+    let mut calls = start_calls(modules);
+    let named: Vec<(String, u64)> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (part_name(i), *n))
+        .collect();
+    calls.extend(join_calls(&named, ROOT_IMAGE));
+    calls.extend(mount_root_calls());
     Syscalls::x86_64(&calls)
 }
 
+/// The `/init` of an initrd that fetches the root image: the modules (file systems and
+/// NIC drivers), `/proc` and `/sys` for the script, then the script [`FETCH_SCRIPT`].
+pub fn fetch_init_program(modules: &[Module]) -> Vec<u8> {
+    let s = Arg::str;
+    let mut calls = start_calls(modules);
+    for (fs, at) in [("proc", "/proc"), ("sysfs", "/sys")] {
+        calls.push(Call::new(MKDIR, vec![s(at), Arg::Imm(0o755)]).ok(EEXIST));
+        calls.push(
+            Call::new(MOUNT, vec![s(fs), s(at), s(fs), Arg::Imm(0), Arg::Imm(0)])
+                .ok(EBUSY)
+                .fatal(format!("diskless initrd: cannot mount {fs} on {at}")),
+        );
+    }
+    calls.push(
+        Call::new(EXECVE, vec![s(FETCH_SCRIPT), Arg::Argv, Arg::Envp])
+            .fatal(format!("diskless initrd: cannot run {FETCH_SCRIPT}")),
+    );
+    Syscalls::x86_64(&calls)
+}
+
+/// [`MOUNT_ROOT`]: `/proc` and `/sys` of the initrd off (the image's init mounts its own),
+/// then [`mount_root_calls`].
+pub fn mount_root_program() -> Vec<u8> {
+    let s = Arg::str;
+    let mut calls: Vec<Call> = ["/proc", "/sys"]
+        .iter()
+        .map(|at| {
+            Call::new(UMOUNT2, vec![s(at), Arg::Imm(MNT_DETACH)])
+                .warn(format!("diskless initrd: cannot unmount {at}"))
+        })
+        .collect();
+    calls.extend(mount_root_calls());
+    Syscalls::x86_64(&calls)
+}
+
+/// POSIX sh between single quotes.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The fetch script, run by the image's shell `sh` with its `ip`, `fetcher` (curl or
+/// wget), `sha256sum` and `sleep`. Portable sh (bash and busybox ash run it): builtins
+/// only besides those, no temporary files.
+pub fn fetch_script(sh: &str, fetcher: &str, f: &Fetch) -> String {
+    let get = if fetcher.ends_with("/curl") {
+        format!("{fetcher} -fsS --connect-timeout 5 -o {ROOT_IMAGE} \"$url\"")
+    } else {
+        // One try per round (GNU wget would retry 20 times itself); no `-T`: Debian's static
+        // busybox wget has no timeouts and crashes on the option.
+        format!("{fetcher} -q -t 1 -O {ROOT_IMAGE} \"$url\"")
+    };
+    format!(
+        r#"#!{sh}
+# Generated by diskless ([image] root_http): fetch the root image, then mount it ({MOUNT_ROOT}).
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+url={url}
+sha256={sha256}
+size={size}
+say() {{ echo "{SAYS}$*"; }}
+# Exiting ends PID 1: the kernel panics and shows this line before it.
+fail() {{ say "$*"; exit 1; }}
+
+# What the boot loader passed: pxelinux (IPAPPEND 3) ip=<client>:<server>:<gateway>:<netmask>
+# BOOTIF=01-<mac>; GRUB ip=<client>:<server>:: BOOTIF=<mac>. diskless.root_url= overrides.
+ip_arg=
+bootif=
+read -r cmdline </proc/cmdline
+for a in $cmdline; do
+    case $a in
+    ip=*) ip_arg=${{a#ip=}} ;;
+    BOOTIF=*) bootif=${{a#BOOTIF=}} ;;
+    diskless.root_url=*) url=${{a#diskless.root_url=}} ;;
+    esac
+done
+case $ip_arg in
+*:*) ;;
+*) fail "no ip=<client>:<server>:... on the kernel command line (pxelinux IPAPPEND 3 or GRUB's net_default_ip pass it): cannot fetch $url" ;;
+esac
+rest=$ip_arg
+client=${{rest%%:*}}; rest=${{rest#*:}}
+server=${{rest%%:*}}; rest=${{rest#*:}}
+gw=${{rest%%:*}}; rest=${{rest#*:}}
+mask=${{rest%%:*}}
+[ -n "$client" ] || fail "the boot loader passed no client address (ip=$ip_arg)"
+case $url in
+*"{{server}}"*)
+    [ -n "$server" ] || fail "the boot loader passed no server address (ip=$ip_arg) for $url"
+    url=${{url%%"{{server}}"*}}$server${{url#*"{{server}}"}}
+    ;;
+esac
+# 01-aa-bb-cc-dd-ee-ff or aa:bb:cc:dd:ee:ff as sysfs writes it (a function in a subshell:
+# its own "$@" and IFS).
+mac_of() {{
+    IFS=:-
+    set -- $1
+    [ $# -eq 7 ] && shift
+    [ $# -eq 6 ] && echo "$1:$2:$3:$4:$5:$6"
+}}
+mac=
+[ -n "$bootif" ] && mac=$(mac_of "$bootif")
+
+# The interface with that MAC (else the first one), once its driver has found the NIC.
+dev=
+tries=0
+while :; do
+    for d in /sys/class/net/*; do
+        [ -e "$d/address" ] || continue
+        [ "${{d##*/}}" = lo ] && continue
+        read -r a <"$d/address"
+        if [ -z "$mac" ] || [ "$a" = "$mac" ]; then
+            dev=${{d##*/}}
+            break
+        fi
+    done
+    [ -n "$dev" ] && break
+    tries=$((tries + 1))
+    [ $tries -ge 30 ] && fail "no network interface${{mac:+ with MAC $mac}} after 30 s (is its driver in [image] net_modules?)"
+    sleep 1
+done
+
+prefix=32
+[ -n "$mask" ] && [ "$mask" != 0.0.0.0 ] && prefix=$mask
+ip link set "$dev" up || fail "cannot bring $dev up"
+ip addr add "$client/$prefix" dev "$dev" || fail "cannot give $dev the address $client/$prefix"
+# Without a netmask (GRUB passes none) the server is reached on the link.
+[ "$prefix" = 32 ] && {{ ip route add "$server" dev "$dev" || fail "cannot route to $server on $dev"; }}
+[ -n "$gw" ] && [ "$gw" != 0.0.0.0 ] && ip route add default via "$gw" dev "$dev"
+say "$dev ($a) is $client/$prefix; fetching $url ($size bytes)"
+tries=0
+until {get}; do
+    tries=$((tries + 1))
+    [ $tries -ge 15 ] && fail "cannot fetch $url (15 tries): is the tftp tree served over HTTP there?"
+    sleep 2
+done
+got=$(sha256sum {ROOT_IMAGE})
+got=${{got%% *}}
+[ "$got" = "$sha256" ] || fail "$url is not this build's root image (sha256 $got, expected $sha256): a stale copy on the server?"
+say "{FETCHED}"
+# The image configures its own network: leave the interface as the kernel made it.
+ip addr flush dev "$dev"
+ip link set "$dev" down
+exec {MOUNT_ROOT} "$@"
+"#,
+        url = sh_quote(&f.url),
+        sha256 = sh_quote(&f.sha256),
+        size = f.size,
+    )
+}
+
 /// The initrd's tree (contents put into `store`): `/init`, the modules (decompressed), the
-/// folders `/init` mounts on, `/dev/console`. `parts`: as for [`init_program`].
+/// folders `/init` mounts on, `/dev/console`; for a fetched root image also the script,
+/// [`MOUNT_ROOT`] and the image's programs the script runs.
 pub fn tree(
     image: &Tree,
     store: &Store,
     modules_dir: &str,
     modules: &[Module],
-    parts: &[u64],
+    delivery: Delivery<'_>,
     mtime: u64,
 ) -> Result<Tree, InitrdError> {
     let meta = |kind: EntryKind, mode: u32| Entry {
@@ -412,10 +694,44 @@ pub fn tree(
         "/dev/console",
         meta(EntryKind::CharDev { major: 5, minor: 1 }, 0o600),
     );
-    t.insert(
-        "/init",
-        meta(put(&init_program(modules, parts), "/init")?, 0o755),
-    );
+    match delivery {
+        Delivery::Loaded { parts } => {
+            t.insert(
+                "/init",
+                meta(put(&init_program(modules, parts), "/init")?, 0o755),
+            );
+        }
+        Delivery::Fetched(f) => {
+            let mut found = Vec::new();
+            for (names, packages) in FETCH_PROGRAMS {
+                let path = names
+                    .iter()
+                    .find_map(|n| super::userland::find(image, n))
+                    .ok_or_else(|| InitrdError::MissingProgram {
+                        name: names.join("` or `"),
+                        packages,
+                    })?;
+                found.push(path);
+            }
+            super::userland::install(image, store, &found, &mut t, mtime)?;
+            for d in ["/proc", "/sys", "/tmp"] {
+                t.insert(d, meta(EntryKind::Dir, 0o755));
+            }
+            let script = fetch_script(&found[0], &found[2], f);
+            t.insert(
+                FETCH_SCRIPT,
+                meta(put(script.as_bytes(), FETCH_SCRIPT)?, 0o755),
+            );
+            t.insert(
+                MOUNT_ROOT,
+                meta(put(&mount_root_program(), MOUNT_ROOT)?, 0o755),
+            );
+            t.insert(
+                "/init",
+                meta(put(&fetch_init_program(modules), "/init")?, 0o755),
+            );
+        }
+    }
     for m in modules {
         let path = format!("{modules_dir}/{}", m.rel);
         let Some(EntryKind::File { digest, .. }) = image.get(&path).map(|e| &e.kind) else {
@@ -494,6 +810,39 @@ mod tests {
             join_calls(&parts[..1], "/x").is_empty(),
             "one part: nothing to join"
         );
+    }
+
+    /// The fetch script is valid sh to both shells that run it on nodes (bash on EL,
+    /// busybox ash in the fixture image); its values are quoted.
+    #[test]
+    fn the_fetch_script_parses_in_bash_and_busybox_ash() {
+        let f = Fetch {
+            url: "http://{server}:8080/pxelinux/images/it's/root.squashfs".into(),
+            sha256: "ab".repeat(32),
+            size: 42,
+        };
+        for (sh, fetcher) in [
+            ("/bin/bash", "/usr/bin/curl"),
+            ("/bin/busybox", "/usr/bin/wget"),
+        ] {
+            let script = fetch_script("/bin/sh", fetcher, &f);
+            assert!(script.starts_with("#!/bin/sh\n"));
+            assert!(
+                script
+                    .contains("url='http://{server}:8080/pxelinux/images/it'\\''s/root.squashfs'")
+            );
+            if !std::path::Path::new(sh).exists() {
+                eprintln!("skipped {sh}: not installed");
+                continue;
+            }
+            let mut cmd = std::process::Command::new(sh);
+            if sh.ends_with("busybox") {
+                cmd.arg("sh");
+            }
+            let out = cmd.args(["-n", "-c", &script]).output().unwrap();
+            assert!(out.status.success(), "{sh}: {out:?}");
+            assert!(script.contains(&format!("until {fetcher} ")), "{script}");
+        }
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub struct Summary {
 /// An `images` record, as far as a reader needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct ImageSummary {
+    #[serde(default)]
+    pub name: String,
     /// An initramfs root's archive (absent with a squashfs root).
     #[serde(default)]
     pub initramfs: InitramfsSummary,
@@ -119,7 +121,7 @@ pub struct ImageSummary {
     #[serde(default)]
     pub initrd: Option<BytesSummary>,
     #[serde(default)]
-    pub root_image: Option<BytesSummary>,
+    pub root_image: Option<RootImageSummary>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -127,15 +129,30 @@ pub struct BytesSummary {
     pub bytes: u64,
 }
 
+/// A squashfs root's image: `rootfs.img`, which the boot loader loads, or (`[image]
+/// root_http`) the bare `root.squashfs`, which the initrd fetches from `url`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct RootImageSummary {
+    pub bytes: u64,
+    /// From the tftp tree's root (`pxelinux/images/<name>/root.squashfs`); builds before it
+    /// was recorded: `None`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Where the initrd fetches it (`http://{server}:8080/pxelinux/images/<name>/root.squashfs`,
+    /// `{server}` being the boot server); `None`: the boot loader loads it.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
 impl ImageSummary {
     /// About what the node holds in RAM before its root runs: an initramfs unpacked next to
     /// its compressed copy; a squashfs root's files as loaded (the image stays compressed).
     pub fn ram_bytes(&self) -> u64 {
-        let loaded = |b: &Option<BytesSummary>| b.as_ref().map_or(0, |b| b.bytes);
+        // A fetched image is held in RAM too: the initrd downloads it into its rootfs.
         self.initramfs.uncompressed_bytes
             + self.initramfs.bytes
-            + loaded(&self.initrd)
-            + loaded(&self.root_image)
+            + self.initrd.as_ref().map_or(0, |b| b.bytes)
+            + self.root_image.as_ref().map_or(0, |b| b.bytes)
     }
 }
 

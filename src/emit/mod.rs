@@ -50,6 +50,7 @@ pub mod sqfs;
 pub mod squashfs;
 pub mod sums;
 pub mod tarball;
+pub mod userland;
 pub mod xinetd;
 
 pub use manifest::{HostFileRecord, PackageRecord, Provenance};
@@ -274,12 +275,20 @@ fn valid_image_name(n: &str) -> bool {
 }
 
 /// What the boot loader loads after `initramfs.img` for `image`: with a squashfs root,
-/// `rootfs.img`, which carries the root image.
+/// `rootfs.img`, which carries the root image (unless the initrd fetches it over HTTP).
 fn root_initrds(inputs: &EmitInputs<'_>, image: &str) -> Vec<String> {
     match inputs.settings.root {
-        settings::RootKind::Initramfs => Vec::new(),
-        settings::RootKind::Squashfs => vec![inputs.settings.layout.root_image(image)],
+        settings::RootKind::Squashfs if inputs.settings.root_http.is_none() => {
+            vec![inputs.settings.layout.root_image(image)]
+        }
+        _ => Vec::new(),
     }
+}
+
+/// Whether the menus pass the boot loader's network settings on: the initrd needs them to
+/// fetch the root image over HTTP.
+fn net_args(inputs: &EmitInputs<'_>) -> bool {
+    inputs.settings.root == settings::RootKind::Squashfs && inputs.settings.root_http.is_some()
 }
 
 /// The menu: one entry per image, then the extra entries; ids unique, default known.
@@ -294,6 +303,7 @@ fn menu_entries(inputs: &EmitInputs<'_>) -> Result<Vec<pxe::MenuEntry>, EmitErro
             image: i.name.clone(),
             cmdline: i.cmdline.clone(),
             extra_initrds: root_initrds(inputs, &i.name),
+            net_args: net_args(inputs),
         })
         .collect();
     for x in &menu.extra_entries {
@@ -315,6 +325,7 @@ fn menu_entries(inputs: &EmitInputs<'_>) -> Result<Vec<pxe::MenuEntry>, EmitErro
             id: x.id.clone(),
             label: x.label.clone(),
             extra_initrds: root_initrds(inputs, &image),
+            net_args: net_args(inputs),
             image,
             cmdline: x.cmdline.clone(),
         });
@@ -615,7 +626,8 @@ impl<'i, 'a> Emission<'i, 'a> {
     }
 
     /// A squashfs root: the small initrd at `irel` (where an initramfs root's initramfs
-    /// goes), then `rootfs.img` with the root image.
+    /// goes), then `rootfs.img` with the root image; or, with `root_http`, the bare image
+    /// `root.squashfs` beside it, which the initrd fetches.
     fn squashfs_image(
         &mut self,
         class: LayerClass,
@@ -625,20 +637,56 @@ impl<'i, 'a> Emission<'i, 'a> {
     ) -> Result<(), EmitError> {
         let (s, out, store) = (&self.inputs.settings, self.w.out, self.inputs.store);
         let sde = self.inputs.source_date_epoch;
-        let rrel = tftp(&s.layout.root_image(&img.name));
+        let fetched = s.root_http.is_some();
+        let rrel = tftp(&if fetched {
+            s.layout.root_squashfs(&img.name)
+        } else {
+            s.layout.root_image(&img.name)
+        });
         let rpath = out.join(&rrel);
-        // Built beside the output's files, then carried into rootfs.img and removed.
+        // Built beside the output's files, then carried into rootfs.img (and removed) or
+        // renamed into place.
         let tmp = out.join(".root.squashfs.tmp");
         let sq = squashfs::write(img.tree, store, sde, s.compression, &tmp)?;
-        let wrapped = squashfs::wrap(&tmp, sde, &rpath, s.root_chunk_bytes)?;
-        fs_err::remove_file(&tmp).map_err(io_err(&tmp))?;
+        let (parts, fetch) = match &s.root_http {
+            None => {
+                let wrapped = squashfs::wrap(&tmp, sde, &rpath, s.root_chunk_bytes)?;
+                fs_err::remove_file(&tmp).map_err(io_err(&tmp))?;
+                (wrapped.parts, None)
+            }
+            Some(base) => {
+                fs_err::rename(&tmp, &rpath).map_err(io_err(&rpath))?;
+                let sha256 = sums::file_sha256(&rpath)?;
+                let fetch = initrd::Fetch {
+                    url: format!("{base}/{}", s.layout.root_squashfs(&img.name)),
+                    sha256,
+                    size: sq.bytes,
+                };
+                (vec![sq.bytes], Some(fetch))
+            }
+        };
         set_mode(&rpath, 0o644)?;
-        let rbytes = wrapped.bytes;
+        let rbytes = fs_err::metadata(&rpath).map_err(io_err(&rpath))?.len();
 
-        // The initrd after the root image: its init joins the image's parts, if any.
+        // The initrd after the root image: its init joins the image's parts, if any, or
+        // fetches the image.
         let kdir = initrd::modules_dir(img.tree, &k.version);
-        let modules = initrd::modules(img.tree, store, &kdir, &k.version, &initrd::MODULES)?;
-        let itree = initrd::tree(img.tree, store, &kdir, &modules, &wrapped.parts, sde)?;
+        let net: Vec<&str> = match (&fetch, &s.net_modules) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(m)) => m.iter().map(String::as_str).collect(),
+            (Some(_), None) => initrd::DEFAULT_NET_MODULES.to_vec(),
+        };
+        // Named ones must be there; of the defaults, those the kernel has.
+        let (wanted, optional) = match s.net_modules {
+            Some(_) => ([initrd::MODULES.as_slice(), &net].concat(), Vec::new()),
+            None => (initrd::MODULES.to_vec(), net),
+        };
+        let modules = initrd::modules(img.tree, store, &kdir, &k.version, &wanted, &optional)?;
+        let delivery = match &fetch {
+            Some(f) => initrd::Delivery::Fetched(f),
+            None => initrd::Delivery::Loaded { parts: &parts },
+        };
+        let itree = initrd::tree(img.tree, store, &kdir, &modules, delivery, sde)?;
         let ipath = out.join(irel);
         let istats = self.write_archive(&itree, &ipath)?;
         self.w.files.push((irel.to_string(), class));
@@ -649,7 +697,21 @@ impl<'i, 'a> Emission<'i, 'a> {
         }
         self.w.files.push((rrel, class));
         let isize = fs_err::metadata(&ipath).map_err(io_err(&ipath))?.len();
-        self.check_initramfs_size(img, isize + rbytes)?;
+        // What the boot loader loads: a fetched image is not its business.
+        self.check_initramfs_size(img, isize + if fetched { 0 } else { rbytes })?;
+        let mut root_image = json!({
+            "path": if fetched { s.layout.root_squashfs(&img.name) } else { s.layout.root_image(&img.name) },
+            "entries": sq.entries,
+            "squashfs_bytes": sq.bytes,
+            "bytes": rbytes,
+            "parts": parts.len(),
+            "files_with_xattrs": sq.with_xattrs,
+            "compression": squashfs::compressor_name(s.compression),
+        });
+        if let Some(f) = &fetch {
+            root_image["url"] = json!(f.url);
+            root_image["sha256"] = json!(f.sha256);
+        }
         self.images.push(json!({
             "name": img.name,
             "cmdline": img.cmdline,
@@ -660,15 +722,7 @@ impl<'i, 'a> Emission<'i, 'a> {
                 "bytes": isize,
                 "modules": modules.iter().map(|m| format!("{kdir}/{}", m.rel)).collect::<Vec<_>>(),
             },
-            "root_image": {
-                "path": s.layout.root_image(&img.name),
-                "entries": sq.entries,
-                "squashfs_bytes": sq.bytes,
-                "bytes": rbytes,
-                "parts": wrapped.parts.len(),
-                "files_with_xattrs": sq.with_xattrs,
-                "compression": squashfs::compressor_name(s.compression),
-            },
+            "root_image": root_image,
         }));
         Ok(())
     }

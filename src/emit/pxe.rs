@@ -15,7 +15,15 @@ pub struct MenuEntry {
     /// Loaded after the image's initramfs, in order (a host's overlay), paths from the
     /// tftp root.
     pub extra_initrds: Vec<String>,
+    /// The initrd fetches the root image over HTTP: the boot loader passes on the address
+    /// it got by DHCP, the boot server's and its MAC ([`NET_ARGS_PXELINUX`],
+    /// [`super::grub::NET_ARGS`]).
+    pub net_args: bool,
 }
+
+/// pxelinux's `IPAPPEND 3`: `ip=<client>:<server>:<gateway>:<netmask>` and
+/// `BOOTIF=01-<mac>` on the kernel command line.
+pub const NET_ARGS_PXELINUX: &str = "IPAPPEND 3";
 
 pub const LOCAL: &str = "local";
 
@@ -87,6 +95,9 @@ pub fn config(
             append.push_str(&c);
         }
         s.push_str(&format!("  APPEND {append}\n"));
+        if e.net_args {
+            s.push_str(&format!("  {NET_ARGS_PXELINUX}\n"));
+        }
     }
     if menu.local_boot {
         s.push_str(&format!(
@@ -112,6 +123,7 @@ mod tests {
             image: "compute".into(),
             cmdline: "console=ttyS0 quiet".into(),
             extra_initrds: Vec::new(),
+            net_args: false,
         }];
         let c = config(
             &Menu::default(),

@@ -23,6 +23,11 @@ pub struct EmitSettings {
     pub root: RootKind,
     /// A squashfs root image larger than this travels in parts of this size.
     pub root_chunk_bytes: u64,
+    /// A squashfs root fetched over HTTP by the initrd from this base URL (no trailing
+    /// `/`; `{server}` is the boot server), instead of `rootfs.img` from the boot loader.
+    pub root_http: Option<String>,
+    /// The network drivers that initrd loads; `None`: the usual ones the kernel has.
+    pub net_modules: Option<Vec<String>>,
 }
 
 /// How nodes get their root filesystem.
@@ -48,6 +53,8 @@ impl Default for EmitSettings {
             oci: Oci::default(),
             root: RootKind::default(),
             root_chunk_bytes: 1 << 30,
+            root_http: None,
+            net_modules: None,
         }
     }
 }
@@ -96,6 +103,10 @@ impl Layout {
     /// A squashfs root's `rootfs.img`, loaded after the initrd (`initramfs.img`).
     pub fn root_image(&self, image: &str) -> String {
         format!("{}/{image}/rootfs.img", self.images_dir)
+    }
+    /// A squashfs root image fetched over HTTP (`[image] root_http`): the bare image.
+    pub fn root_squashfs(&self, image: &str) -> String {
+        format!("{}/{image}/root.squashfs", self.images_dir)
     }
     /// A host's overlay, loaded after the image's initramfs by the host's menus.
     pub fn host_overlay(&self, image: &str, host: &str) -> String {

@@ -471,6 +471,8 @@ pub fn emit_settings(p: &Profile) -> EmitSettings {
             .image
             .root_chunk_mib
             .map_or(defaults.root_chunk_bytes, |m| u64::from(m) << 20),
+        root_http: p.image.root_http.clone(),
+        net_modules: p.image.net_modules.clone(),
         ..defaults
     }
 }

@@ -161,7 +161,19 @@ pub struct Image {
     /// rootfs.img (`None`: 1024).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root_chunk_mib: Option<u32>,
+    /// With a squashfs root: the initrd fetches the root image over HTTP from this base URL
+    /// (the tftp tree served by a web server; `{server}` is the boot server) instead of the
+    /// boot loader loading it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_http: Option<String>,
+    /// The network drivers that initrd loads (`None`: the usual ones the kernel has,
+    /// `emit::initrd::DEFAULT_NET_MODULES`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net_modules: Option<Vec<String>>,
 }
+
+/// In `[image] root_http`: the boot server's address, as the node's boot loader saw it.
+pub const ROOT_HTTP_SERVER: &str = "{server}";
 
 /// How the node gets its root filesystem.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -165,6 +165,8 @@ pub struct RawImage {
     pub rpmdb: Option<bool>,
     pub root: Option<Spanned<ImageRoot>>,
     pub root_chunk_mib: Option<Spanned<i64>>,
+    pub root_http: Option<Spanned<String>>,
+    pub net_modules: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

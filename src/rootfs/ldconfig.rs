@@ -36,6 +36,10 @@
 //! `all` capability-style masks such as `LD_HWCAP_MASK` from the environment are not read.
 //! An image without `/usr/sbin/ldconfig` (no glibc) gets no cache; an architecture other
 //! than x86_64 or aarch64 gets none either, with a note.
+//!
+//! The same reading of ELF files and of `ld.so.conf` serves the initrd that copies a few of
+//! the image's programs with their libraries ([`crate::emit::userland`]):
+//! [`elf_dependencies`] and [`conf_dirs`].
 
 use super::extract::Image;
 use super::paths;
@@ -100,6 +104,13 @@ impl Machine {
             183 => Some(Machine::Aarch64),
             _ => None,
         }
+    }
+
+    /// The machine of a 64-bit ELF file, `None` for other files and other machines.
+    pub fn of_elf64(b: &[u8]) -> Option<Machine> {
+        (b.len() >= 20 && b.starts_with(b"\x7fELF") && b[4] == 2)
+            .then(|| u16le(b, 18).and_then(Machine::from_elf))
+            .flatten()
     }
 
     fn interpreters(self) -> &'static [&'static str] {
@@ -238,9 +249,7 @@ pub fn find_tool(tree: &Tree, store: &Store) -> Result<Option<Tool>, LdconfigErr
         let bytes = store
             .read(digest)
             .map_err(|source| read_err(&real, e, source))?;
-        let machine = (bytes.len() >= 20 && bytes.starts_with(b"\x7fELF") && bytes[4] == 2)
-            .then(|| Machine::from_elf(u16::from_le_bytes([bytes[18], bytes[19]])))
-            .flatten();
+        let machine = Machine::of_elf64(&bytes);
         return Ok(Some(Tool {
             path: real,
             machine,
@@ -373,151 +382,31 @@ impl Ldconfig<'_, '_> {
 
     /// `stat`: the resolved path of an existing entry.
     fn stat(&self, path: &str) -> Option<String> {
-        let real = paths::resolve(self.tree(), path, true).ok()?;
-        self.tree().get(&real).map(|_| real)
-    }
-
-    fn read_text(&self, path: &str) -> Result<Option<String>, LdconfigError> {
-        let Some(real) = self.stat(path) else {
-            return Ok(None);
-        };
-        let Some(e) = self.tree().get(&real) else {
-            return Ok(None);
-        };
-        let EntryKind::File { digest, .. } = &e.kind else {
-            return Ok(None);
-        };
-        let bytes = self
-            .image
-            .store
-            .read(digest)
-            .map_err(|source| read_err(&real, e, source))?;
-        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+        stat(self.tree(), path)
     }
 
     /// `parse_conf`: read one configuration file (missing files are skipped, as ldconfig
     /// skips them).
     fn parse_conf(&mut self, file: &str, depth: usize) {
-        let Ok(Some(text)) = self.read_text(file) else {
-            return;
-        };
-        for (n, raw) in text.split_inclusive('\n').enumerate() {
-            let line = raw.strip_suffix('\n').unwrap_or(raw);
-            let line = line.split('#').next().unwrap_or("");
-            let cp = line.trim_start_matches(is_c_space);
-            if cp.is_empty() {
-                continue;
-            }
-            let b = cp.as_bytes();
-            if cp.starts_with("include") && b.get(7).is_some_and(|c| *c == b' ' || *c == b'\t') {
-                for pattern in cp[8..].split([' ', '\t']).filter(|p| !p.is_empty()) {
-                    if depth >= MAX_INCLUDE_DEPTH {
-                        self.out.warnings.push(format!(
-                            "{file}:{}: includes nested too deeply, `{pattern}` not read",
-                            n + 1
-                        ));
-                        continue;
-                    }
-                    let pattern = if pattern.starts_with('/') {
-                        pattern.to_string()
-                    } else {
-                        let dir = paths::parent(file).unwrap_or("/");
-                        format!("{}/{pattern}", dir.trim_end_matches('/'))
-                    };
-                    for f in self.glob(&pattern) {
-                        self.parse_conf(&f, depth + 1);
-                    }
-                }
-            } else if b.len() > 5
-                && b[..5].eq_ignore_ascii_case(b"hwcap")
-                && matches!(b[5], b' ' | b'\t')
-            {
-                self.out
-                    .warnings
-                    .push(format!("{file}:{}: hwcap directive ignored", n + 1));
-            } else {
-                self.add_dir_line(cp);
+        let mut lines = Vec::new();
+        read_conf(self.tree(), self.image.store, file, depth, &mut lines);
+        for line in lines {
+            match line {
+                ConfLine::Dir(l) => self.add_dir_line(&l),
+                ConfLine::Warning(w) => self.out.warnings.push(w),
             }
         }
-    }
-
-    /// glob(3) over the tree, without flags: `*`, `?` and `[...]` within one component, no
-    /// match for a leading dot unless written, results sorted bytewise.
-    fn glob(&self, pattern: &str) -> Vec<String> {
-        let mut found = vec![String::new()];
-        let parts: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
-        for (i, part) in parts.iter().enumerate() {
-            let last = i + 1 == parts.len();
-            let magic = part.contains(['*', '?', '[']);
-            let mut next = Vec::new();
-            for base in &found {
-                if !magic {
-                    let p = format!("{base}/{part}");
-                    let exists = if last {
-                        let parent = paths::resolve(self.tree(), &p, false).ok();
-                        parent.is_some_and(|r| self.tree().get(&r).is_some())
-                    } else {
-                        self.is_dir(&p)
-                    };
-                    if exists {
-                        next.push(p);
-                    }
-                    continue;
-                }
-                let dir = if base.is_empty() { "/" } else { base.as_str() };
-                let Some(real) = self.stat(dir) else { continue };
-                let names: Vec<String> = self
-                    .tree()
-                    .children(&real)
-                    .into_iter()
-                    .map(|(n, _)| n.to_string())
-                    .collect();
-                for name in names {
-                    if name.starts_with('.') && !part.starts_with('.') {
-                        continue;
-                    }
-                    if !super::glob::matches(part, &name) {
-                        continue;
-                    }
-                    let p = format!("{base}/{name}");
-                    if last || self.is_dir(&p) {
-                        next.push(p);
-                    }
-                }
-            }
-            found = next;
-        }
-        found.retain(|p| !p.is_empty());
-        found.sort();
-        found
-    }
-
-    fn is_dir(&self, path: &str) -> bool {
-        self.stat(path)
-            .and_then(|r| self.tree().get(&r))
-            .is_some_and(|e| e.kind == EntryKind::Dir)
     }
 
     /// `add_dir_1` for a configuration line: `dir` or `dir=type`.
     fn add_dir_line(&mut self, line: &str) {
-        let (path, flag) = match line.split_once('=') {
-            Some((p, t)) => {
-                let flag = match t {
-                    "libc4" => FLAG_LIBC4,
-                    "libc5" => FLAG_ELF_LIBC5,
-                    "libc6" | "glibc2" => FLAG_ELF_LIBC6,
-                    _ => {
-                        self.out
-                            .warnings
-                            .push(format!("{t} is not a known library type"));
-                        FLAG_ANY
-                    }
-                };
-                (p, flag)
-            }
-            None => (line, FLAG_ANY),
-        };
-        let path = path.trim_end_matches(is_c_space).trim_end_matches('/');
+        let (path, flag) = dir_line(line);
+        let flag = flag.unwrap_or_else(|t| {
+            self.out
+                .warnings
+                .push(format!("{t} is not a known library type"));
+            FLAG_ANY
+        });
         if path.is_empty() {
             return;
         }
@@ -529,13 +418,7 @@ impl Ldconfig<'_, '_> {
     }
 
     fn add_dir_flag(&mut self, path: &str, flag: i32) {
-        // ldconfig runs chrooted with / as its working directory.
-        let abs = if path.starts_with('/') {
-            path.to_string()
-        } else {
-            format!("/{path}")
-        };
-        let Some(real) = self.stat(&abs) else {
+        let Some(real) = self.stat(&absolute(path)) else {
             return;
         };
         let d = Dir {
@@ -972,6 +855,191 @@ impl Ldconfig<'_, '_> {
     }
 }
 
+/// `stat` in the image: the resolved path of an existing entry.
+fn stat(tree: &Tree, path: &str) -> Option<String> {
+    let real = paths::resolve(tree, path, true).ok()?;
+    tree.get(&real).map(|_| real)
+}
+
+fn is_dir(tree: &Tree, path: &str) -> bool {
+    stat(tree, path)
+        .and_then(|r| tree.get(&r))
+        .is_some_and(|e| e.kind == EntryKind::Dir)
+}
+
+fn read_text(tree: &Tree, store: &Store, path: &str) -> Result<Option<String>, LdconfigError> {
+    let Some(real) = stat(tree, path) else {
+        return Ok(None);
+    };
+    let Some(e) = tree.get(&real) else {
+        return Ok(None);
+    };
+    let EntryKind::File { digest, .. } = &e.kind else {
+        return Ok(None);
+    };
+    let bytes = store
+        .read(digest)
+        .map_err(|source| read_err(&real, e, source))?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// What a configuration line asks of ldconfig, in the order read.
+enum ConfLine {
+    /// A directory line, `dir` or `dir=type` (see [`dir_line`]).
+    Dir(String),
+    /// What ldconfig would print about a line it ignores.
+    Warning(String),
+}
+
+/// `parse_conf` without the ldconfig run around it: the lines of one configuration file and,
+/// in place, those of the files it includes (missing or unreadable files are skipped, as
+/// ldconfig skips them). Shared by the cache ([`Ldconfig::parse_conf`]) and [`conf_dirs`].
+fn read_conf(tree: &Tree, store: &Store, file: &str, depth: usize, out: &mut Vec<ConfLine>) {
+    let Ok(Some(text)) = read_text(tree, store, file) else {
+        return;
+    };
+    for (n, raw) in text.split_inclusive('\n').enumerate() {
+        let line = raw.strip_suffix('\n').unwrap_or(raw);
+        let line = line.split('#').next().unwrap_or("");
+        let cp = line.trim_start_matches(is_c_space);
+        if cp.is_empty() {
+            continue;
+        }
+        let b = cp.as_bytes();
+        if cp.starts_with("include") && b.get(7).is_some_and(|c| *c == b' ' || *c == b'\t') {
+            for pattern in cp[8..].split([' ', '\t']).filter(|p| !p.is_empty()) {
+                if depth >= MAX_INCLUDE_DEPTH {
+                    out.push(ConfLine::Warning(format!(
+                        "{file}:{}: includes nested too deeply, `{pattern}` not read",
+                        n + 1
+                    )));
+                    continue;
+                }
+                let pattern = if pattern.starts_with('/') {
+                    pattern.to_string()
+                } else {
+                    let dir = paths::parent(file).unwrap_or("/");
+                    format!("{}/{pattern}", dir.trim_end_matches('/'))
+                };
+                for f in glob(tree, &pattern) {
+                    read_conf(tree, store, &f, depth + 1, out);
+                }
+            }
+        } else if b.len() > 5
+            && b[..5].eq_ignore_ascii_case(b"hwcap")
+            && matches!(b[5], b' ' | b'\t')
+        {
+            out.push(ConfLine::Warning(format!(
+                "{file}:{}: hwcap directive ignored",
+                n + 1
+            )));
+        } else {
+            out.push(ConfLine::Dir(cp.to_string()));
+        }
+    }
+}
+
+/// glob(3) over the tree, without flags: `*`, `?` and `[...]` within one component, no
+/// match for a leading dot unless written, results sorted bytewise.
+fn glob(tree: &Tree, pattern: &str) -> Vec<String> {
+    let mut found = vec![String::new()];
+    let parts: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let magic = part.contains(['*', '?', '[']);
+        let mut next = Vec::new();
+        for base in &found {
+            if !magic {
+                let p = format!("{base}/{part}");
+                let exists = if last {
+                    let parent = paths::resolve(tree, &p, false).ok();
+                    parent.is_some_and(|r| tree.get(&r).is_some())
+                } else {
+                    is_dir(tree, &p)
+                };
+                if exists {
+                    next.push(p);
+                }
+                continue;
+            }
+            let dir = if base.is_empty() { "/" } else { base.as_str() };
+            let Some(real) = stat(tree, dir) else {
+                continue;
+            };
+            for (name, _) in tree.children(&real) {
+                if name.starts_with('.') && !part.starts_with('.') {
+                    continue;
+                }
+                if !super::glob::matches(part, name) {
+                    continue;
+                }
+                let p = format!("{base}/{name}");
+                if last || is_dir(tree, &p) {
+                    next.push(p);
+                }
+            }
+        }
+        found = next;
+    }
+    found.retain(|p| !p.is_empty());
+    found.sort();
+    found
+}
+
+/// A directory line of the configuration, `dir` or `dir=type`: the directory as written
+/// (trailing blanks and slashes cut; empty for none) and its library type's flag, or the
+/// type when ldconfig does not know it.
+fn dir_line(line: &str) -> (&str, Result<i32, &str>) {
+    let (path, flag) = match line.split_once('=') {
+        Some((p, t)) => {
+            let flag = match t {
+                "libc4" => Ok(FLAG_LIBC4),
+                "libc5" => Ok(FLAG_ELF_LIBC5),
+                "libc6" | "glibc2" => Ok(FLAG_ELF_LIBC6),
+                _ => Err(t),
+            };
+            (p, flag)
+        }
+        None => (line, Ok(FLAG_ANY)),
+    };
+    (
+        path.trim_end_matches(is_c_space).trim_end_matches('/'),
+        flag,
+    )
+}
+
+/// A path as an absolute one, for a process whose working directory is `/` (ldconfig runs
+/// chrooted so; the initrd's programs run so too).
+pub(crate) fn absolute(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    }
+}
+
+/// The directories the image's `/etc/ld.so.conf` names (its `include`s read in place), as
+/// absolute paths, in order, each once, whether or not it exists. The dynamic linker finds
+/// libraries there through the cache ldconfig makes of them, before its default
+/// directories; the trusted `/lib64` and `/usr/lib64` that ldconfig adds are not listed.
+pub fn conf_dirs(tree: &Tree, store: &Store) -> Vec<String> {
+    let mut lines = Vec::new();
+    read_conf(tree, store, CONF, 0, &mut lines);
+    let mut dirs: Vec<String> = Vec::new();
+    for line in lines {
+        let ConfLine::Dir(l) = line else { continue };
+        let (path, _) = dir_line(&l);
+        if path.is_empty() {
+            continue;
+        }
+        let path = absolute(path);
+        if !dirs.contains(&path) {
+            dirs.push(path);
+        }
+    }
+    dirs
+}
+
 fn is_c_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
@@ -1180,30 +1248,70 @@ pub fn parse_library(b: &[u8], name: &str, machine: Machine) -> Option<Lib> {
     }
 }
 
-/// The generic `process_elf_file` for one ELF class.
-fn parse_elf(b: &[u8], class: u8, machine: Machine) -> Option<Lib> {
-    let is64 = match class {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let word = |at: usize| -> Option<u64> {
-        if is64 {
-            u64le(b, at)
+/// `PT_*` program header types and `DT_*` dynamic tags read here.
+const PT_LOAD: u32 = 1;
+const PT_DYNAMIC: u32 = 2;
+const PT_INTERP: u32 = 3;
+const PT_NOTE: u32 = 4;
+const PT_GNU_PROPERTY: u32 = 0x6474_e553;
+const DT_NULL: u64 = 0;
+const DT_NEEDED: u64 = 1;
+const DT_STRTAB: u64 = 5;
+const DT_SONAME: u64 = 14;
+const DT_RPATH: u64 = 15;
+const DT_RUNPATH: u64 = 29;
+
+/// A program header's fields: (type, offset, vaddr, filesz, align).
+type Phdr = (u32, u64, u64, u64, u64);
+
+/// The program headers and the dynamic section of an ELF file of either class, read in
+/// place: the walk both ldconfig ([`parse_elf`]) and the dynamic linker
+/// ([`elf_dependencies`]) make. Every read is bounds-checked (`None` past the end).
+struct ElfView<'a> {
+    b: &'a [u8],
+    is64: bool,
+    phoff: u64,
+    phnum: u16,
+}
+
+impl<'a> ElfView<'a> {
+    /// `class`: `EI_CLASS`, 1 for 32-bit, 2 for 64-bit (little-endian either way).
+    fn new(b: &'a [u8], class: u8) -> Option<ElfView<'a>> {
+        let is64 = match class {
+            1 => false,
+            2 => true,
+            _ => return None,
+        };
+        let (phoff, phnum) = if is64 {
+            (u64le(b, 32)?, u16le(b, 56)?)
         } else {
-            u32le(b, at).map(u64::from)
+            (u64::from(u32le(b, 28)?), u16le(b, 44)?)
+        };
+        Some(ElfView {
+            b,
+            is64,
+            phoff,
+            phnum,
+        })
+    }
+
+    fn word(&self, at: usize) -> Option<u64> {
+        if self.is64 {
+            u64le(self.b, at)
+        } else {
+            u32le(self.b, at).map(u64::from)
         }
-    };
-    let (phoff, phnum, phsize) = if is64 {
-        (u64le(b, 32)?, u16le(b, 56)?, 56usize)
-    } else {
-        (u64::from(u32le(b, 28)?), u16le(b, 44)?, 32usize)
-    };
-    let addr_size: u64 = if is64 { 8 } else { 4 };
-    // Program header fields: (type, offset, vaddr, filesz, align).
-    let phdr = |i: usize| -> Option<(u32, u64, u64, u64, u64)> {
-        let at = usize::try_from(phoff).ok()?.checked_add(i * phsize)?;
-        if is64 {
+    }
+
+    /// The program headers in order; an item is `None` where one runs past the file.
+    fn phdrs(&self) -> impl Iterator<Item = Option<Phdr>> + '_ {
+        (0..usize::from(self.phnum)).map(|i| self.phdr(i))
+    }
+
+    fn phdr(&self, i: usize) -> Option<Phdr> {
+        let (b, size) = (self.b, if self.is64 { 56 } else { 32 });
+        let at = usize::try_from(self.phoff).ok()?.checked_add(i * size)?;
+        if self.is64 {
             Some((
                 u32le(b, at)?,
                 u64le(b, at + 8)?,
@@ -1220,21 +1328,95 @@ fn parse_elf(b: &[u8], class: u8, machine: Machine) -> Option<Lib> {
                 u64::from(u32le(b, at + 28)?),
             ))
         }
-    };
+    }
+
+    /// The dynamic section at file offset `at` as (tag, value), up to `DT_NULL`, read
+    /// lazily (a caller that stops early reads no further, as ldconfig does); an item is
+    /// `None` where an entry runs past the file, and the walk ends there.
+    fn dynamic(&self, at: u64) -> impl Iterator<Item = Option<(u64, u64)>> + '_ {
+        let size = if self.is64 { 16 } else { 8 };
+        let mut k = 0usize;
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let entry = (|| {
+                let at = usize::try_from(at).ok()?.checked_add(k * size)?;
+                let tag = if self.is64 {
+                    u64le(self.b, at)?
+                } else {
+                    u64::from(u32le(self.b, at)?)
+                };
+                Some((tag, self.word(at + size / 2)?))
+            })();
+            k += 1;
+            match entry {
+                None => {
+                    done = true;
+                    Some(None)
+                }
+                Some((DT_NULL, _)) => None,
+                Some(e) => Some(Some(e)),
+            }
+        })
+    }
+
+    /// `DT_STRTAB` of the dynamic section at `dyn_off`, as a file offset through the
+    /// PT_LOAD segment that maps it.
+    fn strtab(&self, dyn_off: u64) -> Option<usize> {
+        let mut strtab = None;
+        for entry in self.dynamic(dyn_off) {
+            let (tag, val) = entry?;
+            if tag == DT_STRTAB {
+                strtab = Some(val);
+                break;
+            }
+        }
+        let val = strtab?;
+        let mut loadoff = 0u64;
+        for ph in self.phdrs() {
+            let (ptype, offset, vaddr, filesz, _) = ph?;
+            if ptype == PT_LOAD && val >= vaddr && val - vaddr < filesz {
+                loadoff = vaddr.wrapping_sub(offset);
+                break;
+            }
+        }
+        let at = val.wrapping_sub(loadoff);
+        if at > self.b.len() as u64 {
+            return None;
+        }
+        Some(at as usize)
+    }
+
+    /// The string at offset `val` of the string table at `strtab` (`None` past the file).
+    fn string(&self, strtab: usize, val: u64) -> Option<&'a [u8]> {
+        let at = strtab.checked_add(usize::try_from(val).ok()?)?;
+        if at > self.b.len() {
+            return None;
+        }
+        Some(cstr(self.b, at).unwrap_or(&[]))
+    }
+}
+
+/// The generic `process_elf_file` for one ELF class.
+fn parse_elf(b: &[u8], class: u8, machine: Machine) -> Option<Lib> {
+    let elf = ElfView::new(b, class)?;
+    let addr_size: u64 = if elf.is64 { 8 } else { 4 };
     let mut flag = FLAG_ELF;
     let mut osversion = 0u32;
     let mut isa_level = 0u32;
     let mut dynamic: Option<(u64, u64)> = None;
     let mut dynamic_size = 0u64;
-    for i in 0..usize::from(phnum) {
-        let (ptype, offset, _, filesz, align) = phdr(i)?;
+    for ph in elf.phdrs() {
+        let (ptype, offset, _, filesz, align) = ph?;
         match ptype {
-            2 => {
-                // PT_DYNAMIC; ldconfig keeps the offset in an unsigned int.
+            PT_DYNAMIC => {
+                // ldconfig keeps the offset in an unsigned int.
                 dynamic = Some((offset & 0xffff_ffff, filesz));
                 dynamic_size = filesz;
             }
-            3 => {
+            PT_INTERP => {
                 let interp = cstr(b, usize::try_from(offset).ok()?)?;
                 if machine
                     .interpreters()
@@ -1244,7 +1426,7 @@ fn parse_elf(b: &[u8], class: u8, machine: Machine) -> Option<Lib> {
                     flag = FLAG_ELF_LIBC6;
                 }
             }
-            4 if osversion == 0 && filesz >= 32 && align >= 4 => {
+            PT_NOTE if osversion == 0 && filesz >= 32 && align >= 4 => {
                 if align != 4 && align != 8 {
                     continue;
                 }
@@ -1252,7 +1434,7 @@ fn parse_elf(b: &[u8], class: u8, machine: Machine) -> Option<Lib> {
                     osversion = v;
                 }
             }
-            0x6474_e553 if machine == Machine::X86_64 && align == addr_size => {
+            PT_GNU_PROPERTY if machine == Machine::X86_64 && align == addr_size => {
                 if let Some(level) = isa_needed(b, offset, filesz, align, addr_size) {
                     isa_level = level;
                 }
@@ -1264,57 +1446,13 @@ fn parse_elf(b: &[u8], class: u8, machine: Machine) -> Option<Lib> {
     if dynamic_size == 0 {
         return None;
     }
-    let dsize = if is64 { 16 } else { 8 };
-    let dyn_entry = |k: usize| -> Option<(u64, u64)> {
-        let at = usize::try_from(dyn_off).ok()?.checked_add(k * dsize)?;
-        let tag = if is64 {
-            u64le(b, at)?
-        } else {
-            u64::from(u32le(b, at)?)
-        };
-        Some((tag, word(at + dsize / 2)?))
-    };
-    // DT_STRTAB, as a file offset through the PT_LOAD segment holding it.
-    let mut strtab = None;
-    let mut k = 0;
-    loop {
-        let (tag, val) = dyn_entry(k)?;
-        if tag == 0 {
-            break;
-        }
-        if tag == 5 {
-            let mut loadoff = 0u64;
-            for i in 0..usize::from(phnum) {
-                let (ptype, offset, vaddr, filesz, _) = phdr(i)?;
-                if ptype == 1 && val >= vaddr && val - vaddr < filesz {
-                    loadoff = vaddr.wrapping_sub(offset);
-                    break;
-                }
-            }
-            let at = val.wrapping_sub(loadoff);
-            if at > b.len() as u64 {
-                return None;
-            }
-            strtab = Some(at as usize);
-            break;
-        }
-        k += 1;
-    }
-    let strtab = strtab?;
+    let strtab = elf.strtab(dyn_off)?;
     let mut soname = None;
-    let mut k = 0;
-    loop {
-        let (tag, val) = dyn_entry(k)?;
-        if tag == 0 {
-            break;
-        }
-        if tag == 1 || tag == 14 {
-            let at = strtab.checked_add(usize::try_from(val).ok()?)?;
-            if at > b.len() {
-                return None;
-            }
-            let s = cstr(b, at).unwrap_or(&[]);
-            if tag == 1 {
+    for entry in elf.dynamic(dyn_off) {
+        let (tag, val) = entry?;
+        if tag == DT_NEEDED || tag == DT_SONAME {
+            let s = elf.string(strtab, val)?;
+            if tag == DT_NEEDED {
                 if flag == FLAG_ELF && (s == b"libc.so.6" || s == b"libm.so.6") {
                     flag = FLAG_ELF_LIBC6;
                 }
@@ -1325,7 +1463,6 @@ fn parse_elf(b: &[u8], class: u8, machine: Machine) -> Option<Lib> {
                 break;
             }
         }
-        k += 1;
     }
     Some(Lib {
         flag,
@@ -1333,6 +1470,72 @@ fn parse_elf(b: &[u8], class: u8, machine: Machine) -> Option<Lib> {
         osversion,
         isa_level,
     })
+}
+
+/// What the kernel and the dynamic linker need to run an ELF program or load a library.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ElfDeps {
+    /// `PT_INTERP`: the program interpreter (`/lib64/ld-linux-x86-64.so.2`), `None` for a
+    /// static program or a library.
+    pub interp: Option<String>,
+    /// `DT_NEEDED`, in order.
+    pub needed: Vec<String>,
+    /// `DT_RUNPATH` split on `:`, else `DT_RPATH` (the dynamic linker ignores `DT_RPATH`
+    /// when `DT_RUNPATH` is there); `$ORIGIN` and other tokens left as written.
+    pub runpath: Vec<String>,
+}
+
+/// The dependencies of a 64-bit little-endian ELF executable (static, dynamic or PIE) or
+/// shared object: `None` for anything else (not ELF, 32-bit, big-endian, a relocatable or
+/// core file, or headers that run past the end of `b`).
+pub fn elf_dependencies(b: &[u8]) -> Option<ElfDeps> {
+    // ELFCLASS64, ELFDATA2LSB; ET_EXEC or ET_DYN.
+    if !b.starts_with(b"\x7fELF") || b.get(4..6) != Some(&[2, 1]) {
+        return None;
+    }
+    if !matches!(u16le(b, 16)?, 2 | 3) {
+        return None;
+    }
+    let elf = ElfView::new(b, 2)?;
+    let mut deps = ElfDeps::default();
+    let mut dynamic = None;
+    for ph in elf.phdrs() {
+        let (ptype, offset, _, filesz, _) = ph?;
+        match ptype {
+            PT_INTERP => {
+                let s = cstr(b, usize::try_from(offset).ok()?)?;
+                deps.interp = Some(String::from_utf8_lossy(s).into_owned());
+            }
+            PT_DYNAMIC if filesz > 0 => dynamic = Some(offset),
+            _ => {}
+        }
+    }
+    let Some(dyn_off) = dynamic else {
+        return Some(deps);
+    };
+    let strtab = elf.strtab(dyn_off)?;
+    let (mut runpath, mut rpath) = (None, None);
+    for entry in elf.dynamic(dyn_off) {
+        let (tag, val) = entry?;
+        let string = || {
+            elf.string(strtab, val)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+        };
+        match tag {
+            DT_NEEDED => deps.needed.push(string()?),
+            DT_RPATH => rpath = Some(string()?),
+            DT_RUNPATH => runpath = Some(string()?),
+            _ => {}
+        }
+    }
+    if let Some(path) = runpath.or(rpath) {
+        deps.runpath = path
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
+    Some(deps)
 }
 
 fn align_up(v: u64, a: u64) -> u64 {
@@ -1613,5 +1816,156 @@ mod tests {
         let mut exe = tiny_so("libfoo.so.1", 62);
         exe[16] = 2;
         assert_eq!(parse_library(&exe, "libfoo.so.1", Machine::X86_64), None);
+    }
+
+    /// binutils' view of a file: `readelf -l` for the interpreter, `readelf -d` for
+    /// NEEDED and RUNPATH (else RPATH). `None` when readelf is not installed.
+    fn readelf(path: &str) -> Option<ElfDeps> {
+        let run = |flag: &str| -> Option<String> {
+            let out = std::process::Command::new("readelf")
+                .args([flag, "-W", path])
+                .output()
+                .ok()?;
+            Some(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let bracketed = |line: &str, key: &str| -> Option<String> {
+            let rest = &line[line.find(key)? + key.len()..];
+            Some(rest[..rest.find(']')?].to_string())
+        };
+        let mut deps = ElfDeps::default();
+        for line in run("-l")?.lines() {
+            if let Some(i) = bracketed(line, "[Requesting program interpreter: ") {
+                deps.interp = Some(i);
+            }
+        }
+        let (mut runpath, mut rpath) = (None, None);
+        for line in run("-d")?.lines() {
+            if let Some(n) = bracketed(line, "Shared library: [") {
+                deps.needed.push(n);
+            }
+            runpath = runpath.or(bracketed(line, "Library runpath: ["));
+            rpath = rpath.or(bracketed(line, "Library rpath: ["));
+        }
+        if let Some(p) = runpath.or(rpath) {
+            deps.runpath = p.split(':').map(str::to_owned).collect();
+        }
+        Some(deps)
+    }
+
+    fn deps(interp: Option<&str>, needed: &[&str], runpath: &[&str]) -> ElfDeps {
+        ElfDeps {
+            interp: interp.map(str::to_owned),
+            needed: needed.iter().map(|s| s.to_string()).collect(),
+            runpath: runpath.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Real files of this (Debian 12, x86_64) host: a PIE program, a static one, shared
+    /// libraries, a program with DT_RUNPATH. The values written here are what `readelf -d`
+    /// and `readelf -l` print for them; readelf is asked again for each file when present.
+    #[test]
+    fn elf_dependencies_of_host_files_are_readelfs() {
+        if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+            return;
+        }
+        let ld = Some("/lib64/ld-linux-x86-64.so.2");
+        let lib = "/usr/lib/x86_64-linux-gnu";
+        let cases: Vec<(String, Option<ElfDeps>)> = vec![
+            (
+                "/usr/bin/bash".into(),
+                Some(deps(ld, &["libtinfo.so.6", "libc.so.6"], &[])),
+            ),
+            // Static (ET_EXEC, no PT_DYNAMIC).
+            ("/usr/bin/busybox".into(), Some(ElfDeps::default())),
+            (
+                format!("{lib}/libtinfo.so.6"),
+                Some(deps(None, &["libc.so.6"], &[])),
+            ),
+            // glibc's libc.so.6 is also a program, and needs the loader by its soname.
+            (
+                format!("{lib}/libc.so.6"),
+                Some(deps(ld, &["ld-linux-x86-64.so.2"], &[])),
+            ),
+            (
+                format!("{lib}/ld-linux-x86-64.so.2"),
+                Some(deps(None, &[], &[])),
+            ),
+            (
+                "/usr/bin/busctl".into(),
+                Some(deps(
+                    ld,
+                    &["libsystemd-shared-252.so", "libc.so.6"],
+                    &["/usr/lib/x86_64-linux-gnu/systemd"],
+                )),
+            ),
+            // Only compared with readelf.
+            ("/usr/bin/curl".into(), None),
+            (format!("{lib}/libcurl.so.4"), None),
+            ("/usr/bin/ip".into(), None),
+            ("/usr/bin/expr".into(), None),
+        ];
+        let mut checked = 0;
+        for (path, expected) in cases {
+            let Ok(bytes) = std::fs::read(&path) else {
+                eprintln!("{path} is not on this host, not checked");
+                continue;
+            };
+            let got = elf_dependencies(&bytes);
+            assert!(got.is_some(), "{path}");
+            if let Some(e) = &expected {
+                assert_eq!(got.as_ref(), Some(e), "{path}");
+            }
+            if let Some(theirs) = readelf(&path) {
+                assert_eq!(got, Some(theirs), "{path} (readelf)");
+                checked += 1;
+            }
+        }
+        eprintln!("{checked} files checked against readelf");
+    }
+
+    #[test]
+    fn elf_dependencies_of_other_files_is_none() {
+        let so = tiny_so("libfoo.so.1", 62);
+        assert_eq!(elf_dependencies(&so), Some(deps(None, &["libc.so.6"], &[])));
+        let with = |at: usize, v: u8| {
+            let mut b = so.clone();
+            b[at] = v;
+            b
+        };
+        assert_eq!(elf_dependencies(&with(16, 1)), None, "ET_REL");
+        assert_eq!(elf_dependencies(&with(16, 4)), None, "ET_CORE");
+        assert_eq!(elf_dependencies(&with(4, 1)), None, "32-bit");
+        assert_eq!(elf_dependencies(&with(5, 2)), None, "big-endian");
+        assert_eq!(elf_dependencies(b"#!/bin/sh\necho hi\n"), None);
+        assert_eq!(elf_dependencies(b""), None);
+        // Headers or strings that run past the end of the bytes.
+        assert_eq!(elf_dependencies(&so[..100]), None);
+        assert_eq!(elf_dependencies(&so[..so.len() - 25]), None);
+    }
+
+    #[test]
+    fn runpath_wins_over_rpath_and_is_split() {
+        // tiny_so's dynamic section is DT_STRTAB, DT_NEEDED, DT_SONAME, DT_NULL, then the
+        // strings: DT_SONAME retagged names the same string as a run path.
+        let path = "/a:$ORIGIN/../lib::/b";
+        let so = tiny_so(path, 62);
+        let strings = b"\0libc.so.6\0".len() + path.len() + 1;
+        let soname_tag = so.len() - strings - 16 * 4 + 32;
+        assert_eq!(u64le(&so, soname_tag), Some(DT_SONAME));
+        let want = deps(None, &["libc.so.6"], &["/a", "$ORIGIN/../lib", "/b"]);
+        for tag in [DT_RPATH, DT_RUNPATH] {
+            let mut b = so.clone();
+            b[soname_tag] = tag as u8;
+            assert_eq!(elf_dependencies(&b), Some(want.clone()), "tag {tag}");
+        }
+        // Both: DT_RUNPATH is read, DT_RPATH ignored (retag DT_NEEDED as DT_RPATH, whose
+        // string is "libc.so.6").
+        let mut b = so.clone();
+        b[soname_tag] = DT_RUNPATH as u8;
+        b[soname_tag - 16] = DT_RPATH as u8;
+        assert_eq!(
+            elf_dependencies(&b),
+            Some(deps(None, &[], &["/a", "$ORIGIN/../lib", "/b"]))
+        );
     }
 }

@@ -22,6 +22,9 @@ pub struct Options {
     pub marker: String,
     /// `[image] root`: `initramfs` or `squashfs`.
     pub root: &'static str,
+    /// A squashfs root fetched by the initrd from `http://{server}:<port>` (boot-test serves
+    /// it there on 127.0.0.1); else it travels in `rootfs.img`, in 1 MiB parts.
+    pub root_http_port: Option<u16>,
 }
 
 /// A finished build.
@@ -37,6 +40,13 @@ pub struct Built {
     pub elapsed: Duration,
 }
 
+impl Built {
+    /// The build's manifest.json.
+    pub fn manifest(&self) -> serde_json::Value {
+        serde_json::from_slice(&fs_err::read(self.out.join("manifest.json")).unwrap()).unwrap()
+    }
+}
+
 /// The profile template with its placeholders filled in.
 pub fn render_profile(base_url: &str, tftp_root: &Path, o: &Options) -> String {
     let template = include_str!("fixture/boot.toml");
@@ -47,6 +57,15 @@ pub fn render_profile(base_url: &str, tftp_root: &Path, o: &Options) -> String {
             if o.init_symlink { "true" } else { "false" },
         )
         .replace("@ROOT@", o.root)
+        .replace(
+            "@ROOT_DELIVERY@",
+            &match o.root_http_port {
+                // The tftp tree over HTTP from the boot server: boot-test serves it there.
+                Some(port) => format!("root_http = \"http://{{server}}:{port}\""),
+                // A squashfs root travels in 1 MiB parts: the initrd joins them.
+                None => "root_chunk_mib = 1".to_string(),
+            },
+        )
         .replace("@BASEURL@", base_url)
         .replace("@MARKER@", &o.marker)
         .replace("@TFTP_ROOT@", &tftp_root.display().to_string())

@@ -68,8 +68,8 @@ adm:x:3:4:adm:/var/adm:/sbin/nologin\n\
 nobody:x:65534:65534:Kernel Overflow User:/:/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\nbin:x:1:\ndaemon:x:2:\nsys:x:3:\nadm:x:4:\nnobody:x:65534:\n";
 
-/// Busybox applets the init script and an interactive debug shell need, with the
-/// directory EL9 puts them in.
+/// Busybox applets the init script, an interactive debug shell and the HTTP fetch of a
+/// squashfs root need, with the directory EL9 puts them in.
 const APPLETS: &[(&str, &str)] = &[
     ("/usr/bin", "sh"),
     ("/usr/bin", "cat"),
@@ -82,6 +82,11 @@ const APPLETS: &[(&str, &str)] = &[
     ("/usr/bin", "uname"),
     ("/usr/sbin", "poweroff"),
     ("/usr/sbin", "reboot"),
+    // What a squashfs root's initrd runs to fetch the root image over HTTP.
+    ("/usr/sbin", "ip"),
+    ("/usr/bin", "wget"),
+    ("/usr/bin", "sha256sum"),
+    ("/usr/bin", "sleep"),
 ];
 
 /// Where the host's boot binaries come from (Debian package paths).
@@ -185,6 +190,13 @@ pub const SQUASHFS_ROOT_MODULES: [&str; 3] = [
     "kernel/drivers/block/loop.ko",
     "kernel/fs/overlayfs/overlay.ko",
     "kernel/fs/squashfs/squashfs.ko",
+];
+
+/// The NIC drivers it also carries, for a root image fetched over HTTP: QEMU's e1000 (the
+/// NIC boot-test prefers) and e1000e, both in the default `net_modules` list.
+pub const NIC_MODULES: [&str; 2] = [
+    "kernel/drivers/net/ethernet/intel/e1000/e1000.ko",
+    "kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko",
 ];
 
 /// The prefix embedded in the fixture's GRUB, RHEL's: upstream GRUB reads
@@ -390,7 +402,7 @@ pub fn build(out: &Path) -> Result<FixtureRepo> {
     )
     .compression(CompressionWithLevel::Zstd(3))
     .requires(Dependency::eq("kernel-core-uname-r", kver.as_str()));
-    for m in SQUASHFS_ROOT_MODULES {
+    for m in SQUASHFS_ROOT_MODULES.iter().chain(&NIC_MODULES) {
         let ko = fs_err::read(format!("/lib/modules/{kver}/{m}"))
             .context("the host kernel's modules (linux-image-amd64) for the squashfs root")?;
         let mut xz = liblzma::write::XzEncoder::new_stream(

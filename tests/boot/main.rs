@@ -196,7 +196,7 @@ fn timeout() -> Duration {
 /// once per process, by whichever test needs it first.
 fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Built, &'static str) {
     type Slot = OnceLock<Result<(build::Built, String), String>>;
-    static SLOTS: [Slot; 6] = [const { OnceLock::new() }; 6];
+    static SLOTS: [Slot; 7] = [const { OnceLock::new() }; 7];
     let i = match (compression, init_symlink) {
         ("gzip", true) => 0,
         ("zstd", true) => 1,
@@ -205,6 +205,8 @@ fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Buil
         ("none", true) => 4,
         // The squashfs root.
         ("squashfs", true) => 5,
+        // The squashfs root the initrd fetches over HTTP.
+        ("squashfs-http", true) => 6,
         other => panic!("no shared build for {other:?}"),
     };
     let env = env().expect("checked by the caller");
@@ -212,14 +214,16 @@ fn built(compression: &'static str, init_symlink: bool) -> (&'static build::Buil
         let tag = if init_symlink { compression } else { "broken" };
         let marker = nonce(tag);
         let (compression, root) = match compression {
-            "squashfs" => ("zstd", "squashfs"),
+            "squashfs" | "squashfs-http" => ("zstd", "squashfs"),
             c => (c, "initramfs"),
         };
+        let root_http_port = (tag == "squashfs-http").then(free_port);
         let o = build::Options {
             compression,
             init_symlink,
             marker: marker.clone(),
             root,
+            root_http_port,
         };
         let b = build::build(
             &env.bin,
@@ -432,9 +436,7 @@ fn boot_test_boots_a_squashfs_root() {
         return;
     };
     let (b, marker) = built("squashfs", true);
-    let m: serde_json::Value =
-        serde_json::from_slice(&fs_err::read(b.out.join("manifest.json")).unwrap()).unwrap();
-    let img = &m["images"][0];
+    let img = &b.manifest()["images"][0];
     assert_eq!(img["root"], "squashfs", "{img}");
     assert_eq!(
         img["initrd"]["modules"].as_array().map(Vec::len),
@@ -465,6 +467,113 @@ fn boot_test_boots_a_squashfs_root() {
         assert!(r.status.success(), "boot-test {fw} failed:\n{}", r.stderr);
         r.report(&format!("squashfs-{fw}"));
     }
+}
+
+/// A port nothing listens on now (boot-test binds it later for the root image).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding 127.0.0.1:0")
+}
+
+/// A squashfs root fetched over HTTP (`[image] root_http = "http://{server}:PORT"`): the
+/// boot loader loads only the small initrd and passes on its address (pxelinux IPAPPEND 3,
+/// GRUB's net_default_* variables); the initrd loads the e1000 driver, configures the NIC
+/// with that MAC, fetches root.squashfs from boot-test's HTTP server (QEMU's 10.0.2.2 is
+/// the host's 127.0.0.1), checks its sha256 and mounts it. BIOS as an unknown node, UEFI
+/// as node2. Then a copy of the output whose root.squashfs differs by one byte: the initrd
+/// refuses it, and the boot fails naming the mismatch.
+#[test]
+fn boot_test_boots_a_squashfs_root_fetched_over_http() {
+    let Some((_, work)) = test_work("squashfs-http") else {
+        return;
+    };
+    let (b, marker) = built("squashfs-http", true);
+    let img = &b.manifest()["images"][0];
+    let rel = format!("pxelinux/images/{IMAGE}/root.squashfs");
+    assert_eq!(img["root_image"]["path"], rel.as_str(), "{img}");
+    let url = img["root_image"]["url"].as_str().unwrap_or_default();
+    assert!(
+        url.starts_with("http://{server}:") && url.ends_with(&format!("/{rel}")),
+        "{img}"
+    );
+    let modules = img["initrd"]["modules"].to_string();
+    assert!(
+        modules.contains("e1000.ko") && modules.contains("e1000e.ko"),
+        "{img}"
+    );
+    assert!(
+        !b.tftp
+            .join(format!("pxelinux/images/{IMAGE}/rootfs.img"))
+            .exists()
+    );
+    let menu = fs_err::read_to_string(b.tftp.join("pxelinux/pxelinux.cfg/default")).unwrap();
+    assert!(
+        menu.contains(&format!("initrd=images/{IMAGE}/initramfs.img "))
+            && menu.contains("IPAPPEND 3"),
+        "{menu}"
+    );
+    let squashfs = |line: String| line.replace(" root=rootfs avail=", " root=overlay avail=");
+    for (fw, host, expect) in [
+        ("bios", None, squashfs(expect_line(marker))),
+        ("uefi", Some("node2"), squashfs(host_line(marker, &NODE2))),
+    ] {
+        let w = work.join(fw);
+        fs_err::create_dir_all(&w).unwrap();
+        let mut args = vec![
+            "--firmware",
+            fw,
+            "--expect",
+            "diskless initrd: root image fetched and verified",
+            "--expect",
+            &expect,
+            "--json",
+        ];
+        if let Some(h) = host {
+            args.extend(["--host", h]);
+        }
+        let r = qemu::boot_test(&b.out, &w, &args, 1);
+        assert!(r.status.success(), "boot-test {fw} failed:\n{}", r.stderr);
+        r.report(&format!("squashfs-http-{fw}"));
+    }
+
+    // A stale image on the server: one byte differs. The copy is the build's output with
+    // that file replaced (everything else hard-linked: nothing of the build is written).
+    let stale = work.join("stale-out");
+    let cp = std::process::Command::new("cp")
+        .args(["-al"])
+        .arg(&b.out)
+        .arg(&stale)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let sq = stale.join("tftpboot").join(&rel);
+    let mut bytes = fs_err::read(&sq).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs_err::remove_file(&sq).unwrap();
+    fs_err::write(&sq, &bytes).unwrap();
+    let w = work.join("stale");
+    fs_err::create_dir_all(&w).unwrap();
+    let expect = squashfs(expect_line(marker));
+    let r = qemu::boot_test(
+        &stale,
+        &w,
+        &["--firmware", "bios", "--expect", &expect, "--json"],
+        1,
+    );
+    assert!(
+        !r.status.success(),
+        "a stale root image booted:\n{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("is not this build's root image"),
+        "{}",
+        r.stderr
+    );
+    r.report("squashfs-http-stale");
 }
 
 /// `stderr` says `the FW boot failed after N s: REASON`, N being the JSON's `total` (which

@@ -32,6 +32,18 @@ pub(crate) fn fixture(dir: &Path) -> Option<()> {
 
 /// Build `profile` (text) as `name.toml` in `dir` with `cache`, into `dir/<out>`.
 pub(crate) fn build_with(dir: &Path, name: &str, profile: &str, cache: &Path, out: &str) -> String {
+    build_result(dir, name, profile, cache, out).unwrap();
+    fs_err::read_to_string(dir.join(out).join("SHA256SUMS")).unwrap()
+}
+
+/// [`build_with`], giving the build's error.
+pub(crate) fn build_result(
+    dir: &Path,
+    name: &str,
+    profile: &str,
+    cache: &Path,
+    out: &str,
+) -> Result<(), diskless::plan::PlanError> {
     let path = dir.join(format!("{name}.toml"));
     fs_err::write(&path, profile).unwrap();
     let mut plan = Plan::new(diskless::profile::load(&path).unwrap());
@@ -45,8 +57,7 @@ pub(crate) fn build_with(dir: &Path, name: &str, profile: &str, cache: &Path, ou
         offline: false,
         jobs: 2,
     };
-    build::run(&plan, &opts, &Quiet).unwrap();
-    fs_err::read_to_string(dir.join(out).join("SHA256SUMS")).unwrap()
+    build::run(&plan, &opts, &Quiet).map(|_| ())
 }
 
 /// Every file of a cache folder kind with its mtime.

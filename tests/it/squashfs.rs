@@ -482,3 +482,172 @@ fn the_squashfs_writer_matches_unsquashfs_on_its_corners() {
         }
     }
 }
+
+/// `[image] root_http`: the image folder has the bare root image `root.squashfs` (the very
+/// image `rootfs.img` carries without it) and no `rootfs.img`; the menus load only the
+/// initrd and pass the boot loader's address on; the initrd carries the fetch script with
+/// the URL and the image's sha256, the NIC drivers, the image's busybox and the applet
+/// links the script runs. Bad settings are refused with the field named. (The boot tests
+/// boot it, and refuse a stale image.)
+#[test]
+fn a_root_fetched_over_http_is_the_same_image_and_the_initrd_can_fetch_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    if fixture(dir).is_none() {
+        return;
+    }
+    let cache = dir.join("cache");
+    let loaded = profile("squashfs", "m1");
+    let fetched = loaded.replace(
+        "root = \"squashfs\"\n",
+        "root = \"squashfs\"\nroot_http = \"http://{server}:8080/tftp/\"\n",
+    );
+    build_with(dir, "fixture", &loaded, &cache, "loaded");
+    let sums = build_with(dir, "fixture", &fetched, &cache, "fetched");
+    let images = |out: &str| dir.join(out).join("tftpboot/pxelinux/images/fixture");
+    assert!(!images("fetched").join("rootfs.img").exists());
+    assert!(sums.contains("images/fixture/root.squashfs"), "{sums}");
+    let carried = sh(&format!(
+        "cpio -i --quiet --to-stdout diskless/root.squashfs < '{}'",
+        images("loaded").join("rootfs.img").display()
+    ));
+    let image = fs_err::read(images("fetched").join("root.squashfs")).unwrap();
+    assert!(
+        image == carried,
+        "the fetched image differs from the loaded one"
+    );
+    let sha256 =
+        diskless::emit::sums::file_sha256(&images("fetched").join("root.squashfs")).unwrap();
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(dir.join("fetched/manifest.json")).unwrap())
+            .unwrap();
+    let img = &manifest["images"][0];
+    let url = "http://{server}:8080/tftp/pxelinux/images/fixture/root.squashfs";
+    assert_eq!(img["root_image"]["url"], url, "{img}");
+    assert_eq!(img["root_image"]["sha256"], sha256.as_str(), "{img}");
+    let modules = img["initrd"]["modules"].to_string();
+    for m in ["loop", "squashfs", "overlay", "e1000", "e1000e"] {
+        assert!(modules.contains(&format!("/{m}.ko")), "{m}: {modules}");
+    }
+
+    let menu =
+        fs_err::read_to_string(dir.join("fetched/tftpboot/pxelinux/pxelinux.cfg/default")).unwrap();
+    assert!(
+        menu.contains("APPEND initrd=images/fixture/initramfs.img console=")
+            && menu.contains("  IPAPPEND 3\n"),
+        "{menu}"
+    );
+    let grub = sh(&format!(
+        "cat $(find '{}' -name grub.cfg | head -1)",
+        dir.join("fetched/tftpboot").display()
+    ));
+    let grub = String::from_utf8(grub).unwrap();
+    assert!(
+        grub.contains(diskless::emit::grub::NET_ARGS) && !grub.contains("rootfs.img"),
+        "{grub}"
+    );
+
+    // The initrd, as GNU cpio lists and extracts it.
+    let initrd = images("fetched").join("initramfs.img");
+    let listing = String::from_utf8(sh(&format!(
+        "zstd -dc '{}' | cpio -tv --quiet",
+        initrd.display()
+    )))
+    .unwrap();
+    for path in [
+        "diskless/fetch",
+        "diskless/mount-root",
+        "usr/bin/busybox",
+        "usr/bin/sh -> busybox",
+        "usr/sbin/ip -> ../bin/busybox",
+        "usr/bin/wget -> busybox",
+        "modules/e1000.ko",
+        "proc",
+        "sys",
+    ] {
+        assert!(listing.contains(path), "{path} not in:\n{listing}");
+    }
+    let script = String::from_utf8(sh(&format!(
+        "zstd -dc '{}' | cpio -i --quiet --to-stdout diskless/fetch",
+        initrd.display()
+    )))
+    .unwrap();
+    assert!(script.starts_with("#!/usr/bin/sh\n"), "{script}");
+    assert!(script.contains(&format!("url='{url}'")), "{script}");
+    assert!(script.contains(&format!("sha256='{sha256}'")), "{script}");
+    assert!(script.contains("until /usr/bin/wget "), "{script}");
+
+    // `diskless diff` reads two bare root images entry by entry.
+    build_with(
+        dir,
+        "fixture",
+        &fetched.replace("m1\\n", "m2\\n"),
+        &cache,
+        "fetched-2",
+    );
+    let d = diskless::emit::diff::diff(&dir.join("fetched"), &dir.join("fetched-2")).unwrap();
+    let d = format!("{d:?}");
+    assert!(
+        d.contains("root.squashfs") && d.contains("etc/boot-fixture/marker"),
+        "{d}"
+    );
+
+    // Refused, with the field named.
+    for (bad, field, says) in [
+        (
+            "root_http = \"https://{server}/\"",
+            "image.root_http",
+            "plain `http://`",
+        ),
+        (
+            "root_http = \"http://boot.example/\"",
+            "image.root_http",
+            "resolves no names",
+        ),
+        (
+            "root_http = \"http://{server}/?a=1\"",
+            "image.root_http",
+            "plain base URL",
+        ),
+        (
+            "root_http = \"http://{server}/\"\nroot_chunk_mib = 4",
+            "image.root_http",
+            "do not go together",
+        ),
+        (
+            "root_http = \"http://{server}/\"\nnet_modules = [\"e1000 x\"]",
+            "image.net_modules",
+            "not a kernel module name",
+        ),
+    ] {
+        let p = loaded.replace(
+            "root = \"squashfs\"\n",
+            &format!("root = \"squashfs\"\n{bad}\n"),
+        );
+        let e =
+            diskless::profile::from_str(Path::new("p.toml"), Path::new("/tmp"), &p).unwrap_err();
+        let d = e.diagnostic().unwrap();
+        assert_eq!(d.field, field, "{bad}");
+        assert!(d.message.contains(says), "{bad}: {}", d.message);
+    }
+    let p = profile("initramfs", "m1").replace(
+        "root = \"initramfs\"\n",
+        "root = \"initramfs\"\nroot_http = \"http://{server}/\"\n",
+    );
+    let e = diskless::profile::from_str(Path::new("p.toml"), Path::new("/tmp"), &p).unwrap_err();
+    assert!(e.diagnostic().unwrap().message.contains("initramfs"), "{e}");
+
+    // A NIC driver the kernel lacks, by name: an error naming it, with a hint.
+    let p = fetched.replace(
+        "root_http = ",
+        "net_modules = [\"e1000\", \"no_such_nic\"]\nroot_http = ",
+    );
+    let e = crate::incremental::build_result(dir, "fixture", &p, &cache, "no-nic").unwrap_err();
+    let chain = format!("{:#}", anyhow::Error::from(e));
+    assert!(chain.contains("no module `no_such_nic`"), "{chain}");
+    assert!(
+        !dir.join("no-nic").exists(),
+        "a failed build left its output"
+    );
+}
