@@ -688,7 +688,8 @@ impl<'i, 'a> Emission<'i, 'a> {
         };
         let itree = initrd::tree(img.tree, store, &kdir, &modules, delivery, sde)?;
         let ipath = out.join(irel);
-        let istats = self.write_archive(&itree, &ipath)?;
+        let istats =
+            self.write_archive(&itree, &ipath, squashfs::initrd_compression(s.compression))?;
         self.w.files.push((irel.to_string(), class));
         for rel in [irel.to_string(), rrel.clone()] {
             let p = out.join(&rel);
@@ -727,12 +728,16 @@ impl<'i, 'a> Emission<'i, 'a> {
         Ok(())
     }
 
-    /// `tree` as one newc archive at `path`, compressed like the image.
-    fn write_archive(&self, tree: &Tree, path: &Path) -> Result<cpio::CpioStats, EmitError> {
-        let s = &self.inputs.settings;
+    /// `tree` as one newc archive at `path`, compressed with `compression`.
+    fn write_archive(
+        &self,
+        tree: &Tree,
+        path: &Path,
+        compression: compress::Compression,
+    ) -> Result<cpio::CpioStats, EmitError> {
         let f = std::fs::File::create(path).map_err(io_err(path))?;
-        let mut z = compress::Compressor::new(s.compression, io::BufWriter::new(f))
-            .map_err(io_err(path))?;
+        let mut z =
+            compress::Compressor::new(compression, io::BufWriter::new(f)).map_err(io_err(path))?;
         let stats = cpio::write_tree(
             tree,
             self.inputs.store,
@@ -783,10 +788,12 @@ impl<'i, 'a> Emission<'i, 'a> {
             mkdirs(out, dir)?;
             let path = out.join(&rel);
             let stats = match s.root {
-                settings::RootKind::Initramfs => self.write_archive(&o.tree, &path)?,
+                settings::RootKind::Initramfs => {
+                    self.write_archive(&o.tree, &path, s.compression)?
+                }
                 // Unpacked into the initrd, under the overlay's top lower layer.
                 settings::RootKind::Squashfs => {
-                    self.write_archive(&under(&o.tree, initrd::HOST_LAYER), &path)?
+                    self.write_archive(&under(&o.tree, initrd::HOST_LAYER), &path, s.compression)?
                 }
             };
             self.w.files.push((rel, LayerClass::Hosts));

@@ -66,6 +66,21 @@ fn compressor(c: Compression) -> Compressor {
     }
 }
 
+/// The small initrd's compression: the image's algorithm at most at the root image's
+/// levels (zstd 3, xz 6). With `root_http` it carries NIC drivers, tens of MB, and zstd
+/// -19 took 17 s for 20% fewer bytes than -3 (0.2 s) on the bench corpus's.
+pub fn initrd_compression(c: Compression) -> Compression {
+    match c {
+        Compression::Zstd { level } => Compression::Zstd {
+            level: level.min(3),
+        },
+        Compression::Xz { preset } => Compression::Xz {
+            preset: preset.min(6),
+        },
+        other => other,
+    }
+}
+
 /// The squashfs compressor's name, for the manifest.
 pub fn compressor_name(c: Compression) -> &'static str {
     match compressor(c) {
