@@ -488,7 +488,7 @@ fn the_squashfs_writer_matches_unsquashfs_on_its_corners() {
 /// initrd and pass the boot loader's address on; the initrd carries the fetch script with
 /// the URL and the image's sha256, the NIC drivers, the image's busybox and the applet
 /// links the script runs. Bad settings are refused with the field named. (The boot tests
-/// boot it, and refuse a stale image.)
+/// boot it, and refuse a stale image.) Two caches give the same bytes.
 #[test]
 fn a_root_fetched_over_http_is_the_same_image_and_the_initrd_can_fetch_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -504,6 +504,15 @@ fn a_root_fetched_over_http_is_the_same_image_and_the_initrd_can_fetch_it() {
     );
     build_with(dir, "fixture", &loaded, &cache, "loaded");
     let sums = build_with(dir, "fixture", &fetched, &cache, "fetched");
+    // Reproducible like the rest: another cache, the same bytes (initrd and image).
+    let again = build_with(
+        dir,
+        "fixture",
+        &fetched,
+        &dir.join("cache-2"),
+        "fetched-again",
+    );
+    assert_eq!(sums, again, "two caches, two different bytes");
     let images = |out: &str| dir.join(out).join("tftpboot/pxelinux/images/fixture");
     assert!(!images("fetched").join("rootfs.img").exists());
     assert!(sums.contains("images/fixture/root.squashfs"), "{sums}");
