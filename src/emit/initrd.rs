@@ -812,8 +812,8 @@ mod tests {
         );
     }
 
-    /// The fetch script is valid sh to both shells that run it on nodes (bash on EL,
-    /// busybox ash in the fixture image); its values are quoted.
+    /// The fetch script is valid sh to the shells that run it on nodes (bash on EL, dash on
+    /// Debian, busybox ash in the fixture image); its values are quoted.
     #[test]
     fn the_fetch_script_parses_in_bash_and_busybox_ash() {
         let f = Fetch {
@@ -823,6 +823,7 @@ mod tests {
         };
         for (sh, fetcher) in [
             ("/bin/bash", "/usr/bin/curl"),
+            ("/bin/dash", "/usr/bin/curl"),
             ("/bin/busybox", "/usr/bin/wget"),
         ] {
             let script = fetch_script("/bin/sh", fetcher, &f);
