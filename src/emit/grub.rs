@@ -97,5 +97,21 @@ mod tests {
         assert!(c.contains("set default='compute'"));
         assert!(c.contains("set timeout=5\n"));
         assert!(c.contains("--id local"));
+
+        // A root fetched over HTTP: GRUB's network variables after the host's arguments.
+        let mut fetch = entries;
+        fetch[0].net_args = true;
+        let c = config(
+            &Menu::default(),
+            &Layout::default(),
+            &fetch,
+            "compute",
+            Some("x=1"),
+            "x",
+        );
+        assert!(
+            c.contains("  linux /pxelinux/images/compute/vmlinuz console=ttyS0 x=1 ip=${net_default_ip}:${net_default_server}:: BOOTIF=${net_default_mac}\n"),
+            "{c}"
+        );
     }
 }

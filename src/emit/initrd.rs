@@ -846,6 +846,108 @@ mod tests {
         }
     }
 
+    /// An image without the programs the fetch needs: the error names the first missing
+    /// one and the hint the packages; with busybox's applets (the fixture's layout) the
+    /// initrd has the script, the second stage and the programs.
+    #[test]
+    fn a_fetched_root_needs_the_images_programs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store")).unwrap();
+        let entry = |kind: EntryKind, mode: u32| Entry {
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            owner_package: None,
+            caps: None,
+        };
+        let mut image = Tree::default();
+        for d in ["/", "/usr", "/usr/bin", "/usr/sbin"] {
+            image.insert(d, entry(EntryKind::Dir, 0o755));
+        }
+        let f = Fetch {
+            url: "http://{server}/r".into(),
+            sha256: "00".repeat(32),
+            size: 1,
+        };
+        let e = tree(
+            &image,
+            &store,
+            "/lib/modules/k",
+            &[],
+            Delivery::Fetched(&f),
+            0,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("has no `sh`"), "{e}");
+        assert!(e.hint().unwrap().contains("bash (or busybox)"), "{e:?}");
+
+        // A real static ELF: the host's busybox (Debian's busybox-static, in ci/setup.sh).
+        let Ok(busybox) = fs_err::read("/bin/busybox") else {
+            eprintln!("skipped the rest: no /bin/busybox");
+            return;
+        };
+        let (digest, size) = store.put_bytes(&busybox).unwrap();
+        let file = EntryKind::File {
+            digest,
+            size,
+            link_group: None,
+        };
+        image.insert("/usr/bin/busybox", entry(file, 0o755));
+        for (at, target) in [
+            ("/usr/bin/sh", "busybox"),
+            ("/usr/sbin/ip", "../bin/busybox"),
+            ("/usr/bin/sha256sum", "busybox"),
+            ("/usr/bin/sleep", "busybox"),
+        ] {
+            let link = EntryKind::Symlink {
+                target: target.into(),
+            };
+            image.insert(at, entry(link, 0o777));
+        }
+        let e = tree(
+            &image,
+            &store,
+            "/lib/modules/k",
+            &[],
+            Delivery::Fetched(&f),
+            0,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("has no `curl` or `wget`"), "{e}");
+        image.insert(
+            "/usr/bin/wget",
+            entry(
+                EntryKind::Symlink {
+                    target: "busybox".into(),
+                },
+                0o777,
+            ),
+        );
+        let t = tree(
+            &image,
+            &store,
+            "/lib/modules/k",
+            &[],
+            Delivery::Fetched(&f),
+            0,
+        )
+        .unwrap();
+        for p in [
+            "/init",
+            FETCH_SCRIPT,
+            MOUNT_ROOT,
+            "/usr/bin/busybox",
+            "/usr/bin/wget",
+            "/usr/sbin/ip",
+            "/proc",
+            "/sys",
+        ] {
+            assert!(t.get(p).is_some(), "{p} missing");
+        }
+    }
+
     #[test]
     fn module_names_as_kmod_reads_them() {
         assert_eq!(module_name("kernel/fs/squashfs/squashfs.ko.xz"), "squashfs");

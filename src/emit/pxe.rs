@@ -148,6 +148,23 @@ mod tests {
             "x",
         );
         assert!(h.contains("console=ttyS0 quiet rd.debug\n"), "{h}");
+        // A root fetched over HTTP: pxelinux appends its address and the boot MAC.
+        let mut fetch = entries.clone();
+        fetch[0].net_args = true;
+        let f = config(
+            &Menu::default(),
+            &Layout::default(),
+            &fetch,
+            "compute",
+            None,
+            "x",
+        );
+        assert!(
+            f.contains(
+                "  APPEND initrd=images/compute/initramfs.img console=ttyS0 quiet\n  IPAPPEND 3\n"
+            ),
+            "{f}"
+        );
         assert!(
             h.contains("LABEL local\n  MENU LABEL Boot from local disk\n  MENU DEFAULT\n"),
             "{h}"
