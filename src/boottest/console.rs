@@ -248,7 +248,7 @@ pub fn failure(text: &str) -> Option<Failure> {
             .lines()
             .rev()
             .find_map(|l| l.find(SAYS).map(|i| l[i..].trim()))
-            .filter(|l| !l.ends_with(FETCHED));
+            .filter(|l| !l.contains(FETCHED));
         return Some(Failure::new(
             FailureKind::KernelPanic,
             &match step {

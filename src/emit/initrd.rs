@@ -625,6 +625,7 @@ ip addr add "$client/$prefix" dev "$dev" || fail "cannot give $dev the address $
 [ "$prefix" = 32 ] && {{ ip route add "$server" dev "$dev" || fail "cannot route to $server on $dev"; }}
 [ -n "$gw" ] && [ "$gw" != 0.0.0.0 ] && ip route add default via "$gw" dev "$dev"
 say "$dev ($a) is $client/$prefix; fetching $url ($size bytes)"
+read -r t0 rest </proc/uptime
 tries=0
 until {get}; do
     tries=$((tries + 1))
@@ -634,7 +635,8 @@ done
 got=$(sha256sum {ROOT_IMAGE})
 got=${{got%% *}}
 [ "$got" = "$sha256" ] || fail "$url is not this build's root image (sha256 $got, expected $sha256): a stale copy on the server?"
-say "{FETCHED}"
+read -r t1 rest </proc/uptime
+say "{FETCHED} (in $((${{t1%.*}} - ${{t0%.*}})) s)"
 # The image configures its own network: leave the interface as the kernel made it.
 ip addr flush dev "$dev"
 ip link set "$dev" down
