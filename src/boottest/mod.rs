@@ -27,14 +27,12 @@ pub use console::{Expect, Failure, FailureKind, Phase};
 pub use host::Accel;
 pub use machine::{Firmware, Machine, Network, Outcome};
 
+use crate::emit::initrd::SERVER;
 use crate::emit::manifest::{self, Boot, HostRecord, Summary};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-/// In a root image's URL: the boot server as the node's boot loader saw it (what `[image]
-/// root_http` calls `{server}`); the initrd puts the address in at boot.
-pub const SERVER: &str = "{server}";
 /// The boot server on QEMU's user network (its DHCP and tftp server; the host's 127.0.0.1).
 pub const USER_NET_SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 

@@ -5,8 +5,8 @@
 use super::pxe::{LOCAL, MenuEntry, cmdline};
 use super::settings::{Layout, Menu};
 
-fn quote(s: &str) -> String {
-    // GRUB's single quotes take everything literally except `'` itself.
+/// GRUB's single quotes take everything literally except `'` itself, as sh's do.
+pub(super) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 

@@ -108,6 +108,9 @@ pub const DEFAULT_NET_MODULES: [&str; 12] = [
     "r8169",
 ];
 
+/// In a root image's URL: the boot server as the node's boot loader saw it, put in at boot
+/// (the profile's `[image] root_http` spells it the same, in its own layer).
+pub const SERVER: &str = "{server}";
 /// How every line the initrd prints starts.
 pub const SAYS: &str = "diskless initrd: ";
 /// The fetch script's last line before the image is mounted.
@@ -531,11 +534,6 @@ pub fn mount_root_program() -> Vec<u8> {
     Syscalls::x86_64(&calls)
 }
 
-/// POSIX sh between single quotes.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// The fetch script, run by the image's shell `sh` with its `ip`, `fetcher` (curl or
 /// wget), `sha256sum` and `sleep`. Portable sh (bash and busybox ash run it): builtins
 /// only besides those, no temporary files.
@@ -583,9 +581,9 @@ gw=${{rest%%:*}}; rest=${{rest#*:}}
 mask=${{rest%%:*}}
 [ -n "$client" ] || fail "the boot loader passed no client address (ip=$ip_arg)"
 case $url in
-*"{{server}}"*)
+*"{SERVER}"*)
     [ -n "$server" ] || fail "the boot loader passed no server address (ip=$ip_arg) for $url"
-    url=${{url%%"{{server}}"*}}$server${{url#*"{{server}}"}}
+    url=${{url%%"{SERVER}"*}}$server${{url#*"{SERVER}"}}
     ;;
 esac
 # 01-aa-bb-cc-dd-ee-ff or aa:bb:cc:dd:ee:ff as sysfs writes it (a function in a subshell:
@@ -643,8 +641,8 @@ ip addr flush dev "$dev"
 ip link set "$dev" down
 exec {MOUNT_ROOT} "$@"
 "#,
-        url = sh_quote(&f.url),
-        sha256 = sh_quote(&f.sha256),
+        url = super::grub::quote(&f.url),
+        sha256 = super::grub::quote(&f.sha256),
         size = f.size,
     )
 }

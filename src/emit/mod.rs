@@ -277,9 +277,10 @@ fn valid_image_name(n: &str) -> bool {
 /// What the boot loader loads after `initramfs.img` for `image`: with a squashfs root,
 /// `rootfs.img`, which carries the root image (unless the initrd fetches it over HTTP).
 fn root_initrds(inputs: &EmitInputs<'_>, image: &str) -> Vec<String> {
-    match inputs.settings.root {
-        settings::RootKind::Squashfs if inputs.settings.root_http.is_none() => {
-            vec![inputs.settings.layout.root_image(image)]
+    let s = &inputs.settings;
+    match s.root {
+        settings::RootKind::Squashfs if s.root_fetched_from().is_none() => {
+            vec![s.layout.root_image(image)]
         }
         _ => Vec::new(),
     }
@@ -288,7 +289,7 @@ fn root_initrds(inputs: &EmitInputs<'_>, image: &str) -> Vec<String> {
 /// Whether the menus pass the boot loader's network settings on: the initrd needs them to
 /// fetch the root image over HTTP.
 fn net_args(inputs: &EmitInputs<'_>) -> bool {
-    inputs.settings.root == settings::RootKind::Squashfs && inputs.settings.root_http.is_some()
+    inputs.settings.root_fetched_from().is_some()
 }
 
 /// The menu: one entry per image, then the extra entries; ids unique, default known.
@@ -637,51 +638,49 @@ impl<'i, 'a> Emission<'i, 'a> {
     ) -> Result<(), EmitError> {
         let (s, out, store) = (&self.inputs.settings, self.w.out, self.inputs.store);
         let sde = self.inputs.source_date_epoch;
-        let fetched = s.root_http.is_some();
-        let rrel = tftp(&if fetched {
-            s.layout.root_squashfs(&img.name)
-        } else {
-            s.layout.root_image(&img.name)
-        });
+        let base = s.root_fetched_from();
+        let rel = match base {
+            Some(_) => s.layout.root_squashfs(&img.name),
+            None => s.layout.root_image(&img.name),
+        };
+        let rrel = tftp(&rel);
         let rpath = out.join(&rrel);
         // Built beside the output's files, then carried into rootfs.img (and removed) or
         // renamed into place.
         let tmp = out.join(".root.squashfs.tmp");
         let sq = squashfs::write(img.tree, store, sde, s.compression, &tmp)?;
-        let (parts, fetch) = match &s.root_http {
+        let (parts, rbytes, fetch) = match base {
             None => {
                 let wrapped = squashfs::wrap(&tmp, sde, &rpath, s.root_chunk_bytes)?;
                 fs_err::remove_file(&tmp).map_err(io_err(&tmp))?;
-                (wrapped.parts, None)
+                (wrapped.parts, wrapped.bytes, None)
             }
             Some(base) => {
                 fs_err::rename(&tmp, &rpath).map_err(io_err(&rpath))?;
+                // The script checks it; SHA256SUMS lists the same digest.
                 let sha256 = sums::file_sha256(&rpath)?;
+                self.known.insert(rrel.clone(), sha256.clone());
                 let fetch = initrd::Fetch {
-                    url: format!("{base}/{}", s.layout.root_squashfs(&img.name)),
+                    url: format!("{base}/{rel}"),
                     sha256,
                     size: sq.bytes,
                 };
-                (vec![sq.bytes], Some(fetch))
+                (vec![sq.bytes], sq.bytes, Some(fetch))
             }
         };
         set_mode(&rpath, 0o644)?;
-        let rbytes = fs_err::metadata(&rpath).map_err(io_err(&rpath))?.len();
 
         // The initrd after the root image: its init joins the image's parts, if any, or
-        // fetches the image.
+        // fetches the image with the NIC drivers: the named ones must be there, of the
+        // defaults those the kernel has.
         let kdir = initrd::modules_dir(img.tree, &k.version);
-        let net: Vec<&str> = match (&fetch, &s.net_modules) {
-            (None, _) => Vec::new(),
-            (Some(_), Some(m)) => m.iter().map(String::as_str).collect(),
-            (Some(_), None) => initrd::DEFAULT_NET_MODULES.to_vec(),
+        let fs = initrd::MODULES.iter().copied();
+        let (wanted, optional): (Vec<&str>, &[&str]) = match (&fetch, &s.net_modules) {
+            (None, _) => (fs.collect(), &[]),
+            (Some(_), Some(named)) => (fs.chain(named.iter().map(String::as_str)).collect(), &[]),
+            (Some(_), None) => (fs.collect(), &initrd::DEFAULT_NET_MODULES),
         };
-        // Named ones must be there; of the defaults, those the kernel has.
-        let (wanted, optional) = match s.net_modules {
-            Some(_) => ([initrd::MODULES.as_slice(), &net].concat(), Vec::new()),
-            None => (initrd::MODULES.to_vec(), net),
-        };
-        let modules = initrd::modules(img.tree, store, &kdir, &k.version, &wanted, &optional)?;
+        let modules = initrd::modules(img.tree, store, &kdir, &k.version, &wanted, optional)?;
         let delivery = match &fetch {
             Some(f) => initrd::Delivery::Fetched(f),
             None => initrd::Delivery::Loaded { parts: &parts },
@@ -691,7 +690,10 @@ impl<'i, 'a> Emission<'i, 'a> {
         let istats =
             self.write_archive(&itree, &ipath, squashfs::initrd_compression(s.compression))?;
         self.w.files.push((irel.to_string(), class));
-        for rel in [irel.to_string(), rrel.clone()] {
+        let hash = [irel.to_string()]
+            .into_iter()
+            .chain(fetch.is_none().then(|| rrel.clone()));
+        for rel in hash {
             let p = out.join(&rel);
             self.hashing
                 .push((rel, std::thread::spawn(move || sums::file_sha256(&p))));
@@ -699,9 +701,9 @@ impl<'i, 'a> Emission<'i, 'a> {
         self.w.files.push((rrel, class));
         let isize = fs_err::metadata(&ipath).map_err(io_err(&ipath))?.len();
         // What the boot loader loads: a fetched image is not its business.
-        self.check_initramfs_size(img, isize + if fetched { 0 } else { rbytes })?;
+        self.check_initramfs_size(img, isize + if fetch.is_some() { 0 } else { rbytes })?;
         let mut root_image = json!({
-            "path": if fetched { s.layout.root_squashfs(&img.name) } else { s.layout.root_image(&img.name) },
+            "path": rel,
             "entries": sq.entries,
             "squashfs_bytes": sq.bytes,
             "bytes": rbytes,

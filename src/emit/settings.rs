@@ -41,6 +41,17 @@ pub enum RootKind {
     Squashfs,
 }
 
+impl EmitSettings {
+    /// The base URL the initrd fetches the root image from: `root_http` of a squashfs
+    /// root (`None`: the boot loader loads the image, or the root is the initramfs).
+    pub fn root_fetched_from(&self) -> Option<&str> {
+        match self.root {
+            RootKind::Squashfs => self.root_http.as_deref(),
+            RootKind::Initramfs => None,
+        }
+    }
+}
+
 impl Default for EmitSettings {
     fn default() -> Self {
         EmitSettings {
